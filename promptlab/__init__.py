@@ -1,0 +1,40 @@
+"""promptlab: sweep prompts × models × parameters × inputs, record every trial."""
+
+from promptlab.errors import (
+    ConfigError,
+    DataError,
+    NotFoundError,
+    PromptlabError,
+    ProviderError,
+    StoreError,
+    TemplateError,
+)
+from promptlab.lab import Lab
+from promptlab.lineage import promptlab_version
+from promptlab.model import Model
+from promptlab.pricing import Price
+from promptlab.prompt import Prompt
+from promptlab.providers import Completion, Provider, Request, register_provider
+from promptlab.run import Run
+
+__version__ = promptlab_version()
+
+__all__ = [
+    "Completion",
+    "ConfigError",
+    "DataError",
+    "Lab",
+    "Model",
+    "NotFoundError",
+    "Price",
+    "Prompt",
+    "PromptlabError",
+    "Provider",
+    "ProviderError",
+    "Request",
+    "Run",
+    "StoreError",
+    "TemplateError",
+    "__version__",
+    "register_provider",
+]

@@ -1,0 +1,99 @@
+"""The trial table as users see it: one declaration of its columns.
+
+``run.df`` and ``lab.trials()`` are built here from stored rows, so every
+DataFrame of trials has the same columns, in the same order, with JSON
+decoded into Python values. Notebooks never write the joins themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+
+JSON_COLUMNS = frozenset({"params", "vars", "messages", "response", "config", "tags", "template", "variables"})
+"""Stored columns holding JSON text."""
+
+
+def decode_json(value: Any) -> Any:
+    """The Python value of a stored JSON column (None stays None)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row with its JSON columns decoded and missing values as None."""
+    decoded = {}
+    for name, value in row.items():
+        if name in JSON_COLUMNS:
+            decoded[name] = decode_json(value)
+        else:
+            decoded[name] = None if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)) else value
+    return decoded
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the trials DataFrame."""
+
+    name: str
+    """Column name (also the stored column it comes from)."""
+
+    doc: str
+    """What it holds."""
+
+    decode: Callable[[Any], Any] | None = None
+    """Turns the stored value into the Python value shown; None keeps it."""
+
+
+TRIAL_COLUMNS: tuple[Column, ...] = (
+    Column("trial_id", "unique id of the trial"),
+    Column("run_id", "the run that recorded it"),
+    Column("experiment", "experiment name"),
+    Column("prompt_name", "prompt name"),
+    Column("prompt_version", "content hash of the prompt template"),
+    Column("model", "model name"),
+    Column("params", "model parameters (dict)", decode_json),
+    Column("vars", "the input row (dict)", decode_json),
+    Column("messages", "rendered messages sent (list of dicts)", decode_json),
+    Column("output", "the model's text; None when the call failed"),
+    Column("error", "what went wrong, None on success"),
+    Column("error_type", "error class: RateLimitError, CallTimeoutError, ..."),
+    Column("latency_ms", "duration of the call in milliseconds"),
+    Column("ttft_ms", "time to first token (streamed calls)"),
+    Column("prompt_tokens", "prompt tokens"),
+    Column("completion_tokens", "completion tokens"),
+    Column("cost_usd", "cost of the response; None when the price is unknown"),
+    Column("cached", "answered from history without a call"),
+    Column("repeat", "repeat index"),
+    Column("row_index", "position of the input in the data set"),
+    Column("finish_reason", "why generation stopped"),
+    Column("attempts", "calls made (retries included; 0 when cached)"),
+    Column("created_at", "when it finished (UTC)"),
+    Column("user", "who ran it"),
+    Column("host", "host it ran on"),
+    Column("source", "notebook or script"),
+    Column("git_commit", "git commit of the working directory"),
+    Column("model_id", "content hash of the model config"),
+    Column("provider", "provider that ran it"),
+    Column("cell_key", "hash identifying the cell"),
+    Column("cache_key", "hash identifying the request"),
+    Column("cached_from", "trial whose response a cached trial reused"),
+    Column("request_id", "the endpoint's id for the call"),
+)
+
+TRIAL_COLUMN_NAMES = [column.name for column in TRIAL_COLUMNS]
+
+
+def trial_frame(stored: pd.DataFrame) -> pd.DataFrame:
+    """The user-facing trials DataFrame from stored rows of ``TRIAL_COLUMN_NAMES``."""
+    frame = stored.reindex(columns=TRIAL_COLUMN_NAMES).copy()
+    for column in TRIAL_COLUMNS:
+        if column.decode is not None:
+            frame[column.name] = frame[column.name].map(column.decode).astype(object)
+    return frame.reset_index(drop=True)

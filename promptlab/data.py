@@ -1,0 +1,65 @@
+"""Test inputs: rows of template variables from lists, DataFrames or files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+import pandas as pd
+
+from promptlab.errors import DataError
+from promptlab.keys import to_jsonable
+
+Data = Union[Sequence[Mapping[str, Any]], pd.DataFrame, str, "os.PathLike[str]"]
+"""What ``sweep(data=...)`` accepts: a list of dicts, a DataFrame, or a file path."""
+
+_READERS = {
+    ".csv": lambda p: pd.read_csv(p, keep_default_na=False, dtype=str),
+    ".tsv": lambda p: pd.read_csv(p, sep="\t", keep_default_na=False, dtype=str),
+    ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False),
+    ".ndjson": lambda p: pd.read_json(p, lines=True, dtype=False),
+    ".json": lambda p: pd.read_json(p, dtype=False),
+    ".parquet": pd.read_parquet,
+}
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(
+            f"can't read {path}: use a .csv, .tsv, .jsonl, .json or .parquet file, "
+            "or pass a list of dicts or a DataFrame"
+        )
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist (working directory: {Path.cwd()})")
+    try:
+        frame = reader(path)
+    except Exception as exc:  # pandas raises many types for a bad file; all mean the same
+        raise DataError(f"can't read {path} as {path.suffix[1:].upper()}: {exc}") from exc
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{path} does not hold a table of rows")
+    return frame
+
+
+def load_rows(data: Data) -> list[dict[str, Any]]:
+    """Rows of template variables, as plain JSON-able dicts, in their original order."""
+    if isinstance(data, (str, os.PathLike)):
+        data = _read_file(Path(data))
+    if isinstance(data, pd.DataFrame):
+        records = data.to_dict(orient="records")
+    elif isinstance(data, Mapping):
+        raise DataError("data is a single dict; wrap it in a list: data=[{...}]")
+    elif isinstance(data, Sequence):
+        records = list(data)
+    else:
+        raise DataError(f"data must be a list of dicts, a DataFrame or a file path, not {type(data).__name__}")
+    if not records:
+        raise DataError("the data has no rows; a sweep needs at least one input")
+    rows = []
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise DataError(f"row {i} is a {type(record).__name__}, not a dict of template variables")
+        rows.append({str(k): to_jsonable(v) for k, v in record.items()})
+    return rows

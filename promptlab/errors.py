@@ -1,0 +1,116 @@
+"""One exception tree for promptlab.
+
+Every error the library raises on purpose is a ``PromptlabError`` and its
+message says what to do next. Only the UI and the CLI catch these to show
+them; library code lets them travel.
+
+::
+
+    PromptlabError
+    ├── ConfigError                 bad input from the user; nothing was run
+    │   ├── TemplateError           template syntax, or a variable a row lacks
+    │   ├── DataError               data that can't be read or has no rows
+    │   ├── ExperimentFileError     a malformed experiment YAML file
+    │   ├── UnknownProviderError    a provider name nobody registered
+    │   └── SecretInConfigError     an API key where only config belongs
+    ├── StoreError                  the history database can't be used
+    │   ├── NotADatabaseError       the path is not a DuckDB database
+    │   ├── NewerSchemaError        written by a newer promptlab
+    │   ├── StoreLocationError      the folder can't be written
+    │   └── StoreBusyError          another program holds the file too long
+    ├── NotFoundError               no trial, run or prompt by that id
+    └── ProviderError               one model call failed (recorded on its trial)
+        ├── RateLimitError          HTTP 429; carries ``retry_after`` seconds
+        ├── TransientError          worth retrying: 5xx, connection, timeout
+        │   └── CallTimeoutError    the per-call timeout ran out
+        └── PermanentError          retrying won't help: 4xx, malformed reply
+
+``ProviderError`` never escapes a sweep: the runner records it on the trial
+(``error_type`` is the class name, ``error`` the message) and carries on.
+"""
+
+from __future__ import annotations
+
+
+class PromptlabError(Exception):
+    """Base of every error promptlab raises on purpose."""
+
+
+class ConfigError(PromptlabError):
+    """Input that can't be run as given; nothing was called or written."""
+
+
+class TemplateError(ConfigError):
+    """A template that doesn't parse, or a variable a data row doesn't have."""
+
+
+class DataError(ConfigError):
+    """A data set that can't be read, or that has no rows."""
+
+
+class ExperimentFileError(ConfigError):
+    """An experiment file that isn't valid YAML or lacks required keys."""
+
+
+class UnknownProviderError(ConfigError):
+    """A ``Model`` names a provider that is not registered."""
+
+
+class SecretInConfigError(ConfigError):
+    """A secret was passed where only non-secret config is kept."""
+
+
+class StoreError(PromptlabError):
+    """The history database can't be opened or used."""
+
+
+class NotADatabaseError(StoreError):
+    """The path exists but is not a DuckDB database."""
+
+
+class NewerSchemaError(StoreError):
+    """The database was written by a newer promptlab than this one."""
+
+
+class StoreLocationError(StoreError):
+    """The database's folder can't be written (read-only or missing)."""
+
+
+class StoreBusyError(StoreError):
+    """Another program (not promptlab) held the database file for too long."""
+
+
+class NotFoundError(PromptlabError, LookupError):
+    """No trial, run or prompt matches what was asked for."""
+
+
+class ProviderError(PromptlabError):
+    """A model call failed. The runner records it on the trial."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """HTTP status of the failed call, when there was one."""
+
+
+class TransientError(ProviderError):
+    """A failure worth retrying: a 5xx, a dropped connection, a timeout."""
+
+
+class CallTimeoutError(TransientError):
+    """The per-call timeout ran out before the model answered."""
+
+
+class RateLimitError(TransientError):
+    """The endpoint said to slow down (HTTP 429)."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = 429
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+        """Seconds the endpoint asked us to wait, when it said."""
+
+
+class PermanentError(ProviderError):
+    """A failure retrying won't fix: a 4xx other than 408/409/429, a malformed reply."""

@@ -1,0 +1,62 @@
+"""Canonical JSON and the content hashes built on it.
+
+Prompt versions, model ids, cell keys and cache keys are all hashes of
+canonical JSON, so the same content gets the same key in every process,
+notebook and machine that writes to a shared history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types for ``value``: numpy/pandas scalars, NaN and dates made portable."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    item = getattr(value, "item", None)  # numpy and pandas scalars
+    if callable(item):
+        return to_jsonable(item())
+    tolist = getattr(value, "tolist", None)  # numpy arrays
+    if callable(tolist):
+        return to_jsonable(tolist())
+    return str(value)
+
+
+def canonical_json(value: Any) -> str:
+    """Stable JSON: sorted keys, no whitespace, portable scalars."""
+    return json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(value: Any, length: int = 16) -> str:
+    """Hex SHA-256 of ``value``'s canonical JSON, cut to ``length`` characters."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
+
+
+def hash_strings(parts: list[str], length: int = 16) -> str:
+    """Hex SHA-256 of already-canonical strings; the fast path for keys built in bulk."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:length]
+
+
+def new_id() -> str:
+    """A fresh random id for trials and runs (32 hex characters)."""
+    return uuid.uuid4().hex

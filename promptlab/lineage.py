@@ -1,0 +1,118 @@
+"""Where a trial came from: who, on which host, from which notebook or script,
+at which git commit, with which promptlab."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+
+def utcnow() -> datetime:
+    """Now, in UTC without a zone (how the store keeps every time)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def current_user() -> str:
+    """``PROMPTLAB_USER``, else the login name."""
+    user = os.environ.get("PROMPTLAB_USER")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
+        return "unknown"
+
+
+@functools.cache
+def promptlab_version() -> str:
+    """The installed promptlab version."""
+    try:
+        return metadata.version("promptlab")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _notebook_path() -> str | None:
+    # Set by ipykernel/JupyterLab and by VS Code for the running notebook.
+    for variable in ("JPY_SESSION_NAME", "__vsc_ipynb_file__"):
+        value = os.environ.get(variable)
+        if value:
+            return value
+    main = sys.modules.get("__main__")
+    session = getattr(main, "__session__", None) or getattr(main, "__vsc_ipynb_file__", None)
+    return str(session) if session else None
+
+
+def current_source() -> str | None:
+    """The notebook path when in a notebook, else the script being run."""
+    notebook = _notebook_path()
+    if notebook:
+        return notebook
+    script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c") else None
+    if script and not script.endswith("ipykernel_launcher.py"):
+        return str(Path(script).resolve()) if Path(script).exists() else script
+    return None
+
+
+@functools.cache
+def _git_commit(directory: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Who ran something, where and from what."""
+
+    user: str
+    """``PROMPTLAB_USER`` or the login name."""
+
+    host: str
+    """Host name."""
+
+    pid: int
+    """Process id."""
+
+    source: str | None
+    """Notebook path or script, when known."""
+
+    git_commit: str | None
+    """Commit of the git repository the process runs in, when it is in one."""
+
+    promptlab_version: str
+    """Version of promptlab that recorded it."""
+
+    def to_row(self) -> dict[str, Any]:
+        """The lineage columns of a run or trial row."""
+        return asdict(self)
+
+
+def current_lineage() -> Lineage:
+    """Lineage of the calling process, now."""
+    return Lineage(
+        user=current_user(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        source=current_source(),
+        git_commit=_git_commit(os.getcwd()),
+        promptlab_version=promptlab_version(),
+    )

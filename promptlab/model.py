@@ -1,0 +1,161 @@
+"""Model configs: which model, where, with which parameters. Never a secret."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from promptlab.errors import ConfigError, SecretInConfigError
+from promptlab.keys import canonical_json, content_hash
+from promptlab.pricing import FREE, Price, lookup_price
+
+EMBEDDED_MODELS = ("smollm2",)
+"""Names served by the embedded llama.cpp provider; ``local:PATH.gguf`` is too."""
+
+_SECRET_NAME = re.compile(r"(api[_-]?key|secret|token|password|authorization|bearer|credential)", re.I)
+
+
+def infer_provider(name: str) -> str:
+    """The provider a bare model name runs on: embedded names locally, the rest on OpenAI-compatible."""
+    if name in EMBEDDED_MODELS or name.startswith("local:"):
+        return "llamacpp"
+    return "openai"
+
+
+def _refuse_secrets(params: Mapping[str, Any], base_url: str | None) -> None:
+    for key in params:
+        if _SECRET_NAME.search(key):
+            raise SecretInConfigError(
+                f"Model parameter {key!r} looks like a secret; promptlab never stores secrets. "
+                "Put the key in an environment variable (OPENAI_API_KEY, or any name you pass "
+                "as api_key_env='MY_KEY_VAR') instead."
+            )
+    if base_url:
+        parts = urlsplit(base_url)
+        if parts.username or parts.password:
+            raise SecretInConfigError(
+                f"base_url {parts.hostname!r} carries a user name or password; remove it from the "
+                "URL and put the key in an environment variable (see api_key_env=)."
+            )
+        if any(_SECRET_NAME.search(key) for key, _ in parse_qsl(parts.query)):
+            raise SecretInConfigError(
+                "base_url has a key in its query string; remove it and put the key in an "
+                "environment variable (see api_key_env=)."
+            )
+
+
+def _as_price(price: Price | tuple[float, float] | None, provider: str, name: str) -> Price | None:
+    if isinstance(price, Price):
+        return price
+    if price is not None:
+        try:
+            return Price(float(price[0]), float(price[1]))
+        except (TypeError, ValueError, IndexError) as exc:
+            raise ConfigError(
+                f"price for {name!r} must be (input, output) USD per million tokens, got {price!r}"
+            ) from exc
+    if provider in ("llamacpp", "fake"):
+        return FREE
+    return lookup_price(name)
+
+
+@dataclass(frozen=True, init=False, eq=False)
+class Model:
+    """A model config. Its ``id`` is a hash of provider, name, endpoint and
+    parameters; the price and the key's environment variable are not part of it."""
+
+    name: str
+    """Model name as the endpoint knows it (``gpt-4o-mini``, ``smollm2``, ``local:/m.gguf``)."""
+
+    provider: str
+    """Registered provider that runs it: ``openai``, ``llamacpp``, ``fake`` or one you register."""
+
+    params: Mapping[str, Any]
+    """Sampling parameters sent with every call (temperature, max_tokens, top_p, seed, ...)."""
+
+    base_url: str | None
+    """OpenAI-compatible endpoint; None means the provider's default."""
+
+    price: Price | None = field(default=None)
+    """USD per million tokens; None when unknown (cost is then recorded as NULL)."""
+
+    api_key_env: str | None = field(default=None)
+    """Name of the environment variable holding the key (the key itself is never kept)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        provider: str | None = None,
+        base_url: str | None = None,
+        price: Price | tuple[float, float] | None = None,
+        api_key_env: str | None = None,
+        **params: Any,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError("a Model needs a name, such as pl.Model('smollm2') or pl.Model('gpt-4o-mini')")
+        provider = provider or infer_provider(name)
+        if provider == "openai" and base_url is None:
+            base_url = os.environ.get("OPENAI_BASE_URL") or None
+        _refuse_secrets(params, base_url)
+        if params.get("n", 1) != 1:
+            raise ConfigError("n must be 1: each trial records one output; use repeats= for more")
+        canonical_json(params)  # fail now on parameters that can't be recorded
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "provider", provider)
+        object.__setattr__(self, "params", dict(sorted(params.items())))
+        object.__setattr__(self, "base_url", base_url.rstrip("/") if base_url else None)
+        object.__setattr__(self, "price", _as_price(price, provider, name))
+        object.__setattr__(self, "api_key_env", api_key_env)
+
+    @property
+    def id(self) -> str:
+        """Content hash of provider, name, endpoint and params (12 hex characters)."""
+        return content_hash(self.identity(), 12)
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two configs the same model call (also part of every cache key)."""
+        return {
+            "provider": self.provider,
+            "name": self.name,
+            "base_url": self.base_url,
+            "params": self.params,
+        }
+
+    def with_params(self, **params: Any) -> Model:
+        """A copy with ``params`` merged over this model's own."""
+        return Model(
+            self.name,
+            provider=self.provider,
+            base_url=self.base_url,
+            price=self.price,
+            api_key_env=self.api_key_env,
+            **{**self.params, **params},
+        )
+
+    @property
+    def label(self) -> str:
+        """Short display name: the model name and its parameters."""
+        if not self.params:
+            return self.name
+        shown = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.name} ({shown})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, safe to store: no secret is ever part of a Model."""
+        price = None if self.price is None else [self.price.input, self.price.output]
+        return {**self.identity(), "id": self.id, "price": price, "api_key_env": self.api_key_env}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Model) and (self.id, self.price) == (other.id, other.price)
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"Model({self.name!r}, provider={self.provider!r}{extra})"

@@ -1,0 +1,131 @@
+"""Prompt templates: text or chat messages with Jinja2 placeholders."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import jinja2.meta
+
+from promptlab.errors import ConfigError, TemplateError
+from promptlab.keys import content_hash
+
+ROLES = ("system", "user", "assistant")
+
+_ENV = jinja2.Environment(
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(source: str) -> jinja2.Template:
+    """Compile once per distinct source: a sweep renders each template many times."""
+    try:
+        return _ENV.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"template syntax error on line {exc.lineno}: {exc.message}\n  in: {source[:200]!r}"
+        ) from exc
+
+
+@functools.lru_cache(maxsize=1024)
+def _variables(source: str) -> frozenset[str]:
+    try:
+        return frozenset(jinja2.meta.find_undeclared_variables(_ENV.parse(source)))
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from exc
+
+
+def _normalise_messages(template: str | Sequence[Mapping[str, str]]) -> tuple[tuple[str, str], ...]:
+    if isinstance(template, str):
+        if not template.strip():
+            raise ConfigError("the prompt is empty: give it a template such as 'Summarize: {{ text }}'")
+        return (("user", template),)
+    if not template:
+        raise ConfigError("the prompt has no messages: give a string or a list of {role, content}")
+    messages = []
+    for i, message in enumerate(template):
+        if not isinstance(message, Mapping) or "content" not in message:
+            raise ConfigError(f"message {i} must be a dict with 'role' and 'content', got {message!r}")
+        role = str(message.get("role", "user"))
+        if role not in ROLES:
+            raise ConfigError(f"message {i} has role {role!r}; use one of {', '.join(ROLES)}")
+        messages.append((role, str(message["content"])))
+    if not any(content.strip() for _, content in messages):
+        raise ConfigError("every message of the prompt is empty: write some text in at least one")
+    return tuple(messages)
+
+
+@dataclass(frozen=True, init=False)
+class Prompt:
+    """A named template. Its ``version`` is a hash of its messages, so identical
+    templates are the same version wherever they were written."""
+
+    messages: tuple[tuple[str, str], ...]
+    """(role, content template) pairs; a text prompt is one user message."""
+
+    name: str
+    """What the versions of this prompt are grouped under (labels point at a name)."""
+
+    version: str = field(compare=False)
+    """Content hash of the messages (12 hex characters)."""
+
+    def __init__(self, template: str | Sequence[Mapping[str, str]], name: str | None = None) -> None:
+        messages = _normalise_messages(template)
+        for _, content in messages:
+            _compile(content)  # a syntax error surfaces now, not mid-sweep
+        version = content_hash([list(m) for m in messages], 12)
+        object.__setattr__(self, "messages", messages)
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "name", name or f"prompt-{version[:6]}")
+
+    @property
+    def is_chat(self) -> bool:
+        """True unless this is a plain text prompt (a single user message)."""
+        return not (len(self.messages) == 1 and self.messages[0][0] == "user")
+
+    @property
+    def template(self) -> str | list[dict[str, str]]:
+        """The template as it was given: a string, or a list of message dicts."""
+        if not self.is_chat:
+            return self.messages[0][1]
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """Names of the ``{{ placeholders }}`` the template uses."""
+        return frozenset().union(*(_variables(content) for _, content in self.messages))
+
+    def render(self, variables: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+        """The chat messages with ``variables`` filled in; a missing one is a ``TemplateError``."""
+        values = dict(variables or {})
+        missing = sorted(self.variables - values.keys())
+        if missing:
+            raise TemplateError(
+                f"prompt {self.name!r} uses {{{{ {missing[0]} }}}} but it was not given"
+                f" (given: {', '.join(sorted(values)) or 'nothing'})"
+            )
+        try:
+            return [
+                {"role": role, "content": _compile(content).render(values)}
+                for role, content in self.messages
+            ]
+        except jinja2.UndefinedError as exc:  # e.g. {{ row.missing_attr }}
+            raise TemplateError(f"prompt {self.name!r}: {exc.message}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: name, version, template, variables."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "template": self.template,
+            "variables": sorted(self.variables),
+        }
+
+    def __repr__(self) -> str:
+        return f"Prompt(name={self.name!r}, version={self.version!r})"

@@ -1,0 +1,131 @@
+"""Providers: what actually calls a model, behind one small protocol.
+
+A provider turns a ``Request`` into a ``Completion`` or raises a
+``ProviderError`` subclass (``RateLimitError``, ``TransientError``,
+``PermanentError``); the runner owns retries, timeouts and recording, so a
+provider is only the call. Register your own with ``register_provider``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from promptlab.errors import UnknownProviderError
+from promptlab.model import Model
+
+
+@dataclass(frozen=True)
+class Request:
+    """One chat completion to make."""
+
+    model: Model
+    """The model config (name, params, endpoint)."""
+
+    messages: Sequence[Mapping[str, str]]
+    """The rendered chat messages."""
+
+    timeout: float | None = None
+    """Seconds the call may take; None for the provider's default."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a model answered, in the fields every trial records."""
+
+    output: str
+    """The generated text."""
+
+    finish_reason: str | None = None
+    """Why generation stopped (stop, length, content_filter, ...)."""
+
+    prompt_tokens: int | None = None
+    """Tokens in the prompt, as the endpoint counted them."""
+
+    completion_tokens: int | None = None
+    """Tokens generated."""
+
+    request_id: str | None = None
+    """The endpoint's id for the call (``x-request-id`` or the completion id)."""
+
+    ttft_ms: float | None = None
+    """Time to first token in milliseconds, when streamed."""
+
+    raw: Mapping[str, Any] | None = field(default=None, repr=False)
+    """The response body as JSON, without headers."""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Runs chat completions for the models it is registered for."""
+
+    async def complete(self, request: Request) -> Completion:
+        """Make one call; raise a ``ProviderError`` subclass when it fails."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once when a sweep ends."""
+        ...
+
+
+ProviderFactory = Callable[[Model], Provider]
+"""Makes a provider for a model; called once per endpoint per sweep."""
+
+_REGISTRY: dict[str, Provider | ProviderFactory] = {}
+
+
+def register_provider(name: str, provider: Provider | ProviderFactory) -> None:
+    """Make ``Model(..., provider=name)`` run on ``provider``.
+
+    Pass a factory (called per sweep, per endpoint; its providers are closed
+    when the sweep ends) or a provider instance (shared, never closed by
+    promptlab).
+    """
+    _REGISTRY[name] = provider
+
+
+def _builtin(name: str) -> Provider | ProviderFactory | None:
+    # Imported on first use so `import promptlab` pulls in neither openai nor llama.cpp.
+    if name == "openai":
+        from promptlab.providers.openai_compat import OpenAICompatProvider
+
+        return OpenAICompatProvider.for_model
+    if name == "llamacpp":
+        from promptlab.providers.embedded import EmbeddedProvider
+
+        return EmbeddedProvider.for_model
+    if name == "fake":
+        from promptlab.testing.fake import FakeProvider
+
+        return FakeProvider()
+    return None
+
+
+BUILTIN_PROVIDERS = ("fake", "llamacpp", "openai")
+
+
+def registered_providers() -> list[str]:
+    """Names ``Model(provider=...)`` accepts."""
+    return sorted(set(_REGISTRY) | set(BUILTIN_PROVIDERS))
+
+
+def _entry(model: Model) -> Provider | ProviderFactory:
+    entry = _REGISTRY.get(model.provider)
+    if entry is None:
+        entry = _builtin(model.provider)
+        if entry is None:
+            raise UnknownProviderError(
+                f"no provider named {model.provider!r} (known: {', '.join(registered_providers())}); "
+                "check Model(provider=...) or register one with promptlab.register_provider"
+            )
+        _REGISTRY[model.provider] = entry
+    return entry
+
+
+def provider_for(model: Model) -> tuple[Provider, bool]:
+    """The provider that runs ``model``, and whether the caller owns (must close) it."""
+    entry = _entry(model)
+    if isinstance(entry, Provider) and not isinstance(entry, type):
+        return entry, False
+    return entry(model), True

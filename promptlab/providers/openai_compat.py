@@ -1,0 +1,181 @@
+"""The OpenAI-compatible provider: OpenAI itself, and any server speaking its API
+(vLLM, Ollama, llama.cpp, LM Studio, ...), through the real ``openai`` client."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import openai
+
+from promptlab.errors import (
+    CallTimeoutError,
+    ConfigError,
+    PermanentError,
+    ProviderError,
+    RateLimitError,
+    TransientError,
+)
+from promptlab.model import Model
+from promptlab.providers import Completion, Request
+
+# Sent as named arguments; everything else a Model carries goes in extra_body,
+# so server-specific parameters (top_k, min_p, ...) reach servers that take them.
+_NAMED_PARAMS = {
+    "temperature", "max_tokens", "max_completion_tokens", "top_p", "seed", "stop",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
+    "response_format", "tools", "tool_choice", "reasoning_effort", "user", "n",
+}
+_TRANSIENT_STATUS = {408, 409, 425, 500, 502, 503, 504, 520, 521, 522, 524, 529}
+
+
+def api_key_for(model: Model) -> str:
+    """The key for ``model``'s endpoint, read from the environment at call time."""
+    variable = model.api_key_env or "OPENAI_API_KEY"
+    key = os.environ.get(variable)
+    if key:
+        return key
+    if model.base_url is None:
+        raise ConfigError(
+            f"{model.name!r} runs on api.openai.com and {variable} is not set: export "
+            f"{variable}=sk-..., or pass base_url= for a local OpenAI-compatible server, "
+            "or use the embedded model pl.Model('smollm2')"
+        )
+    return "not-needed"  # local servers accept any key; the client insists on one
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds a 429/503 asked us to wait: ``retry-after-ms``, or ``retry-after`` as
+    seconds or an HTTP date. Unlike the openai client, there is no upper bound."""
+    try:
+        if "retry-after-ms" in headers:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_error(exc: openai.APIStatusError) -> ProviderError:
+    status = exc.status_code
+    message = f"HTTP {status}: {exc.message}"
+    if status == 429:
+        return RateLimitError(message, retry_after=retry_after_seconds(exc.response.headers))
+    if status in _TRANSIENT_STATUS:
+        return TransientError(message, status=status)
+    return PermanentError(message, status=status)
+
+
+def translate_error(exc: Exception) -> ProviderError:
+    """The promptlab error for an exception the openai client raised."""
+    if isinstance(exc, openai.APITimeoutError):
+        return CallTimeoutError("the call timed out")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return TransientError(f"connection failed: {type(cause).__name__}: {cause}")
+    if isinstance(exc, openai.APIStatusError):
+        return _status_error(exc)
+    if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError)):
+        return PermanentError(f"malformed response from the endpoint: {exc}")
+    return PermanentError(f"{type(exc).__name__}: {exc}")
+
+
+class OpenAICompatProvider:
+    """Chat completions on one OpenAI-compatible endpoint."""
+
+    def __init__(self, base_url: str | None, api_key: str, *, max_connections: int = 1000) -> None:
+        import httpx2
+
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            max_retries=0,  # the runner retries, with a back-off shared by every call
+            http_client=httpx2.AsyncClient(limits=limits, timeout=httpx2.Timeout(600, connect=5.0)),
+        )
+
+    @classmethod
+    def for_model(cls, model: Model) -> OpenAICompatProvider:
+        """A provider for ``model``'s endpoint and key."""
+        return cls(model.base_url, api_key_for(model))
+
+    async def complete(self, request: Request) -> Completion:
+        """One chat completion; streamed when the model has ``stream=True``."""
+        params = dict(request.model.params)
+        stream = bool(params.pop("stream", False))
+        named = {k: v for k, v in params.items() if k in _NAMED_PARAMS}
+        extra = {k: v for k, v in params.items() if k not in _NAMED_PARAMS}
+        kwargs: dict[str, Any] = {
+            "model": request.model.name,
+            "messages": list(request.messages),
+            **named,
+        }
+        if extra:
+            kwargs["extra_body"] = extra
+        if request.timeout is not None:
+            kwargs["timeout"] = request.timeout
+        try:
+            if stream:
+                return await self._complete_streamed(kwargs)
+            response = await self._client.chat.completions.with_raw_response.create(**kwargs)
+            completion = response.parse()
+        except openai.OpenAIError as exc:
+            raise translate_error(exc) from exc
+        except json.JSONDecodeError as exc:
+            raise translate_error(exc) from exc
+        if not getattr(completion, "choices", None):
+            raise PermanentError("the endpoint answered with no choices")
+        choice = completion.choices[0]
+        usage = completion.usage
+        return Completion(
+            output=choice.message.content or choice.message.refusal or "",
+            finish_reason=choice.finish_reason,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            request_id=response.headers.get("x-request-id") or completion.id,
+            raw=completion.model_dump(mode="json", exclude_none=True),
+        )
+
+    async def _complete_streamed(self, kwargs: dict[str, Any]) -> Completion:
+        started = time.perf_counter()
+        ttft_ms = None
+        parts: list[str] = []
+        finish_reason = None
+        usage = None
+        completion_id = None
+        stream = await self._client.chat.completions.create(
+            **kwargs, stream=True, stream_options={"include_usage": True}
+        )
+        async for chunk in stream:
+            completion_id = completion_id or chunk.id
+            if chunk.usage:
+                usage = chunk.usage
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    if ttft_ms is None:
+                        ttft_ms = (time.perf_counter() - started) * 1000
+                    parts.append(choice.delta.content)
+                finish_reason = choice.finish_reason or finish_reason
+        return Completion(
+            output="".join(parts),
+            finish_reason=finish_reason,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            request_id=completion_id,
+            ttft_ms=ttft_ms,
+            raw={"id": completion_id, "streamed": True},
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self._client.close()

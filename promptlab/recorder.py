@@ -1,0 +1,84 @@
+"""Group commit: trials that finish close together share one durable write.
+
+Each finished call waits for its group to be on disk before its slot is
+released, so a trial is durable the moment the caller hears it finished,
+and a busy sweep pays one fsync per group rather than one per trial. The
+recorder also folds the journal into the database in the background, so
+plain DuckDB clients see a sweep's trials while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from promptlab.store import Store
+
+FOLD_INTERVAL = 2.0
+"""Seconds between background folds while a sweep writes."""
+
+
+class Recorder:
+    """Writes rows for one sweep, in groups, on a worker thread."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[tuple[str, Mapping[str, Any], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._folding: asyncio.Task[int] | None = None
+        self._last_fold = time.monotonic()
+
+    async def record(self, table: str, row: Mapping[str, Any]) -> None:
+        """Return once ``row`` is durably on disk."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((table, row, future))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain())
+        await future
+
+    async def record_many(self, rows_by_table: Mapping[str, list[Mapping[str, Any]]]) -> None:
+        """Write a batch at once (e.g. cached trials), durably."""
+        await asyncio.to_thread(self.store.append, rows_by_table)
+        self._maybe_fold()
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                rows: defaultdict[str, list[Mapping[str, Any]]] = defaultdict(list)
+                for table, row, _ in group:
+                    rows[table].append(row)
+                try:
+                    await asyncio.to_thread(self.store.append, rows)
+                except Exception as exc:  # a disk error: every waiter must hear it
+                    for _, _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for _, _, future in group:
+                    if not future.done():
+                        future.set_result(None)
+                self._maybe_fold()
+        finally:
+            self._writer = None
+
+    def _maybe_fold(self) -> None:
+        if self._folding is None and time.monotonic() - self._last_fold >= FOLD_INTERVAL:
+            self._last_fold = time.monotonic()
+            self._folding = asyncio.create_task(asyncio.to_thread(self.store.fold, 0.0))
+            self._folding.add_done_callback(self._fold_done)
+
+    def _fold_done(self, task: asyncio.Task[int]) -> None:
+        self._folding = None
+        if not task.cancelled():
+            task.exception()  # a failed background fold is retried by the next one
+
+    async def close(self) -> None:
+        """Wait for every write and background fold in progress."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+        if self._folding is not None:
+            await asyncio.wait([self._folding])

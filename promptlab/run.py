@@ -1,0 +1,45 @@
+"""A run: one execution of a sweep, and its results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from promptlab import stats
+
+if TYPE_CHECKING:
+    from promptlab.lab import Lab
+
+
+@dataclass(frozen=True)
+class Run:
+    """A handle on a recorded run. Its data is read from the store each time,
+    so it shows what teammates see."""
+
+    lab: Lab
+    """The lab (history file) the run is recorded in."""
+
+    run_id: str
+    """The run's id."""
+
+    experiment: str
+    """The experiment it belongs to."""
+
+    @property
+    def status(self) -> str:
+        """running, done, cancelled or failed."""
+        return str(self.lab.run_info(self.run_id)["status"])
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """One row per trial (columns: ``promptlab.columns.TRIAL_COLUMNS``)."""
+        return self.lab.trials(run=self.run_id)
+
+    def summary(self) -> pd.DataFrame:
+        """Per variant: n, errors, latency p50/p95, tokens, cost."""
+        return stats.summary(self.df)
+
+    def __repr__(self) -> str:
+        return f"Run(run_id={self.run_id!r}, experiment={self.experiment!r})"

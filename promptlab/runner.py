@@ -1,0 +1,285 @@
+"""Executes cells: concurrency, pacing, retries, timeouts, cache and recording.
+
+Every cell ends as exactly one recorded trial, a success or an error; the
+only cells left without one are those still in flight when a sweep is
+cancelled, and running the sweep again picks those up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+from promptlab.display import Display, Progress
+from promptlab.errors import CallTimeoutError, PermanentError, ProviderError, RateLimitError, TransientError
+from promptlab.keys import new_id
+from promptlab.lineage import Lineage, utcnow
+from promptlab.model import Model
+from promptlab.pacing import Pacer
+from promptlab.providers import Completion, Provider, Request, provider_for
+from promptlab.recorder import Recorder
+from promptlab.secrets import Redactor
+from promptlab.store import Store, reads
+from promptlab.sweep import Cell
+from promptlab.trial import Trial
+
+TIMEOUT_GRACE = 5.0
+"""Seconds past ``timeout`` before the runner gives up on a provider that ignores it."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a sweep's calls are made."""
+
+    concurrency: int = 8
+    """Calls in flight at most."""
+
+    timeout: float | None = 60.0
+    """Seconds per call; None for no limit."""
+
+    max_retries: int = 4
+    """Retries per cell after transient errors and rate limits."""
+
+    max_wait: float = 600.0
+    """The longest Retry-After honoured; a longer one ends the cell with an error."""
+
+    cache: bool = True
+    """Answer cells whose exact request succeeded before from history."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Which run the trials belong to, and who is recording them."""
+
+    run_id: str
+    """The run recording these trials."""
+
+    experiment: str
+    """The run's experiment."""
+
+    lineage: Lineage
+    """Who, where, from what."""
+
+
+def _retry_wait(state: RetryCallState) -> float:
+    """Jittered exponential back-off; none after a rate limit (the pacer already paused)."""
+    outcome = state.outcome
+    if outcome is not None and isinstance(outcome.exception(), RateLimitError):
+        return 0.0
+    return random.uniform(0, min(20.0, 0.5 * 2 ** (state.attempt_number - 1)))
+
+
+def _endpoint(model: Model) -> tuple[str, str | None, str | None]:
+    return (model.provider, model.base_url, model.api_key_env)
+
+
+class CellRunner:
+    """Runs the cells of one sweep and records a trial for each."""
+
+    def __init__(
+        self,
+        store: Store,
+        context: RunContext,
+        settings: RunSettings,
+        display: Display,
+    ) -> None:
+        self.store = store
+        self.context = context
+        self.settings = settings
+        self.display = display
+        self.redactor = Redactor()
+        self._providers: dict[tuple[str, str | None, str | None], tuple[Provider, bool]] = {}
+        self._recorder = Recorder(store)
+        self._pacer: Pacer | None = None
+        self._lineage = context.lineage.to_row()
+
+    # -- the sweep -------------------------------------------------------------
+
+    def prepare(self, cells: Sequence[Cell]) -> None:
+        """Make the providers now, so an unknown provider or a missing key fails
+        before anything is called or written."""
+        for model in {cell.model for cell in cells}:
+            self._provider(model)
+
+    async def run(self, cells: Sequence[Cell], progress: Progress, skip: set[str]) -> None:
+        """Record a trial for every cell not in ``skip`` (cell keys already done)."""
+        todo = [cell for cell in cells if cell.cell_key not in skip]
+        try:
+            if self.settings.cache and todo:
+                todo = await self._answer_from_cache(todo, progress)
+            self._pacer = Pacer(self.settings.concurrency)
+            cell_iter = iter(todo)
+            workers = min(self.settings.concurrency, len(todo))
+            async with asyncio.TaskGroup() as group:
+                for _ in range(workers):
+                    group.create_task(self._work(cell_iter, progress))
+        finally:
+            await self._recorder.close()
+            for provider, owned in self._providers.values():
+                if owned:
+                    await provider.aclose()
+
+    async def _work(self, cells: Iterator[Cell], progress: Progress) -> None:
+        for cell in cells:
+            trial = await self._execute(cell)
+            await self._recorder.record("trials", trial.to_row())
+            progress.done += 1
+            progress.errors += trial.error_type is not None
+            self.display.update(progress)
+
+    async def _answer_from_cache(self, cells: list[Cell], progress: Progress) -> list[Cell]:
+        hits = await asyncio.to_thread(reads.cached_responses, self.store, [c.cache_key for c in cells])
+        if not hits:
+            return cells
+        now = utcnow()
+        rows = [self._cached_trial(cell, hits[cell.cache_key], now).to_row() for cell in cells if cell.cache_key in hits]
+        await self._recorder.record_many({"trials": rows})
+        progress.done += len(rows)
+        progress.cached += len(rows)
+        self.display.update(progress)
+        return [cell for cell in cells if cell.cache_key not in hits]
+
+    # -- one cell --------------------------------------------------------------
+
+    def _provider(self, model: Model) -> Provider:
+        key = _endpoint(model)
+        if key not in self._providers:
+            self._providers[key] = provider_for(model)
+        return self._providers[key][0]
+
+    async def _execute(self, cell: Cell) -> Trial:
+        started_at = utcnow()
+        attempts = 0
+        latency_ms: float | None = None
+        request = Request(cell.model, cell.messages, self.settings.timeout)
+        provider = self._provider(cell.model)
+
+        async def attempt() -> Completion:
+            nonlocal attempts, latency_ms
+            assert self._pacer is not None
+            await self._pacer.acquire()
+            attempts += 1
+            began = time.perf_counter()
+            succeeded = False
+            try:
+                completion = await self._call(provider, request)
+                succeeded = True
+                return completion
+            except RateLimitError as exc:
+                await self._hold_off(exc, attempts)
+                raise
+            finally:
+                latency_ms = (time.perf_counter() - began) * 1000
+                await self._pacer.release(succeeded=succeeded)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=_retry_wait,
+            retry=retry_if_exception_type(TransientError),
+            reraise=True,
+        )
+        try:
+            completion = await retrying(attempt)
+        except Exception as exc:  # a failed call is a trial with its error, never a crash
+            return self._trial(cell, started_at, attempts, latency_ms, None, exc)
+        return self._trial(cell, started_at, attempts, latency_ms, completion, None)
+
+    async def _call(self, provider: Provider, request: Request) -> Completion:
+        timeout = self.settings.timeout
+        try:
+            async with asyncio.timeout(None if timeout is None else timeout + TIMEOUT_GRACE):
+                return await provider.complete(request)
+        except TimeoutError as exc:
+            raise CallTimeoutError(f"no answer within {timeout}s") from exc
+
+    async def _hold_off(self, exc: RateLimitError, attempt: int) -> None:
+        """Pause every call for as long as the endpoint asked (or a growing back-off)."""
+        wait = exc.retry_after
+        if wait is None:
+            wait = random.uniform(0.5, 1.0) * min(60.0, 2.0 ** (attempt - 1))
+        if wait > self.settings.max_wait:
+            raise PermanentError(
+                f"rate limited: the endpoint asked to wait {wait:.0f}s, more than max_wait="
+                f"{self.settings.max_wait:.0f}s; run the sweep again later (finished cells are kept) "
+                "or raise max_wait",
+                status=429,
+            ) from exc
+        if wait >= 1:
+            self.display.message(f"rate limited: pausing all calls for {wait:.1f}s")
+        assert self._pacer is not None
+        await self._pacer.rate_limited(wait)
+
+    # -- trials ----------------------------------------------------------------
+
+    def _base(self, cell: Cell, started_at: Any) -> dict[str, Any]:
+        return {
+            "trial_id": new_id(),
+            "run_id": self.context.run_id,
+            "experiment": self.context.experiment,
+            "cell_key": cell.cell_key,
+            "cache_key": cell.cache_key,
+            "prompt_name": cell.prompt.name,
+            "prompt_version": cell.prompt.version,
+            "model": cell.model.name,
+            "model_id": cell.model.id,
+            "provider": cell.model.provider,
+            "params": dict(cell.model.params),
+            "row_index": cell.row_index,
+            "vars": dict(cell.vars),
+            "repeat": cell.repeat,
+            "messages": [dict(m) for m in cell.messages],
+            "started_at": started_at,
+            **self._lineage,
+        }
+
+    def _trial(
+        self,
+        cell: Cell,
+        started_at: Any,
+        attempts: int,
+        latency_ms: float | None,
+        completion: Completion | None,
+        error: Exception | None,
+    ) -> Trial:
+        redact = self.redactor
+        if completion is None:
+            assert error is not None
+            message = str(error) if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}"
+            return Trial(
+                **self._base(cell, started_at),
+                output=None, finish_reason=None,
+                error_type=type(error).__name__, error=redact.text(message),
+                latency_ms=latency_ms, ttft_ms=None, prompt_tokens=None, completion_tokens=None,
+                cost_usd=None, cached=False, cached_from=None, attempts=attempts,
+                request_id=None, response=None, created_at=utcnow(),
+            )  # fmt: skip
+        price = cell.model.price
+        return Trial(
+            **self._base(cell, started_at),
+            output=redact.values(completion.output),
+            finish_reason=completion.finish_reason, error_type=None, error=None,
+            latency_ms=latency_ms, ttft_ms=completion.ttft_ms,
+            prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+            cost_usd=price.cost(completion.prompt_tokens, completion.completion_tokens) if price else None,
+            cached=False, cached_from=None, attempts=attempts, request_id=completion.request_id,
+            response=redact.data(completion.raw) if completion.raw is not None else None,
+            created_at=utcnow(),
+        )  # fmt: skip
+
+    def _cached_trial(self, cell: Cell, hit: Mapping[str, Any], now: Any) -> Trial:
+        price = cell.model.price
+        return Trial(
+            **self._base(cell, now),
+            output=hit["output"], finish_reason=hit["finish_reason"], error_type=None, error=None,
+            latency_ms=hit["latency_ms"], ttft_ms=hit["ttft_ms"],
+            prompt_tokens=hit["prompt_tokens"], completion_tokens=hit["completion_tokens"],
+            cost_usd=price.cost(hit["prompt_tokens"], hit["completion_tokens"]) if price else None,
+            cached=True, cached_from=hit["trial_id"], attempts=0, request_id=hit["request_id"],
+            response=None, created_at=now,
+        )  # fmt: skip

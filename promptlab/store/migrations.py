@@ -1,0 +1,115 @@
+"""Numbered schema migrations. Opening a store applies the missing ones, each
+in its own transaction, and records it in ``schema_migrations``.
+
+Migrations are history: never edit one that has shipped; add the next. The
+SQL is spelled out here rather than derived from ``schema.py`` so an old file
+always migrates the same way; a test checks that the result matches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+_LINEAGE = """
+    "user" VARCHAR, host VARCHAR, pid INTEGER, source VARCHAR,
+    git_commit VARCHAR, promptlab_version VARCHAR
+"""
+
+
+def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    """Experiments, prompts, models, runs, trials and the flat trials_view."""
+    con.execute("""
+        CREATE TABLE experiments (
+            name VARCHAR PRIMARY KEY, description VARCHAR, tags JSON,
+            created_at TIMESTAMP, created_by VARCHAR
+        )""")
+    con.execute("""
+        CREATE TABLE prompts (
+            name VARCHAR, version VARCHAR, template JSON, variables JSON,
+            created_at TIMESTAMP, created_by VARCHAR, PRIMARY KEY (name, version)
+        )""")
+    con.execute("""
+        CREATE TABLE models (
+            model_id VARCHAR PRIMARY KEY, provider VARCHAR, name VARCHAR,
+            base_url VARCHAR, params JSON, created_at TIMESTAMP
+        )""")
+    con.execute(f"""
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY, experiment VARCHAR, fingerprint VARCHAR,
+            status VARCHAR, n_cells INTEGER, config JSON, started_at TIMESTAMP,
+            ended_at TIMESTAMP, error VARCHAR, {_LINEAGE}
+        )""")
+    con.execute(f"""
+        CREATE TABLE trials (
+            trial_id VARCHAR PRIMARY KEY, run_id VARCHAR, experiment VARCHAR,
+            cell_key VARCHAR, cache_key VARCHAR, prompt_name VARCHAR,
+            prompt_version VARCHAR, model VARCHAR, model_id VARCHAR, provider VARCHAR,
+            params JSON, row_index INTEGER, vars JSON, "repeat" INTEGER, messages JSON,
+            output VARCHAR, finish_reason VARCHAR, error_type VARCHAR, error VARCHAR,
+            latency_ms DOUBLE, ttft_ms DOUBLE, prompt_tokens INTEGER,
+            completion_tokens INTEGER, cost_usd DOUBLE, cached BOOLEAN,
+            cached_from VARCHAR, attempts INTEGER, request_id VARCHAR, response JSON,
+            started_at TIMESTAMP, created_at TIMESTAMP, {_LINEAGE}
+        )""")
+    con.execute("CREATE INDEX trials_cache_key ON trials (cache_key)")
+    con.execute("CREATE INDEX trials_run_id ON trials (run_id)")
+    con.execute("""
+        CREATE VIEW trials_view AS
+        SELECT t.trial_id, t.run_id, t.experiment, t.prompt_name, t.prompt_version,
+               t.model, t.params, t.vars, t.messages, t.output, t.error_type, t.error,
+               t.latency_ms, t.ttft_ms, t.prompt_tokens, t.completion_tokens, t.cost_usd,
+               CASE WHEN t.cached THEN 0.0 ELSE t.cost_usd END AS spent_usd,
+               t.cached, t."repeat", t.finish_reason, t.created_at, t."user", t.host,
+               t.source, t.git_commit, r.status AS run_status, p.template AS prompt_template
+        FROM trials t
+        LEFT JOIN runs r USING (run_id)
+        LEFT JOIN prompts p ON p.name = t.prompt_name AND p.version = t.prompt_version
+        """)
+
+
+MIGRATIONS: list[Migration] = [m001_initial]
+"""Migration N is ``MIGRATIONS[N - 1]``."""
+
+LATEST = len(MIGRATIONS)
+"""The newest schema this promptlab knows; a file beyond it is refused."""
+
+
+def applied_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The newest migration recorded in the file, 0 for a blank one."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND table_name = 'schema_migrations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every missing migration, each in one transaction; the versions applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+    )
+    applied = []
+    for version in range(applied_version(con) + 1, LATEST + 1):
+        migration = MIGRATIONS[version - 1]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            migration(con)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [version, migration.__name__, datetime.now(UTC).replace(tzinfo=None)],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied

@@ -1,0 +1,184 @@
+"""Read queries over the live tables (folded rows plus the journal)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from promptlab.errors import NotFoundError
+from promptlab.store.database import Store
+
+
+@dataclass(frozen=True)
+class TrialFilter:
+    """Which trials to read; every field that is set must match."""
+
+    experiment: str | None = None
+    """Experiment name."""
+
+    prompt: str | None = None
+    """Prompt name."""
+
+    prompt_version: str | None = None
+    """Prompt version (content hash, or a prefix of it)."""
+
+    model: str | None = None
+    """Model name."""
+
+    run: str | None = None
+    """Run id."""
+
+    user: str | None = None
+    """Who ran it."""
+
+    since: datetime | None = None
+    """Created at or after this time (UTC)."""
+
+    search: str | None = None
+    """Case-insensitive text to find in the inputs or the output."""
+
+    errors: bool | None = None
+    """True: only failed trials; False: only successful ones."""
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL condition and its parameters."""
+        clauses, params = ["TRUE"], []
+        for column, value in (
+            ("experiment", self.experiment),
+            ("prompt_name", self.prompt),
+            ("model", self.model),
+            ("run_id", self.run),
+            ('"user"', self.user),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.prompt_version is not None:
+            clauses.append("starts_with(prompt_version, ?)")
+            params.append(self.prompt_version)
+        if self.since is not None:
+            clauses.append("created_at >= ?")
+            params.append(self.since)
+        if self.search:
+            pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append("(CAST(vars AS VARCHAR) ILIKE ? ESCAPE '\\' OR output ILIKE ? ESCAPE '\\')")
+            params += [pattern, pattern]
+        if self.errors is not None:
+            clauses.append("error_type IS NOT NULL" if self.errors else "error_type IS NULL")
+        return " AND ".join(clauses), params
+
+
+def trials(store: Store, columns: Sequence[str], where: TrialFilter, limit: int | None = None) -> pd.DataFrame:
+    """Trial rows matching ``where``, oldest first."""
+    condition, params = where.where()
+    selected = ", ".join(f'"{c}"' for c in columns)
+    limit_sql = f" LIMIT {int(limit)}" if limit else ""
+    return store.query(
+        f"SELECT {selected} FROM trials WHERE {condition} ORDER BY created_at, trial_id{limit_sql}", params
+    )
+
+
+def cached_responses(store: Store, cache_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The first successful, paid-for response per cache key that history has."""
+    if not cache_keys:
+        return {}
+    keys = pd.DataFrame({"cache_key": list(dict.fromkeys(cache_keys))})
+    with store.reading() as con:
+        con.register("wanted", keys)
+        rows = con.execute(
+            """
+            SELECT t.cache_key, t.trial_id, t.output, t.finish_reason, t.latency_ms, t.ttft_ms,
+                   t.prompt_tokens, t.completion_tokens, t.request_id
+            FROM trials t SEMI JOIN wanted w ON t.cache_key = w.cache_key
+            WHERE t.error_type IS NULL AND NOT t.cached AND t.output IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY t.cache_key ORDER BY t.created_at, t.trial_id) = 1
+            """
+        ).fetchall()
+    names = ("cache_key", "trial_id", "output", "finish_reason", "latency_ms", "ttft_ms",
+             "prompt_tokens", "completion_tokens", "request_id")  # fmt: skip
+    return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
+
+
+def done_cells(store: Store, run_id: str) -> set[str]:
+    """Cell keys that already have a successful trial in the run."""
+    frame = store.query("SELECT DISTINCT cell_key FROM trials WHERE run_id = ? AND error_type IS NULL", [run_id])
+    return set(frame["cell_key"])
+
+
+def runs(store: Store, experiment: str | None = None, fingerprint: str | None = None) -> pd.DataFrame:
+    """Runs, newest first, with trial counts."""
+    condition, params = ["TRUE"], []
+    if experiment is not None:
+        condition.append("r.experiment = ?")
+        params.append(experiment)
+    if fingerprint is not None:
+        condition.append("r.fingerprint = ?")
+        params.append(fingerprint)
+    return store.query(
+        f"""
+        SELECT r.run_id, r.experiment, r.status, r.n_cells,
+               count(t.trial_id) AS n_trials,
+               count(t.error_type) AS n_errors,
+               coalesce(sum(t.cached::INTEGER), 0) AS n_cached,
+               sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END) AS spent_usd,
+               r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config
+        FROM runs r LEFT JOIN trials t USING (run_id)
+        WHERE {" AND ".join(condition)}
+        GROUP BY ALL
+        ORDER BY r.started_at DESC
+        """,
+        params,
+    )
+
+
+def experiments(store: Store) -> pd.DataFrame:
+    """Experiments, most recently active first, with run and trial counts."""
+    return store.query(
+        """
+        WITH trial_stats AS (
+            SELECT experiment, count(*) AS n_trials, count(error_type) AS n_errors,
+                   max(created_at) AS last_trial_at,
+                   list(DISTINCT "user" ORDER BY "user") AS users
+            FROM trials GROUP BY experiment
+        ), run_stats AS (
+            SELECT experiment, count(*) AS n_runs FROM runs GROUP BY experiment
+        )
+        SELECT e.name AS experiment, e.description, e.tags, coalesce(r.n_runs, 0) AS n_runs,
+               coalesce(t.n_trials, 0) AS n_trials, coalesce(t.n_errors, 0) AS n_errors,
+               t.users, e.created_at, e.created_by, t.last_trial_at
+        FROM experiments e
+        LEFT JOIN run_stats r ON r.experiment = e.name
+        LEFT JOIN trial_stats t ON t.experiment = e.name
+        ORDER BY coalesce(t.last_trial_at, e.created_at) DESC
+        """
+    )
+
+
+def experiment(store: Store, name: str) -> dict[str, Any] | None:
+    """The experiment's row, or None."""
+    frame = store.query("SELECT * FROM experiments WHERE name = ?", [name])
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def run(store: Store, run_id: str) -> dict[str, Any]:
+    """One run's row; ``run_id`` may be a unique prefix."""
+    frame = store.query("SELECT * FROM runs WHERE starts_with(run_id, ?)", [run_id])
+    return _one(frame, "run", run_id)
+
+
+def trial(store: Store, trial_id: str) -> dict[str, Any]:
+    """One trial's stored row; ``trial_id`` may be a unique prefix."""
+    frame = store.query("SELECT * FROM trials WHERE starts_with(trial_id, ?)", [trial_id])
+    return _one(frame, "trial", trial_id)
+
+
+def _one(frame: pd.DataFrame, what: str, wanted: str) -> dict[str, Any]:
+    if frame.empty:
+        raise NotFoundError(f"no {what} with id {wanted!r}; `promptlab history` lists recent ones")
+    if len(frame) > 1:
+        raise NotFoundError(f"{len(frame)} {what}s have ids starting {wanted!r}; give more characters")
+    return frame.iloc[0].to_dict()

@@ -1,0 +1,160 @@
+"""The history file's tables, as promptlab writes them today.
+
+This declaration is what the journal writes and what readers and the fold
+read; ``migrations.py`` is how a file gets there from any older schema, and
+a test keeps the two in step. Times are UTC ``TIMESTAMP``s; JSON columns hold
+JSON text.
+
+Tables (any DuckDB client can read them; ``trials_view`` is the flat one):
+
+- ``experiments``: one row per experiment name, with description and tags.
+- ``prompts``: every (name, version) ever run, with its template.
+- ``models``: every model config ever run (no secrets: none is ever kept).
+- ``runs``: one row per sweep execution, its config and status.
+- ``trials``: one row per executed cell: request, response, cost, lineage.
+- ``schema_migrations``: which migrations this file has had.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the history file, and how journaled rows merge into it."""
+
+    name: str
+    """Table name."""
+
+    columns: tuple[tuple[str, str], ...]
+    """(column, DuckDB type) pairs, in order."""
+
+    key: tuple[str, ...]
+    """Primary key columns."""
+
+    replace: bool
+    """True: a later row for a key replaces the earlier one (runs move through
+    states). False: the first row for a key stands (trials never change)."""
+
+    @property
+    def column_names(self) -> list[str]:
+        """The column names, in order."""
+        return [name for name, _ in self.columns]
+
+    def json_columns_spec(self) -> str:
+        """The ``columns=`` struct literal for DuckDB's ``read_json``."""
+        return "{" + ", ".join(f"'{name}': '{sql_type}'" for name, sql_type in self.columns) + "}"
+
+
+LINEAGE = (
+    ("user", "VARCHAR"),
+    ("host", "VARCHAR"),
+    ("pid", "INTEGER"),
+    ("source", "VARCHAR"),
+    ("git_commit", "VARCHAR"),
+    ("promptlab_version", "VARCHAR"),
+)
+
+EXPERIMENTS = Table(
+    "experiments",
+    (
+        ("name", "VARCHAR"),
+        ("description", "VARCHAR"),
+        ("tags", "JSON"),
+        ("created_at", "TIMESTAMP"),
+        ("created_by", "VARCHAR"),
+    ),
+    key=("name",),
+    replace=True,
+)
+
+PROMPTS = Table(
+    "prompts",
+    (
+        ("name", "VARCHAR"),
+        ("version", "VARCHAR"),
+        ("template", "JSON"),
+        ("variables", "JSON"),
+        ("created_at", "TIMESTAMP"),
+        ("created_by", "VARCHAR"),
+    ),
+    key=("name", "version"),
+    replace=False,
+)
+
+MODELS = Table(
+    "models",
+    (
+        ("model_id", "VARCHAR"),
+        ("provider", "VARCHAR"),
+        ("name", "VARCHAR"),
+        ("base_url", "VARCHAR"),
+        ("params", "JSON"),
+        ("created_at", "TIMESTAMP"),
+    ),
+    key=("model_id",),
+    replace=False,
+)
+
+RUNS = Table(
+    "runs",
+    (
+        ("run_id", "VARCHAR"),
+        ("experiment", "VARCHAR"),
+        ("fingerprint", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("n_cells", "INTEGER"),
+        ("config", "JSON"),
+        ("started_at", "TIMESTAMP"),
+        ("ended_at", "TIMESTAMP"),
+        ("error", "VARCHAR"),
+        *LINEAGE,
+    ),
+    key=("run_id",),
+    replace=True,
+)
+
+TRIALS = Table(
+    "trials",
+    (
+        ("trial_id", "VARCHAR"),
+        ("run_id", "VARCHAR"),
+        ("experiment", "VARCHAR"),
+        ("cell_key", "VARCHAR"),
+        ("cache_key", "VARCHAR"),
+        ("prompt_name", "VARCHAR"),
+        ("prompt_version", "VARCHAR"),
+        ("model", "VARCHAR"),
+        ("model_id", "VARCHAR"),
+        ("provider", "VARCHAR"),
+        ("params", "JSON"),
+        ("row_index", "INTEGER"),
+        ("vars", "JSON"),
+        ("repeat", "INTEGER"),
+        ("messages", "JSON"),
+        ("output", "VARCHAR"),
+        ("finish_reason", "VARCHAR"),
+        ("error_type", "VARCHAR"),
+        ("error", "VARCHAR"),
+        ("latency_ms", "DOUBLE"),
+        ("ttft_ms", "DOUBLE"),
+        ("prompt_tokens", "INTEGER"),
+        ("completion_tokens", "INTEGER"),
+        ("cost_usd", "DOUBLE"),
+        ("cached", "BOOLEAN"),
+        ("cached_from", "VARCHAR"),
+        ("attempts", "INTEGER"),
+        ("request_id", "VARCHAR"),
+        ("response", "JSON"),
+        ("started_at", "TIMESTAMP"),
+        ("created_at", "TIMESTAMP"),
+        *LINEAGE,
+    ),
+    key=("trial_id",),
+    replace=False,
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS)}
+"""Every journaled table, in the order a group of writes is published."""
+

@@ -1,0 +1,216 @@
+"""A small OpenAI-compatible HTTP server for tests and benchmarks.
+
+It answers ``POST /v1/chat/completions`` by echoing the last user message, on
+real HTTP/1.1 with keep-alive, so the real ``openai`` client talks to it
+unchanged. Markers in the last user message script faults, per distinct
+message, so retries can be observed:
+
+- ``[429:N]``: the first N attempts answer 429 with ``Retry-After: 1``
+  (``[429:N:S]`` sets S seconds);
+- ``[500:N]``: the first N attempts answer 500;
+- ``[hang]``: never answers (the client's timeout must fire);
+- ``[badjson]``: answers 200 with a body that is not JSON;
+- ``[400]``: answers 400 (not worth retrying);
+- ``[leak]``: answers 401 quoting the Authorization header it received,
+  like a careless server would.
+
+Run in a thread (``with StubServer() as server: server.url``) or as a
+process: ``python -m promptlab.testing.server --port 8000 --latency 0.2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+_MARKER = re.compile(r"\[(429|500):(\d+)(?::(\d+(?:\.\d+)?))?\]")
+
+
+class StubServer:
+    """An OpenAI-compatible echo server with scripted faults."""
+
+    def __init__(self, *, latency: float = 0.0, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.latency = latency
+        self.host = host
+        self.port = port
+        self.requests = 0
+        """Chat completion requests received, every attempt counted."""
+        self.attempts: Counter[str] = Counter()
+        """Attempts per last user message."""
+        self.authorization: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL to give ``Model(base_url=...)`` or ``AsyncOpenAI(base_url=...)``."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    # -- running -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start listening on the current event loop."""
+        self._server = await asyncio.start_server(self._serve_connection, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def serve_forever(self) -> None:
+        """Start and serve until cancelled."""
+        await self.start()
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    def __enter__(self) -> StubServer:
+        started = threading.Event()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self.start())
+            started.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="promptlab-stub-server", daemon=True)
+        self._thread.start()
+        started.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    # -- HTTP ----------------------------------------------------------------
+
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request_line = await reader.readline()
+                if not request_line:
+                    break
+                headers: dict[str, str] = {}
+                while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", 0)))
+                method, path, _ = request_line.decode("latin-1").split(" ", 2)
+                await self._respond(method, path, headers, body, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _respond(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, writer: asyncio.StreamWriter
+    ) -> None:
+        if method == "GET" and path.rstrip("/").endswith("/models"):
+            self._write(writer, 200, {"object": "list", "data": [{"id": "stub", "object": "model"}]})
+            return
+        if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
+            self._write(writer, 404, {"error": {"message": f"no route {method} {path}"}})
+            return
+        self.requests += 1
+        payload = json.loads(body or b"{}")
+        messages = payload.get("messages", [])
+        text = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+        self.attempts[text] += 1
+        attempt = self.attempts[text]
+        self.authorization.append(headers.get("authorization", ""))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if "[hang]" in text:
+            await asyncio.sleep(3600)
+        for code, times, wait in _MARKER.findall(text):
+            if attempt <= int(times):
+                extra = {"retry-after": wait or "1"} if code == "429" else {}
+                self._write(writer, int(code), {"error": {"message": f"scripted {code}"}}, extra)
+                return
+        if "[400]" in text:
+            self._write(writer, 400, {"error": {"message": "scripted bad request"}})
+        elif "[leak]" in text:
+            message = f"Incorrect API key: {headers.get('authorization', '')}"
+            self._write(writer, 401, {"error": {"message": message}})
+        elif "[badjson]" in text:
+            self._write_raw(writer, 200, b"{this is not json", {})
+        elif payload.get("stream"):
+            self._write_stream(writer, payload, text)
+        else:
+            self._write(writer, 200, self._completion(payload, text))
+
+    def _completion(self, payload: dict[str, Any], text: str) -> dict[str, Any]:
+        words = text.split()
+        limit = payload.get("max_tokens")
+        output_words = words[:limit] if limit else words
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in payload.get("messages", []))
+        return {
+            "id": f"chatcmpl-stub-{self.requests}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": payload.get("model", "stub"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": " ".join(output_words)},
+                    "finish_reason": "length" if limit and len(words) > limit else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(output_words),
+                "total_tokens": prompt_tokens + len(output_words),
+            },
+        }
+
+    def _write_stream(self, writer: asyncio.StreamWriter, payload: dict[str, Any], text: str) -> None:
+        completion = self._completion(payload, text)
+        base = {k: completion[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+        events = []
+        for i, word in enumerate(completion["choices"][0]["message"]["content"].split()):
+            delta = {"content": (" " if i else "") + word}
+            events.append(base | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        finish = completion["choices"][0]["finish_reason"]
+        events.append(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        events.append(base | {"choices": [], "usage": completion["usage"]})
+        body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+        self._write_raw(writer, 200, body, {"content-type": "text/event-stream"})
+
+    def _write(self, writer: asyncio.StreamWriter, status: int, body: Any, extra: dict[str, str] | None = None) -> None:
+        headers = {"content-type": "application/json", "x-request-id": f"req-{self.requests}"}
+        self._write_raw(writer, status, json.dumps(body).encode(), headers | (extra or {}))
+
+    @staticmethod
+    def _write_raw(writer: asyncio.StreamWriter, status: int, body: bytes, headers: dict[str, str]) -> None:
+        head = [f"HTTP/1.1 {status} X", f"content-length: {len(body)}", "connection: keep-alive"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+
+
+def main() -> None:
+    """Serve until interrupted; prints the base URL on the first line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    server = StubServer(latency=args.latency, port=args.port)
+
+    async def run() -> None:
+        await server.start()
+        print(server.url, flush=True)
+        assert server._server is not None
+        await server._server.serve_forever()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
