@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 
-
 JSON_COLUMNS = frozenset({"params", "vars", "messages", "response", "config", "tags", "template", "variables"})
 """Stored columns holding JSON text."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -15,7 +15,7 @@ from promptlab.keys import to_jsonable
 Data = Union[Sequence[Mapping[str, Any]], pd.DataFrame, str, "os.PathLike[str]"]
 """What ``sweep(data=...)`` accepts: a list of dicts, a DataFrame, or a file path."""
 
-_READERS = {
+_READERS: dict[str, Callable[[Path], Any]] = {
     ".csv": lambda p: pd.read_csv(p, keep_default_na=False, dtype=str),
     ".tsv": lambda p: pd.read_csv(p, sep="\t", keep_default_na=False, dtype=str),
     ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False),
@@ -47,6 +47,7 @@ def load_rows(data: Data) -> list[dict[str, Any]]:
     """Rows of template variables, as plain JSON-able dicts, in their original order."""
     if isinstance(data, (str, os.PathLike)):
         data = _read_file(Path(data))
+    records: list[Any]
     if isinstance(data, pd.DataFrame):
         records = data.to_dict(orient="records")
     elif isinstance(data, Mapping):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 
 @dataclass
@@ -52,8 +52,7 @@ class Progress:
         eta = self.eta
         eta_text = "" if eta is None else f", ETA {eta:.0f}s"
         return (
-            f"{self.done}/{self.total} done, {self.errors} errors, {self.cached} cached"
-            f" ({self.elapsed:.1f}s{eta_text})"
+            f"{self.done}/{self.total} done, {self.errors} errors, {self.cached} cached ({self.elapsed:.1f}s{eta_text})"
         )
 
 
@@ -127,7 +126,8 @@ class TqdmDisplay:
     """A tqdm bar (terminal or notebook, as ``tqdm.auto`` picks)."""
 
     def __init__(self) -> None:
-        self._bar = None
+        self._bar: Any = None
+        self._shown = 0
 
     def start(self, title: str, progress: Progress) -> None:
         """Open the bar."""

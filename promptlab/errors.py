@@ -104,9 +104,7 @@ class CallTimeoutError(TransientError):
 class RateLimitError(TransientError):
     """The endpoint said to slow down (HTTP 429)."""
 
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, status: int | None = 429
-    ) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = 429) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
         """Seconds the endpoint asked us to wait, when it said."""

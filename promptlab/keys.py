@@ -42,9 +42,10 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
-def canonical_json(value: Any) -> str:
-    """Stable JSON: sorted keys, no whitespace, portable scalars."""
-    return json.dumps(to_jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def canonical_json(value: Any, *, plain: bool = False) -> str:
+    """Stable JSON: sorted keys, no whitespace, portable scalars. ``plain=True``
+    skips the conversion for values already made of JSON types (a hot path)."""
+    return json.dumps(value if plain else to_jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def content_hash(value: Any, length: int = 16) -> str:

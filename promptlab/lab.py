@@ -144,13 +144,18 @@ class Lab:
         sweep = make_sweep(prompts, models, rows, params, repeats)
         cells = expand(sweep)
         lineage = current_lineage()
-        run_id, skip = await asyncio.to_thread(self._resume_point, experiment, fingerprint(cells), resume, lineage)
+        run_id, skip, known_experiment = await asyncio.to_thread(
+            self._look_up, experiment, fingerprint(cells), resume, lineage
+        )
         context = RunContext(run_id, experiment, lineage)
         display = display or default_display()
         runner = CellRunner(self.store, context, settings, display)
         runner.prepare(cells)  # unknown providers, missing keys: fail before writing anything
         run_row = self._run_row(context, sweep, cells, settings, _describe_data(data, len(rows)))
-        await asyncio.to_thread(self.store.append, self._opening_rows(sweep, run_row, description, tags, lineage))
+        opening = self._opening_rows(
+            sweep, run_row, existing=known_experiment, description=description, tags=tags, lineage=lineage
+        )
+        await asyncio.to_thread(self.store.append, opening)
 
         progress = Progress(total=len(cells))
         progress.resumed = progress.done = sum(cell.cell_key in skip for cell in cells)
@@ -162,8 +167,7 @@ class Lab:
         except asyncio.CancelledError:
             status = "cancelled"
             display.message(
-                f"cancelled: {progress.done} of {progress.total} cells recorded; run the same sweep "
-                "again to finish it"
+                f"cancelled: {progress.done} of {progress.total} cells recorded; run the same sweep again to finish it"
             )
             raise
         except BaseException as exc:
@@ -172,30 +176,36 @@ class Lab:
         finally:
             ended = {**run_row, "status": status, "ended_at": utcnow().isoformat(), "error": error}
             self.store.append({"runs": [ended]})
-            self.store.fold(wait=2.0)
+            self.store.fold_soon()
             display.finish(progress, status)
         return Run(self, run_id, experiment)
 
-    def _resume_point(
+    def _look_up(
         self, experiment: str, sweep_fingerprint: str, resume: bool | str, lineage: Lineage
+    ) -> tuple[str, set[str], dict[str, Any] | None]:
+        """Where the sweep resumes from, and the experiment's row if it exists."""
+        with self.store.reading() as reader:
+            run_id, skip = self._resume_point(reader, experiment, sweep_fingerprint, resume, lineage)
+            return run_id, skip, reads.experiment(reader, experiment)
+
+    @staticmethod
+    def _resume_point(
+        reader: reads.Source, experiment: str, sweep_fingerprint: str, resume: bool | str, lineage: Lineage
     ) -> tuple[str, set[str]]:
         if resume is False:
             return new_id(), set()
         if isinstance(resume, str) and resume != "auto":
-            info = reads.run(self.store, resume)
+            info = reads.run(reader, resume)
             if info["fingerprint"] != sweep_fingerprint:
                 raise ConfigError(
                     f"run {info['run_id'][:8]} recorded a different sweep; resume it with the same "
                     "prompts, models, params, data and repeats, or pass resume=False"
                 )
-            return str(info["run_id"]), reads.done_cells(self.store, str(info["run_id"]))
-        candidates = reads.runs(self.store, experiment=experiment, fingerprint=sweep_fingerprint)
-        for info in candidates.to_dict("records"):
-            if info["status"] == "done" or info["user"] != lineage.user:
-                continue
+            return str(info["run_id"]), reads.done_cells(reader, str(info["run_id"]))
+        for info in reads.unfinished_runs(reader, experiment, sweep_fingerprint, lineage.user):
             orphaned = info["status"] == "running" and info["host"] == lineage.host and not _pid_alive(int(info["pid"]))
             if info["status"] in ("cancelled", "failed") or orphaned:
-                return str(info["run_id"]), reads.done_cells(self.store, str(info["run_id"]))
+                return str(info["run_id"]), reads.done_cells(reader, str(info["run_id"]))
         return new_id(), set()
 
     @staticmethod
@@ -230,17 +240,19 @@ class Lab:
             **context.lineage.to_row(),
         }
 
+    @staticmethod
     def _opening_rows(
-        self,
         sweep: Sweep,
         run_row: dict[str, Any],
+        *,
+        existing: dict[str, Any] | None,
         description: str | None,
         tags: Sequence[str] | None,
         lineage: Lineage,
     ) -> dict[str, list[dict[str, Any]]]:
+        """The rows a run writes before its first call: run, experiment, prompts, models."""
         now = utcnow().isoformat()
         rows: dict[str, list[dict[str, Any]]] = {"runs": [run_row]}
-        existing = reads.experiment(self.store, run_row["experiment"])
         wanted_tags = list(tags) if tags is not None else None
         if existing is None or description is not None or wanted_tags is not None:
             old = existing or {}
@@ -337,9 +349,7 @@ class Lab:
         return self.store.fold(wait=self.store.busy_timeout)
 
 
-def _settings(
-    concurrency: int, timeout: float | None, max_retries: int, max_wait: float, cache: bool
-) -> RunSettings:
+def _settings(concurrency: int, timeout: float | None, max_retries: int, max_wait: float, cache: bool) -> RunSettings:
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ConfigError(f"concurrency must be a whole number ≥ 1, got {concurrency!r}")
     if timeout is not None and not timeout > 0:

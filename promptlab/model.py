@@ -10,13 +10,17 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from promptlab.errors import ConfigError, SecretInConfigError
-from promptlab.keys import canonical_json, content_hash
+from promptlab.keys import content_hash, to_jsonable
 from promptlab.pricing import FREE, Price, lookup_price
 
 EMBEDDED_MODELS = ("smollm2",)
 """Names served by the embedded llama.cpp provider; ``local:PATH.gguf`` is too."""
 
-_SECRET_NAME = re.compile(r"(api[_-]?key|secret|token|password|authorization|bearer|credential)", re.I)
+# Parameter names that hold secrets: api_key, apikey, auth_token, secret, ...
+# but not max_tokens or top_k.
+_SECRET_NAME = re.compile(
+    r"(api[_-]?key|secret|password|passwd|authorization|bearer|credentials?|(^|[_-])(token|key))$", re.I
+)
 
 
 def infer_provider(name: str) -> str:
@@ -86,6 +90,9 @@ class Model:
     api_key_env: str | None = field(default=None)
     """Name of the environment variable holding the key (the key itself is never kept)."""
 
+    id: str = field(default="")
+    """Content hash of provider, name, endpoint and params (12 hex characters)."""
+
     def __init__(
         self,
         name: str,
@@ -104,18 +111,14 @@ class Model:
         _refuse_secrets(params, base_url)
         if params.get("n", 1) != 1:
             raise ConfigError("n must be 1: each trial records one output; use repeats= for more")
-        canonical_json(params)  # fail now on parameters that can't be recorded
+        params = to_jsonable(params)  # numpy scalars and the like, as plain JSON values
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "provider", provider)
         object.__setattr__(self, "params", dict(sorted(params.items())))
         object.__setattr__(self, "base_url", base_url.rstrip("/") if base_url else None)
         object.__setattr__(self, "price", _as_price(price, provider, name))
         object.__setattr__(self, "api_key_env", api_key_env)
-
-    @property
-    def id(self) -> str:
-        """Content hash of provider, name, endpoint and params (12 hex characters)."""
-        return content_hash(self.identity(), 12)
+        object.__setattr__(self, "id", content_hash(self.identity(), 12))
 
     def identity(self) -> dict[str, Any]:
         """What makes two configs the same model call (also part of every cache key)."""

@@ -111,10 +111,7 @@ class Prompt:
                 f" (given: {', '.join(sorted(values)) or 'nothing'})"
             )
         try:
-            return [
-                {"role": role, "content": _compile(content).render(values)}
-                for role, content in self.messages
-            ]
+            return [{"role": role, "content": _compile(content).render(values)} for role, content in self.messages]
         except jinja2.UndefinedError as exc:  # e.g. {{ row.missing_attr }}
             raise TemplateError(f"prompt {self.name!r}: {exc.message}") from exc
 

@@ -2,9 +2,11 @@
 
 Each finished call waits for its group to be on disk before its slot is
 released, so a trial is durable the moment the caller hears it finished,
-and a busy sweep pays one fsync per group rather than one per trial. The
-recorder also folds the journal into the database in the background, so
-plain DuckDB clients see a sweep's trials while it runs.
+and a busy sweep pays one ``fdatasync`` per group rather than one per
+trial. The write happens on the event loop's own thread: an append and a
+sync cost about a tenth of a millisecond here, less than handing the work
+to another thread. The recorder also folds the journal into the database
+in the background, so plain DuckDB clients see a sweep's trials while it runs.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promptlab.store import Store
 
-FOLD_INTERVAL = 2.0
+FOLD_INTERVAL = 10.0
 """Seconds between background folds while a sweep writes."""
 
 
 class Recorder:
-    """Writes rows for one sweep, in groups, on a worker thread."""
+    """Writes rows for one sweep, in groups."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -31,28 +33,34 @@ class Recorder:
         self._folding: asyncio.Task[int] | None = None
         self._last_fold = time.monotonic()
 
-    async def record(self, table: str, row: Mapping[str, Any]) -> None:
-        """Return once ``row`` is durably on disk."""
+    def submit(self, table: str, row: Mapping[str, Any]) -> asyncio.Future[None]:
+        """Queue ``row`` for the next group; the future resolves once it is on disk."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((table, row, future))
         if self._writer is None:
             self._writer = asyncio.create_task(self._drain())
-        await future
+        return future
 
-    async def record_many(self, rows_by_table: Mapping[str, list[Mapping[str, Any]]]) -> None:
+    async def record(self, table: str, row: Mapping[str, Any]) -> None:
+        """Return once ``row`` is durably on disk."""
+        await self.submit(table, row)
+
+    def record_many(self, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         """Write a batch at once (e.g. cached trials), durably."""
-        await asyncio.to_thread(self.store.append, rows_by_table)
+        self.store.append(rows_by_table, seal=False)
         self._maybe_fold()
 
     async def _drain(self) -> None:
         try:
+            # This task's first step runs on the loop turn after it was created,
+            # so every call that finished on that turn is already in the group.
             while self._pending:
                 group, self._pending = self._pending, []
                 rows: defaultdict[str, list[Mapping[str, Any]]] = defaultdict(list)
                 for table, row, _ in group:
                     rows[table].append(row)
                 try:
-                    await asyncio.to_thread(self.store.append, rows)
+                    self.store.append(rows, seal=False)
                 except Exception as exc:  # a disk error: every waiter must hear it
                     for _, _, future in group:
                         if not future.done():
@@ -62,6 +70,7 @@ class Recorder:
                     if not future.done():
                         future.set_result(None)
                 self._maybe_fold()
+                await asyncio.sleep(0)  # the waiters resume; later finishers form the next group
         finally:
             self._writer = None
 

@@ -12,9 +12,11 @@ import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from typing import Any
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from promptlab.display import Display, Progress
 from promptlab.errors import CallTimeoutError, PermanentError, ProviderError, RateLimitError, TransientError
@@ -67,12 +69,12 @@ class RunContext:
     """Who, where, from what."""
 
 
-def _retry_wait(state: RetryCallState) -> float:
-    """Jittered exponential back-off; none after a rate limit (the pacer already paused)."""
-    outcome = state.outcome
-    if outcome is not None and isinstance(outcome.exception(), RateLimitError):
+def _retry_wait(error: BaseException | None, attempt: int) -> float:
+    """Seconds before retry number ``attempt``: jittered exponential back-off, or
+    none after a rate limit (the pacer has already paused every call)."""
+    if isinstance(error, RateLimitError):
         return 0.0
-    return random.uniform(0, min(20.0, 0.5 * 2 ** (state.attempt_number - 1)))
+    return random.uniform(0, min(20.0, 0.5 * 2 ** (attempt - 1)))
 
 
 def _endpoint(model: Model) -> tuple[str, str | None, str | None]:
@@ -126,20 +128,36 @@ class CellRunner:
                     await provider.aclose()
 
     async def _work(self, cells: Iterator[Cell], progress: Progress) -> None:
+        # A worker's trial is written on the loop turn after its call returns,
+        # while the worker's next call is already on its way; the worker waits
+        # for that write before it records another, so at most one trial per
+        # worker is ever unacknowledged. A trial counts as done only once durable.
+        durable: asyncio.Future[None] | None = None
         for cell in cells:
             trial = await self._execute(cell)
-            await self._recorder.record("trials", trial.to_row())
-            progress.done += 1
-            progress.errors += trial.error_type is not None
-            self.display.update(progress)
+            if durable is not None:
+                await durable
+            durable = self._recorder.submit("trials", trial.to_row())
+            durable.add_done_callback(partial(self._acknowledge, progress, trial.error_type is not None))
+        if durable is not None:
+            await durable
+
+    def _acknowledge(self, progress: Progress, failed: bool, durable: asyncio.Future[None]) -> None:
+        if durable.cancelled() or durable.exception() is not None:
+            return
+        progress.done += 1
+        progress.errors += failed
+        self.display.update(progress)
 
     async def _answer_from_cache(self, cells: list[Cell], progress: Progress) -> list[Cell]:
         hits = await asyncio.to_thread(reads.cached_responses, self.store, [c.cache_key for c in cells])
         if not hits:
             return cells
         now = utcnow()
-        rows = [self._cached_trial(cell, hits[cell.cache_key], now).to_row() for cell in cells if cell.cache_key in hits]
-        await self._recorder.record_many({"trials": rows})
+        rows: list[Mapping[str, Any]] = [
+            self._cached_trial(cell, hits[cell.cache_key], now).to_row() for cell in cells if cell.cache_key in hits
+        ]
+        self._recorder.record_many({"trials": rows})
         progress.done += len(rows)
         progress.cached += len(rows)
         self.display.update(progress)
@@ -172,33 +190,45 @@ class CellRunner:
                 succeeded = True
                 return completion
             except RateLimitError as exc:
-                await self._hold_off(exc, attempts)
+                self._hold_off(exc, attempts)
                 raise
             finally:
                 latency_ms = (time.perf_counter() - began) * 1000
-                await self._pacer.release(succeeded=succeeded)
+                self._pacer.release(succeeded=succeeded)
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.settings.max_retries + 1),
-            wait=_retry_wait,
-            retry=retry_if_exception_type(TransientError),
-            reraise=True,
-        )
         try:
-            completion = await retrying(attempt)
+            try:
+                completion = await attempt()
+            except TransientError as first:
+                # Most calls succeed first time; tenacity (and its per-attempt
+                # bookkeeping) only comes in for the retries.
+                if self.settings.max_retries == 0:
+                    raise
+                await asyncio.sleep(_retry_wait(first, 1))
+                retrying = AsyncRetrying(
+                    stop=stop_after_attempt(self.settings.max_retries),
+                    wait=lambda state: _retry_wait(
+                        state.outcome.exception() if state.outcome else None, state.attempt_number + 1
+                    ),
+                    retry=retry_if_exception_type(TransientError),
+                    reraise=True,
+                )
+                completion = await retrying(attempt)
         except Exception as exc:  # a failed call is a trial with its error, never a crash
-            return self._trial(cell, started_at, attempts, latency_ms, None, exc)
-        return self._trial(cell, started_at, attempts, latency_ms, completion, None)
+            return self._failed_trial(cell, started_at, attempts, latency_ms, exc)
+        return self._answered_trial(cell, started_at, attempts, latency_ms, completion)
 
     async def _call(self, provider: Provider, request: Request) -> Completion:
         timeout = self.settings.timeout
+        if getattr(provider, "enforces_timeout", False):
+            timeout = None  # the provider keeps time itself; a second timer per call is waste
         try:
             async with asyncio.timeout(None if timeout is None else timeout + TIMEOUT_GRACE):
                 return await provider.complete(request)
         except TimeoutError as exc:
             raise CallTimeoutError(f"no answer within {timeout}s") from exc
 
-    async def _hold_off(self, exc: RateLimitError, attempt: int) -> None:
+    def _hold_off(self, exc: RateLimitError, attempt: int) -> None:
         """Pause every call for as long as the endpoint asked (or a growing back-off)."""
         wait = exc.retry_after
         if wait is None:
@@ -213,11 +243,11 @@ class CellRunner:
         if wait >= 1:
             self.display.message(f"rate limited: pausing all calls for {wait:.1f}s")
         assert self._pacer is not None
-        await self._pacer.rate_limited(wait)
+        self._pacer.rate_limited(wait)
 
     # -- trials ----------------------------------------------------------------
 
-    def _base(self, cell: Cell, started_at: Any) -> dict[str, Any]:
+    def _base(self, cell: Cell, started_at: datetime) -> dict[str, Any]:
         return {
             "trial_id": new_id(),
             "run_id": self.context.run_id,
@@ -229,50 +259,45 @@ class CellRunner:
             "model": cell.model.name,
             "model_id": cell.model.id,
             "provider": cell.model.provider,
-            "params": dict(cell.model.params),
+            "params": cell.model.params,
             "row_index": cell.row_index,
-            "vars": dict(cell.vars),
+            "vars": cell.vars,
             "repeat": cell.repeat,
-            "messages": [dict(m) for m in cell.messages],
+            "messages": cell.messages,
             "started_at": started_at,
             **self._lineage,
         }
 
-    def _trial(
-        self,
-        cell: Cell,
-        started_at: Any,
-        attempts: int,
-        latency_ms: float | None,
-        completion: Completion | None,
-        error: Exception | None,
+    def _failed_trial(
+        self, cell: Cell, started_at: datetime, attempts: int, latency_ms: float | None, error: Exception
     ) -> Trial:
-        redact = self.redactor
-        if completion is None:
-            assert error is not None
-            message = str(error) if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}"
-            return Trial(
-                **self._base(cell, started_at),
-                output=None, finish_reason=None,
-                error_type=type(error).__name__, error=redact.text(message),
-                latency_ms=latency_ms, ttft_ms=None, prompt_tokens=None, completion_tokens=None,
-                cost_usd=None, cached=False, cached_from=None, attempts=attempts,
-                request_id=None, response=None, created_at=utcnow(),
-            )  # fmt: skip
-        price = cell.model.price
+        message = str(error) if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}"
         return Trial(
             **self._base(cell, started_at),
-            output=redact.values(completion.output),
+            output=None, finish_reason=None,
+            error_type=type(error).__name__, error=self.redactor.text(message),
+            latency_ms=latency_ms, ttft_ms=None, prompt_tokens=None, completion_tokens=None,
+            cost_usd=None, cached=False, cached_from=None, attempts=attempts,
+            request_id=None, response=None, created_at=utcnow(),
+        )  # fmt: skip
+
+    def _answered_trial(
+        self, cell: Cell, started_at: datetime, attempts: int, latency_ms: float | None, completion: Completion
+    ) -> Trial:
+        price = cell.model.price
+        raw = completion.raw
+        return Trial(
+            **self._base(cell, started_at),
+            output=self.redactor.values(completion.output),
             finish_reason=completion.finish_reason, error_type=None, error=None,
             latency_ms=latency_ms, ttft_ms=completion.ttft_ms,
             prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
             cost_usd=price.cost(completion.prompt_tokens, completion.completion_tokens) if price else None,
             cached=False, cached_from=None, attempts=attempts, request_id=completion.request_id,
-            response=redact.data(completion.raw) if completion.raw is not None else None,
-            created_at=utcnow(),
+            response=self.redactor.json_value(raw) if raw is not None else None, created_at=utcnow(),
         )  # fmt: skip
 
-    def _cached_trial(self, cell: Cell, hit: Mapping[str, Any], now: Any) -> Trial:
+    def _cached_trial(self, cell: Cell, hit: Mapping[str, Any], now: datetime) -> Trial:
         price = cell.model.price
         return Trial(
             **self._base(cell, now),

@@ -85,8 +85,8 @@ def make_sweep(
     if not isinstance(repeats, int) or repeats < 1:
         raise ConfigError(f"repeats must be a whole number of at least 1, got {repeats!r}")
     grid: dict[str, tuple[Any, ...]] = {}
-    for key, values in (params or {}).items():
-        values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+    for key, given in (params or {}).items():
+        values = tuple(given) if isinstance(given, (list, tuple)) else (given,)
         if not values:
             raise ConfigError(f"the parameter grid gives no values for {key!r}")
         grid[key] = values
@@ -129,13 +129,13 @@ def expand(sweep: Sweep) -> list[Cell]:
     rendered = _render_all(sweep.prompts, sweep.rows)
     models = model_variants(sweep.models, sweep.params)
     # Serialise each piece once: a sweep has thousands of cells but few models and rows.
-    identities = {model: canonical_json(model.identity()) for model in models}
+    identities = {model: canonical_json(model.identity(), plain=True) for model in models}
     cells = []
     for r, row in enumerate(sweep.rows):
-        row_json = canonical_json(row)
+        row_json = canonical_json(row, plain=True)
         for p, prompt in enumerate(sweep.prompts):
             messages = rendered[p, r]
-            messages_json = canonical_json(messages)
+            messages_json = canonical_json(messages, plain=True)
             for model in models:
                 for repeat in range(sweep.repeats):
                     cells.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -41,19 +42,19 @@ class Trial:
     provider: str
     """Provider that ran it."""
 
-    params: dict[str, Any]
+    params: Mapping[str, Any]
     """Model parameters sent."""
 
     row_index: int
     """Position of the input row in the data set."""
 
-    vars: dict[str, Any]
+    vars: Mapping[str, Any]
     """The input row."""
 
     repeat: int
     """Repeat index."""
 
-    messages: list[dict[str, str]]
+    messages: Sequence[Mapping[str, str]]
     """The rendered messages sent."""
 
     output: str | None
@@ -95,7 +96,7 @@ class Trial:
     request_id: str | None
     """The endpoint's id for the call."""
 
-    response: dict[str, Any] | None
+    response: Mapping[str, Any] | None
     """The response body, secrets masked (None for cached trials: see cached_from)."""
 
     started_at: datetime

@@ -58,7 +58,11 @@ class Completion:
 
 @runtime_checkable
 class Provider(Protocol):
-    """Runs chat completions for the models it is registered for."""
+    """Runs chat completions for the models it is registered for.
+
+    A provider that applies ``Request.timeout`` itself may say so with a class
+    attribute ``enforces_timeout = True``; otherwise the runner keeps time.
+    """
 
     async def complete(self, request: Request) -> Completion:
         """Make one call; raise a ``ProviderError`` subclass when it fails."""

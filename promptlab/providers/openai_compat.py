@@ -26,9 +26,23 @@ from promptlab.providers import Completion, Request
 # Sent as named arguments; everything else a Model carries goes in extra_body,
 # so server-specific parameters (top_k, min_p, ...) reach servers that take them.
 _NAMED_PARAMS = {
-    "temperature", "max_tokens", "max_completion_tokens", "top_p", "seed", "stop",
-    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
-    "response_format", "tools", "tool_choice", "reasoning_effort", "user", "n",
+    "temperature",
+    "max_tokens",
+    "max_completion_tokens",
+    "top_p",
+    "seed",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "reasoning_effort",
+    "user",
+    "n",
 }
 _TRANSIENT_STATUS = {408, 409, 425, 500, 502, 503, 504, 520, 521, 522, 524, 529}
 
@@ -90,19 +104,49 @@ def translate_error(exc: Exception) -> ProviderError:
     return PermanentError(f"{type(exc).__name__}: {exc}")
 
 
+def _json_body(content: bytes) -> dict[str, Any]:
+    """The completion body as plain JSON. Read directly rather than through the
+    client's pydantic models: the response is recorded as JSON anyway, and
+    building the models cost more than everything else promptlab does per call."""
+    try:
+        body = json.loads(content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PermanentError(f"malformed response from the endpoint (not JSON): {content[:200]!r}") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("choices"), list) or not body["choices"]:
+        raise PermanentError(f"malformed response from the endpoint (no choices): {content[:200]!r}")
+    if not isinstance(body["choices"][0], dict):
+        raise PermanentError(f"malformed response from the endpoint (bad choice): {content[:200]!r}")
+    return body
+
+
 class OpenAICompatProvider:
     """Chat completions on one OpenAI-compatible endpoint."""
 
-    def __init__(self, base_url: str | None, api_key: str, *, max_connections: int = 1000) -> None:
-        import httpx2
+    enforces_timeout = True
+    """The openai client applies ``Request.timeout`` itself."""
 
-        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url,
-            api_key=api_key,
-            max_retries=0,  # the runner retries, with a back-off shared by every call
-            http_client=httpx2.AsyncClient(limits=limits, timeout=httpx2.Timeout(600, connect=5.0)),
-        )
+    def __init__(self, base_url: str | None, api_key: str, *, max_connections: int = 1000) -> None:
+        self._base_url = base_url
+        self._api_key = api_key
+        self._max_connections = max_connections
+        self._client_instance: openai.AsyncOpenAI | None = None
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        # Made on the first call: a sweep answered from the cache never pays for it.
+        if self._client_instance is None:
+            import httpx2
+
+            limits = httpx2.Limits(
+                max_connections=self._max_connections, max_keepalive_connections=self._max_connections
+            )
+            self._client_instance = openai.AsyncOpenAI(
+                base_url=self._base_url,
+                api_key=self._api_key,
+                max_retries=0,  # the runner retries, with a back-off shared by every call
+                http_client=httpx2.AsyncClient(limits=limits, timeout=httpx2.Timeout(600, connect=5.0)),
+            )
+        return self._client_instance
 
     @classmethod
     def for_model(cls, model: Model) -> OpenAICompatProvider:
@@ -128,22 +172,19 @@ class OpenAICompatProvider:
             if stream:
                 return await self._complete_streamed(kwargs)
             response = await self._client.chat.completions.with_raw_response.create(**kwargs)
-            completion = response.parse()
         except openai.OpenAIError as exc:
             raise translate_error(exc) from exc
-        except json.JSONDecodeError as exc:
-            raise translate_error(exc) from exc
-        if not getattr(completion, "choices", None):
-            raise PermanentError("the endpoint answered with no choices")
-        choice = completion.choices[0]
-        usage = completion.usage
+        body = _json_body(response.http_response.content)
+        choice = body["choices"][0]
+        message = choice.get("message") or {}
+        usage = body.get("usage") or {}
         return Completion(
-            output=choice.message.content or choice.message.refusal or "",
-            finish_reason=choice.finish_reason,
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            request_id=response.headers.get("x-request-id") or completion.id,
-            raw=completion.model_dump(mode="json", exclude_none=True),
+            output=message.get("content") or message.get("refusal") or "",
+            finish_reason=choice.get("finish_reason"),
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+            request_id=response.headers.get("x-request-id") or body.get("id"),
+            raw=body,
         )
 
     async def _complete_streamed(self, kwargs: dict[str, Any]) -> Completion:
@@ -178,4 +219,5 @@ class OpenAICompatProvider:
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
-        await self._client.close()
+        if self._client_instance is not None:
+            await self._client_instance.close()

@@ -1,17 +1,20 @@
 """The history store: a DuckDB file plus its journal, safe to share.
 
 Writers append to the journal (``journal.py``) and are acknowledged once
-their shard is on disk. Whoever gets the exclusive lock folds shards into
-the tables, checkpoints, re-opens the file to check every shard's rows are
-there, and only then deletes the shards: an acknowledged row is never lost,
-even if a commit silently vanished. Readers take the shared lock and query
-views that union the tables with the shards not yet folded.
+their rows are on disk in a segment. Whoever gets the exclusive lock folds
+sealed segments into the tables, checkpoints, opens the file afresh to check
+every segment's rows are there, and only then deletes the segments: an
+acknowledged row is never lost, even if a commit silently vanished. Readers
+take the shared lock and query views that union the tables with the
+segments not yet folded.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,50 +25,34 @@ import duckdb
 import pandas as pd
 
 from promptlab.errors import NewerSchemaError, NotADatabaseError, StoreError, StoreLocationError
-from promptlab.store import migrations
+from promptlab.store import migrations, sql
+from promptlab.store.engine import attached, fresh_connection
 from promptlab.store.journal import Journal
 from promptlab.store.lock import busy_error, file_lock
-from promptlab.store.schema import TABLES, Table
+from promptlab.store.schema import TABLES
 
 BUSY_TIMEOUT = 30.0
 """Seconds to wait for another program holding the file before giving up."""
 
-
-def _sql_list(paths: Sequence[Path]) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
-
-
-def _quoted(columns: Sequence[str]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
+# Folds a sweep leaves behind run here, so the sweep returns as soon as its
+# rows are durable. The worker is not a daemon: the interpreter waits for a
+# fold in progress before it exits.
+_FOLDER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptlab-fold")
 
 
-def shard_rows(table: Table, paths: Sequence[Path], *, newest_first: bool) -> str:
-    """SQL for the shards' rows, one per key: the newest (``replace`` tables)
-    or the oldest (append-only tables)."""
-    order = "DESC" if newest_first else "ASC"
-    return (
-        f"SELECT {_quoted(table.column_names)} FROM read_json({_sql_list(paths)}, "
-        f"format='newline_delimited', columns={table.json_columns_spec()}, filename=true) "
-        f"QUALIFY row_number() OVER (PARTITION BY {_quoted(table.key)} ORDER BY filename {order}) = 1"
-    )
+class Reader:
+    """Queries in one read session (see ``Store.reading``)."""
 
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
 
-def live_view(table: Table, source: str, paths: Sequence[Path]) -> str:
-    """SQL for the table as readers see it: ``source`` (the folded rows) merged
-    with the shards that are not folded yet."""
-    columns, key = _quoted(table.column_names), _quoted(table.key)
-    if not paths:
-        return f"SELECT {columns} FROM {source}"
-    shards = shard_rows(table, paths, newest_first=table.replace)
-    if table.replace:  # shard rows are newer than anything folded
-        return (
-            f"WITH s AS ({shards}) SELECT * FROM s UNION ALL BY NAME "
-            f"SELECT {columns} FROM {source} t WHERE ({key}) NOT IN (SELECT ({key}) FROM s)"
-        )
-    return (
-        f"SELECT {columns} FROM {source} UNION ALL BY NAME SELECT * FROM ({shards}) s "
-        f"WHERE ({key}) NOT IN (SELECT ({key}) FROM {source})"
-    )
+    def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run a read query and return a DataFrame."""
+        with warnings.catch_warnings():
+            # duckdb 2.0 calls a pandas API that pandas 3.1 deprecates; not ours to fix
+            warnings.simplefilter("ignore", category=FutureWarning)
+            warnings.simplefilter("ignore", category=DeprecationWarning)
+            return self.con.execute(text, params).df()
 
 
 class Store:
@@ -76,14 +63,14 @@ class Store:
         self.journal = Journal(self.path.with_name(self.path.name + ".journal"))
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.busy_timeout = busy_timeout
+        self._fold_scheduled = threading.Event()
         self._prepare_location()
-        with self._locked(exclusive=True):
-            con = self._connect()
-            try:
-                self._migrate(con)
-            finally:
-                con.close()
+        with self._locked(exclusive=True), self._attached(read_only=False) as (con, alias):
+            self._migrate(con, alias)
         self.fold(wait=self.busy_timeout)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
 
     # -- opening ---------------------------------------------------------------
 
@@ -111,31 +98,13 @@ class Store:
                 raise busy_error(self.lock_path, timeout)
             yield held
 
-    def _retry_busy(self, open_file: Any, deadline: float) -> Any:
-        """Open, retrying while a program outside promptlab holds DuckDB's own lock."""
-        delay = 0.01
-        while True:
-            try:
-                return open_file()
-            except duckdb.IOException as exc:
-                message = str(exc)
-                if "not a valid DuckDB database" in message:
-                    raise NotADatabaseError(
-                        f"{self.path} is not a DuckDB database; point promptlab at a new path "
-                        "or at a history file it made"
-                    ) from exc
-                if "lock" not in message.lower() or time.monotonic() > deadline:
-                    if "lock" in message.lower():
-                        raise busy_error(self.path, self.busy_timeout, exc) from exc
-                    raise StoreError(f"can't open {self.path}: {message}") from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-
-    def _connect(self, deadline: float | None = None) -> duckdb.DuckDBPyConnection:
+    def _attached(
+        self, *, read_only: bool, deadline: float | None = None
+    ) -> contextlib.AbstractContextManager[tuple[duckdb.DuckDBPyConnection, str]]:
         deadline = deadline or time.monotonic() + self.busy_timeout
-        return self._retry_busy(lambda: duckdb.connect(str(self.path)), deadline)
+        return attached(self.path, read_only=read_only, deadline=deadline, patience=self.busy_timeout)
 
-    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _migrate(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
         version = migrations.applied_version(con)
         if version > migrations.LATEST:
             raise NewerSchemaError(
@@ -153,100 +122,99 @@ class Store:
                 )
         if version < migrations.LATEST:
             migrations.migrate(con)
-            con.execute("CHECKPOINT")
+            con.execute(f"CHECKPOINT {alias}")
 
     # -- writing ---------------------------------------------------------------
 
-    def append(self, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
-        """Record rows durably (returns once they are on disk)."""
+    def append(self, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]], *, seal: bool = True) -> None:
+        """Record rows durably (returns once they are on disk).
+
+        ``seal=False`` keeps streaming into this process's open segment (a
+        sweep's trials); sealed segments are what the next fold takes.
+        """
         unknown = set(rows_by_table) - TABLES.keys()
         if unknown:
             raise StoreError(f"no table named {', '.join(sorted(unknown))}")
         self.journal.append(rows_by_table)
+        if seal:
+            self.journal.seal()
 
     def fold(self, wait: float = 0.0) -> int:
-        """Move journaled rows into the tables; the number of shards folded.
+        """Move journaled rows into the tables; the number of segments folded.
 
+        Seals this process's open segments and those of writers that died.
         Waits up to ``wait`` seconds for the lock; when another process holds
         it (it folds instead) or a program outside promptlab has the file open,
         the rows stay in the journal, still visible to readers, and this returns 0.
         """
-        if not any(self.journal.all_shards().values()):
+        self.journal.seal()
+        if not self.journal.pending():
             return 0
         with self._locked(exclusive=True, wait=wait) as held:
             if not held:
                 return 0
-            shards = self.journal.all_shards()
-            if not shards:
+            self.journal.adopt_orphans()
+            segments = {name: paths for name in TABLES if (paths := self.journal.sealed(name))}
+            if not segments:
                 return 0
             deadline = time.monotonic() + max(wait, 1.0)
             try:
-                self._fold_into_file(shards, deadline)
-                if not self._verify_folded(shards, deadline):
-                    return 0  # shards stay; the next fold re-applies them (idempotent)
+                self._fold_into_file(segments, deadline)
+                if not self._verify_folded(segments, deadline):
+                    return 0  # segments stay; the next fold re-applies them (idempotent)
             except StoreError:
                 return 0  # an outside program holds the file; the journal keeps the rows safe
-            self.journal.remove([p for paths in shards.values() for p in paths])
+            self.journal.remove([p for paths in segments.values() for p in paths])
             self.journal.sweep_temporaries()
-            return sum(len(paths) for paths in shards.values())
+            return sum(len(paths) for paths in segments.values())
 
-    def _fold_into_file(self, shards: dict[str, list[Path]], deadline: float) -> None:
-        con = self._connect(deadline)
-        try:
+    def fold_soon(self) -> None:
+        """Fold in the background (rows stay visible to readers meanwhile)."""
+        self.journal.seal()
+        if self._fold_scheduled.is_set():
+            return
+        self._fold_scheduled.set()
+
+        def fold() -> None:
+            self._fold_scheduled.clear()
+            self.fold(wait=self.busy_timeout)
+
+        _FOLDER.submit(fold)
+
+    def _fold_into_file(self, segments: dict[str, list[Path]], deadline: float) -> None:
+        with self._attached(read_only=False, deadline=deadline) as (con, alias):
             con.execute("BEGIN TRANSACTION")
-            for name, paths in shards.items():
-                table = TABLES[name]
-                verb = "INSERT OR REPLACE" if table.replace else "INSERT OR IGNORE"
-                con.execute(f"{verb} INTO {name} BY NAME {shard_rows(table, paths, newest_first=table.replace)}")
-            con.execute("COMMIT")
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
+            try:
+                for name, paths in segments.items():
+                    con.execute(sql.fold_into(TABLES[name], paths))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute(f"CHECKPOINT {alias}")
 
-    def _verify_folded(self, shards: dict[str, list[Path]], deadline: float) -> bool:
-        """Re-open the file and check every shard row is in its table."""
-        con = self._connect(deadline)
-        try:
-            for name, paths in shards.items():
-                table = TABLES[name]
-                rows = shard_rows(table, paths, newest_first=table.replace)
-                if table.replace:  # the newest state must be there exactly
-                    check = f"SELECT count(*) FROM ({rows} EXCEPT SELECT {_quoted(table.column_names)} FROM {name})"
-                else:  # first write wins: the key must be there
-                    key = _quoted(table.key)
-                    check = f"SELECT count(*) FROM ({rows}) s WHERE ({key}) NOT IN (SELECT ({key}) FROM {name})"
-                missing = con.execute(check).fetchone()
+    def _verify_folded(self, segments: dict[str, list[Path]], deadline: float) -> bool:
+        """Open the file afresh and check every segment row is in its table."""
+        with fresh_connection(self.path, deadline=deadline, patience=self.busy_timeout) as con:
+            for name, paths in segments.items():
+                missing = con.execute(sql.missing_rows(TABLES[name], paths, name)).fetchone()
                 if missing is None or missing[0]:
                     return False
             return True
-        finally:
-            con.close()
 
     # -- reading ---------------------------------------------------------------
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection whose tables include rows still in the journal."""
-        with self._locked(exclusive=False):
-            deadline = time.monotonic() + self.busy_timeout
-            con = duckdb.connect()
-            try:
-                path = str(self.path).replace("'", "''")
-                self._retry_busy(lambda: con.execute(f"ATTACH '{path}' AS history (READ_ONLY)"), deadline)
-                for name, table in TABLES.items():
-                    view = live_view(table, f"history.{name}", self.journal.shards(name))
-                    con.execute(f"CREATE TEMP VIEW {name} AS {view}")
-                yield con
-            finally:
-                con.close()
+    def reading(self) -> Iterator[Reader]:
+        """A read-only session whose tables include rows still in the journal;
+        several queries in one session share one open of the file."""
+        with self._locked(exclusive=False), self._attached(read_only=True) as (con, alias):
+            for name, table in TABLES.items():
+                view = sql.live_view(table, f"{alias}.{name}", self.journal.segments(name))
+                con.execute(f"CREATE TEMP VIEW {name} AS {view}")
+            yield Reader(con)
 
-    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Run a read query over the live tables and return a DataFrame."""
-        with self.reading() as con, warnings.catch_warnings():
-            # duckdb 2.0 calls a pandas API that pandas 3.1 deprecates; not ours to fix
-            warnings.simplefilter("ignore", category=FutureWarning)
-            warnings.simplefilter("ignore", category=DeprecationWarning)
-            return con.execute(sql, params).df()
-
-    def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+    def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run one read query over the live tables and return a DataFrame."""
+        with self.reading() as reader:
+            return reader.query(text, params)

@@ -10,7 +10,10 @@ from typing import Any
 import pandas as pd
 
 from promptlab.errors import NotFoundError
-from promptlab.store.database import Store
+from promptlab.store.database import Reader, Store
+
+Source = Store | Reader
+"""Anything with ``query(sql, params)``: a store, or a session of several reads."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ class TrialFilter:
 
     def where(self) -> tuple[str, list[Any]]:
         """SQL condition and its parameters."""
-        clauses, params = ["TRUE"], []
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
         for column, value in (
             ("experiment", self.experiment),
             ("prompt_name", self.prompt),
@@ -72,7 +76,7 @@ class TrialFilter:
         return " AND ".join(clauses), params
 
 
-def trials(store: Store, columns: Sequence[str], where: TrialFilter, limit: int | None = None) -> pd.DataFrame:
+def trials(store: Source, columns: Sequence[str], where: TrialFilter, limit: int | None = None) -> pd.DataFrame:
     """Trial rows matching ``where``, oldest first."""
     condition, params = where.where()
     selected = ", ".join(f'"{c}"' for c in columns)
@@ -87,9 +91,9 @@ def cached_responses(store: Store, cache_keys: Sequence[str]) -> dict[str, dict[
     if not cache_keys:
         return {}
     keys = pd.DataFrame({"cache_key": list(dict.fromkeys(cache_keys))})
-    with store.reading() as con:
-        con.register("wanted", keys)
-        rows = con.execute(
+    with store.reading() as reader:
+        reader.con.register("wanted", keys)
+        rows = reader.con.execute(
             """
             SELECT t.cache_key, t.trial_id, t.output, t.finish_reason, t.latency_ms, t.ttft_ms,
                    t.prompt_tokens, t.completion_tokens, t.request_id
@@ -103,13 +107,26 @@ def cached_responses(store: Store, cache_keys: Sequence[str]) -> dict[str, dict[
     return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
 
 
-def done_cells(store: Store, run_id: str) -> set[str]:
+def done_cells(store: Source, run_id: str) -> set[str]:
     """Cell keys that already have a successful trial in the run."""
     frame = store.query("SELECT DISTINCT cell_key FROM trials WHERE run_id = ? AND error_type IS NULL", [run_id])
     return set(frame["cell_key"])
 
 
-def runs(store: Store, experiment: str | None = None, fingerprint: str | None = None) -> pd.DataFrame:
+def unfinished_runs(store: Source, experiment: str, fingerprint: str, user: str) -> list[dict[str, Any]]:
+    """The user's runs of this sweep that did not finish, newest first."""
+    frame = store.query(
+        """
+        SELECT run_id, status, host, pid FROM runs
+        WHERE experiment = ? AND fingerprint = ? AND "user" = ? AND status <> 'done'
+        ORDER BY started_at DESC
+        """,
+        [experiment, fingerprint, user],
+    )
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def runs(store: Source, experiment: str | None = None, fingerprint: str | None = None) -> pd.DataFrame:
     """Runs, newest first, with trial counts."""
     condition, params = ["TRUE"], []
     if experiment is not None:
@@ -135,7 +152,7 @@ def runs(store: Store, experiment: str | None = None, fingerprint: str | None = 
     )
 
 
-def experiments(store: Store) -> pd.DataFrame:
+def experiments(store: Source) -> pd.DataFrame:
     """Experiments, most recently active first, with run and trial counts."""
     return store.query(
         """
@@ -158,19 +175,19 @@ def experiments(store: Store) -> pd.DataFrame:
     )
 
 
-def experiment(store: Store, name: str) -> dict[str, Any] | None:
+def experiment(store: Source, name: str) -> dict[str, Any] | None:
     """The experiment's row, or None."""
     frame = store.query("SELECT * FROM experiments WHERE name = ?", [name])
-    return None if frame.empty else frame.iloc[0].to_dict()
+    return None if frame.empty else {str(k): v for k, v in frame.iloc[0].to_dict().items()}
 
 
-def run(store: Store, run_id: str) -> dict[str, Any]:
+def run(store: Source, run_id: str) -> dict[str, Any]:
     """One run's row; ``run_id`` may be a unique prefix."""
     frame = store.query("SELECT * FROM runs WHERE starts_with(run_id, ?)", [run_id])
     return _one(frame, "run", run_id)
 
 
-def trial(store: Store, trial_id: str) -> dict[str, Any]:
+def trial(store: Source, trial_id: str) -> dict[str, Any]:
     """One trial's stored row; ``trial_id`` may be a unique prefix."""
     frame = store.query("SELECT * FROM trials WHERE starts_with(trial_id, ?)", [trial_id])
     return _one(frame, "trial", trial_id)
@@ -181,4 +198,4 @@ def _one(frame: pd.DataFrame, what: str, wanted: str) -> dict[str, Any]:
         raise NotFoundError(f"no {what} with id {wanted!r}; `promptlab history` lists recent ones")
     if len(frame) > 1:
         raise NotFoundError(f"{len(frame)} {what}s have ids starting {wanted!r}; give more characters")
-    return frame.iloc[0].to_dict()
+    return {str(k): v for k, v in frame.iloc[0].to_dict().items()}

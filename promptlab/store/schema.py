@@ -157,4 +157,3 @@ TRIALS = Table(
 
 TABLES: dict[str, Table] = {t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS)}
 """Every journaled table, in the order a group of writes is published."""
-
