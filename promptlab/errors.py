@@ -12,7 +12,9 @@ them; library code lets them travel.
     │   ├── DataError               data that can't be read or has no rows
     │   ├── ExperimentFileError     a malformed experiment YAML file
     │   ├── UnknownProviderError    a provider name nobody registered
-    │   └── SecretInConfigError     an API key where only config belongs
+    │   ├── SecretInConfigError     an API key where only config belongs
+    │   └── ModelFileError          a local model file missing or not GGUF
+    ├── ModelDownloadError          a model file couldn't be fetched
     ├── StoreError                  the history database can't be used
     │   ├── NotADatabaseError       the path is not a DuckDB database
     │   ├── NewerSchemaError        written by a newer promptlab
@@ -58,6 +60,14 @@ class UnknownProviderError(ConfigError):
 
 class SecretInConfigError(ConfigError):
     """A secret was passed where only non-secret config is kept."""
+
+
+class ModelFileError(ConfigError):
+    """A local model file that is missing or is not a GGUF file."""
+
+
+class ModelDownloadError(PromptlabError):
+    """A model file couldn't be fetched (no index reachable, corrupt download)."""
 
 
 class StoreError(PromptlabError):

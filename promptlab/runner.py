@@ -290,7 +290,7 @@ class CellRunner:
             **self._base(cell, started_at),
             output=self.redactor.values(completion.output),
             finish_reason=completion.finish_reason, error_type=None, error=None,
-            latency_ms=latency_ms, ttft_ms=completion.ttft_ms,
+            latency_ms=completion.latency_ms or latency_ms, ttft_ms=completion.ttft_ms,
             prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
             cost_usd=price.cost(completion.prompt_tokens, completion.completion_tokens) if price else None,
             cached=False, cached_from=None, attempts=attempts, request_id=completion.request_id,

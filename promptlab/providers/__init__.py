@@ -52,6 +52,10 @@ class Completion:
     ttft_ms: float | None = None
     """Time to first token in milliseconds, when streamed."""
 
+    latency_ms: float | None = None
+    """The call's own duration, when the provider measures it better than the
+    runner can (e.g. without time spent queueing for a local slot)."""
+
     raw: Mapping[str, Any] | None = field(default=None, repr=False)
     """The response body as JSON, without headers."""
 

@@ -1,0 +1,201 @@
+"""The ``promptlab`` command: run experiment files and browse the history.
+
+The same library underneath: every command is a few calls on ``Lab``, and
+``cli_format`` turns what comes back into text. This is the only module that
+catches ``PromptlabError``: it prints ``error: <message>`` and exits 2.
+
+Exit codes: 0 done; 1 a run in which every trial failed; 2 usage or setup
+errors (bad arguments, a malformed experiment file, an unknown id); 130
+interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from promptlab import cli_format
+from promptlab.errors import PromptlabError, StoreError
+from promptlab.experiment import load_experiment
+from promptlab.lab import Lab, default_db_path
+
+EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands run, history, show, experiments, runs)."""
+    parser = argparse.ArgumentParser(
+        prog="promptlab",
+        description="Run declarative prompt experiments and browse the trials they recorded.",
+        epilog="The history file is --db, else $PROMPTLAB_DB, else ./promptlab.duckdb.",
+    )
+    parser.add_argument("--db", metavar="PATH", help="history file (default: $PROMPTLAB_DB or ./promptlab.duckdb)")
+    # Also accepted after the subcommand (`promptlab history --db x`); SUPPRESS keeps the global value otherwise.
+    db_after = argparse.ArgumentParser(add_help=False)
+    db_after.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help="history file")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", parents=[db_after], help="run an experiment file and summarise it")
+    run.add_argument("file", metavar="FILE.yaml", help="experiment file (see promptlab.experiment)")
+    run.add_argument("--repeats", type=_positive, help="calls per prompt, model and row (overrides the file)")
+    run.add_argument("--concurrency", type=_positive, help="calls in flight (overrides the file)")
+    run.add_argument("--no-cache", action="store_true", help="call the model even when history has the answer")
+
+    history = commands.add_parser("history", parents=[db_after], help="recent trials, newest first")
+    history.add_argument("--experiment", help="only this experiment")
+    history.add_argument("--prompt", help="only this prompt name")
+    history.add_argument("--model", help="only this model name")
+    history.add_argument("--user", help="only trials run by this user")
+    history.add_argument("--search", metavar="TEXT", help="text to find in inputs or outputs (any case)")
+    history.add_argument("--errors", action="store_true", help="only failed trials")
+    history.add_argument("--limit", type=_positive, default=20, help="how many trials (default 20)")
+
+    show = commands.add_parser("show", parents=[db_after], help="everything about one trial")
+    show.add_argument("trial_id", metavar="TRIAL_ID", help="trial id, or a unique prefix of it")
+
+    commands.add_parser("experiments", parents=[db_after], help="experiments and their activity")
+    runs = commands.add_parser("runs", parents=[db_after], help="runs, newest first")
+    runs.add_argument("--experiment", help="only this experiment")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
+    return value
+
+
+def _width() -> int:
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def _open(args: argparse.Namespace, *, create: bool = False) -> Lab:
+    path = Path(args.db or default_db_path())
+    if not create and not path.exists():
+        # Opening would create an empty file at a mistyped path; browsing one is never what was meant.
+        raise StoreError(
+            f"no history file at {path}; run an experiment first (promptlab run FILE.yaml) "
+            "or point at an existing file with --db PATH or $PROMPTLAB_DB"
+        )
+    return Lab(path)
+
+
+def _db_option(args: argparse.Namespace) -> str:
+    """The ``--db`` to repeat in suggested commands: only when it was given."""
+    return f" --db {shlex.quote(args.db)}" if args.db else ""
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``promptlab run FILE.yaml``."""
+    experiment = load_experiment(args.file)
+    arguments = experiment.sweep_arguments()
+    if args.repeats is not None:
+        arguments["repeats"] = args.repeats
+    if args.concurrency is not None:
+        arguments["concurrency"] = args.concurrency
+    lab = _open(args, create=True)
+    run = lab.sweep(**arguments, cache=not args.no_cache)
+    trials = run.df
+    failed = int(trials["error_type"].notna().sum())
+    cached = int(trials["cached"].sum())
+    print(f"\nexperiment {run.experiment}, run {run.run_id} ({run.status})")
+    print(f"{len(trials)} trials: {len(trials) - failed} ok, {failed} failed, {cached} from cache\n")
+    print("\n".join(cli_format.summary_lines(run.summary())))
+    print(f"\nrecorded in {lab.path.resolve()}")
+    # Point at a failure when there is one: that is what the user will want to read first.
+    shown = trials[trials["error_type"].notna()] if failed else trials
+    example = cli_format.short_id(shown["trial_id"].iloc[0]) if len(shown) else "TRIAL_ID"
+    promptlab = "promptlab" + _db_option(args)
+    print("\nwhere to look next:")
+    print(f"  {promptlab} history --experiment {shlex.quote(run.experiment)}" + (" --errors" if failed else ""))
+    print(f"  {promptlab} show {example}")
+    print(f'  python: pl.Lab("{lab.path.resolve()}").trials(run="{run.run_id}")')
+    if trials.empty or failed == len(trials):
+        print(f"\nevery trial failed; `{promptlab} show {example}` shows why", file=sys.stderr)
+        return EXIT_ALL_FAILED
+    return EXIT_OK
+
+
+def history_command(args: argparse.Namespace) -> int:
+    """``promptlab history``."""
+    lab = _open(args)
+    trials = lab.trials(
+        experiment=args.experiment, prompt=args.prompt, model=args.model, user=args.user,
+        search=args.search, errors=True if args.errors else None,
+    )  # fmt: skip
+    if trials.empty:
+        print(f"no trials match in {lab.path}")
+        return EXIT_OK
+    newest = trials.iloc[::-1].head(args.limit)
+    print("\n".join(cli_format.history_lines(newest, _width())))
+    if len(trials) > len(newest):
+        print(f"({len(newest)} newest of {len(trials)}; --limit N shows more)")
+    return EXIT_OK
+
+
+def show_command(args: argparse.Namespace) -> int:
+    """``promptlab show TRIAL_ID``."""
+    print("\n".join(cli_format.trial_lines(_open(args).trial(args.trial_id))))
+    return EXIT_OK
+
+
+def experiments_command(args: argparse.Namespace) -> int:
+    """``promptlab experiments``."""
+    lab = _open(args)
+    experiments = lab.experiments()
+    if experiments.empty:
+        print(f"no experiments yet in {lab.path}; start one with `promptlab run FILE.yaml`")
+        return EXIT_OK
+    print("\n".join(cli_format.experiments_lines(experiments, _width())))
+    return EXIT_OK
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    """``promptlab runs``."""
+    lab = _open(args)
+    runs = lab.runs(experiment=args.experiment)
+    if runs.empty:
+        print(f"no runs{f' of experiment {args.experiment!r}' if args.experiment else ''} in {lab.path}")
+        return EXIT_OK
+    print("\n".join(cli_format.runs_lines(runs)))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": run_command,
+    "history": history_command,
+    "show": show_command,
+    "experiments": experiments_command,
+    "runs": runs_command,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``promptlab`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help exits 0, a usage error 2; return it rather than exit
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except PromptlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        resume = "; finished trials are kept and the same command resumes the run" if args.command == "run" else ""
+        print(f"\ninterrupted{resume}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `promptlab history | head`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK

@@ -1,0 +1,262 @@
+"""Plain-text rendering for the command line: DataFrames and rows in, strings out.
+
+Nothing here reads the store or prints; ``cli.py`` fetches and prints.
+Times are shown in UTC, as they are stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from promptlab.stats import params_label
+
+UNKNOWN = "—"
+"""Shown for a value nobody knows (a cost without a price, tokens of a failed call)."""
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, NaT or pd.NA (strings and containers never are)."""
+    if value is None:
+        return True
+    if isinstance(value, (str, list, dict, tuple, np.ndarray)):
+        return False
+    return bool(pd.isna(value))
+
+
+def is_true(value: Any) -> bool:
+    """A stored flag that is set (missing counts as not set)."""
+    return not is_missing(value) and bool(value)
+
+
+def short_id(value: Any) -> str:
+    """The first 8 characters of an id: enough to pass to ``promptlab show``."""
+    return UNKNOWN if is_missing(value) else str(value)[:8]
+
+
+def duration(ms: Any) -> str:
+    """``0.4ms``, ``850ms``, ``2.4s``, ``3m05s``."""
+    if is_missing(ms):
+        return UNKNOWN
+    ms = float(ms)
+    if ms < 10:
+        return f"{ms:.1f}ms"
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes}m{seconds:02d}s"
+
+
+def money(usd: Any) -> str:
+    """``$1.25``, ``$0.0012``, ``$0.000043``; ``$0`` when free; ``—`` when the price is unknown."""
+    if is_missing(usd):
+        return UNKNOWN
+    usd = float(usd)
+    if usd == 0:
+        return "$0"
+    if usd >= 1:
+        return f"${usd:,.2f}"
+    if usd < 0.000001:
+        return "<$0.000001"
+    return "$" + f"{usd:.6f}".rstrip("0")
+
+
+def count(value: Any) -> str:
+    """A whole number, or ``—``."""
+    return UNKNOWN if is_missing(value) else f"{int(value)}"
+
+
+def when(stamp: Any, seconds: bool = False) -> str:
+    """``2026-05-01 14:03`` (UTC), or ``—``."""
+    if is_missing(stamp):
+        return UNKNOWN
+    return pd.Timestamp(stamp).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def one_line(text: Any, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
+    flat = " ".join(str(text).split())
+    if width <= 0:
+        return ""
+    return flat if len(flat) <= width else flat[: max(width - 1, 0)] + "…"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: Iterable[str] = ()) -> list[str]:
+    """Columns padded to their widest cell; ``right`` names the right-aligned ones.
+    Trailing spaces are dropped, so a free-width last column stays ragged."""
+    body = [list(row) for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *body, strict=True)]
+    aligned = set(right)
+    lines = []
+    for row in [list(headers), *body]:
+        cells = [
+            cell.rjust(width) if header in aligned else cell.ljust(width)
+            for header, cell, width in zip(headers, row, widths, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def prompt_label(name: Any, version: Any) -> str:
+    """``summarize@1a2b3c``."""
+    return f"{name}@{str(version)[:6]}"
+
+
+def summary_lines(summary: pd.DataFrame) -> list[str]:
+    """``run.summary()`` as a table: one line per variant."""
+    headers = ["prompt", "model", "params", "n", "errors", "cached", "p50", "p95", "tokens in/out", "cost"]
+    rows = [
+        [
+            prompt_label(row["prompt_name"], row["prompt_version"]),
+            str(row["model"]),
+            str(row["params"]) or "-",
+            count(row["n"]),
+            count(row["errors"]),
+            count(row["cached"]),
+            duration(row["latency_p50_ms"]),
+            duration(row["latency_p95_ms"]),
+            f"{count(row['prompt_tokens'])}/{count(row['completion_tokens'])}",
+            money(row["cost_usd"]),
+        ]
+        for row in summary.to_dict("records")
+    ]
+    return table(headers, rows, right=["n", "errors", "cached", "p50", "p95", "tokens in/out", "cost"])
+
+
+def history_lines(trials: pd.DataFrame, width: int) -> list[str]:
+    """Trials one per line, in the order given; the output is cut to fit ``width``."""
+    headers = ["trial", "time (UTC)", "experiment", "prompt", "model", "latency", "cost"]
+    rows = [
+        [
+            short_id(row["trial_id"]),
+            when(row["created_at"]),
+            str(row["experiment"]),
+            prompt_label(row["prompt_name"], row["prompt_version"]),
+            str(row["model"]),
+            duration(row["latency_ms"]),
+            "cached" if is_true(row["cached"]) else money(row["cost_usd"]),
+        ]
+        for row in trials.to_dict("records")
+    ]
+    lines = table(headers, rows, right=["latency", "cost"])
+    return with_last_column(lines, ["output", *(_outcome(row) for row in trials.to_dict("records"))], width)
+
+
+def with_last_column(lines: Sequence[str], texts: Sequence[str], width: int) -> list[str]:
+    """``texts`` appended to table ``lines`` as one more column, each cut to fit ``width``
+    (but never to fewer than 20 characters: a narrow terminal wraps rather than hides)."""
+    start = max((len(line) for line in lines), default=0) + 2
+    room = max(width - start, 20)
+    return [f"{line.ljust(start)}{one_line(text, room)}".rstrip() for line, text in zip(lines, texts, strict=True)]
+
+
+def _outcome(trial: Mapping[Any, Any]) -> str:
+    if not is_missing(trial.get("error_type")):
+        return f"ERROR {trial['error_type']}: {trial.get('error') or ''}"
+    return "" if is_missing(trial.get("output")) else str(trial["output"])
+
+
+def trial_lines(trial: Mapping[str, Any]) -> list[str]:
+    """Everything about one trial (``Lab.trial``), section by section."""
+
+    def field(label: str, value: Any) -> str:
+        return f"{label + ':':<15}{UNKNOWN if is_missing(value) else value}"
+
+    failed = not is_missing(trial.get("error_type"))
+    cached = is_true(trial.get("cached"))
+    lines = [
+        f"trial {trial['trial_id']}" + ("  (FAILED)" if failed else "") + ("  (cached)" if cached else ""),
+        field("experiment", trial.get("experiment")),
+        field("run", trial.get("run_id")),
+        field("prompt", f"{trial.get('prompt_name')} (version {trial.get('prompt_version')})"),
+        field("model", f"{trial.get('model')} on {trial.get('provider')} (config {trial.get('model_id')})"),
+        field("params", params_label(trial.get("params")) or "none"),
+        field("row", f"{trial.get('row_index')}, repeat {trial.get('repeat')}"),
+        "",
+        "vars:",
+        *_indented(json.dumps(trial.get("vars"), ensure_ascii=False, indent=2, default=str)),
+        "",
+        "messages:",
+    ]
+    for message in trial.get("messages") or []:
+        lines += [f"  [{message.get('role')}]", *_indented(str(message.get("content")), 4)]
+    lines.append("")
+    if failed:
+        lines += [f"error: {trial['error_type']}", *_indented(str(trial.get("error")))]
+    else:
+        lines += ["output:", *_indented("" if is_missing(trial.get("output")) else str(trial["output"]))]
+    tokens = f"{count(trial.get('prompt_tokens'))} prompt + {count(trial.get('completion_tokens'))} completion"
+    lines += [
+        "",
+        field("tokens", tokens),
+        field("latency", duration(trial.get("latency_ms")))
+        + ("" if is_missing(trial.get("ttft_ms")) else f" (first token {duration(trial['ttft_ms'])})"),
+        field("cost", money(trial.get("cost_usd"))),
+        field("cached", f"yes, reused trial {trial.get('cached_from')}" if cached else "no"),
+        field("attempts", trial.get("attempts")),
+        field("finish reason", trial.get("finish_reason")),
+        field("request id", trial.get("request_id")),
+        field("user", trial.get("user")),
+        field("host", trial.get("host")),
+        field("source", trial.get("source")),
+        field("git commit", trial.get("git_commit")),
+        field("started", when(trial.get("started_at"), seconds=True) + " UTC"),
+        field("finished", when(trial.get("created_at"), seconds=True) + " UTC"),
+    ]
+    return lines
+
+
+def _indented(text: str, spaces: int = 2) -> list[str]:
+    return [" " * spaces + line for line in text.splitlines()] or [" " * spaces]
+
+
+def experiments_lines(experiments: pd.DataFrame, width: int) -> list[str]:
+    """``Lab.experiments()`` as a table."""
+    headers = ["experiment", "runs", "trials", "errors", "users", "last activity (UTC)"]
+    rows, descriptions = [], ["description"]
+    for row in experiments.to_dict("records"):
+        users = [] if is_missing(row["users"]) else [str(user) for user in row["users"]]
+        last = row["created_at"] if is_missing(row["last_trial_at"]) else row["last_trial_at"]
+        rows.append(
+            [
+                str(row["experiment"]),
+                count(row["n_runs"]),
+                count(row["n_trials"]),
+                count(row["n_errors"]),
+                ", ".join(users) or "-",
+                when(last),
+            ]
+        )
+        descriptions.append("" if is_missing(row["description"]) else str(row["description"]))
+    return with_last_column(table(headers, rows, right=["runs", "trials", "errors"]), descriptions, width)
+
+
+def runs_lines(runs: pd.DataFrame) -> list[str]:
+    """``Lab.runs()`` as a table."""
+    headers = ["run", "experiment", "status", "trials", "errors", "cached", "spent", "started (UTC)", "took", "user"]
+    rows = []
+    for row in runs.to_dict("records"):
+        took = UNKNOWN
+        if not is_missing(row["ended_at"]) and not is_missing(row["started_at"]):
+            took = duration((pd.Timestamp(row["ended_at"]) - pd.Timestamp(row["started_at"])).total_seconds() * 1000)
+        rows.append(
+            [
+                short_id(row["run_id"]),
+                str(row["experiment"]),
+                str(row["status"]),
+                f"{count(row['n_trials'])}/{count(row['n_cells'])}",
+                count(row["n_errors"]),
+                count(row["n_cached"]),
+                money(row["spent_usd"]),
+                when(row["started_at"]),
+                took,
+                str(row["user"]),
+            ]
+        )
+    return table(headers, rows, right=["trials", "errors", "cached", "spent", "took"])

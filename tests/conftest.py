@@ -1,0 +1,251 @@
+"""Shared fixtures: every test gets its own history file, a quiet display, and
+providers it can script and count.
+
+- ``isolated_history`` (autouse): ``PROMPTLAB_DB`` points at a fresh file in the
+  test's own folder, ``PROMPTLAB_USER=tester``, and no OpenAI key or base URL
+  leaks in from the environment, so nothing can reach a real endpoint.
+- ``lab``: a ``pl.Lab`` on ``tmp_path / "history.duckdb"``.
+- ``stub_server``: ``promptlab.testing.StubServer`` running in a thread.
+- ``quiet``: a ``NullDisplay`` for sweeps; ``recording_display``: one that keeps
+  what the runner reported.
+- ``scripted``: makes a provider registered under a fresh name that counts its
+  calls, the most calls in flight, and attempts per input, and can be scripted.
+- ``settle`` / ``plain_query``: wait for background folds, then read the file
+  with a plain DuckDB connection like any outside client would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import promptlab as pl
+from promptlab.display import NullDisplay, Progress
+from promptlab.providers import Completion, Request
+from promptlab.store import database
+from promptlab.store.schema import TABLES
+from promptlab.testing import StubServer
+
+
+def settle() -> None:
+    """Wait until every background fold queued so far has finished (they run
+    one at a time on promptlab's fold worker), so the file is quiet."""
+    database._FOLDER.submit(lambda: None).result()
+
+
+@pytest.fixture(autouse=True)
+def isolated_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point every test at its own database and a fixed user."""
+    db = tmp_path / "default.duckdb"
+    monkeypatch.setenv("PROMPTLAB_DB", str(db))
+    monkeypatch.setenv("PROMPTLAB_USER", "tester")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    yield db
+    settle()  # no fold of this test may still run when the next one starts
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> pl.Lab:
+    """A history file of the test's own."""
+    return pl.Lab(tmp_path / "history.duckdb")
+
+
+@pytest.fixture
+def stub_server() -> Iterator[StubServer]:
+    """A local OpenAI-compatible server; ``stub_server.url`` is its base URL."""
+    with StubServer() as server:
+        yield server
+
+
+@pytest.fixture
+def quiet() -> NullDisplay:
+    """A display that shows nothing (sweeps in tests pass ``display=quiet``)."""
+    return NullDisplay()
+
+
+class RecordingDisplay:
+    """Keeps what the runner reported; ``reached(n)`` is an event set once
+    ``n`` cells are recorded (usable from another thread)."""
+
+    def __init__(self) -> None:
+        self.title: str | None = None
+        self.progress: Progress | None = None
+        self.messages: list[str] = []
+        self.status: str | None = None
+        self._targets: list[tuple[int, threading.Event]] = []
+
+    @property
+    def done(self) -> int:
+        return self.progress.done if self.progress else 0
+
+    def reached(self, n: int) -> threading.Event:
+        event = threading.Event()
+        self._targets.append((n, event))
+        return event
+
+    def _check(self) -> None:
+        for n, event in self._targets:
+            if self.done >= n:
+                event.set()
+
+    def start(self, title: str, progress: Progress) -> None:
+        self.title, self.progress = title, progress
+        self._check()
+
+    def update(self, progress: Progress) -> None:
+        self.progress = progress
+        self._check()
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+
+    def finish(self, progress: Progress, status: str) -> None:
+        self.progress, self.status = progress, status
+        self._check()
+
+
+@pytest.fixture
+def recording_display() -> RecordingDisplay:
+    return RecordingDisplay()
+
+
+def last_user_message(messages: Sequence[Mapping[str, str]]) -> str:
+    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+
+
+Behaviour = Callable[[Request, str, int], Awaitable[Completion | None]]
+"""``await behave(request, text, attempt)``: raise to fail the call, return a
+Completion to answer, or None for the default answer. ``text`` is the last
+user message and ``attempt`` counts calls made for that text so far."""
+
+
+class ScriptedProvider:
+    """A provider that answers ``"<model>: <text>"`` unless scripted otherwise,
+    counting calls, attempts per input and the most calls in flight."""
+
+    def __init__(self, name: str, behave: Behaviour | None = None, latency: float = 0.0) -> None:
+        self.name = name
+        self.behave = behave
+        self.latency = latency
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.attempts: Counter[str] = Counter()
+        self.threads: set[int] = set()
+
+    def model(self, model_name: str = "scripted", **params: Any) -> pl.Model:
+        """A Model that runs on this provider."""
+        return pl.Model(model_name, provider=self.name, **params)
+
+    async def complete(self, request: Request) -> Completion:
+        text = last_user_message(request.messages)
+        self.calls += 1
+        self.attempts[text] += 1
+        self.threads.add(threading.get_ident())
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            if self.behave is not None:
+                answer = await self.behave(request, text, self.attempts[text])
+                if answer is not None:
+                    return answer
+            words = text.split()
+            return Completion(
+                output=f"{request.model.name}: {text}",
+                finish_reason="stop",
+                prompt_tokens=len(words),
+                completion_tokens=len(words) + 1,
+                request_id=f"scripted-{self.calls}",
+                raw={"text": text},
+            )
+        finally:
+            self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        """Shared instance: nothing to close."""
+
+
+@pytest.fixture
+def scripted() -> Callable[..., ScriptedProvider]:
+    """``scripted(behave=None, latency=0.0)``: a ScriptedProvider registered
+    under a name of its own; ``provider.model(...)`` makes Models for it."""
+
+    def make(behave: Behaviour | None = None, latency: float = 0.0) -> ScriptedProvider:
+        provider = ScriptedProvider(f"scripted-{uuid.uuid4().hex[:10]}", behave, latency)
+        pl.register_provider(provider.name, provider)
+        return provider
+
+    return make
+
+
+@pytest.fixture(name="settle")
+def settle_fixture() -> Callable[[], None]:
+    return settle
+
+
+def query_file(path: str | Path, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Read the file as an outside DuckDB client: a plain read-only connection."""
+    settle()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def plain_query() -> Callable[..., list[tuple[Any, ...]]]:
+    """``plain_query(path, sql, params=None)`` with a plain DuckDB connection,
+    after background folds are done (DuckDB refuses a second open of a file
+    inside one process while promptlab has it attached)."""
+    return query_file
+
+
+def trial_row(**values: Any) -> dict[str, Any]:
+    """A complete ``trials`` row as the journal stores it; ``values`` override."""
+    row: dict[str, Any] = dict.fromkeys(TABLES["trials"].column_names)
+    row.update(
+        trial_id=uuid.uuid4().hex,
+        run_id="run-by-hand",
+        experiment="by-hand",
+        cell_key=uuid.uuid4().hex[:20],
+        cache_key=uuid.uuid4().hex[:20],
+        prompt_name="p",
+        prompt_version="0" * 12,
+        model="echo",
+        model_id="1" * 12,
+        provider="fake",
+        params={},
+        row_index=0,
+        vars={"text": "hello"},
+        repeat=0,
+        messages=[{"role": "user", "content": "hello"}],
+        output="hello",
+        cached=False,
+        attempts=1,
+        started_at="2026-01-01T00:00:00",
+        created_at="2026-01-01T00:00:01",
+        user="tester",
+        host="here",
+        pid=1,
+        promptlab_version="0",
+    )
+    row.update(values)
+    return row
+
+
+@pytest.fixture(name="trial_row")
+def trial_row_fixture() -> Callable[..., dict[str, Any]]:
+    """``trial_row(**overrides)``: a full trials row for writing to the journal by hand."""
+    return trial_row
