@@ -23,12 +23,13 @@ from promptlab import cli_format
 from promptlab.errors import PromptlabError, StoreError
 from promptlab.experiment import load_experiment
 from promptlab.lab import Lab, default_db_path
+from promptlab.local_models import KNOWN_MODELS, pull
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (subcommands run, history, show, experiments, runs)."""
+    """The argument parser (subcommands run, history, show, experiments, runs, pull)."""
     parser = argparse.ArgumentParser(
         prog="promptlab",
         description="Run declarative prompt experiments and browse the trials they recorded.",
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("experiments", parents=[db_after], help="experiments and their activity")
     runs = commands.add_parser("runs", parents=[db_after], help="runs, newest first")
     runs.add_argument("--experiment", help="only this experiment")
+
+    pull = commands.add_parser("pull", help="fetch an embedded model into the local cache")
+    pull.add_argument("model", choices=sorted(KNOWN_MODELS), help="model name")
     return parser
 
 
@@ -103,6 +107,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.concurrency is not None:
         arguments["concurrency"] = args.concurrency
     lab = _open(args, create=True)
+    # Trials record the experiment file as their source, not the promptlab executable.
+    os.environ.setdefault("PROMPTLAB_SOURCE", str(Path(args.file).resolve()))
     run = lab.sweep(**arguments, cache=not args.no_cache)
     trials = run.df
     failed = int(trials["error_type"].notna().sum())
@@ -131,14 +137,15 @@ def history_command(args: argparse.Namespace) -> int:
     trials = lab.trials(
         experiment=args.experiment, prompt=args.prompt, model=args.model, user=args.user,
         search=args.search, errors=True if args.errors else None,
+        limit=args.limit + 1, newest_first=True,  # one more than shown tells whether there are more
     )  # fmt: skip
     if trials.empty:
         print(f"no trials match in {lab.path}")
         return EXIT_OK
-    newest = trials.iloc[::-1].head(args.limit)
+    newest = trials.head(args.limit)
     print("\n".join(cli_format.history_lines(newest, _width())))
     if len(trials) > len(newest):
-        print(f"({len(newest)} newest of {len(trials)}; --limit N shows more)")
+        print(f"({len(newest)} newest shown; --limit N shows more)")
     return EXIT_OK
 
 
@@ -170,12 +177,20 @@ def runs_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def pull_command(args: argparse.Namespace) -> int:
+    """``promptlab pull MODEL``."""
+    path = pull(args.model)
+    print(f"{args.model}: {path} ({path.stat().st_size / 1e6:.0f} MB)")
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": run_command,
     "history": history_command,
     "show": show_command,
     "experiments": experiments_command,
     "runs": runs_command,
+    "pull": pull_command,
 }
 
 

@@ -304,19 +304,22 @@ class Lab:
         search: str | None = None,
         errors: bool | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> pd.DataFrame:
         """Trials matching every filter given, oldest first (columns: ``promptlab.columns``).
 
         ``since`` takes a datetime (UTC when naive), an ISO string or a
         timedelta (that long ago); ``search`` finds text in inputs or
-        outputs, case-insensitively; ``errors=True`` keeps failed trials only.
+        outputs, case-insensitively; ``errors=True`` keeps failed trials only;
+        ``newest_first=True`` with ``limit=N`` gives the latest N.
         """
         where = reads.TrialFilter(
             experiment=experiment, prompt=prompt, prompt_version=prompt_version, model=model,
             run=run.run_id if isinstance(run, Run) else run, user=user, since=_as_utc(since),
             search=search, errors=errors,
         )  # fmt: skip
-        return columns.trial_frame(reads.trials(self.store, columns.TRIAL_COLUMN_NAMES, where, limit))
+        stored = reads.trials(self.store, columns.TRIAL_COLUMN_NAMES, where, limit, newest_first=newest_first)
+        return columns.trial_frame(stored)
 
     def trial(self, trial_id: str) -> dict[str, Any]:
         """Every stored field of one trial (a unique id prefix is enough)."""

@@ -53,7 +53,11 @@ def _notebook_path() -> str | None:
 
 
 def current_source() -> str | None:
-    """The notebook path when in a notebook, else the script being run."""
+    """``PROMPTLAB_SOURCE`` when set (the CLI sets the experiment file), else the
+    notebook path when in a notebook, else the script being run."""
+    explicit = os.environ.get("PROMPTLAB_SOURCE")
+    if explicit:
+        return explicit
     notebook = _notebook_path()
     if notebook:
         return notebook

@@ -254,7 +254,7 @@ def test_history_limit_and_filters(recorded: Path, capsys: pytest.CaptureFixture
     assert len(listed("--prompt", "chat")) == 3
     assert len(listed("--model", "echo", "--experiment", "moods", "--user", "ana")) == 6
     _, out, _ = run_cli(capsys, "--db", str(recorded), "history", "--limit", "2")
-    assert "(2 newest of 6; --limit N shows more)" in out
+    assert "(2 newest shown; --limit N shows more)" in out
     _, out, _ = run_cli(capsys, "--db", str(recorded), "history", "--user", "lee")
     assert out.startswith("no trials match in")
 

@@ -69,20 +69,32 @@ class TrialFilter:
             params.append(self.since)
         if self.search:
             pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            clauses.append("(CAST(vars AS VARCHAR) ILIKE ? ESCAPE '\\' OR output ILIKE ? ESCAPE '\\')")
+            # the inputs' values only: a search for "text" must not match every row with a text column
+            values = "array_to_string(json_extract_string(vars, '$.*'), ' ')"
+            clauses.append(f"({values} ILIKE ? ESCAPE '\\' OR output ILIKE ? ESCAPE '\\')")
             params += [pattern, pattern]
         if self.errors is not None:
             clauses.append("error_type IS NOT NULL" if self.errors else "error_type IS NULL")
         return " AND ".join(clauses), params
 
 
-def trials(store: Source, columns: Sequence[str], where: TrialFilter, limit: int | None = None) -> pd.DataFrame:
-    """Trial rows matching ``where``, oldest first."""
+def trials(
+    store: Source,
+    columns: Sequence[str],
+    where: TrialFilter,
+    limit: int | None = None,
+    *,
+    newest_first: bool = False,
+) -> pd.DataFrame:
+    """Trial rows matching ``where``, oldest first (or newest first); ``limit`` keeps
+    the first rows of that order."""
     condition, params = where.where()
     selected = ", ".join(f'"{c}"' for c in columns)
-    limit_sql = f" LIMIT {int(limit)}" if limit else ""
+    order = "DESC" if newest_first else "ASC"
+    limit_sql = f" LIMIT {int(limit)}" if limit is not None else ""
     return store.query(
-        f"SELECT {selected} FROM trials WHERE {condition} ORDER BY created_at, trial_id{limit_sql}", params
+        f"SELECT {selected} FROM trials WHERE {condition} ORDER BY created_at {order}, trial_id {order}{limit_sql}",
+        params,
     )
 
 
@@ -140,7 +152,7 @@ def runs(store: Source, experiment: str | None = None, fingerprint: str | None =
         SELECT r.run_id, r.experiment, r.status, r.n_cells,
                count(t.trial_id) AS n_trials,
                count(t.error_type) AS n_errors,
-               coalesce(sum(t.cached::INTEGER), 0) AS n_cached,
+               coalesce(sum(t.cached::INTEGER), 0)::BIGINT AS n_cached,
                sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END) AS spent_usd,
                r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config
         FROM runs r LEFT JOIN trials t USING (run_id)
