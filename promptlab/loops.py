@@ -1,14 +1,64 @@
-"""Running async work from sync code: in a plain script and inside a running
-event loop (a Jupyter cell) alike."""
+"""Running async work from sync code: in a plain script, inside a running
+event loop (a Jupyter cell), and in the background while the kernel stays free."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class BackgroundTask(Generic[T]):
+    """A coroutine running on an event loop of its own, in a thread of its own."""
+
+    def __init__(self, make_coroutine: Callable[[], Coroutine[Any, Any, T]], name: str = "promptlab") -> None:
+        self._loop = asyncio.new_event_loop()
+        self._task: asyncio.Task[T] | None = None
+        self._started = threading.Event()
+        self._result: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, args=(make_coroutine,), name=name, daemon=True)
+        self._thread.start()
+        self._started.wait()
+
+    def _main(self, make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._task = self._loop.create_task(make_coroutine())
+            self._started.set()
+            self._result = self._loop.run_until_complete(self._task)
+        except BaseException as exc:  # kept for whoever waits on the task, which re-raises it
+            self._error = exc
+        finally:
+            self._started.set()
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    @property
+    def done(self) -> bool:
+        """True once the coroutine has finished, whichever way."""
+        return not self._thread.is_alive()
+
+    def cancel(self) -> None:
+        """Ask the coroutine to stop; finished work is kept (see ``record_sweep``)."""
+        task = self._task
+        if task is not None and not self.done:
+            self._loop.call_soon_threadsafe(task.cancel)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until done (or ``timeout`` seconds); True when done."""
+        self._thread.join(timeout)
+        return self.done
+
+    def result(self) -> T:
+        """The coroutine's result once done; re-raises its exception."""
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]
 
 
 def run_sync(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -23,40 +73,12 @@ def run_sync(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(make_coroutine())
-    return _run_in_thread(make_coroutine)
-
-
-def _run_in_thread(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    outcome: dict[str, Any] = {}
-    ready = threading.Event()
-    loop = asyncio.new_event_loop()
-    task_box: list[asyncio.Task[T]] = []
-
-    def target() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            task = loop.create_task(make_coroutine())
-            task_box.append(task)
-            ready.set()
-            outcome["result"] = loop.run_until_complete(task)
-        except BaseException as exc:  # handed to the waiting thread, which re-raises it
-            outcome["error"] = exc
-        finally:
-            ready.set()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    thread = threading.Thread(target=target, name="promptlab-sweep", daemon=True)
-    thread.start()
+    task = BackgroundTask(make_coroutine, name="promptlab-sweep")
     try:
-        while thread.is_alive():
-            thread.join(0.1)
+        while not task.wait(0.1):
+            pass
     except KeyboardInterrupt:
-        ready.wait()
-        if task_box:
-            loop.call_soon_threadsafe(task_box[0].cancel)
-        thread.join()
+        task.cancel()
+        task.wait()
         raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+    return task.result()

@@ -62,16 +62,17 @@ class LlamaServer:
     """The ``xllamacpp.Server``; the server stops when it is released."""
 
 
-_SERVERS: dict[Path, LlamaServer] = {}
+_SERVERS: dict[tuple[Path, int], LlamaServer] = {}
 _SERVERS_LOCK = threading.Lock()
 
 
-def server_for(path: Path, slots: int = SLOTS) -> LlamaServer:
-    """This process's server for ``path``, started on first use."""
+def server_for(path: Path, slots: int | None = None) -> LlamaServer:
+    """This process's server for ``path`` (with ``slots``, default ``SLOTS``), started on first use."""
+    slots = slots or SLOTS
     with _SERVERS_LOCK:
-        server = _SERVERS.get(path)
+        server = _SERVERS.get((path, slots))
         if server is None:
-            server = _SERVERS[path] = _start(path, slots)
+            server = _SERVERS[path, slots] = _start(path, slots)
         return server
 
 

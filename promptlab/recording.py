@@ -1,0 +1,272 @@
+"""A sweep recorded as a run: where it resumes, the rows around it, its life.
+
+``record_sweep`` is what ``Lab.sweep``, ``Lab.asweep`` and ``Lab.start``
+all come down to: plan the cells, decide the run (new or resumed), write the
+run's opening rows, let the runner record a trial per cell, and close the
+run with its status whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypedDict
+
+from promptlab import columns
+from promptlab.data import Data, load_rows
+from promptlab.display import Display, Progress, default_display
+from promptlab.errors import ConfigError
+from promptlab.keys import new_id
+from promptlab.lineage import Lineage, current_lineage, utcnow
+from promptlab.model import Model
+from promptlab.prompt import Prompt
+from promptlab.runner import CellRunner, RunContext, RunSettings
+from promptlab.store import Store, reads
+from promptlab.sweep import Cell, Sweep, expand, fingerprint, make_sweep, model_variants
+
+
+class SweepOptions(TypedDict, total=False):
+    """Keyword options of ``Lab.sweep`` (and ``asweep``, ``start``, ``estimate``)."""
+
+    params: Mapping[str, Any] | None
+    """Parameter grid crossed with every model, e.g. ``{"temperature": [0.0, 0.7]}``."""
+    repeats: int
+    """Calls per (prompt, model, row); default 1."""
+    experiment: str
+    """Experiment name; default ``"default"``."""
+    description: str | None
+    """Experiment description (kept from earlier runs when not given)."""
+    tags: Sequence[str] | None
+    """Experiment tags (kept from earlier runs when not given)."""
+    concurrency: int
+    """Calls in flight at most; default 8."""
+    timeout: float | None
+    """Seconds per call; default 60, None for no limit."""
+    max_retries: int
+    """Retries after transient errors and rate limits; default 4."""
+    max_wait: float
+    """Longest Retry-After honoured, in seconds; default 600."""
+    cache: bool
+    """Answer requests that already succeeded from history; default True."""
+    resume: bool | str | Literal["auto"]
+    """"auto" (default): continue this user's unfinished run of the same sweep;
+    a run id: continue that run; False: always a new run."""
+    display: Display | None
+    """Where progress goes; default: tqdm in terminals and notebooks, lines in logs."""
+
+
+@dataclass(frozen=True)
+class PlannedSweep:
+    """A sweep checked and expanded, ready to run (nothing written yet)."""
+
+    sweep: Sweep
+    """The grid."""
+
+    cells: list[Cell]
+    """Every cell of it."""
+
+    settings: RunSettings
+    """How calls are made."""
+
+    experiment: str
+    """Experiment name."""
+
+    data: str
+    """Where the rows came from, for the run's config."""
+
+
+def plan_sweep(
+    prompts: Prompt | Sequence[Prompt], models: Model | Sequence[Model], data: Data, options: SweepOptions
+) -> PlannedSweep:
+    """Check every argument and expand the cells; raises before anything runs."""
+    experiment = options.get("experiment", "default")
+    if not experiment or not isinstance(experiment, str):
+        raise ConfigError("experiment must be a non-empty name, e.g. experiment='summaries'")
+    settings = _settings(options)
+    rows = load_rows(data)
+    sweep = make_sweep(prompts, models, rows, options.get("params"), options.get("repeats", 1))
+    described = str(data) if isinstance(data, (str, os.PathLike)) else f"{type(data).__name__} of {len(rows)} rows"
+    return PlannedSweep(sweep, expand(sweep), settings, experiment, described)
+
+
+def _settings(options: SweepOptions) -> RunSettings:
+    concurrency = options.get("concurrency", 8)
+    timeout = options.get("timeout", 60.0)
+    max_retries = options.get("max_retries", 4)
+    max_wait = options.get("max_wait", 600.0)
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(f"concurrency must be a whole number ≥ 1, got {concurrency!r}")
+    if timeout is not None and not timeout > 0:
+        raise ConfigError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
+    if not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigError(f"max_retries must be a whole number ≥ 0, got {max_retries!r}")
+    if not max_wait >= 0:
+        raise ConfigError(f"max_wait must be ≥ 0 seconds, got {max_wait!r}")
+    return RunSettings(concurrency, timeout, max_retries, max_wait, bool(options.get("cache", True)))
+
+
+async def record_sweep(
+    store: Store, plan: PlannedSweep, options: SweepOptions, on_run: Callable[[str], None] | None = None
+) -> str:
+    """Run the planned sweep, recording a trial per cell; returns the run id
+    (also given to ``on_run`` as soon as it is known)."""
+    lineage = current_lineage()
+    run_id, skip, known_experiment = await asyncio.to_thread(
+        _look_up, store, plan.experiment, fingerprint(plan.cells), options.get("resume", "auto"), lineage
+    )
+    if on_run is not None:
+        on_run(run_id)
+    context = RunContext(run_id, plan.experiment, lineage)
+    display = options.get("display") or default_display()
+    runner = CellRunner(store, context, plan.settings, display)
+    runner.prepare(plan.cells)  # unknown providers, missing keys: fail before writing anything
+    run_row = _run_row(context, plan)
+    opening = _opening_rows(
+        plan.sweep, run_row, existing=known_experiment, description=options.get("description"),
+        tags=options.get("tags"), lineage=lineage,
+    )  # fmt: skip
+    await asyncio.to_thread(store.append, opening)
+
+    progress = Progress(total=len(plan.cells))
+    progress.resumed = progress.done = sum(cell.cell_key in skip for cell in plan.cells)
+    display.start(f"{plan.experiment} · run {run_id[:8]}", progress)
+    status, error = "failed", None
+    try:
+        await runner.run(plan.cells, progress, skip)
+        status = "done"
+    except asyncio.CancelledError:
+        status = "cancelled"
+        display.message(
+            f"cancelled: {progress.done} of {progress.total} cells recorded; run the same sweep again to finish it"
+        )
+        raise
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        ended = {**run_row, "status": status, "ended_at": utcnow().isoformat(), "error": error}
+        store.append({"runs": [ended]})
+        store.fold_soon()
+        display.finish(progress, status)
+    return run_id
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _look_up(
+    store: Store, experiment: str, sweep_fingerprint: str, resume: bool | str, lineage: Lineage
+) -> tuple[str, set[str], dict[str, Any] | None]:
+    """Where the sweep resumes from, and the experiment's row if it exists."""
+    with store.reading() as reader:
+        run_id, skip = _resume_point(reader, experiment, sweep_fingerprint, resume, lineage)
+        return run_id, skip, reads.experiment(reader, experiment)
+
+
+def _resume_point(
+    reader: reads.Source, experiment: str, sweep_fingerprint: str, resume: bool | str, lineage: Lineage
+) -> tuple[str, set[str]]:
+    if resume is False:
+        return new_id(), set()
+    if isinstance(resume, str) and resume != "auto":
+        info = reads.run(reader, resume)
+        if info["fingerprint"] != sweep_fingerprint:
+            raise ConfigError(
+                f"run {info['run_id'][:8]} recorded a different sweep; resume it with the same "
+                "prompts, models, params, data and repeats, or pass resume=False"
+            )
+        return str(info["run_id"]), reads.done_cells(reader, str(info["run_id"]))
+    for info in reads.unfinished_runs(reader, experiment, sweep_fingerprint, lineage.user):
+        orphaned = info["status"] == "running" and info["host"] == lineage.host and not _pid_alive(int(info["pid"]))
+        if info["status"] in ("cancelled", "failed") or orphaned:
+            return str(info["run_id"]), reads.done_cells(reader, str(info["run_id"]))
+    return new_id(), set()
+
+
+def _run_row(context: RunContext, plan: PlannedSweep) -> dict[str, Any]:
+    sweep, settings = plan.sweep, plan.settings
+    config = {
+        "prompts": [prompt.to_dict() for prompt in sweep.prompts],
+        "models": [model.to_dict() for model in sweep.models],
+        "params": {key: list(values) for key, values in sweep.params.items()},
+        "repeats": sweep.repeats,
+        "data": plan.data,
+        "n_rows": len(sweep.rows),
+        "settings": {
+            "concurrency": settings.concurrency,
+            "timeout": settings.timeout,
+            "max_retries": settings.max_retries,
+            "max_wait": settings.max_wait,
+            "cache": settings.cache,
+        },
+    }
+    return {
+        "run_id": context.run_id,
+        "experiment": context.experiment,
+        "fingerprint": fingerprint(plan.cells),
+        "status": "running",
+        "n_cells": len(plan.cells),
+        "config": config,
+        "started_at": utcnow().isoformat(),
+        "ended_at": None,
+        "error": None,
+        **context.lineage.to_row(),
+    }
+
+
+def _opening_rows(
+    sweep: Sweep,
+    run_row: dict[str, Any],
+    *,
+    existing: dict[str, Any] | None,
+    description: str | None,
+    tags: Sequence[str] | None,
+    lineage: Lineage,
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows a run writes before its first call: run, experiment, prompts, models."""
+    now = utcnow().isoformat()
+    rows: dict[str, list[dict[str, Any]]] = {"runs": [run_row]}
+    wanted_tags = list(tags) if tags is not None else None
+    if existing is None or description is not None or wanted_tags is not None:
+        old = existing or {}
+        rows["experiments"] = [
+            {
+                "name": run_row["experiment"],
+                "description": description if description is not None else old.get("description"),
+                "tags": wanted_tags if wanted_tags is not None else columns.decode_json(old.get("tags")) or [],
+                "created_at": old["created_at"].isoformat() if old else now,
+                "created_by": old.get("created_by") or lineage.user,
+            }
+        ]
+    rows["prompts"] = [
+        {
+            "name": p.name,
+            "version": p.version,
+            "template": p.template,
+            "variables": sorted(p.variables),
+            "created_at": now,
+            "created_by": lineage.user,
+        }
+        for p in sweep.prompts
+    ]
+    rows["models"] = [
+        {
+            "model_id": m.id,
+            "provider": m.provider,
+            "name": m.name,
+            "base_url": m.base_url,
+            "params": dict(m.params),
+            "created_at": now,
+        }
+        for m in model_variants(sweep.models, sweep.params)
+    ]
+    return rows
