@@ -84,6 +84,10 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     Column("cache_key", "hash identifying the request"),
     Column("cached_from", "trial whose response a cached trial reused"),
     Column("request_id", "the endpoint's id for the call"),
+    Column("votes_up", "thumbs-up votes people gave it"),
+    Column("votes_down", "thumbs-down votes"),
+    Column("correction", "the latest corrected output someone stored, if any"),
+    Column("n_comments", "comments people left on it"),
 )
 
 TRIAL_COLUMN_NAMES = [column.name for column in TRIAL_COLUMNS]

@@ -13,6 +13,8 @@ import pandas as pd
 from promptlab import columns
 from promptlab.background import SweepHandle
 from promptlab.data import Data
+from promptlab.estimate import Estimate, estimate_cells
+from promptlab.feedback import Vote, feedback_row
 from promptlab.lineage import utcnow
 from promptlab.loops import run_sync
 from promptlab.model import Model
@@ -103,6 +105,21 @@ class Lab:
         (``progress``), stop (``cancel()``) or wait for (``result()``) the run."""
         return SweepHandle(self, plan_sweep(prompts, models, data, options), options)
 
+    def estimate(
+        self,
+        prompts: Prompt | Sequence[Prompt],
+        models: Model | Sequence[Model],
+        data: Data,
+        **options: Unpack[SweepOptions],
+    ) -> Estimate:
+        """What ``sweep`` with these arguments would do: cells, calls, cache hits,
+        tokens and cost (see ``promptlab.estimate`` for how tokens are counted)."""
+        plan = plan_sweep(prompts, models, data, options)
+        keys = [cell.cache_key for cell in plan.cells]
+        cached = set(reads.cached_responses(self.store, keys)) if plan.settings.cache else set()
+        names = sorted({cell.model.name for cell in plan.cells})
+        return estimate_cells(plan.cells, cached, reads.mean_completion_tokens(self.store, names))
+
     # -- reading -------------------------------------------------------------------
 
     def trials(
@@ -145,10 +162,39 @@ class Lab:
         frame["tags"] = frame["tags"].map(columns.decode_json)
         return frame
 
-    def runs(self, experiment: str | None = None) -> pd.DataFrame:
-        """Runs, newest first, with trial, error and cache counts and spend."""
-        frame = reads.runs(self.store, experiment=experiment)
+    def runs(
+        self,
+        experiment: str | None = None,
+        *,
+        user: str | None = None,
+        tag: str | None = None,
+        prompt: str | None = None,
+        model: str | None = None,
+        since: datetime | str | timedelta | None = None,
+        until: datetime | str | timedelta | None = None,
+        search: str | None = None,
+    ) -> pd.DataFrame:
+        """Runs by everyone, newest first: who, when, status, trial/error/cache
+        counts, cost, p50 latency, prompts and models; filtered by any of the
+        arguments (``search`` looks in the runs' inputs and outputs)."""
+        where = reads.RunFilter(
+            experiment=experiment, user=user, tag=tag, prompt=prompt, model=model,
+            since=_as_utc(since), until=_as_utc(until), search=search,
+        )  # fmt: skip
+        frame = reads.runs(self.store, where)
         frame["config"] = frame["config"].map(columns.decode_json)
+        return frame
+
+    def prompt_names(self) -> pd.DataFrame:
+        """Prompt names ever run, with version and trial counts, most recently used first."""
+        return reads.prompt_names(self.store)
+
+    def prompt_versions(self, name: str) -> pd.DataFrame:
+        """Every version ever run under ``name``, oldest first: template, who
+        wrote it, when it first ran, trials, runs and models."""
+        frame = reads.prompt_versions(self.store, name)
+        for column in ("template", "variables"):
+            frame[column] = frame[column].map(columns.decode_json)
         return frame
 
     def run_info(self, run_id: str) -> dict[str, Any]:
@@ -160,9 +206,38 @@ class Lab:
         info = reads.run(self.store, run_id)
         return Run(self, str(info["run_id"]), str(info["experiment"]))
 
+    # -- feedback ------------------------------------------------------------------
+
+    def feedback(
+        self,
+        trial_id: str,
+        *,
+        vote: Vote | None = None,
+        correction: str | None = None,
+        comment: str | None = None,
+        action: str | None = None,
+        user: str | None = None,
+    ) -> str:
+        """Record a person's verdict on a trial; returns the feedback id.
+
+        ``vote`` is 1 / -1 (or "up" / "down"); ``correction`` is the output as
+        it should have been (kept next to the original); ``action`` names
+        what someone did with the output ("copied", "accepted", ...). ``user``
+        defaults to ``PROMPTLAB_USER``, else the login name. A unique prefix
+        of the trial id is enough.
+        """
+        full_id = str(reads.trial(self.store, trial_id)["trial_id"])
+        row = feedback_row(full_id, vote=vote, correction=correction, comment=comment, action=action, user=user)
+        self.store.append({"feedback": [row]})
+        self.store.fold_soon()
+        return str(row["feedback_id"])
+
+    def feedback_for(self, trial_id: str | None = None) -> pd.DataFrame:
+        """Feedback rows (one trial's, or all), oldest first."""
+        full_id = None if trial_id is None else str(reads.trial(self.store, trial_id)["trial_id"])
+        return reads.feedback(self.store, full_id)
+
     def fold(self) -> int:
         """Move journaled rows into the database file now (promptlab does this on
         its own; call it before handing the file to a plain DuckDB client)."""
         return self.store.fold(wait=self.store.busy_timeout)
-
-

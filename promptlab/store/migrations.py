@@ -72,7 +72,17 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
         """)
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_feedback(con: duckdb.DuckDBPyConnection) -> None:
+    """People's votes, corrections, comments and actions on trials."""
+    con.execute("""
+        CREATE TABLE feedback (
+            feedback_id VARCHAR PRIMARY KEY, trial_id VARCHAR, vote INTEGER,
+            correction VARCHAR, comment VARCHAR, action VARCHAR, "user" VARCHAR,
+            created_at TIMESTAMP
+        )""")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_feedback]
 """Migration N is ``MIGRATIONS[N - 1]``."""
 
 LATEST = len(MIGRATIONS)

@@ -78,6 +78,21 @@ class TrialFilter:
         return " AND ".join(clauses), params
 
 
+TRIALS_WITH_FEEDBACK = """
+    SELECT t.*, coalesce(f.votes_up, 0) AS votes_up, coalesce(f.votes_down, 0) AS votes_down,
+           f.correction, coalesce(f.n_comments, 0) AS n_comments
+    FROM trials t LEFT JOIN (
+        SELECT trial_id,
+               count(*) FILTER (WHERE vote > 0) AS votes_up,
+               count(*) FILTER (WHERE vote < 0) AS votes_down,
+               arg_max(correction, created_at) FILTER (WHERE correction IS NOT NULL) AS correction,
+               count(comment) AS n_comments
+        FROM feedback GROUP BY trial_id
+    ) f USING (trial_id)
+"""
+"""Trials with their feedback summed up: votes each way and the latest correction."""
+
+
 def trials(
     store: Source,
     columns: Sequence[str],
@@ -93,7 +108,8 @@ def trials(
     order = "DESC" if newest_first else "ASC"
     limit_sql = f" LIMIT {int(limit)}" if limit is not None else ""
     return store.query(
-        f"SELECT {selected} FROM trials WHERE {condition} ORDER BY created_at {order}, trial_id {order}{limit_sql}",
+        f"SELECT {selected} FROM ({TRIALS_WITH_FEEDBACK}) WHERE {condition} "
+        f"ORDER BY created_at {order}, trial_id {order}{limit_sql}",
         params,
     )
 
@@ -119,6 +135,55 @@ def cached_responses(store: Store, cache_keys: Sequence[str]) -> dict[str, dict[
     return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
 
 
+def feedback(store: Source, trial_id: str | None = None) -> pd.DataFrame:
+    """Feedback rows, oldest first; only one trial's when ``trial_id`` is given."""
+    if trial_id is None:
+        return store.query("SELECT * FROM feedback ORDER BY created_at, feedback_id")
+    return store.query("SELECT * FROM feedback WHERE trial_id = ? ORDER BY created_at, feedback_id", [trial_id])
+
+
+def mean_completion_tokens(store: Source, model_names: Sequence[str]) -> dict[str, float]:
+    """Mean completion tokens of successful calls per model name in history."""
+    if not model_names:
+        return {}
+    frame = store.query(
+        "SELECT model, avg(completion_tokens) AS mean FROM trials "
+        "WHERE model IN (SELECT unnest(?)) AND NOT cached AND completion_tokens IS NOT NULL GROUP BY model",
+        [list(model_names)],
+    )
+    return dict(zip(frame["model"], frame["mean"], strict=True))
+
+
+def prompt_versions(store: Source, name: str) -> pd.DataFrame:
+    """Every version ever run under a prompt name, oldest first, with use counts."""
+    return store.query(
+        """
+        SELECT p.version, p.template, p.variables,
+               min(coalesce(t.created_at, p.created_at)) AS first_seen,
+               arg_min(p.created_by, p.created_at) AS created_by,
+               count(t.trial_id) AS n_trials, count(DISTINCT t.run_id) AS n_runs,
+               list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL) AS models
+        FROM prompts p LEFT JOIN trials t ON t.prompt_name = p.name AND t.prompt_version = p.version
+        WHERE p.name = ?
+        GROUP BY p.version, p.template, p.variables
+        ORDER BY first_seen
+        """,
+        [name],
+    )
+
+
+def prompt_names(store: Source) -> pd.DataFrame:
+    """Prompt names with how many versions and trials each has."""
+    return store.query(
+        """
+        SELECT p.name, count(DISTINCT p.version) AS n_versions, count(t.trial_id) AS n_trials,
+               max(coalesce(t.created_at, p.created_at)) AS last_used
+        FROM prompts p LEFT JOIN trials t ON t.prompt_name = p.name AND t.prompt_version = p.version
+        GROUP BY p.name ORDER BY last_used DESC
+        """
+    )
+
+
 def done_cells(store: Source, run_id: str) -> set[str]:
     """Cell keys that already have a successful trial in the run."""
     frame = store.query("SELECT DISTINCT cell_key FROM trials WHERE run_id = ? AND error_type IS NULL", [run_id])
@@ -138,25 +203,80 @@ def unfinished_runs(store: Source, experiment: str, fingerprint: str, user: str)
     return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def runs(store: Source, experiment: str | None = None, fingerprint: str | None = None) -> pd.DataFrame:
-    """Runs, newest first, with trial counts."""
-    condition, params = ["TRUE"], []
-    if experiment is not None:
-        condition.append("r.experiment = ?")
-        params.append(experiment)
-    if fingerprint is not None:
-        condition.append("r.fingerprint = ?")
-        params.append(fingerprint)
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs to list; every field that is set must match."""
+
+    experiment: str | None = None
+    """Experiment name."""
+
+    user: str | None = None
+    """Who started the run."""
+
+    tag: str | None = None
+    """A tag of the run's experiment."""
+
+    prompt: str | None = None
+    """A prompt name the run used."""
+
+    model: str | None = None
+    """A model name the run used."""
+
+    since: datetime | None = None
+    """Started at or after (UTC)."""
+
+    until: datetime | None = None
+    """Started before (UTC)."""
+
+    search: str | None = None
+    """Text in any of the run's inputs or outputs (any case)."""
+
+    fingerprint: str | None = None
+    """The sweep's fingerprint (same cells)."""
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL condition over runs ``r`` and their trials ``t``, and its parameters."""
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
+        for clause, value in (
+            ("r.experiment = ?", self.experiment),
+            ('r."user" = ?', self.user),
+            ("r.fingerprint = ?", self.fingerprint),
+            ("r.started_at >= ?", self.since),
+            ("r.started_at < ?", self.until),
+            ("list_contains(CAST(e.tags AS VARCHAR[]), ?)", self.tag),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        trial_filter = TrialFilter(prompt=self.prompt, model=self.model, search=self.search)
+        if any(v is not None for v in (self.prompt, self.model, self.search)):
+            condition, trial_params = trial_filter.where()
+            clauses.append(f"r.run_id IN (SELECT run_id FROM trials WHERE {condition})")
+            params += trial_params
+        return " AND ".join(clauses), params
+
+
+def runs(store: Source, where: RunFilter | None = None) -> pd.DataFrame:
+    """Runs, newest first, with trial counts and headline numbers."""
+    condition, params = (where or RunFilter()).where()
     return store.query(
         f"""
         SELECT r.run_id, r.experiment, r.status, r.n_cells,
                count(t.trial_id) AS n_trials,
                count(t.error_type) AS n_errors,
                coalesce(sum(t.cached::INTEGER), 0)::BIGINT AS n_cached,
+               sum(t.cost_usd) AS cost_usd,
                sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END) AS spent_usd,
+               quantile_cont(t.latency_ms, 0.5) FILTER (WHERE t.error_type IS NULL) AS latency_p50_ms,
+               list(DISTINCT t.prompt_name ORDER BY t.prompt_name) FILTER (WHERE t.prompt_name IS NOT NULL)
+                   AS prompts,
+               list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL) AS models,
                r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config
-        FROM runs r LEFT JOIN trials t USING (run_id)
-        WHERE {" AND ".join(condition)}
+        FROM runs r
+        LEFT JOIN trials t USING (run_id)
+        LEFT JOIN experiments e ON e.name = r.experiment
+        WHERE {condition}
         GROUP BY ALL
         ORDER BY r.started_at DESC
         """,

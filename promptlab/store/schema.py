@@ -12,6 +12,8 @@ Tables (any DuckDB client can read them; ``trials_view`` is the flat one):
 - ``models``: every model config ever run (no secrets: none is ever kept).
 - ``runs``: one row per sweep execution, its config and status.
 - ``trials``: one row per executed cell: request, response, cost, lineage.
+- ``feedback``: people's verdicts on trials: votes (+1/-1), corrections,
+  comments and actions, each with who and when.
 - ``schema_migrations``: which migrations this file has had.
 """
 
@@ -155,5 +157,21 @@ TRIALS = Table(
     replace=False,
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS)}
+FEEDBACK = Table(
+    "feedback",
+    (
+        ("feedback_id", "VARCHAR"),
+        ("trial_id", "VARCHAR"),
+        ("vote", "INTEGER"),
+        ("correction", "VARCHAR"),
+        ("comment", "VARCHAR"),
+        ("action", "VARCHAR"),
+        ("user", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+    ),
+    key=("feedback_id",),
+    replace=False,
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS, FEEDBACK)}
 """Every journaled table, in the order a group of writes is published."""
