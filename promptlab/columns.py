@@ -93,10 +93,31 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
 TRIAL_COLUMN_NAMES = [column.name for column in TRIAL_COLUMNS]
 
 
-def trial_frame(stored: pd.DataFrame) -> pd.DataFrame:
-    """The user-facing trials DataFrame from stored rows of ``TRIAL_COLUMN_NAMES``."""
+SCORE_PREFIX = "score_"
+"""Each evaluator adds ``score_<label>`` (its value) and, when it decides pass or
+fail, ``passed_<label>``."""
+
+PASSED_PREFIX = "passed_"
+
+
+def trial_frame(stored: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The user-facing trials DataFrame from stored rows of ``TRIAL_COLUMN_NAMES``,
+    with a column per evaluator from the newest ``scores`` (long form)."""
     frame = stored.reindex(columns=TRIAL_COLUMN_NAMES).copy()
     for column in TRIAL_COLUMNS:
         if column.decode is not None:
             frame[column.name] = frame[column.name].map(column.decode).astype(object)
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    if scores is None or scores.empty:
+        return frame
+    for evaluator, rows in scores.groupby("evaluator", sort=True):
+        by_trial = rows.set_index("trial_id")
+        frame[f"{SCORE_PREFIX}{evaluator}"] = frame["trial_id"].map(by_trial["value"]).astype(float)
+        if by_trial["passed"].notna().any():
+            frame[f"{PASSED_PREFIX}{evaluator}"] = frame["trial_id"].map(by_trial["passed"]).astype("boolean")
+    return frame
+
+
+def score_columns(frame: pd.DataFrame) -> list[str]:
+    """The evaluator labels that have a ``score_`` column in ``frame``."""
+    return [c.removeprefix(SCORE_PREFIX) for c in frame.columns if c.startswith(SCORE_PREFIX)]

@@ -20,6 +20,7 @@ them; library code lets them travel.
     │   ├── NewerSchemaError        written by a newer promptlab
     │   ├── StoreLocationError      the folder can't be written
     │   └── StoreBusyError          another program holds the file too long
+    ├── EvaluatorError              an evaluator couldn't score a trial (recorded on the score)
     ├── NotFoundError               no trial, run or prompt by that id
     └── ProviderError               one model call failed (recorded on its trial)
         ├── RateLimitError          HTTP 429; carries ``retry_after`` seconds
@@ -88,6 +89,10 @@ class StoreLocationError(StoreError):
 
 class StoreBusyError(StoreError):
     """Another program (not promptlab) held the database file for too long."""
+
+
+class EvaluatorError(PromptlabError):
+    """An evaluator couldn't score a trial; recorded on that score, never a crash."""
 
 
 class NotFoundError(PromptlabError, LookupError):

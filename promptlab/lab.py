@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Unpack
 
 import pandas as pd
 
-from promptlab import columns
+from promptlab import columns, evals, stats
 from promptlab.background import SweepHandle
 from promptlab.data import Data
 from promptlab.estimate import Estimate, estimate_cells
+from promptlab.evals import Evaluator
+from promptlab.evaluation import pair_by_input, prefer_pairs, score_stored
 from promptlab.feedback import Vote, feedback_row
+from promptlab.judges import PairwiseJudge
 from promptlab.lineage import utcnow
 from promptlab.loops import run_sync
 from promptlab.model import Model
 from promptlab.prompt import Prompt
 from promptlab.recording import SweepOptions, plan_sweep, record_sweep
 from promptlab.run import Run
+from promptlab.runner import RunSettings
+from promptlab.scoring import check_columns
 from promptlab.store import Store, reads
 
 DEFAULT_DB = "promptlab.duckdb"
@@ -120,6 +126,84 @@ class Lab:
         names = sorted({cell.model.name for cell in plan.cells})
         return estimate_cells(plan.cells, cached, reads.mean_completion_tokens(self.store, names))
 
+    # -- evaluating --------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        target: Run | pd.DataFrame | str,
+        evaluators: Sequence[Evaluator | Callable[..., Any]],
+        *,
+        concurrency: int = 8,
+        cache: bool = True,
+    ) -> pd.DataFrame:
+        """Score stored trials (a run, a run id, or a trials DataFrame) without
+        calling their model again; returns the trials with the new score columns.
+        Judges' calls are recorded and answered from the cache when asked before."""
+        return run_sync(lambda: self.aevaluate(target, evaluators, concurrency=concurrency, cache=cache))
+
+    async def aevaluate(
+        self,
+        target: Run | pd.DataFrame | str,
+        evaluators: Sequence[Evaluator | Callable[..., Any]],
+        *,
+        concurrency: int = 8,
+        cache: bool = True,
+    ) -> pd.DataFrame:
+        """``evaluate`` for async code."""
+        chosen = evals.coerce(evaluators)
+        trials = self._frame(target)
+        check_columns(chosen, list(trials["vars"]))
+        settings = RunSettings(concurrency=concurrency, cache=cache)
+        rows = await score_stored(self.store, trials, chosen, settings)
+        await asyncio.to_thread(self.store.append, {"scores": rows})
+        self.store.fold_soon()
+        return self._trials_by_id(list(trials["trial_id"]))
+
+    def compare(
+        self, a: Run | pd.DataFrame | str, b: Run | pd.DataFrame | str, metric: str, *, higher_is_better: bool = True
+    ) -> stats.Comparison:
+        """Paired comparison of two variants (runs or trial DataFrames) over the
+        inputs both have: mean difference with a 95% CI, wins/losses/ties, sign
+        test and paired bootstrap p-values, and a verdict in words."""
+        return stats.compare(self._frame(a), self._frame(b), metric, higher_is_better=higher_is_better)
+
+    def diff_runs(self, before: Run | pd.DataFrame | str, after: Run | pd.DataFrame | str,
+                  metric: str | None = None) -> pd.DataFrame:  # fmt: skip
+        """Cells whose outcome changed between two runs of the same sweep (a prompt
+        change, a model upgrade): regressions first, then fixes, then changed outputs."""
+        return stats.diff_runs(self._frame(before), self._frame(after), metric)
+
+    def compare_pairwise(
+        self,
+        a: Run | pd.DataFrame | str,
+        b: Run | pd.DataFrame | str,
+        judge: PairwiseJudge,
+        *,
+        concurrency: int = 8,
+    ) -> pd.DataFrame:
+        """Ask ``judge`` (``pl.evals.pairwise_judge``) which output is better for each
+        input A and B share, both orders; records a win/tie/loss score on both
+        trials and returns one row per input with the winner."""
+        pairs = pair_by_input(self._frame(a), self._frame(b))
+        settings = RunSettings(concurrency=concurrency)
+        verdicts, rows = run_sync(lambda: prefer_pairs(self.store, pairs, judge, settings))
+        self.store.append({"scores": rows})
+        self.store.fold_soon()
+        return verdicts
+
+    def _frame(self, target: Run | pd.DataFrame | str) -> pd.DataFrame:
+        if isinstance(target, pd.DataFrame):
+            return target
+        run_id = target.run_id if isinstance(target, Run) else target
+        return self.trials(run=str(reads.run(self.store, run_id)["run_id"]))
+
+    def _trials_by_id(self, trial_ids: list[str]) -> pd.DataFrame:
+        where = reads.TrialFilter(trial_ids=trial_ids, kind=None)
+        with self.store.reading() as reader:
+            stored = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where)
+            scores = reads.latest_scores(reader, where)
+        return columns.trial_frame(stored, scores)
+
     # -- reading -------------------------------------------------------------------
 
     def trials(
@@ -136,21 +220,27 @@ class Lab:
         errors: bool | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        kind: str | None = "sweep",
     ) -> pd.DataFrame:
         """Trials matching every filter given, oldest first (columns: ``promptlab.columns``).
 
         ``since`` takes a datetime (UTC when naive), an ISO string or a
         timedelta (that long ago); ``search`` finds text in inputs or
         outputs, case-insensitively; ``errors=True`` keeps failed trials only;
-        ``newest_first=True`` with ``limit=N`` gives the latest N.
+        ``newest_first=True`` with ``limit=N`` gives the latest N; ``kind="judge"``
+        gives the calls judges made (None: all). Each evaluator that scored the
+        trials adds ``score_<label>`` (and ``passed_<label>``) columns.
         """
         where = reads.TrialFilter(
             experiment=experiment, prompt=prompt, prompt_version=prompt_version, model=model,
             run=run.run_id if isinstance(run, Run) else run, user=user, since=_as_utc(since),
-            search=search, errors=errors,
+            search=search, errors=errors, kind=kind,
         )  # fmt: skip
-        stored = reads.trials(self.store, columns.TRIAL_COLUMN_NAMES, where, limit, newest_first=newest_first)
-        return columns.trial_frame(stored)
+        with self.store.reading() as reader:
+            stored = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where, limit, newest_first=newest_first)
+            only_these = reads.TrialFilter(trial_ids=list(stored["trial_id"]), kind=None)
+            scores = reads.latest_scores(reader, only_these) if len(stored) else None
+        return columns.trial_frame(stored, scores)
 
     def trial(self, trial_id: str) -> dict[str, Any]:
         """Every stored field of one trial (a unique id prefix is enough)."""

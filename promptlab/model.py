@@ -153,6 +153,19 @@ class Model:
         price = None if self.price is None else [self.price.input, self.price.output]
         return {**self.identity(), "id": self.id, "price": price, "api_key_env": self.api_key_env}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Model:
+        """The model ``to_dict`` described (as recorded in a run's config)."""
+        price = data.get("price")
+        return cls(
+            data["name"],
+            provider=data.get("provider"),
+            base_url=data.get("base_url"),
+            price=(float(price[0]), float(price[1])) if price else None,
+            api_key_env=data.get("api_key_env"),
+            **dict(data.get("params") or {}),
+        )
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Model) and (self.id, self.price) == (other.id, other.price)
 

@@ -11,18 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypedDict
 
-from promptlab import columns
+from promptlab import columns, evals
 from promptlab.data import Data, load_rows
 from promptlab.display import Display, Progress, default_display
 from promptlab.errors import ConfigError
+from promptlab.evals import Evaluator
 from promptlab.keys import new_id
 from promptlab.lineage import Lineage, current_lineage, utcnow
 from promptlab.model import Model
 from promptlab.prompt import Prompt
 from promptlab.runner import CellRunner, RunContext, RunSettings
+from promptlab.scoring import Scorer, check_columns
 from promptlab.store import Store, reads
 from promptlab.sweep import Cell, Sweep, expand, fingerprint, make_sweep, model_variants
 
@@ -55,6 +57,8 @@ class SweepOptions(TypedDict, total=False):
     a run id: continue that run; False: always a new run."""
     display: Display | None
     """Where progress goes; default: tqdm in terminals and notebooks, lines in logs."""
+    evaluators: Sequence[Evaluator | Callable[..., Any]] | None
+    """Evaluators scoring each trial as it finishes (``pl.evals``, or plain functions)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class PlannedSweep:
     data: str
     """Where the rows came from, for the run's config."""
 
+    evaluators: tuple[Evaluator, ...] = ()
+    """Evaluators scoring each trial."""
+
 
 def plan_sweep(
     prompts: Prompt | Sequence[Prompt], models: Model | Sequence[Model], data: Data, options: SweepOptions
@@ -88,7 +95,9 @@ def plan_sweep(
     rows = load_rows(data)
     sweep = make_sweep(prompts, models, rows, options.get("params"), options.get("repeats", 1))
     described = str(data) if isinstance(data, (str, os.PathLike)) else f"{type(data).__name__} of {len(rows)} rows"
-    return PlannedSweep(sweep, expand(sweep), settings, experiment, described)
+    evaluators = evals.coerce(options.get("evaluators"))
+    check_columns(evaluators, rows)  # a missing `expected` column fails now, not after the calls
+    return PlannedSweep(sweep, expand(sweep), settings, experiment, described, tuple(evaluators))
 
 
 def _settings(options: SweepOptions) -> RunSettings:
@@ -120,8 +129,13 @@ async def record_sweep(
         on_run(run_id)
     context = RunContext(run_id, plan.experiment, lineage)
     display = options.get("display") or default_display()
-    runner = CellRunner(store, context, plan.settings, display)
+    judges = CellRunner(store, replace(context, kind="judge"), plan.settings, display)
+    scorer = Scorer(plan.evaluators, judges, lineage.user) if plan.evaluators else None
+    runner = CellRunner(store, context, plan.settings, display, scorer)
     runner.prepare(plan.cells)  # unknown providers, missing keys: fail before writing anything
+    for evaluator in plan.evaluators:
+        if isinstance(model := getattr(evaluator, "model", None), Model):
+            judges.prepare_model(model)
     run_row = _run_row(context, plan)
     opening = _opening_rows(
         plan.sweep, run_row, existing=known_experiment, description=options.get("description"),
@@ -134,7 +148,10 @@ async def record_sweep(
     display.start(f"{plan.experiment} · run {run_id[:8]}", progress)
     status, error = "failed", None
     try:
-        await runner.run(plan.cells, progress, skip)
+        try:
+            await runner.run(plan.cells, progress, skip)
+        finally:
+            await judges.aclose()
         status = "done"
     except asyncio.CancelledError:
         status = "cancelled"
@@ -208,6 +225,7 @@ def _run_row(context: RunContext, plan: PlannedSweep) -> dict[str, Any]:
             "max_wait": settings.max_wait,
             "cache": settings.cache,
         },
+        "evaluators": [evals.spec(evaluator) for evaluator in plan.evaluators],
     }
     return {
         "run_id": context.run_id,

@@ -20,15 +20,18 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from promptlab.display import Display, Progress
 from promptlab.errors import CallTimeoutError, PermanentError, ProviderError, RateLimitError, TransientError
-from promptlab.keys import new_id
+from promptlab.evals import TrialView
+from promptlab.keys import new_id, to_jsonable
 from promptlab.lineage import Lineage, utcnow
 from promptlab.model import Model
 from promptlab.pacing import Pacer
+from promptlab.prompt import Prompt
 from promptlab.providers import Completion, Provider, Request, provider_for
 from promptlab.recorder import Recorder
+from promptlab.scoring import Scorer
 from promptlab.secrets import Redactor
 from promptlab.store import Store, reads
-from promptlab.sweep import Cell
+from promptlab.sweep import Cell, expand, make_sweep
 from promptlab.trial import Trial
 
 TIMEOUT_GRACE = 5.0
@@ -68,6 +71,9 @@ class RunContext:
     lineage: Lineage
     """Who, where, from what."""
 
+    kind: str = "sweep"
+    """What the trials are: a sweep's cells, or a judge's grading calls."""
+
 
 def _retry_wait(error: BaseException | None, attempt: int) -> float:
     """Seconds before retry number ``attempt``: jittered exponential back-off, or
@@ -90,16 +96,18 @@ class CellRunner:
         context: RunContext,
         settings: RunSettings,
         display: Display,
+        scorer: Scorer | None = None,
     ) -> None:
         self.store = store
         self.context = context
+        self.scorer = scorer
         self.settings = settings
         self.display = display
         self.redactor = Redactor()
         self._providers: dict[tuple[str, str | None, str | None], tuple[Provider, bool]] = {}
         self._recorder = Recorder(store)
         self._pacer: Pacer | None = None
-        self._lineage = context.lineage.to_row()
+        self._lineage = {**context.lineage.to_row(), "kind": context.kind}
 
     # -- the sweep -------------------------------------------------------------
 
@@ -107,7 +115,11 @@ class CellRunner:
         """Make the providers now, so an unknown provider or a missing key fails
         before anything is called or written."""
         for model in {cell.model for cell in cells}:
-            self._provider(model)
+            self.prepare_model(model)
+
+    def prepare_model(self, model: Model) -> None:
+        """Make ``model``'s provider now (see ``prepare``)."""
+        self._provider(model)
 
     async def run(self, cells: Sequence[Cell], progress: Progress, skip: set[str]) -> None:
         """Record a trial for every cell not in ``skip`` (cell keys already done)."""
@@ -122,27 +134,35 @@ class CellRunner:
                 for _ in range(workers):
                     group.create_task(self._work(cell_iter, progress))
         finally:
-            await self._recorder.close()
-            for provider, owned in self._providers.values():
-                if owned:
-                    await provider.aclose()
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Wait for every write, then close the providers this runner made."""
+        await self._recorder.close()
+        for provider, owned in self._providers.values():
+            if owned:
+                await provider.aclose()
+        self._providers.clear()
 
     async def _work(self, cells: Iterator[Cell], progress: Progress) -> None:
         # A worker's trial is written on the loop turn after its call returns,
         # while the worker's next call is already on its way; the worker waits
         # for that write before it records another, so at most one trial per
         # worker is ever unacknowledged. A trial counts as done only once durable.
-        durable: asyncio.Future[None] | None = None
+        durable: asyncio.Future[Any] | None = None
         for cell in cells:
             trial = await self._execute(cell)
+            row = trial.to_row()
+            scores = await self.scorer.score(TrialView.from_row(row), trial.run_id) if self.scorer else []
             if durable is not None:
                 await durable
-            durable = self._recorder.submit("trials", trial.to_row())
+            writes = [self._recorder.submit("trials", row), *(self._recorder.submit("scores", s) for s in scores)]
+            durable = writes[0] if len(writes) == 1 else asyncio.gather(*writes)
             durable.add_done_callback(partial(self._acknowledge, progress, trial.error_type is not None))
         if durable is not None:
             await durable
 
-    def _acknowledge(self, progress: Progress, failed: bool, durable: asyncio.Future[None]) -> None:
+    def _acknowledge(self, progress: Progress, failed: bool, durable: asyncio.Future[Any]) -> None:
         if durable.cancelled() or durable.exception() is not None:
             return
         progress.done += 1
@@ -157,11 +177,41 @@ class CellRunner:
         rows: list[Mapping[str, Any]] = [
             self._cached_trial(cell, hits[cell.cache_key], now).to_row() for cell in cells if cell.cache_key in hits
         ]
-        self._recorder.record_many({"trials": rows})
+        scores = await self._score_all(rows) if self.scorer else []
+        self._recorder.record_many({"trials": rows, "scores": scores})
         progress.done += len(rows)
         progress.cached += len(rows)
         self.display.update(progress)
         return [cell for cell in cells if cell.cache_key not in hits]
+
+    async def _score_all(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Scores for many trials, ``concurrency`` at a time (judges make calls)."""
+        assert self.scorer is not None
+        scorer = self.scorer
+        limit = asyncio.Semaphore(self.settings.concurrency)
+
+        async def one(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+            async with limit:
+                return await scorer.score(TrialView.from_row(row), str(row["run_id"]))
+
+        per_trial = await asyncio.gather(*(one(row) for row in rows))
+        return [score for scores in per_trial for score in scores]
+
+    # -- a judge's calls ---------------------------------------------------------
+
+    async def ask(self, prompt: Prompt, model: Model, variables: Mapping[str, Any]) -> Trial:
+        """One call outside the grid (a judge's), recorded and answered from the
+        cache when the same request succeeded before."""
+        (cell,) = expand(make_sweep([prompt], [model], [to_jsonable(dict(variables))]))
+        if self._pacer is None:
+            self._pacer = Pacer(self.settings.concurrency)
+        hit = None
+        if self.settings.cache:
+            hits = await asyncio.to_thread(reads.cached_responses, self.store, [cell.cache_key])
+            hit = hits.get(cell.cache_key)
+        trial = self._cached_trial(cell, hit, utcnow()) if hit else await self._execute(cell)
+        await self._recorder.record("trials", trial.to_row())
+        return trial
 
     # -- one cell --------------------------------------------------------------
 

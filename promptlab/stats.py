@@ -1,13 +1,25 @@
-"""Aggregates over trial DataFrames (pandas in, pandas out)."""
+"""Statistics over trial DataFrames (pandas in, pandas out): per-variant
+summaries with confidence intervals, paired comparisons, run diffs, and the
+stability of repeated calls. Pure functions; nothing here reads the store."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from promptlab.columns import PASSED_PREFIX, SCORE_PREFIX, score_columns
+from promptlab.keys import canonical_json
 
 VARIANT = ["prompt_name", "prompt_version", "model", "params"]
 """The columns that identify a variant: one prompt version on one model config."""
+
+RESAMPLES = 2000
+"""Bootstrap resamples; with the fixed seed, results are reproducible."""
 
 
 def params_label(params: Any) -> str:
@@ -24,14 +36,65 @@ def with_variant_labels(trials: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def variant_name(row: pd.Series | dict[str, Any]) -> str:
+    """``prompt@version6 · model (params)`` for a row with the VARIANT columns."""
+    params = row["params"] if isinstance(row["params"], str) else params_label(row["params"])
+    return f"{row['prompt_name']}@{str(row['prompt_version'])[:6]} · {row['model']}" + (
+        f" ({params})" if params else ""
+    )
+
+
+# -- intervals and tests ---------------------------------------------------------
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray, confidence: float = 0.95, resamples: int = RESAMPLES, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean; (nan, nan) without values."""
+    data = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if data.size == 0:
+        return (math.nan, math.nan)
+    if data.size == 1:
+        return (float(data[0]), float(data[0]))
+    rng = np.random.default_rng(seed)
+    means = rng.choice(data, size=(resamples, data.size), replace=True).mean(axis=1)
+    tail = (1 - confidence) / 2
+    return (float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail)))
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test p-value (ties left out); 1.0 with no untied pairs."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    smaller = min(wins, losses)
+    tail = sum(math.comb(n, k) for k in range(smaller + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_bootstrap_p(differences: Sequence[float] | np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> float:
+    """Two-sided bootstrap p-value that the mean paired difference is 0."""
+    data = np.asarray(differences, dtype=float)
+    if data.size == 0 or np.all(data == 0):
+        return 1.0
+    rng = np.random.default_rng(seed)
+    centred = data - data.mean()  # resample under the null: mean difference 0
+    means = rng.choice(centred, size=(resamples, data.size), replace=True).mean(axis=1)
+    return float(min(1.0, (np.sum(np.abs(means) >= abs(data.mean())) + 1) / (resamples + 1)))
+
+
+# -- summary ------------------------------------------------------------------------
+
+
 def summary(trials: pd.DataFrame) -> pd.DataFrame:
-    """Per variant: n, errors, cached, latency p50/p95, tokens, cost and spend."""
-    columns = [
+    """Per variant: n, errors, cached, latency p50/p95, tokens, cost, spend, and for
+    every evaluator its mean with a 95% bootstrap interval and pass rate."""
+    base = [
         *VARIANT, "n", "errors", "error_rate", "cached", "latency_p50_ms", "latency_p95_ms",
         "prompt_tokens", "completion_tokens", "cost_usd", "spent_usd",
     ]  # fmt: skip
     if trials.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=base)
     frame = with_variant_labels(trials)
     frame["failed"] = frame["error_type"].notna()
     frame["ok_latency"] = frame["latency_ms"].where(~frame["failed"])
@@ -50,6 +113,172 @@ def summary(trials: pd.DataFrame) -> pd.DataFrame:
             "cost_usd": grouped["cost_usd"].sum(min_count=1),
             "spent_usd": grouped["spent"].sum(min_count=1),
         }
-    ).reset_index()
+    )
+    for label in score_columns(trials):
+        values = grouped[SCORE_PREFIX + label]
+        intervals = values.apply(lambda v: bootstrap_ci(v.dropna().to_numpy()))
+        result[f"{label}_mean"] = values.mean()
+        result[f"{label}_ci_low"] = intervals.map(lambda ci: ci[0])
+        result[f"{label}_ci_high"] = intervals.map(lambda ci: ci[1])
+        result[f"{label}_n"] = values.count()
+        if PASSED_PREFIX + label in frame:
+            result[f"{label}_pass_rate"] = grouped[PASSED_PREFIX + label].mean()
+    result = result.reset_index()
     result["error_rate"] = result["errors"] / result["n"]
-    return result[columns]
+    extra = [c for c in result.columns if c not in base]
+    return result[base + extra]
+
+
+# -- comparisons ---------------------------------------------------------------------
+
+
+def metric_column(trials: pd.DataFrame, metric: str) -> str:
+    """The column holding ``metric``: an evaluator label or a plain column."""
+    for candidate in (SCORE_PREFIX + metric, metric):
+        if candidate in trials.columns:
+            return candidate
+    labels = ", ".join(score_columns(trials)) or "none yet (score with lab.evaluate)"
+    raise KeyError(f"no metric {metric!r}; evaluators scored here: {labels}")
+
+
+def input_key(trials: pd.DataFrame) -> pd.Series:
+    """Identifies the input of each trial (its row and repeat), to pair trials."""
+    return trials["vars"].map(canonical_json) + "#" + trials["repeat"].astype(str)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A paired comparison of two variants over the inputs both have."""
+
+    metric: str
+    """What was compared."""
+
+    n: int
+    """Paired inputs."""
+
+    mean_a: float
+    """A's mean over the pairs."""
+
+    mean_b: float
+    """B's mean over the pairs."""
+
+    difference: float
+    """Mean of B − A."""
+
+    ci_low: float
+    """Lower end of the 95% bootstrap interval of the difference."""
+
+    ci_high: float
+    """Upper end."""
+
+    wins: int
+    """Inputs where B did better."""
+
+    losses: int
+    """Inputs where B did worse."""
+
+    ties: int
+    """Inputs where they did the same."""
+
+    p_value: float
+    """Two-sided exact sign test (ties left out)."""
+
+    p_value_bootstrap: float
+    """Two-sided paired bootstrap test of the mean difference."""
+
+    pairs: pd.DataFrame
+    """One row per input: a, b and b − a."""
+
+    higher_is_better: bool = True
+    """Whether larger values of the metric are better."""
+
+    @property
+    def verdict(self) -> str:
+        """The result in plain words."""
+        if self.n == 0:
+            return f"no inputs in common to compare on {self.metric}"
+        significant = self.p_value < 0.05 or (self.ci_low > 0 or self.ci_high < 0)
+        better = (self.difference > 0) == self.higher_is_better
+        who = "B is better than A" if better else "B is worse than A"
+        if not significant or self.difference == 0:
+            who = "no clear difference between A and B"
+        return (
+            f"{who} on {self.metric}: B wins on {self.wins} of {self.n} inputs, loses on {self.losses}, "
+            f"ties {self.ties}; difference {self.difference:+.3g}, 95% CI {self.ci_low:.3g} to "
+            f"{self.ci_high:.3g}, sign test p={self.p_value:.3g}"
+        )
+
+    def __str__(self) -> str:
+        return self.verdict
+
+
+def compare(a: pd.DataFrame, b: pd.DataFrame, metric: str, *, higher_is_better: bool = True) -> Comparison:
+    """Pair A's and B's trials by input and compare them on ``metric`` (an
+    evaluator label, or a column such as ``latency_ms``)."""
+    column_a, column_b = metric_column(a, metric), metric_column(b, metric)
+    left = pd.DataFrame({"key": input_key(a), "a": pd.to_numeric(a[column_a], errors="coerce")}).dropna()
+    right = pd.DataFrame({"key": input_key(b), "b": pd.to_numeric(b[column_b], errors="coerce")}).dropna()
+    pairs = left.groupby("key").mean().join(right.groupby("key").mean(), how="inner")
+    pairs["difference"] = pairs["b"] - pairs["a"]
+    signed = pairs["difference"] if higher_is_better else -pairs["difference"]
+    wins, losses = int((signed > 0).sum()), int((signed < 0).sum())
+    low, high = bootstrap_ci(pairs["difference"].to_numpy())
+    return Comparison(
+        metric=metric, n=len(pairs),
+        mean_a=float(pairs["a"].mean()) if len(pairs) else math.nan,
+        mean_b=float(pairs["b"].mean()) if len(pairs) else math.nan,
+        difference=float(pairs["difference"].mean()) if len(pairs) else math.nan,
+        ci_low=low, ci_high=high, wins=wins, losses=losses, ties=len(pairs) - wins - losses,
+        p_value=sign_test(wins, losses), p_value_bootstrap=paired_bootstrap_p(pairs["difference"].to_numpy()),
+        pairs=pairs.reset_index(), higher_is_better=higher_is_better,
+    )  # fmt: skip
+
+
+def _outcome(frame: pd.DataFrame, metric: str | None) -> pd.Series:
+    """1 for a good trial, 0 for a bad one: passed (or no error) unless a metric says."""
+    if metric is not None:
+        passed = PASSED_PREFIX + metric
+        if passed in frame:
+            return frame[passed].astype("float")
+        return pd.to_numeric(frame[metric_column(frame, metric)], errors="coerce")
+    return frame["error_type"].isna().astype(float)
+
+
+def diff_runs(before: pd.DataFrame, after: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """Cells whose outcome changed between two runs of the same sweep: matched by
+    prompt name, model, params and input; ``change`` is regression, fix or
+    changed (same outcome, different output)."""
+    keys = ["prompt_name", "model", "params", "input"]
+
+    def prepared(frame: pd.DataFrame) -> pd.DataFrame:
+        out = with_variant_labels(frame)
+        out["input"] = input_key(frame)
+        out["outcome"] = _outcome(frame, metric)
+        return out[[*keys, "vars", "output", "error", "outcome", "trial_id"]]
+
+    merged = prepared(before).merge(prepared(after), on=keys, suffixes=("_before", "_after"))
+    worse = merged["outcome_after"] < merged["outcome_before"]
+    better = merged["outcome_after"] > merged["outcome_before"]
+    differs = merged["output_before"].fillna("\0") != merged["output_after"].fillna("\0")
+    merged["change"] = np.select([worse, better, differs], ["regression", "fix", "changed"], default="same")
+    changed = merged[merged["change"] != "same"].drop(columns=["vars_after"]).rename(columns={"vars_before": "vars"})
+    order = {"regression": 0, "fix": 1, "changed": 2}
+    return changed.sort_values("change", key=lambda c: c.map(order)).reset_index(drop=True)
+
+
+def stability(trials: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """For cells called more than once (``repeats > 1``): how often the repeats
+    agree (share of the most common output) and how much a metric spreads."""
+    frame = with_variant_labels(trials)
+    frame["input"] = frame["vars"].map(canonical_json)
+    grouped = frame.groupby([*VARIANT, "input"], sort=False)
+    result = pd.DataFrame(
+        {
+            "repeats": grouped.size(),
+            "distinct_outputs": grouped["output"].nunique(dropna=False),
+            "agreement": grouped["output"].agg(lambda o: o.fillna("\0").value_counts(normalize=True).iloc[0]),
+        }
+    )
+    if metric is not None:
+        result[f"{metric}_std"] = grouped[metric_column(trials, metric)].std()
+    return result[result["repeats"] > 1].reset_index()

@@ -123,6 +123,9 @@ class Trial:
     promptlab_version: str
     """promptlab version that recorded it."""
 
+    kind: str = "sweep"
+    """``sweep`` for a sweep's cells, ``judge`` for a judge's grading calls."""
+
     @property
     def ok(self) -> bool:
         """True when the call succeeded."""

@@ -82,7 +82,19 @@ def m002_feedback(con: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_feedback]
+def m003_scores(con: duckdb.DuckDBPyConnection) -> None:
+    """Evaluator scores, and which trials are a judge's own calls."""
+    con.execute("""
+        CREATE TABLE scores (
+            score_id VARCHAR PRIMARY KEY, trial_id VARCHAR, run_id VARCHAR, evaluator VARCHAR,
+            evaluator_name VARCHAR, args JSON, value DOUBLE, passed BOOLEAN, label VARCHAR,
+            explanation VARCHAR, error VARCHAR, judge_trial_id VARCHAR, created_at TIMESTAMP,
+            "user" VARCHAR
+        )""")
+    con.execute("ALTER TABLE trials ADD COLUMN kind VARCHAR DEFAULT 'sweep'")
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_feedback, m003_scores]
 """Migration N is ``MIGRATIONS[N - 1]``."""
 
 LATEST = len(MIGRATIONS)

@@ -47,6 +47,12 @@ class TrialFilter:
     errors: bool | None = None
     """True: only failed trials; False: only successful ones."""
 
+    kind: str | None = "sweep"
+    """``sweep`` (the default): a sweep's cells; ``judge``: judges' calls; None: both."""
+
+    trial_ids: Sequence[str] | None = None
+    """Only these trials."""
+
     def where(self) -> tuple[str, list[Any]]:
         """SQL condition and its parameters."""
         clauses: list[str] = ["TRUE"]
@@ -75,6 +81,12 @@ class TrialFilter:
             params += [pattern, pattern]
         if self.errors is not None:
             clauses.append("error_type IS NOT NULL" if self.errors else "error_type IS NULL")
+        if self.kind is not None:
+            clauses.append("coalesce(kind, 'sweep') = ?")
+            params.append(self.kind)
+        if self.trial_ids is not None:
+            clauses.append("trial_id IN (SELECT unnest(?))")
+            params.append(list(self.trial_ids))
         return " AND ".join(clauses), params
 
 
@@ -110,6 +122,20 @@ def trials(
     return store.query(
         f"SELECT {selected} FROM ({TRIALS_WITH_FEEDBACK}) WHERE {condition} "
         f"ORDER BY created_at {order}, trial_id {order}{limit_sql}",
+        params,
+    )
+
+
+def latest_scores(store: Source, where: TrialFilter) -> pd.DataFrame:
+    """The newest score per (trial, evaluator) for the trials ``where`` selects."""
+    condition, params = where.where()
+    return store.query(
+        f"""
+        SELECT trial_id, evaluator, value, passed, label, explanation, error, judge_trial_id
+        FROM scores
+        WHERE trial_id IN (SELECT trial_id FROM trials WHERE {condition})
+        QUALIFY row_number() OVER (PARTITION BY trial_id, evaluator ORDER BY created_at DESC, score_id DESC) = 1
+        """,
         params,
     )
 
@@ -186,7 +212,11 @@ def prompt_names(store: Source) -> pd.DataFrame:
 
 def done_cells(store: Source, run_id: str) -> set[str]:
     """Cell keys that already have a successful trial in the run."""
-    frame = store.query("SELECT DISTINCT cell_key FROM trials WHERE run_id = ? AND error_type IS NULL", [run_id])
+    frame = store.query(
+        "SELECT DISTINCT cell_key FROM trials "
+        "WHERE run_id = ? AND error_type IS NULL AND coalesce(kind, 'sweep') = 'sweep'",
+        [run_id],
+    )
     return set(frame["cell_key"])
 
 
@@ -274,7 +304,7 @@ def runs(store: Source, where: RunFilter | None = None) -> pd.DataFrame:
                list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL) AS models,
                r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config
         FROM runs r
-        LEFT JOIN trials t USING (run_id)
+        LEFT JOIN (SELECT * FROM trials WHERE coalesce(kind, 'sweep') = 'sweep') t USING (run_id)
         LEFT JOIN experiments e ON e.name = r.experiment
         WHERE {condition}
         GROUP BY ALL

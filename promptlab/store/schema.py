@@ -14,6 +14,13 @@ Tables (any DuckDB client can read them; ``trials_view`` is the flat one):
 - ``trials``: one row per executed cell: request, response, cost, lineage.
 - ``feedback``: people's verdicts on trials: votes (+1/-1), corrections,
   comments and actions, each with who and when.
+- ``scores``: evaluators' verdicts on trials (value, pass/fail, label,
+  explanation, or the error that kept it from scoring), with a link to the
+  judge's own trial for model-graded ones. Re-scoring appends; the newest
+  score per (trial, evaluator) is the one shown.
+
+``trials.kind`` is ``sweep`` for the cells of a sweep and ``judge`` for the
+calls a judge made to grade them.
 - ``schema_migrations``: which migrations this file has had.
 """
 
@@ -152,6 +159,7 @@ TRIALS = Table(
         ("started_at", "TIMESTAMP"),
         ("created_at", "TIMESTAMP"),
         *LINEAGE,
+        ("kind", "VARCHAR"),
     ),
     key=("trial_id",),
     replace=False,
@@ -173,5 +181,27 @@ FEEDBACK = Table(
     replace=False,
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS, FEEDBACK)}
+SCORES = Table(
+    "scores",
+    (
+        ("score_id", "VARCHAR"),
+        ("trial_id", "VARCHAR"),
+        ("run_id", "VARCHAR"),
+        ("evaluator", "VARCHAR"),
+        ("evaluator_name", "VARCHAR"),
+        ("args", "JSON"),
+        ("value", "DOUBLE"),
+        ("passed", "BOOLEAN"),
+        ("label", "VARCHAR"),
+        ("explanation", "VARCHAR"),
+        ("error", "VARCHAR"),
+        ("judge_trial_id", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+        ("user", "VARCHAR"),
+    ),
+    key=("score_id",),
+    replace=False,
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS, FEEDBACK, SCORES)}
 """Every journaled table, in the order a group of writes is published."""
