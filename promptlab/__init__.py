@@ -11,6 +11,7 @@ from promptlab.errors import (
 )
 from promptlab.lab import Lab
 from promptlab.lineage import promptlab_version
+from promptlab.loading import load_prompt
 from promptlab.model import Model
 from promptlab.pricing import Price
 from promptlab.prompt import Prompt
@@ -36,5 +37,6 @@ __all__ = [
     "StoreError",
     "TemplateError",
     "__version__",
+    "load_prompt",
     "register_provider",
 ]

@@ -21,6 +21,7 @@ them; library code lets them travel.
     │   ├── StoreLocationError      the folder can't be written
     │   └── StoreBusyError          another program holds the file too long
     ├── EvaluatorError              an evaluator couldn't score a trial (recorded on the score)
+    ├── PolicyError                 a label move the policy file forbids
     ├── NotFoundError               no trial, run or prompt by that id
     └── ProviderError               one model call failed (recorded on its trial)
         ├── RateLimitError          HTTP 429; carries ``retry_after`` seconds
@@ -89,6 +90,10 @@ class StoreLocationError(StoreError):
 
 class StoreBusyError(StoreError):
     """Another program (not promptlab) held the database file for too long."""
+
+
+class PolicyError(PromptlabError):
+    """A label move the repository's policy forbids (missing or wrong approver)."""
 
 
 class EvaluatorError(PromptlabError):

@@ -12,6 +12,7 @@ import jinja2.meta
 
 from promptlab.errors import ConfigError, TemplateError
 from promptlab.keys import content_hash
+from promptlab.model import Model
 
 ROLES = ("system", "user", "assistant")
 
@@ -75,7 +76,12 @@ class Prompt:
     version: str = field(compare=False)
     """Content hash of the messages (12 hex characters)."""
 
-    def __init__(self, template: str | Sequence[Mapping[str, str]], name: str | None = None) -> None:
+    model: Model | None = field(default=None, compare=False)
+    """The model config recommended with it (set by a promotion; not part of the version)."""
+
+    def __init__(
+        self, template: str | Sequence[Mapping[str, str]], name: str | None = None, *, model: Model | None = None
+    ) -> None:
         messages = _normalise_messages(template)
         for _, content in messages:
             _compile(content)  # a syntax error surfaces now, not mid-sweep
@@ -83,6 +89,7 @@ class Prompt:
         object.__setattr__(self, "messages", messages)
         object.__setattr__(self, "version", version)
         object.__setattr__(self, "name", name or f"prompt-{version[:6]}")
+        object.__setattr__(self, "model", model)
 
     @property
     def is_chat(self) -> bool:
@@ -116,13 +123,16 @@ class Prompt:
             raise TemplateError(f"prompt {self.name!r}: {exc.message}") from exc
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data: name, version, template, variables."""
-        return {
+        """Plain data: name, version, template, variables (and the model, when set)."""
+        data: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "template": self.template,
             "variables": sorted(self.variables),
         }
+        if self.model is not None:
+            data["model"] = self.model.to_dict()
+        return data
 
     def __repr__(self) -> str:
         return f"Prompt(name={self.name!r}, version={self.version!r})"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import errno
+import os
 import threading
 import time
 import warnings
@@ -58,12 +59,18 @@ class Reader:
 class Store:
     """One history file: ``path`` and its journal folder ``path.journal``."""
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> None:
         self.path = Path(path).expanduser().absolute()
         self.journal = Journal(self.path.with_name(self.path.name + ".journal"))
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.busy_timeout = busy_timeout
+        self.read_only = read_only
+        """Only reads: no migration, no fold, nothing written (application code)."""
         self._fold_scheduled = threading.Event()
+        if read_only:
+            if not self.path.is_file():
+                raise StoreLocationError(f"no history file at {self.path}; check the path (or $PROMPTLAB_DB)")
+            return
         self._prepare_location()
         with self._locked(exclusive=True), self._attached(read_only=False) as (con, alias):
             self._migrate(con, alias)
@@ -92,6 +99,9 @@ class Store:
 
     @contextlib.contextmanager
     def _locked(self, *, exclusive: bool, wait: float | None = None) -> Iterator[bool]:
+        if self.read_only and not exclusive and not os.access(self.lock_path, os.W_OK):
+            yield True  # a read-only copy of a history (no lock file to take): DuckDB's own lock guards it
+            return
         timeout = self.busy_timeout if wait is None else wait
         with file_lock(self.lock_path, exclusive=exclusive, timeout=timeout) as held:
             if not held and wait is None:
@@ -132,6 +142,8 @@ class Store:
         ``seal=False`` keeps streaming into this process's open segment (a
         sweep's trials); sealed segments are what the next fold takes.
         """
+        if self.read_only:
+            raise StoreError(f"{self.path} was opened read-only; open it with pl.Lab(path) to record")
         unknown = set(rows_by_table) - TABLES.keys()
         if unknown:
             raise StoreError(f"no table named {', '.join(sorted(unknown))}")
@@ -147,6 +159,8 @@ class Store:
         it (it folds instead) or a program outside promptlab has the file open,
         the rows stay in the journal, still visible to readers, and this returns 0.
         """
+        if self.read_only:
+            return 0
         self.journal.seal()
         if not self.journal.pending():
             return 0
@@ -209,9 +223,13 @@ class Store:
         """A read-only session whose tables include rows still in the journal;
         several queries in one session share one open of the file."""
         with self._locked(exclusive=False), self._attached(read_only=True) as (con, alias):
+            present = {row[0] for row in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [alias]
+            ).fetchall()}  # fmt: skip
             for name, table in TABLES.items():
-                view = sql.live_view(table, f"{alias}.{name}", self.journal.segments(name))
-                con.execute(f"CREATE TEMP VIEW {name} AS {view}")
+                if name in present:  # a read-only open of an older file lacks the newer tables
+                    view = sql.live_view(table, f"{alias}.{name}", self.journal.segments(name))
+                    con.execute(f"CREATE TEMP VIEW {name} AS {view}")
             yield Reader(con)
 
     def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:

@@ -94,7 +94,24 @@ def m003_scores(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE trials ADD COLUMN kind VARCHAR DEFAULT 'sweep'")
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_feedback, m003_scores]
+def m004_labels(con: duckdb.DuckDBPyConnection) -> None:
+    """The label audit log, and the labels it puts where."""
+    con.execute("""
+        CREATE TABLE label_events (
+            event_id VARCHAR PRIMARY KEY, name VARCHAR, label VARCHAR, action VARCHAR,
+            from_version VARCHAR, to_version VARCHAR, model JSON, "user" VARCHAR,
+            approved_by VARCHAR, note VARCHAR, evidence JSON, created_at TIMESTAMP
+        )""")
+    con.execute("""
+        CREATE VIEW labels AS
+        SELECT name, label, to_version AS version, model, "user" AS moved_by, approved_by,
+               created_at AS moved_at
+        FROM label_events
+        QUALIFY row_number() OVER (PARTITION BY name, label ORDER BY created_at DESC, event_id DESC) = 1
+        """)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_feedback, m003_scores, m004_labels]
 """Migration N is ``MIGRATIONS[N - 1]``."""
 
 LATEST = len(MIGRATIONS)

@@ -19,6 +19,12 @@ Tables (any DuckDB client can read them; ``trials_view`` is the flat one):
   judge's own trial for model-graded ones. Re-scoring appends; the newest
   score per (trial, evaluator) is the one shown.
 
+- ``label_events``: the audit log of labels (``production``, ``staging``,
+  ...): every promotion and rollback of a prompt name's label, from which
+  version to which, with the recommended model, who moved it, who approved,
+  a note and the evidence (runs and headline scores). A label points at
+  the version of its newest event; the view ``labels`` shows that.
+
 ``trials.kind`` is ``sweep`` for the cells of a sweep and ``judge`` for the
 calls a judge made to grade them.
 - ``schema_migrations``: which migrations this file has had.
@@ -203,5 +209,27 @@ SCORES = Table(
     replace=False,
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS, FEEDBACK, SCORES)}
+LABEL_EVENTS = Table(
+    "label_events",
+    (
+        ("event_id", "VARCHAR"),
+        ("name", "VARCHAR"),
+        ("label", "VARCHAR"),
+        ("action", "VARCHAR"),
+        ("from_version", "VARCHAR"),
+        ("to_version", "VARCHAR"),
+        ("model", "JSON"),
+        ("user", "VARCHAR"),
+        ("approved_by", "VARCHAR"),
+        ("note", "VARCHAR"),
+        ("evidence", "JSON"),
+        ("created_at", "TIMESTAMP"),
+    ),
+    key=("event_id",),
+    replace=False,
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS, FEEDBACK, SCORES, LABEL_EVENTS)
+}
 """Every journaled table, in the order a group of writes is published."""

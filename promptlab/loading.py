@@ -1,0 +1,129 @@
+"""Loading prompts in application code: by label from a history file, or from
+an exported prompt file, with no database at all.
+
+``load_prompt`` opens the history read-only (it never migrates, folds or
+writes, and never makes a writer wait) and keeps what it read in memory
+until the file or its label journal changes, so calling it on every web
+request costs a few ``stat`` calls.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from promptlab.errors import ConfigError, NotFoundError
+from promptlab.model import Model
+from promptlab.prompt import Prompt
+
+_CACHE: dict[tuple[str, str, str], tuple[tuple[int, ...], Prompt]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _signature(db: Path) -> tuple[int, ...]:
+    """Changes whenever a label could have moved: the file, or new journal segments."""
+    stamps = []
+    for path in (
+        db,
+        db.with_name(db.name + ".wal"),
+        *(db.with_name(db.name + ".journal") / t for t in ("label_events", "prompts")),
+    ):
+        try:
+            info = path.stat()
+            stamps += [info.st_mtime_ns, info.st_size]
+        except FileNotFoundError:
+            stamps += [0, 0]
+    return tuple(stamps)
+
+
+def load_prompt(
+    name: str | None = None,
+    label: str = "production",
+    *,
+    db: str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> Prompt:
+    """The ``Prompt`` (template and recommended model, ``prompt.model``) that
+    ``label`` points at in the history file ``db`` (default ``$PROMPTLAB_DB``,
+    else ``./promptlab.duckdb``), or the prompt in an exported file ``path``
+    (.json, .yaml or .py)."""
+    if path is not None:
+        return read_prompt_file(Path(path))
+    if not name:
+        raise ConfigError("load_prompt needs a prompt name (or path= an exported prompt file)")
+    from promptlab.lab import default_db_path
+
+    database = Path(db if db is not None else default_db_path()).expanduser().absolute()
+    key = (str(database), name, label)
+    signature = _signature(database)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    prompt = _read_label(database, name, label)
+    with _CACHE_LOCK:
+        _CACHE[key] = (signature, prompt)
+    return prompt
+
+
+def _read_label(database: Path, name: str, label: str) -> Prompt:
+    from promptlab.registry import prompt_at
+    from promptlab.store import Store, reads
+
+    store = Store(database, read_only=True)
+    with store.reading() as reader:
+        try:
+            found = reads.labels(reader, name)
+        except Exception as exc:  # duckdb's CatalogException: a file from before labels existed
+            raise NotFoundError(f"{database} has no labels yet (open it once with pl.Lab to upgrade it)") from exc
+    found = found[found["label"] == label]
+    if found.empty:
+        raise NotFoundError(f"prompt {name!r} has no label {label!r} in {database}; promote a version first")
+    return prompt_at(store, name, str(found.iloc[0]["version"]), found.iloc[0]["model"])
+
+
+def prompt_document(prompt: Prompt, **extra: Any) -> dict[str, Any]:
+    """What an exported prompt file holds."""
+    return {**prompt.to_dict(), **extra}
+
+
+def read_prompt_file(path: Path) -> Prompt:
+    """The prompt in an exported .json, .yaml/.yml or .py file."""
+    if not path.is_file():
+        raise NotFoundError(f"no prompt file at {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".json":
+            document = json.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            document = yaml.safe_load(text)
+        elif path.suffix == ".py":
+            document = _python_constant(text, "PROMPT")
+        else:
+            raise ConfigError(f"{path}: prompt files are .json, .yaml or .py")
+    except (json.JSONDecodeError, yaml.YAMLError, SyntaxError, ValueError) as exc:
+        raise ConfigError(f"{path} is not a readable prompt file: {exc}") from exc
+    if not isinstance(document, dict) or "template" not in document:
+        raise ConfigError(f"{path} has no 'template': is it a promptlab prompt export?")
+    model = Model.from_dict(document["model"]) if document.get("model") else None
+    prompt = Prompt(document["template"], name=document.get("name"), model=model)
+    if document.get("version") and document["version"] != prompt.version:
+        raise ConfigError(
+            f"{path}: the template was edited after export (version {prompt.version}, file says "
+            f"{document['version']}); re-export it, or remove the version line to accept the edit"
+        )
+    return prompt
+
+
+def _python_constant(source: str, name: str) -> Any:
+    """The literal assigned to ``name`` in Python ``source``, without running it."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise ValueError(f"no {name} = {{...}} in the module")

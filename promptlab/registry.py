@@ -1,0 +1,237 @@
+"""Labels and promotion: which version of a prompt is ``production``, who
+moved it there, who approved, on what evidence, and how application code
+loads it.
+
+Every move is an event appended to ``label_events``; a label points at the
+version of its newest event, so the history is never rewritten. A policy
+file ``promptlab.toml`` beside the database can protect labels::
+
+    [labels]
+    protected = ["production"]
+    approvers = ["lee", "kim"]
+
+A protected label moves only with ``approved_by`` naming someone in
+``approvers`` who is neither the version's author nor the person moving it.
+The library enforces this, not only the UI.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from promptlab import columns, stats
+from promptlab.errors import ConfigError, NotFoundError, PolicyError
+from promptlab.keys import new_id
+from promptlab.lineage import current_user, utcnow
+from promptlab.model import Model
+from promptlab.prompt import Prompt
+from promptlab.store import Store, reads
+
+POLICY_FILE = "promptlab.toml"
+"""The policy file's name, looked for beside the database."""
+
+EVIDENCE_RUNS = 10
+"""How many of a version's most recent runs a promotion cites."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which labels are protected and who may approve moving them."""
+
+    protected: frozenset[str] = frozenset()
+    """Labels that need an approver."""
+
+    approvers: frozenset[str] = frozenset()
+    """People who may approve moving a protected label."""
+
+    source: Path | None = None
+    """The file it came from, when there was one."""
+
+    @classmethod
+    def beside(cls, database: Path) -> Policy:
+        """The policy in ``promptlab.toml`` next to ``database`` (none: nothing protected)."""
+        path = database.parent / POLICY_FILE
+        if not path.exists():
+            return cls()
+        try:
+            document = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        section = document.get("labels", {})
+        unknown = set(document) - {"labels"} | set(section) - {"protected", "approvers"}
+        if unknown:
+            raise ConfigError(
+                f"{path}: unknown key {sorted(unknown)[0]!r}; use [labels] protected = [...], approvers = [...]"
+            )
+        protected, approvers = section.get("protected", []), section.get("approvers", [])
+        if not all(isinstance(x, str) for x in [*protected, *approvers]):
+            raise ConfigError(f"{path}: protected and approvers must be lists of names")
+        return cls(frozenset(protected), frozenset(approvers), path)
+
+    def check(self, label: str, *, author: str | None, mover: str, approved_by: str | None) -> None:
+        """Raise ``PolicyError`` unless this move of ``label`` is allowed."""
+        if label not in self.protected:
+            return
+        where = f" (policy: {self.source})" if self.source else ""
+        if not approved_by:
+            raise PolicyError(f"{label!r} is protected{where}: pass approved_by= one of {sorted(self.approvers)}")
+        if approved_by == author:
+            raise PolicyError(
+                f"{approved_by} wrote this version and can't approve it for {label!r}; ask another approver"
+            )
+        if approved_by == mover:
+            raise PolicyError(f"{approved_by} can't approve their own move of {label!r}; ask another approver")
+        if approved_by not in self.approvers:
+            raise PolicyError(
+                f"{approved_by} is not an approver for {label!r}{where}; approvers: {sorted(self.approvers) or 'none'}"
+            )
+
+
+def evidence_for(store: Store, name: str, version: str) -> dict[str, Any]:
+    """What justifies a version: its recent runs and headline scores."""
+    with store.reading() as reader:
+        where = reads.TrialFilter(prompt=name, prompt_version=version)
+        trials = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where)
+        scores = reads.latest_scores(reader, where) if len(trials) else None
+    frame = columns.trial_frame(trials, scores)
+    runs = frame.sort_values("created_at", ascending=False)["run_id"].drop_duplicates().head(EVIDENCE_RUNS)
+    headline = {
+        label: round(float(frame[columns.SCORE_PREFIX + label].mean()), 4)
+        for label in columns.score_columns(frame)
+        if frame[columns.SCORE_PREFIX + label].notna().any()
+    }
+    return {
+        "runs": list(runs),
+        "n_trials": len(frame),
+        "errors": int(frame["error_type"].notna().sum()) if len(frame) else 0,
+        "scores": headline,
+    }
+
+
+def _recommended_model(store: Store, name: str, version: str) -> Model | None:
+    usage = reads.model_usage(store, name, version)
+    if usage.empty:
+        return None
+    top = usage.iloc[0]
+    return Model(str(top["name"]), provider=str(top["provider"]), base_url=top["base_url"] or None,
+                 **(columns.decode_json(top["params"]) or {}))  # fmt: skip
+
+
+def current_version(store: Store, name: str, label: str) -> str | None:
+    """The version ``label`` points at now, or None."""
+    found = reads.labels(store, name)
+    found = found[found["label"] == label]
+    return None if found.empty else str(found.iloc[0]["version"])
+
+
+def move_label(
+    store: Store,
+    name: str,
+    version: str,
+    label: str,
+    *,
+    action: str,
+    approved_by: str | None,
+    note: str | None,
+    evidence: Mapping[str, Any] | None,
+    model: Model | None,
+) -> dict[str, Any]:
+    """Check the policy and append the event; the event's row."""
+    if not label or not isinstance(label, str):
+        raise ConfigError("label must be a name such as 'production' or 'staging'")
+    stored = reads.prompt_template(store, name, version)
+    version = str(stored["version"])
+    mover = current_user()
+    Policy.beside(store.path).check(label, author=stored["created_by"], mover=mover, approved_by=approved_by)
+    chosen = model or _recommended_model(store, name, version)
+    row = {
+        "event_id": new_id(),
+        "name": name,
+        "label": label,
+        "action": action,
+        "from_version": current_version(store, name, label),
+        "to_version": version,
+        "model": None if chosen is None else chosen.to_dict(),
+        "user": mover,
+        "approved_by": approved_by,
+        "note": note,
+        "evidence": dict(evidence) if evidence is not None else evidence_for(store, name, version),
+        "created_at": utcnow().isoformat(),
+    }
+    store.append({"label_events": [row]})
+    store.fold_soon()
+    return row
+
+
+def previous_version(store: Store, name: str, label: str) -> str:
+    """The version ``label`` pointed at before its current one."""
+    events = reads.label_events(store, name, label)
+    if events.empty:
+        raise NotFoundError(f"prompt {name!r} has no label {label!r}; promote a version first")
+    versions = list(events["to_version"])
+    current = versions[-1]
+    earlier = [v for v in versions[:-1] if v != current]
+    if not earlier:
+        raise NotFoundError(f"{label!r} of {name!r} has never pointed at another version; nothing to roll back to")
+    return str(earlier[-1])
+
+
+def prompt_at(store: Store, name: str, version: str, model: Any = None) -> Prompt:
+    """The ``Prompt`` of a stored version, with its recommended model when known."""
+    stored = reads.prompt_template(store, name, version)
+    decoded = columns.decode_json(model)
+    recommended = Model.from_dict(decoded) if decoded else None
+    return Prompt(columns.decode_json(stored["template"]), name=name, model=recommended)
+
+
+def version_table(store: Store, name: str) -> pd.DataFrame:
+    """Every version of ``name`` with its labels, scores per model, trials and authorship."""
+    versions = reads.prompt_versions(store, name)
+    if versions.empty:
+        return versions
+    for column in ("template", "variables"):
+        versions[column] = versions[column].map(columns.decode_json)
+    current = reads.labels(store, name)
+    versions["labels"] = versions["version"].map(
+        lambda v: sorted(current.loc[current["version"] == v, "label"]) if len(current) else []
+    )
+    frame = _scored_trials(store, name)
+    if not frame.empty and columns.score_columns(frame):
+        summary = stats.summary(frame)
+        means = [c for c in summary.columns if c.endswith("_mean")]
+        per_model: dict[str, dict[str, dict[str, float]]] = {}
+        for row in summary.to_dict("records"):
+            scores = {c.removesuffix("_mean"): round(float(row[c]), 4) for c in means if pd.notna(row[c])}
+            per_model.setdefault(str(row["prompt_version"]), {})[str(row["model"])] = scores
+        versions["scores"] = versions["version"].map(per_model)
+    return versions
+
+
+def _scored_trials(store: Store, name: str) -> pd.DataFrame:
+    with store.reading() as reader:
+        where = reads.TrialFilter(prompt=name)
+        trials = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where)
+        scores = reads.latest_scores(reader, where) if len(trials) else None
+    return columns.trial_frame(trials, scores)
+
+
+def shared_input_deltas(trials_a: pd.DataFrame, trials_b: pd.DataFrame) -> pd.DataFrame:
+    """Per evaluator: mean on the inputs both versions saw, and B − A."""
+    rows = []
+    for label in sorted(set(columns.score_columns(trials_a)) & set(columns.score_columns(trials_b))):
+        comparison = stats.compare(trials_a, trials_b, label)
+        rows.append({"evaluator": label, "n_shared": comparison.n, "a": comparison.mean_a, "b": comparison.mean_b,
+                     "delta": comparison.difference, "verdict": comparison.verdict})  # fmt: skip
+    return pd.DataFrame(rows, columns=["evaluator", "n_shared", "a", "b", "delta", "verdict"])
+
+
+def versions_trials(store: Store, name: str, versions: Sequence[str]) -> list[pd.DataFrame]:
+    """The trials of each of ``versions`` of ``name``, with scores."""
+    frame = _scored_trials(store, name)
+    return [frame[frame["prompt_version"] == version] for version in versions]
