@@ -1,14 +1,17 @@
 """promptlab: sweep prompts × models × parameters × inputs, record every trial."""
 
+from promptlab import evals
 from promptlab.errors import (
     ConfigError,
     DataError,
     NotFoundError,
+    PolicyError,
     PromptlabError,
     ProviderError,
     StoreError,
     TemplateError,
 )
+from promptlab.gate import CheckResult, check
 from promptlab.lab import Lab
 from promptlab.lineage import promptlab_version
 from promptlab.loading import load_prompt
@@ -21,12 +24,14 @@ from promptlab.run import Run
 __version__ = promptlab_version()
 
 __all__ = [
+    "CheckResult",
     "Completion",
     "ConfigError",
     "DataError",
     "Lab",
     "Model",
     "NotFoundError",
+    "PolicyError",
     "Price",
     "Prompt",
     "PromptlabError",
@@ -37,6 +42,8 @@ __all__ = [
     "StoreError",
     "TemplateError",
     "__version__",
+    "check",
+    "evals",
     "load_prompt",
     "register_provider",
 ]

@@ -4,9 +4,9 @@ The same library underneath: every command is a few calls on ``Lab``, and
 ``cli_format`` turns what comes back into text. This is the only module that
 catches ``PromptlabError``: it prints ``error: <message>`` and exits 2.
 
-Exit codes: 0 done; 1 a run in which every trial failed; 2 usage or setup
-errors (bad arguments, a malformed experiment file, an unknown id); 130
-interrupted.
+Exit codes: 0 done; 1 a run in which every trial failed, or a ``check``
+that found a regression; 2 usage or setup errors (bad arguments, a malformed
+experiment file, an unknown id); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from promptlab import cli_format
+from promptlab.cli_check import add_check_command, check_command
 from promptlab.errors import PromptlabError, StoreError
 from promptlab.experiment import load_experiment
 from promptlab.lab import Lab, default_db_path
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("experiments", parents=[db_after], help="experiments and their activity")
     runs = commands.add_parser("runs", parents=[db_after], help="runs, newest first")
     runs.add_argument("--experiment", help="only this experiment")
+
+    add_check_command(commands, [db_after])
 
     pull = commands.add_parser("pull", help="fetch an embedded model into the local cache")
     pull.add_argument("model", choices=sorted(KNOWN_MODELS), help="model name")
@@ -184,6 +187,11 @@ def pull_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def gate_command(args: argparse.Namespace) -> int:
+    """``promptlab check`` (the regression gate)."""
+    return check_command(args, _open(args))
+
+
 COMMANDS = {
     "run": run_command,
     "history": history_command,
@@ -191,6 +199,7 @@ COMMANDS = {
     "experiments": experiments_command,
     "runs": runs_command,
     "pull": pull_command,
+    "check": gate_command,
 }
 
 

@@ -221,6 +221,26 @@ def from_spec(recorded: Mapping[str, Any]) -> Evaluator:
     return REGISTRY[name](**recorded.get("args", {}), label=recorded.get("label"))
 
 
+def parse(text: str) -> Evaluator:
+    """An evaluator from a short spec: ``"json_valid"``, ``"contains:expected"``,
+    ``"max_length:200"``, ``"regex:^\\d+$"`` (the part after the first colon is
+    the first argument; numbers are read as numbers)."""
+    name, _, argument = text.partition(":")
+    if name not in REGISTRY or name in ("judge", "pairwise_judge", "code"):
+        usable = sorted(set(REGISTRY) - {"judge", "pairwise_judge", "code"})
+        raise ConfigError(f"unknown evaluator {name!r} in {text!r}; use one of {', '.join(usable)}")
+    if not argument:
+        return REGISTRY[name]()
+    value: Any = argument
+    for kind in (int, float):
+        try:
+            value = kind(argument)
+            break
+        except ValueError:
+            continue
+    return REGISTRY[name](value)
+
+
 def coerce(evaluators: Sequence[Evaluator | Callable[..., Any]] | None) -> list[Evaluator]:
     """Evaluators from what a user passed: evaluators, or plain callables (``code``)."""
     result: list[Evaluator] = []
