@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import pprint
 import threading
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,27 @@ def _read_label(database: Path, name: str, label: str) -> Prompt:
 def prompt_document(prompt: Prompt, **extra: Any) -> dict[str, Any]:
     """What an exported prompt file holds."""
     return {**prompt.to_dict(), **extra}
+
+
+def write_prompt_file(path: Path, document: dict[str, Any]) -> Path:
+    """Write an exported prompt as .json, .yaml/.yml or a small .py module (in
+    one rename: never half-written); ``load_prompt(path=...)`` reads it back."""
+    if path.suffix == ".json":
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+    elif path.suffix in (".yaml", ".yml"):
+        text = yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False, allow_unicode=True)
+    elif path.suffix == ".py":
+        literal = pprint.pformat(json.loads(json.dumps(document, default=str)), sort_dicts=False, width=100)
+        text = (
+            f'"""Prompt {document.get("name")!r} ({document.get("label") or document.get("version")}), exported by '
+            f'promptlab.\n\nUse PROMPT directly, or: promptlab.load_prompt(path=__file__)\n"""\n\nPROMPT = {literal}\n'
+        )
+    else:
+        raise ConfigError(f"{path}: export a prompt as .json, .yaml or .py")
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+    return path
 
 
 def read_prompt_file(path: Path) -> Prompt:
