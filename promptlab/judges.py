@@ -47,7 +47,9 @@ PAIRWISE_PROMPT = Prompt(
     name="promptlab/pairwise-judge",
 )
 
-_NUMBER = re.compile(r"(?<![\w.])(10|\d(?:\.\d+)?)(?:\s*/\s*10)?(?![\w.])")
+# A 0–10 grade, maybe "/10", maybe ending a sentence ("Score: 9."), but not part
+# of a longer number or word ("85", "v1.2").
+_NUMBER = re.compile(r"(?<![\w.])(10|\d(?:\.\d+)?)(?:\s*/\s*10)?(?!\w|\.\d)")
 
 
 def _input_text(trial: TrialView) -> str:
@@ -81,7 +83,7 @@ def parse_winner(text: str) -> str:
     """``A``, ``B`` or ``tie`` from a pairwise judge's answer."""
     found = _json_object(text)
     raw = str(found.get("winner", "")) if found else text
-    cleaned = raw.strip().strip('."').upper()
+    cleaned = raw.strip().strip('."').upper().removeprefix("RESPONSE ").strip()
     if cleaned in ("A", "B"):
         return cleaned
     if cleaned == "TIE" or not found:
