@@ -21,6 +21,7 @@ from pathlib import Path
 
 from promptlab import cli_format
 from promptlab.cli_check import add_check_command, check_command
+from promptlab.cli_export import add_export_commands, run_export
 from promptlab.errors import PromptlabError, StoreError
 from promptlab.experiment import load_experiment
 from promptlab.lab import Lab, default_db_path
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--experiment", help="only this experiment")
 
     add_check_command(commands, [db_after])
+    add_export_commands(commands, [db_after])
 
     pull = commands.add_parser("pull", help="fetch an embedded model into the local cache")
     pull.add_argument("model", choices=sorted(KNOWN_MODELS), help="model name")
@@ -192,6 +194,11 @@ def gate_command(args: argparse.Namespace) -> int:
     return check_command(args, _open(args))
 
 
+def export_command(args: argparse.Namespace) -> int:
+    """``promptlab export KIND ...`` and ``promptlab report``."""
+    return run_export(args, _open(args))
+
+
 COMMANDS = {
     "run": run_command,
     "history": history_command,
@@ -200,6 +207,8 @@ COMMANDS = {
     "runs": runs_command,
     "pull": pull_command,
     "check": gate_command,
+    "export": export_command,
+    "report": export_command,
 }
 
 

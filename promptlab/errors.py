@@ -13,7 +13,8 @@ them; library code lets them travel.
     │   ├── ExperimentFileError     a malformed experiment YAML file
     │   ├── UnknownProviderError    a provider name nobody registered
     │   ├── SecretInConfigError     an API key where only config belongs
-    │   └── ModelFileError          a local model file missing or not GGUF
+    │   ├── ModelFileError          a local model file missing or not GGUF
+    │   └── ExportError             an export that would be empty or malformed, or can't be written
     ├── ModelDownloadError          a model file couldn't be fetched
     ├── StoreError                  the history database can't be used
     │   ├── NotADatabaseError       the path is not a DuckDB database
@@ -66,6 +67,11 @@ class SecretInConfigError(ConfigError):
 
 class ModelFileError(ConfigError):
     """A local model file that is missing or is not a GGUF file."""
+
+
+class ExportError(ConfigError):
+    """An export that can't be made as asked (too few examples, a malformed one,
+    an unknown format, a folder that can't be written); nothing was written."""
 
 
 class ModelDownloadError(PromptlabError):

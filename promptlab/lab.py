@@ -11,21 +11,24 @@ from typing import Any, Unpack
 
 import pandas as pd
 
-from promptlab import columns, evals, registry, stats
+from promptlab import columns, evals, export, finetune, preferences, registry, stats
 from promptlab.background import SweepHandle
 from promptlab.data import Data
 from promptlab.errors import NotFoundError
 from promptlab.estimate import Estimate, estimate_cells
 from promptlab.evals import Evaluator
 from promptlab.evaluation import pair_by_input, prefer_pairs, score_stored
+from promptlab.export import ExportedSet, TrialFilters
 from promptlab.feedback import Vote, feedback_row
 from promptlab.judges import PairwiseJudge
-from promptlab.lineage import utcnow
+from promptlab.lineage import current_user, utcnow
+from promptlab.loading import prompt_document, write_prompt_file
 from promptlab.loops import run_sync
 from promptlab.model import Model
 from promptlab.prompt import Prompt
 from promptlab.prompt_diff import PromptDiff
 from promptlab.recording import SweepOptions, plan_sweep, record_sweep
+from promptlab.report import write_report
 from promptlab.run import Run
 from promptlab.runner import RunSettings
 from promptlab.scoring import check_columns
@@ -206,6 +209,58 @@ class Lab:
             scores = reads.latest_scores(reader, where)
         return columns.trial_frame(stored, scores)
 
+    # -- exporting -----------------------------------------------------------------
+
+    def export_trials(
+        self, path: str | os.PathLike[str], *, format: str | None = None, **trial_filters: Unpack[TrialFilters]
+    ) -> Path:
+        """Write the trials ``trials(**trial_filters)`` returns to CSV, Parquet or
+        JSONL, by ``path``'s suffix unless ``format`` says (``promptlab.export``)."""
+        return export.export_trials(self.trials(**trial_filters), path, format)
+
+    def export_finetune(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        min_score: float | None = None,
+        evaluator: str | None = None,
+        vote: finetune.VoteFilter | None = None,
+        exclude_errors: bool = True,
+        dedupe_inputs: bool = True,
+        use_corrections: bool = True,
+        validation_split: float = 0.0,
+        seed: int = 0,
+        **trial_filters: Unpack[TrialFilters],
+    ) -> ExportedSet:
+        """Write the matching trials as an OpenAI chat fine-tuning set (JSONL), a
+        ``validation_split`` share to ``<stem>.val.jsonl``; validated before anything
+        is written. ``min_score`` needs ``evaluator`` unless one evaluator scored
+        the trials; ``vote="up"`` keeps net up-voted ones (``promptlab.finetune``)."""
+        return finetune.export_finetune(
+            self.trials(**trial_filters), path, validation_split=validation_split, seed=seed, min_score=min_score,
+            evaluator=evaluator, vote=vote, exclude_errors=exclude_errors, dedupe_inputs=dedupe_inputs,
+            use_corrections=use_corrections,
+        )  # fmt: skip
+
+    def export_preferences(
+        self, path: str | os.PathLike[str], *, validation_split: float = 0.0, seed: int = 0,
+        **trial_filters: Unpack[TrialFilters],
+    ) -> ExportedSet:  # fmt: skip
+        """Write DPO preference pairs (OpenAI's format) from the matching trials'
+        corrections, votes and pairwise judge verdicts (``promptlab.preferences``)."""
+        trials = self.trials(**trial_filters)
+        verdicts = reads.pairwise_verdicts(self.store, list(trials["trial_id"]))
+        return preferences.export_preferences(
+            trials, path, scores=verdicts, validation_split=validation_split, seed=seed
+        )
+
+    def report(
+        self, path: str | os.PathLike[str], experiment: str, *, title: str | None = None, samples: int = 5
+    ) -> Path:
+        """Write a self-contained HTML report of ``experiment`` (summary with CIs,
+        plots, sample outputs, prompts and their diffs, feedback, runs) to ``path``."""
+        return write_report(self, path, experiment, title=title, samples=samples)
+
     # -- reading -------------------------------------------------------------------
 
     def trials(
@@ -351,6 +406,22 @@ class Lab:
             evidence=None, model=Model.from_dict(model) if model else None,
         )  # fmt: skip
 
+    def export_prompt(
+        self, name: str, path: str | os.PathLike[str], *, label: str | None = "production", version: str | None = None
+    ) -> Path:
+        """Write a prompt (the version ``label`` points at, or ``version``) to .json,
+        .yaml or .py for application code: template, variables, model config,
+        version, label and the evidence behind it. ``pl.load_prompt(path=...)``
+        loads it with no database."""
+        prompt = self.prompt(name, version) if version is not None else self.prompt(name, label=label)
+        events = reads.label_events(self.store, name, label) if version is None and label else pd.DataFrame()
+        evidence = columns.decode_json(events.iloc[-1]["evidence"]) if len(events) else None
+        document = prompt_document(
+            prompt, label=label if version is None else None, evidence=evidence,
+            exported_at=utcnow().isoformat(timespec="seconds"), exported_by=current_user(),
+        )  # fmt: skip
+        return write_prompt_file(Path(path), document)
+
     def labels(self, name: str | None = None) -> pd.DataFrame:
         """Where each label points now."""
         frame = reads.labels(self.store, name)
@@ -408,3 +479,9 @@ class Lab:
         """Move journaled rows into the database file now (promptlab does this on
         its own; call it before handing the file to a plain DuckDB client)."""
         return self.store.fold(wait=self.store.busy_timeout)
+
+    def ui(self) -> Any:
+        """The widget app over this history: ``promptlab.ui.playground(self)`` (a ``Playground``)."""
+        from promptlab.ui import playground
+
+        return playground(self)

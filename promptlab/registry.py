@@ -64,12 +64,17 @@ class Policy:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
         section = document.get("labels", {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [labels] must be a table: [labels] protected = [...], approvers = [...]")
         unknown = set(document) - {"labels"} | set(section) - {"protected", "approvers"}
         if unknown:
             raise ConfigError(
                 f"{path}: unknown key {sorted(unknown)[0]!r}; use [labels] protected = [...], approvers = [...]"
             )
         protected, approvers = section.get("protected", []), section.get("approvers", [])
+        # a bare string would be taken letter by letter: protected = "production" must not unprotect it
+        if not isinstance(protected, list) or not isinstance(approvers, list):
+            raise ConfigError(f'{path}: protected and approvers must be lists, e.g. protected = ["production"]')
         if not all(isinstance(x, str) for x in [*protected, *approvers]):
             raise ConfigError(f"{path}: protected and approvers must be lists of names")
         return cls(frozenset(protected), frozenset(approvers), path)
@@ -119,8 +124,19 @@ def _recommended_model(store: Store, name: str, version: str) -> Model | None:
     if usage.empty:
         return None
     top = usage.iloc[0]
-    return Model(str(top["name"]), provider=str(top["provider"]), base_url=top["base_url"] or None,
-                 **(columns.decode_json(top["params"]) or {}))  # fmt: skip
+    # The models table keeps what identifies a config; its price and key variable
+    # live in the config of the run that used it.
+    config = columns.decode_json(reads.run(store, str(top["last_run"]))["config"]) or {}
+    recorded: dict[str, Any] = next(
+        (m for m in config.get("models", []) if (m["provider"], m["name"], m["base_url"]) ==
+         (top["provider"], top["name"], top["base_url"] or None)),
+        {},
+    )  # fmt: skip
+    return Model(
+        str(top["name"]), provider=str(top["provider"]), base_url=top["base_url"] or None,
+        price=(recorded["price"][0], recorded["price"][1]) if recorded.get("price") else None,
+        api_key_env=recorded.get("api_key_env"), **(columns.decode_json(top["params"]) or {}),
+    )  # fmt: skip
 
 
 def current_version(store: Store, name: str, label: str) -> str | None:
@@ -222,10 +238,11 @@ def _scored_trials(store: Store, name: str) -> pd.DataFrame:
 
 
 def shared_input_deltas(trials_a: pd.DataFrame, trials_b: pd.DataFrame) -> pd.DataFrame:
-    """Per evaluator: mean on the inputs both versions saw, and B − A."""
+    """Per evaluator: mean on the inputs both versions saw with the same model
+    config, and B − A."""
     rows = []
     for label in sorted(set(columns.score_columns(trials_a)) & set(columns.score_columns(trials_b))):
-        comparison = stats.compare(trials_a, trials_b, label)
+        comparison = stats.compare(trials_a, trials_b, label, by=("model", "params"))
         rows.append({"evaluator": label, "n_shared": comparison.n, "a": comparison.mean_a, "b": comparison.mean_b,
                      "delta": comparison.difference, "verdict": comparison.verdict})  # fmt: skip
     return pd.DataFrame(rows, columns=["evaluator", "n_shared", "a", "b", "delta", "verdict"])

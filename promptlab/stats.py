@@ -141,9 +141,13 @@ def metric_column(trials: pd.DataFrame, metric: str) -> str:
     raise KeyError(f"no metric {metric!r}; evaluators scored here: {labels}")
 
 
-def input_key(trials: pd.DataFrame) -> pd.Series:
-    """Identifies the input of each trial (its row and repeat), to pair trials."""
-    return trials["vars"].map(canonical_json) + "#" + trials["repeat"].astype(str)
+def input_key(trials: pd.DataFrame, by: Sequence[str] = ()) -> pd.Series:
+    """Identifies the input of each trial (its row and repeat, and the ``by``
+    columns when given), to pair trials."""
+    key = trials["vars"].map(canonical_json) + "#" + trials["repeat"].astype(str)
+    for column in by:
+        key = key + "#" + trials[column].map(canonical_json)
+    return key
 
 
 @dataclass(frozen=True)
@@ -212,12 +216,14 @@ class Comparison:
         return self.verdict
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, metric: str, *, higher_is_better: bool = True) -> Comparison:
-    """Pair A's and B's trials by input and compare them on ``metric`` (an
-    evaluator label, or a column such as ``latency_ms``)."""
+def compare(
+    a: pd.DataFrame, b: pd.DataFrame, metric: str, *, higher_is_better: bool = True, by: Sequence[str] = ()
+) -> Comparison:
+    """Pair A's and B's trials by input (and the ``by`` columns, e.g. model) and
+    compare them on ``metric`` (an evaluator label, or a column such as ``latency_ms``)."""
     column_a, column_b = metric_column(a, metric), metric_column(b, metric)
-    left = pd.DataFrame({"key": input_key(a), "a": pd.to_numeric(a[column_a], errors="coerce")}).dropna()
-    right = pd.DataFrame({"key": input_key(b), "b": pd.to_numeric(b[column_b], errors="coerce")}).dropna()
+    left = pd.DataFrame({"key": input_key(a, by), "a": pd.to_numeric(a[column_a], errors="coerce")}).dropna()
+    right = pd.DataFrame({"key": input_key(b, by), "b": pd.to_numeric(b[column_b], errors="coerce")}).dropna()
     pairs = left.groupby("key").mean().join(right.groupby("key").mean(), how="inner")
     pairs["difference"] = pairs["b"] - pairs["a"]
     signed = pairs["difference"] if higher_is_better else -pairs["difference"]

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,29 @@ BUSY_TIMEOUT = 30.0
 _FOLDER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptlab-fold")
 
 
+SEALED_WHILE_READING = "No files found that match the pattern"
+"""DuckDB's words when a journal segment was sealed (renamed) between listing and reading."""
+
+
 class Reader:
     """Queries in one read session (see ``Store.reading``)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, relist: Callable[[], None]) -> None:
         self.con = con
+        self._relist = relist
+
+    def execute(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+        """Run a read query. A writer may seal its open segment (a rename) after the
+        views listed it; the views are then rebuilt from a fresh listing and the
+        query runs again: the rows are still there, under the sealed name."""
+        for attempt in range(5):
+            try:
+                return self.con.execute(text, params)
+            except duckdb.IOException as exc:
+                if SEALED_WHILE_READING not in str(exc) or attempt == 4:
+                    raise
+                self._relist()
+        raise AssertionError("unreachable")
 
     def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run a read query and return a DataFrame."""
@@ -53,7 +71,7 @@ class Reader:
             # duckdb 2.0 calls a pandas API that pandas 3.1 deprecates; not ours to fix
             warnings.simplefilter("ignore", category=FutureWarning)
             warnings.simplefilter("ignore", category=DeprecationWarning)
-            return self.con.execute(text, params).df()
+            return self.execute(text, params).df()
 
 
 class Store:
@@ -226,11 +244,21 @@ class Store:
             present = {row[0] for row in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [alias]
             ).fetchall()}  # fmt: skip
-            for name, table in TABLES.items():
-                if name in present:  # a read-only open of an older file lacks the newer tables
-                    view = sql.live_view(table, f"{alias}.{name}", self.journal.segments(name))
-                    con.execute(f"CREATE TEMP VIEW {name} AS {view}")
-            yield Reader(con)
+
+            def list_journal() -> None:
+                for attempt in range(5):
+                    try:
+                        for name, table in TABLES.items():
+                            if name in present:  # a read-only open of an older file lacks the newer tables
+                                view = sql.live_view(table, f"{alias}.{name}", self.journal.segments(name))
+                                con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
+                        return
+                    except duckdb.IOException as exc:  # a segment was sealed as we listed it: list again
+                        if SEALED_WHILE_READING not in str(exc) or attempt == 4:
+                            raise
+
+            list_journal()
+            yield Reader(con, list_journal)
 
     def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run one read query over the live tables and return a DataFrame."""

@@ -140,6 +140,23 @@ def latest_scores(store: Source, where: TrialFilter) -> pd.DataFrame:
     )
 
 
+def pairwise_verdicts(store: Source, trial_ids: Sequence[str]) -> pd.DataFrame:
+    """The newest pairwise judge verdict per (trial, judge, opponent) on these
+    trials: ``trial_id``, ``evaluator``, ``opponent``, ``label`` (win/loss/tie)."""
+    return store.query(
+        """
+        SELECT trial_id, evaluator, json_extract_string(args, '$.opponent') AS opponent, label, created_at
+        FROM scores
+        WHERE evaluator_name = 'pairwise_judge' AND error IS NULL AND trial_id IN (SELECT unnest(?))
+        QUALIFY row_number() OVER (
+            PARTITION BY trial_id, evaluator, json_extract_string(args, '$.opponent')
+            ORDER BY created_at DESC, score_id DESC) = 1
+        ORDER BY created_at, trial_id
+        """,
+        [list(trial_ids)],
+    )
+
+
 def cached_responses(store: Store, cache_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The first successful, paid-for response per cache key that history has."""
     if not cache_keys:
@@ -147,7 +164,7 @@ def cached_responses(store: Store, cache_keys: Sequence[str]) -> dict[str, dict[
     keys = pd.DataFrame({"cache_key": list(dict.fromkeys(cache_keys))})
     with store.reading() as reader:
         reader.con.register("wanted", keys)
-        rows = reader.con.execute(
+        rows = reader.execute(
             """
             SELECT t.cache_key, t.trial_id, t.output, t.finish_reason, t.latency_ms, t.ttft_ms,
                    t.prompt_tokens, t.completion_tokens, t.request_id
@@ -251,7 +268,8 @@ def model_usage(store: Source, name: str, version: str) -> pd.DataFrame:
     """The model configs a prompt version ran with, most trials first."""
     return store.query(
         """
-        SELECT m.model_id, m.provider, m.name, m.base_url, m.params, count(*) AS n_trials
+        SELECT m.model_id, m.provider, m.name, m.base_url, m.params, count(*) AS n_trials,
+               arg_max(t.run_id, t.created_at) AS last_run
         FROM trials t JOIN models m ON m.model_id = t.model_id
         WHERE t.prompt_name = ? AND t.prompt_version = ? AND coalesce(t.kind, 'sweep') = 'sweep'
         GROUP BY ALL ORDER BY n_trials DESC

@@ -1,0 +1,231 @@
+"""Writing trials out of the history: tables for other tools, and the files
+shared by the fine-tuning exports (``promptlab.finetune``, ``promptlab.preferences``).
+
+Every file is written to a temporary file in the target's folder and renamed
+into place only when complete, so an export that fails leaves nothing
+half-written, and a reader never sees a partial file. Exported text is passed
+through the same secret masking the recorder applies to outputs, so a key
+that reached an input or a correction doesn't leave in a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+import pandas as pd
+
+from promptlab.errors import ExportError
+from promptlab.keys import canonical_json, to_jsonable
+from promptlab.secrets import Redactor
+
+Format = Literal["csv", "parquet", "jsonl"]
+"""A table format ``export_trials`` writes."""
+
+SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
+                               ".ndjson": "jsonl"}  # fmt: skip
+"""File suffixes and the format each one means."""
+
+
+class TrialFilters(TypedDict, total=False):
+    """The ``Lab.trials`` filters the export methods pass on."""
+
+    experiment: str | None
+    prompt: str | None
+    prompt_version: str | None
+    model: str | None
+    run: str | None
+    user: str | None
+    since: datetime | str | timedelta | None
+    search: str | None
+    errors: bool | None
+
+
+# -- writing files ------------------------------------------------------------------
+
+
+def write_atomically(files: Mapping[Path, Callable[[Path], None]]) -> None:
+    """Call each writer on a temporary file next to its target, then rename them
+    all into place: on any error no target is touched and no temporary remains."""
+    written: dict[Path, Path] = {}
+    target = next(iter(files), Path())
+    try:
+        for target, write in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # not mkstemp: its files are private (0600), and an export is for sharing (the umask decides)
+            written[target] = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+            write(written[target])
+        for target, temporary in written.items():
+            os.replace(temporary, target)
+    except OSError as exc:
+        raise ExportError(f"can't write {target}: {exc.strerror or exc}") from exc
+    finally:
+        for temporary in written.values():
+            temporary.unlink(missing_ok=True)
+
+
+def jsonl_writer(records: Sequence[Mapping[Any, Any]]) -> Callable[[Path], None]:
+    """A writer of ``records`` as JSON Lines (UTF-8, one object per line)."""
+
+    def write(path: Path) -> None:
+        with path.open("w", encoding="utf-8", newline="\n") as out:
+            for record in records:
+                out.write(json.dumps(to_jsonable(record), ensure_ascii=False) + "\n")
+
+    return write
+
+
+def scrub(value: Any, redactor: Redactor) -> Any:
+    """``value`` with the environment's secret values masked in every string inside it."""
+    if isinstance(value, str):
+        return redactor.values(value)
+    if isinstance(value, Mapping):
+        return {key: scrub(item, redactor) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(item, redactor) for item in value]
+    return value
+
+
+# -- trials as a table ------------------------------------------------------------------
+
+
+def table_format(path: Path, format: str | None) -> Format:
+    """The format named, else the one ``path``'s suffix means."""
+    chosen = format.lower().lstrip(".") if format else SUFFIXES.get(path.suffix.lower())
+    if chosen not in ("csv", "parquet", "jsonl"):
+        known = ", ".join(sorted(SUFFIXES))
+        what = f"format {format!r}" if format else f"suffix {path.suffix or '(none)'!r} of {path}"
+        raise ExportError(f"unknown {what}; use a path ending in {known}, or format='csv' / 'parquet' / 'jsonl'")
+    return chosen  # type: ignore[return-value]
+
+
+def _nested_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns holding dicts or lists (params, vars, messages, ...)."""
+    return [
+        str(name) for name in frame.columns
+        if pd.api.types.is_object_dtype(frame[name]) and frame[name].map(lambda v: isinstance(v, (dict, list))).any()
+    ]  # fmt: skip
+
+
+def export_trials(trials: pd.DataFrame, path: str | os.PathLike[str], format: str | None = None) -> Path:
+    """Write a trials DataFrame (``lab.trials(...)``) to CSV, Parquet or JSON Lines,
+    chosen by ``path``'s suffix unless ``format`` says; returns the path.
+
+    The columns are the DataFrame's. Nested values (params, vars, messages) are
+    JSON text in CSV and Parquet (DuckDB's ``json`` functions read them back) and
+    nested objects in JSONL; times are ISO text in CSV and JSONL.
+    """
+    target = Path(path)
+    chosen = table_format(target, format)
+    redactor = Redactor()
+    frame = trials.reset_index(drop=True).copy()
+    for name in frame.columns:
+        if pd.api.types.is_object_dtype(frame[name]) or pd.api.types.is_string_dtype(frame[name]):
+            frame[name] = frame[name].map(lambda v: scrub(v, redactor))
+    if chosen == "jsonl":
+        write_atomically({target: jsonl_writer(frame.to_dict("records"))})
+        return target
+    for name in _nested_columns(frame):
+        frame[name] = frame[name].map(lambda v: None if v is None else json.dumps(to_jsonable(v), ensure_ascii=False))
+    if chosen == "csv":
+        write_atomically({target: lambda temporary: frame.to_csv(temporary, index=False)})
+    else:
+        write_atomically({target: lambda temporary: frame.to_parquet(temporary, index=False)})
+    return target
+
+
+# -- training sets -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportedSet:
+    """What a fine-tuning export wrote."""
+
+    path: Path
+    """The training file."""
+
+    n_train: int
+    """Examples in the training file."""
+
+    validation_path: Path | None = None
+    """The validation file (``<stem>.val.jsonl``), when a split was asked for."""
+
+    n_validation: int = 0
+    """Examples in the validation file."""
+
+    def __str__(self) -> str:
+        text = f"{self.n_train} examples to {self.path}"
+        if self.validation_path is not None:
+            text += f" and {self.n_validation} to {self.validation_path}"
+        return text
+
+
+def validation_path(path: Path) -> Path:
+    """``train.jsonl`` → ``train.val.jsonl``: the validation file beside a training file."""
+    return path.with_name(f"{path.stem}.val.jsonl")
+
+
+def check_split(fraction: float) -> None:
+    """Refuse a validation share outside [0, 1)."""
+    if not 0.0 <= fraction < 1.0:
+        raise ExportError(f"validation_split must be at least 0 and below 1, got {fraction}")
+
+
+def split_examples(
+    examples: Sequence[Mapping[str, Any]], fraction: float, seed: int
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(train, validation): ``n × fraction`` examples, rounded (at least one when
+    ``fraction`` > 0) go to validation, picked by a hash of the seed and each
+    example's content, so the same examples and seed always split the same way
+    (in any order, and mostly the same when examples are added). Both keep the
+    examples' order."""
+    check_split(fraction)
+    if fraction == 0.0 or not examples:
+        return list(examples), []
+    n_validation = max(1, int(len(examples) * fraction + 0.5))  # half up, not to even
+
+    def rank(index: int) -> str:
+        return hashlib.sha256(f"{seed}\0{canonical_json(examples[index])}".encode()).hexdigest()
+
+    chosen = set(sorted(range(len(examples)), key=lambda i: (rank(i), i))[:n_validation])
+    train = [e for i, e in enumerate(examples) if i not in chosen]
+    return train, [e for i, e in enumerate(examples) if i in chosen]
+
+
+def write_training_set(
+    train: Sequence[Mapping[str, Any]], validation: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]
+) -> ExportedSet:
+    """Write ``train`` to ``path`` and, when there is any, ``validation`` beside it, atomically."""
+    target = Path(path)
+    files = {target: jsonl_writer(train)}
+    if validation:
+        files[validation_path(target)] = jsonl_writer(validation)
+    write_atomically(files)
+    return ExportedSet(target, len(train), validation_path(target) if validation else None, len(validation))
+
+
+def too_few(kind: str, n: int, minimum: int, advice: str) -> str:
+    """The message for a set below the minimum, with what to do about it."""
+    return f"only {n} {kind}; fine-tuning needs at least {minimum}. {advice}"
+
+
+def require_trials(trials: pd.DataFrame) -> None:
+    """Refuse to make a training set from no trials at all, saying why."""
+    if trials.empty:
+        raise ExportError("no trials to make examples from: none match the filters given (lab.trials(...) with the "
+                          "same filters shows what matches)")  # fmt: skip
+
+
+def left_out_advice(left_out: Iterable[str]) -> str:
+    """What to relax, from what the filters left out (``min_score=0.8 on score_x: 12``, ...)."""
+    reasons = [reason for reason in left_out if reason]
+    if reasons:
+        return f"Left out: {'; '.join(reasons)}. Relax those filters or select more trials"
+    return "Select or record more trials"

@@ -1,0 +1,278 @@
+"""Fine-tuning sets from recorded trials, in OpenAI's chat format.
+
+Each kept trial becomes one example: the messages it sent, then its answer as
+the assistant's turn, ``{"messages": [..., {"role": "assistant", "content": ...}]}``.
+Its answer is the output, or a person's correction when one was stored: a
+correction is the answer as it should have been, so a corrected trial is kept
+even when its original output scored low or was voted down (the score and the
+votes judged the output the correction replaces).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, TypedDict, Unpack
+
+import pandas as pd
+
+from promptlab.columns import SCORE_PREFIX, score_columns
+from promptlab.errors import ExportError
+from promptlab.export import (
+    ExportedSet,
+    check_split,
+    left_out_advice,
+    require_trials,
+    scrub,
+    split_examples,
+    too_few,
+    write_training_set,
+)
+from promptlab.keys import canonical_json
+from promptlab.secrets import Redactor
+
+ROLES = ("system", "user", "assistant")
+"""Message roles a chat example may use."""
+
+MESSAGE_KEYS = frozenset({"role", "content", "name", "weight"})
+"""Keys OpenAI accepts on a text message of a fine-tuning example."""
+
+MIN_EXAMPLES = 10
+"""Fewer examples than this and OpenAI refuses the file."""
+
+RECOMMENDED_EXAMPLES = 50
+"""OpenAI's advice for a first fine-tune: at least this many examples."""
+
+VoteFilter = Literal["up", "any"]
+"""``up``: more up-votes than down-votes; ``any``: at least one up-vote."""
+
+
+class FinetuneFilters(TypedDict, total=False):
+    """Which trials become examples (the keywords of ``finetune_examples``)."""
+
+    evaluator: str | None
+    min_score: float | None
+    vote: VoteFilter | None
+    exclude_errors: bool
+    dedupe_inputs: bool
+    use_corrections: bool
+
+
+def text(value: Any) -> str | None:
+    """``value`` when it is text with something other than whitespace, else None."""
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def score_column(trials: pd.DataFrame, evaluator: str | None) -> str:
+    """The ``score_<label>`` column of ``evaluator``; with None, the only evaluator's."""
+    labels = score_columns(trials)
+    scored = ", ".join(labels) if labels else "none (score them first with lab.evaluate)"
+    if evaluator is None:
+        if len(labels) == 1:
+            return SCORE_PREFIX + labels[0]
+        raise ExportError(f"min_score needs evaluator=...: which evaluator's score? Evaluators that scored these "
+                          f"trials: {scored}")  # fmt: skip
+    column = evaluator if evaluator.startswith(SCORE_PREFIX) else SCORE_PREFIX + evaluator
+    if column not in trials.columns:
+        raise ExportError(f"no column {column!r}: evaluator {evaluator!r} scored none of these trials. "
+                          f"Evaluators that did: {scored}")  # fmt: skip
+    return column
+
+
+def input_keys(trials: pd.DataFrame) -> pd.Series:
+    """What identifies each trial's input: its row of variables (the rendered
+    messages when a trial has none)."""
+    values = trials["vars"] if "vars" in trials else pd.Series([None] * len(trials), index=trials.index)
+    return pd.Series(
+        [canonical_json(v) if isinstance(v, dict) and v else canonical_json(m)
+         for v, m in zip(values, trials["messages"], strict=True)],
+        index=trials.index, dtype=object,
+    )  # fmt: skip
+
+
+def ranking_scores(trials: pd.DataFrame, column: str | None) -> pd.Series:
+    """Each trial's score: ``column``'s, else the mean of every evaluator's (NaN when none scored it)."""
+    names = [column] if column else [SCORE_PREFIX + label for label in score_columns(trials)]
+    if not names:
+        return pd.Series(math.nan, index=trials.index)
+    return trials[names].apply(pd.to_numeric, errors="coerce").mean(axis=1)
+
+
+def _column(trials: pd.DataFrame, name: str, default: Any) -> pd.Series:
+    return trials[name] if name in trials else pd.Series([default] * len(trials), index=trials.index)
+
+
+def select_trials(
+    trials: pd.DataFrame,
+    *,
+    evaluator: str | None = None,
+    min_score: float | None = None,
+    vote: VoteFilter | None = None,
+    exclude_errors: bool = True,
+    dedupe_inputs: bool = True,
+    use_corrections: bool = True,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The trials that pass the filters, with their ``answer`` column, and how many
+    each filter left out (by the filter's name as given)."""
+    if vote not in (None, "up", "any"):
+        raise ExportError(f"vote must be 'up' (more up-votes than down) or 'any' (at least one up-vote), got {vote!r}")
+    frame = trials.reset_index(drop=True)
+    column = score_column(frame, evaluator) if min_score is not None or evaluator is not None else None
+    corrections = _column(frame, "correction", None).map(text) if use_corrections else pd.Series(None, frame.index)
+    corrected = corrections.notna()
+    frame = frame.assign(answer=corrections.where(corrected, frame["output"].map(text)))
+    keep = pd.Series(True, index=frame.index)
+    dropped: dict[str, int] = {}
+
+    def apply(name: str, passes: pd.Series) -> None:
+        nonlocal keep
+        dropped[name] = int((keep & ~passes).sum())
+        keep = keep & passes
+
+    if exclude_errors:
+        apply("exclude_errors", _column(frame, "error_type", None).isna() | corrected)
+    apply("trials without an output", frame["answer"].notna())
+    scores = ranking_scores(frame, column)
+    if min_score is not None:
+        apply(f"min_score={min_score} on {column}", (scores >= min_score) | corrected)
+    votes_up = _column(frame, "votes_up", 0).fillna(0)
+    net_votes = votes_up - _column(frame, "votes_down", 0).fillna(0)
+    if vote is not None:
+        apply(f"vote={vote!r}", (net_votes > 0 if vote == "up" else votes_up > 0) | corrected)
+    kept = frame[keep]
+    if dedupe_inputs and len(kept):
+        # best first: a person's correction, then the highest score, the most net up-votes, the newest
+        ranked = kept.assign(
+            _input=input_keys(kept), _corrected=corrected[keep], _score=scores[keep].fillna(-math.inf),
+            _votes=net_votes[keep], _when=_column(kept, "created_at", pd.NaT),
+        ).sort_values(["_corrected", "_score", "_votes", "_when"], ascending=False, kind="stable")  # fmt: skip
+        deduped = ranked.drop_duplicates("_input").sort_index()
+        dropped["dedupe_inputs"] = len(kept) - len(deduped)
+        kept = deduped.drop(columns=["_input", "_corrected", "_score", "_votes", "_when"])
+    return kept, dropped
+
+
+def plain_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The role and content of each message (nothing else the store may keep)."""
+    return [{"role": m.get("role"), "content": m.get("content")} for m in messages]
+
+
+def finetune_examples(
+    trials: pd.DataFrame,
+    *,
+    evaluator: str | None = None,
+    min_score: float | None = None,
+    vote: VoteFilter | None = None,
+    exclude_errors: bool = True,
+    dedupe_inputs: bool = True,
+    use_corrections: bool = True,
+) -> list[dict[str, Any]]:
+    """OpenAI chat examples from a trials DataFrame (``lab.trials(...)``).
+
+    ``min_score`` keeps trials whose ``score_<evaluator>`` is at least that
+    (``evaluator`` may be left out when one evaluator scored the trials);
+    ``vote="up"`` keeps trials with more up-votes than down-votes, ``"any"``
+    those with at least one up-vote; failed calls are left out unless
+    ``exclude_errors=False``; ``dedupe_inputs`` keeps one trial per input row
+    (a corrected one, else the best scored by ``evaluator``, or on the mean of
+    every evaluator's scores, then the most up-voted, then the newest). Trials
+    without an answer are always left out.
+    """
+    kept, _ = select_trials(
+        trials, evaluator=evaluator, min_score=min_score, vote=vote, exclude_errors=exclude_errors,
+        dedupe_inputs=dedupe_inputs, use_corrections=use_corrections,
+    )  # fmt: skip
+    return examples_of(kept)
+
+
+def examples_of(kept: pd.DataFrame) -> list[dict[str, Any]]:
+    """Chat examples of selected trials (with their ``answer``), secrets masked."""
+    redactor = Redactor()
+    return [
+        scrub({"messages": [*plain_messages(messages), {"role": "assistant", "content": answer}]}, redactor)
+        for messages, answer in zip(kept["messages"], kept["answer"], strict=True)
+    ]
+
+
+def message_problem(message: Any) -> str | None:
+    """What is wrong with one chat message, or None."""
+    if not isinstance(message, Mapping):
+        return f"a message is {type(message).__name__}, not an object with role and content"
+    extra = set(message) - MESSAGE_KEYS
+    if extra:
+        return f"a message has keys {sorted(extra)} (allowed: {', '.join(sorted(MESSAGE_KEYS))})"
+    if message.get("role") not in ROLES:
+        return f"role {message.get('role')!r} is not one of {', '.join(ROLES)}"
+    if text(message.get("content")) is None:
+        return f"a {message['role']} message has no text (content {message.get('content')!r})"
+    return None
+
+
+def chat_example_problem(example: Any) -> str | None:
+    """What is wrong with one chat example, or None."""
+    messages = example.get("messages") if isinstance(example, Mapping) else None
+    if not isinstance(messages, list) or not messages:
+        return "it has no messages list"
+    for position, message in enumerate(messages):
+        problem = message_problem(message)
+        if problem:
+            return f"message {position}: {problem}"
+    if messages[-1]["role"] != "assistant":
+        return f"the last message is {messages[-1]['role']!r}; it must be the assistant's answer"
+    return None
+
+
+def check_count(kind: str, n: int, advice: str) -> None:
+    """Raise below ``MIN_EXAMPLES`` (with ``advice``); warn below ``RECOMMENDED_EXAMPLES``."""
+    if n < MIN_EXAMPLES:
+        raise ExportError(too_few(kind, n, MIN_EXAMPLES, advice))
+    if n < RECOMMENDED_EXAMPLES:
+        warnings.warn(
+            f"only {n} {kind}; fine-tuning works, but OpenAI advises at least {RECOMMENDED_EXAMPLES}",
+            UserWarning, stacklevel=3,
+        )  # fmt: skip
+
+
+def validate_chat_examples(examples: Sequence[Any], *, left_out: Iterable[str] = ()) -> None:
+    """Check examples against OpenAI's chat fine-tuning format: each has messages
+    with roles system/user/assistant and text content, the last the assistant's;
+    at least ``MIN_EXAMPLES`` of them (``left_out`` names what filters left out,
+    for the message when too few), and a warning under ``RECOMMENDED_EXAMPLES``. Raises ``ExportError``
+    naming the first bad example."""
+    for index, example in enumerate(examples):
+        problem = chat_example_problem(example)
+        if problem:
+            raise ExportError(f"example {index} is malformed: {problem}")
+    check_count("examples", len(examples), left_out_advice(left_out))
+
+
+def left_out_reasons(dropped: Mapping[str, int]) -> list[str]:
+    """``min_score=0.8 on score_x: 12``, ... for the filters that left trials out."""
+    return [f"{name}: {n}" for name, n in dropped.items() if n]
+
+
+def export_finetune(
+    trials: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    validation_split: float = 0.0,
+    seed: int = 0,
+    **filters: Unpack[FinetuneFilters],
+) -> ExportedSet:
+    """Write ``finetune_examples(trials, **filters)`` as JSONL to ``path``, and with
+    ``validation_split`` that share of them to ``<stem>.val.jsonl`` (the same
+    seed and examples always split the same way). Everything is validated before
+    anything is written."""
+    check_split(validation_split)
+    require_trials(trials)
+    kept, dropped = select_trials(trials, **filters)
+    examples = examples_of(kept)
+    validate_chat_examples(examples, left_out=left_out_reasons(dropped))
+    train, validation = split_examples(examples, validation_split, seed)
+    if len(train) < MIN_EXAMPLES:
+        advice = left_out_advice([f"validation_split={validation_split}: {len(validation)}",
+                                  *left_out_reasons(dropped)])  # fmt: skip
+        raise ExportError(too_few("training examples after the validation split", len(train), MIN_EXAMPLES, advice))
+    return write_training_set(train, validation, path)
