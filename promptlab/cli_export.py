@@ -86,6 +86,14 @@ def add_export_commands(commands: Any, parents: list[argparse.ArgumentParser]) -
     _split_options(preferences)
     preferences.set_defaults(export_handler=preferences_export)
 
+    prompt = kinds.add_parser("prompt", parents=parents, help="a prompt for application code (.json, .yaml, .py)")
+    prompt.add_argument("name", help="prompt name")
+    prompt.add_argument("out", metavar="OUT", help="file to write: .json, .yaml or .py")
+    pick = prompt.add_mutually_exclusive_group()
+    pick.add_argument("--label", default="production", help="export the version this label points at (default)")
+    pick.add_argument("--version", help="export this version (a unique prefix is enough)")
+    prompt.set_defaults(export_handler=prompt_export)
+
     add_report_arguments(kinds.add_parser("report", parents=parents, help="self-contained HTML report"))
     add_report_arguments(commands.add_parser("report", parents=parents, help="same as `export report`"))
     return kinds
@@ -116,6 +124,12 @@ def preferences_export(args: argparse.Namespace, lab: Lab) -> None:
     """``promptlab export preferences OUT.jsonl``."""
     written = lab.export_preferences(args.out, validation_split=args.split, seed=args.seed, **_filters(args))
     print(f"wrote {written}")
+
+
+def prompt_export(args: argparse.Namespace, lab: Lab) -> None:
+    """``promptlab export prompt NAME OUT``."""
+    path = lab.export_prompt(args.name, args.out, label=None if args.version else args.label, version=args.version)
+    print(f"wrote prompt {args.name!r} to {path}; load it with pl.load_prompt(path={str(path)!r})")
 
 
 def report_export(args: argparse.Namespace, lab: Lab) -> None:
