@@ -1,5 +1,7 @@
 """promptlab: sweep prompts × models × parameters × inputs, record every trial."""
 
+from typing import TYPE_CHECKING, Any
+
 from promptlab import evals
 from promptlab.errors import (
     ConfigError,
@@ -46,4 +48,17 @@ __all__ = [
     "evals",
     "load_prompt",
     "register_provider",
+    "ui",
 ]
+
+if TYPE_CHECKING:
+    from promptlab import ui
+else:
+
+    def __getattr__(name: str) -> Any:
+        # pl.ui imports ipywidgets (~100 ms): only for those who use the widget app
+        if name == "ui":
+            import importlib
+
+            return importlib.import_module("promptlab.ui")
+        raise AttributeError(f"module 'promptlab' has no attribute {name!r}")

@@ -36,6 +36,9 @@ from promptlab.store import Store, reads
 
 DEFAULT_DB = "promptlab.duckdb"
 
+FEEDBACK_FOLD_DELAY = 3.0
+"""Seconds a feedback write waits before folding, so a reviewer's burst of clicks shares one fold."""
+
 
 def default_db_path() -> str:
     """``$PROMPTLAB_DB``, else ``./promptlab.duckdb``."""
@@ -320,15 +323,18 @@ class Lab:
         since: datetime | str | timedelta | None = None,
         until: datetime | str | timedelta | None = None,
         search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> pd.DataFrame:
         """Runs by everyone, newest first: who, when, status, trial/error/cache
         counts, cost, p50 latency, prompts and models; filtered by any of the
-        arguments (``search`` looks in the runs' inputs and outputs)."""
+        arguments (``search`` looks in the runs' inputs and outputs); ``limit``
+        and ``offset`` page through them."""
         where = reads.RunFilter(
             experiment=experiment, user=user, tag=tag, prompt=prompt, model=model,
             since=_as_utc(since), until=_as_utc(until), search=search,
         )  # fmt: skip
-        frame = reads.runs(self.store, where)
+        frame = reads.runs(self.store, where, limit=limit, offset=offset)
         frame["config"] = frame["config"].map(columns.decode_json)
         return frame
 
@@ -467,7 +473,7 @@ class Lab:
         full_id = str(reads.trial(self.store, trial_id)["trial_id"])
         row = feedback_row(full_id, vote=vote, correction=correction, comment=comment, action=action, user=user)
         self.store.append({"feedback": [row]})
-        self.store.fold_soon()
+        self.store.fold_soon(delay=FEEDBACK_FOLD_DELAY)
         return str(row["feedback_id"])
 
     def feedback_for(self, trial_id: str | None = None) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from promptlab.columns import PASSED_PREFIX, SCORE_PREFIX, score_columns
+from promptlab.errors import ConfigError
 from promptlab.keys import canonical_json
 
 VARIANT = ["prompt_name", "prompt_version", "model", "params"]
@@ -86,9 +87,10 @@ def paired_bootstrap_p(differences: Sequence[float] | np.ndarray, resamples: int
 # -- summary ------------------------------------------------------------------------
 
 
-def summary(trials: pd.DataFrame) -> pd.DataFrame:
+def summary(trials: pd.DataFrame, *, ci: bool = True) -> pd.DataFrame:
     """Per variant: n, errors, cached, latency p50/p95, tokens, cost, spend, and for
-    every evaluator its mean with a 95% bootstrap interval and pass rate."""
+    every evaluator its mean with a 95% bootstrap interval (``ci=False`` skips the
+    intervals, for live displays) and pass rate."""
     base = [
         *VARIANT, "n", "errors", "error_rate", "cached", "latency_p50_ms", "latency_p95_ms",
         "prompt_tokens", "completion_tokens", "cost_usd", "spent_usd",
@@ -116,10 +118,11 @@ def summary(trials: pd.DataFrame) -> pd.DataFrame:
     )
     for label in score_columns(trials):
         values = grouped[SCORE_PREFIX + label]
-        intervals = values.apply(lambda v: bootstrap_ci(v.dropna().to_numpy()))
         result[f"{label}_mean"] = values.mean()
-        result[f"{label}_ci_low"] = intervals.map(lambda ci: ci[0])
-        result[f"{label}_ci_high"] = intervals.map(lambda ci: ci[1])
+        if ci:
+            intervals = values.apply(lambda v: bootstrap_ci(v.dropna().to_numpy()))
+            result[f"{label}_ci_low"] = intervals.map(lambda interval: interval[0])
+            result[f"{label}_ci_high"] = intervals.map(lambda interval: interval[1])
         result[f"{label}_n"] = values.count()
         if PASSED_PREFIX + label in frame:
             result[f"{label}_pass_rate"] = grouped[PASSED_PREFIX + label].mean()
@@ -138,7 +141,7 @@ def metric_column(trials: pd.DataFrame, metric: str) -> str:
         if candidate in trials.columns:
             return candidate
     labels = ", ".join(score_columns(trials)) or "none yet (score with lab.evaluate)"
-    raise KeyError(f"no metric {metric!r}; evaluators scored here: {labels}")
+    raise ConfigError(f"no metric {metric!r}; evaluators scored here: {labels}")
 
 
 def input_key(trials: pd.DataFrame, by: Sequence[str] = ()) -> pd.Series:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from promptlab import stats
+from promptlab.errors import ConfigError
 from promptlab.keys import canonical_json
 
 # -- independent references ----------------------------------------------------------------
@@ -202,7 +203,7 @@ def test_compare_on_a_column_where_lower_is_better() -> None:
 
 
 def test_compare_names_the_scored_metrics_when_one_is_missing() -> None:
-    with pytest.raises(KeyError, match="acc"):
+    with pytest.raises(ConfigError, match="acc"):
         stats.compare(scored([1.0]), scored([1.0]), "accuracy")
 
 

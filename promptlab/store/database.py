@@ -41,8 +41,13 @@ BUSY_TIMEOUT = 30.0
 _FOLDER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptlab-fold")
 
 
-SEALED_WHILE_READING = "No files found that match the pattern"
-"""DuckDB's words when a journal segment was sealed (renamed) between listing and reading."""
+def sealed_while_reading(error: Exception) -> bool:
+    """Whether DuckDB failed because a journal segment was sealed (renamed)
+    between listing it and reading it (at bind time or at scan time)."""
+    message = str(error)
+    return "No files found that match the pattern" in message or (
+        "Cannot open file" in message and ".jsonl.open" in message
+    )
 
 
 class Reader:
@@ -60,7 +65,7 @@ class Reader:
             try:
                 return self.con.execute(text, params)
             except duckdb.IOException as exc:
-                if SEALED_WHILE_READING not in str(exc) or attempt == 4:
+                if not sealed_while_reading(exc) or attempt == 4:
                     raise
                 self._relist()
         raise AssertionError("unreachable")
@@ -200,8 +205,11 @@ class Store:
             self.journal.sweep_temporaries()
             return sum(len(paths) for paths in segments.values())
 
-    def fold_soon(self) -> None:
-        """Fold in the background (rows stay visible to readers meanwhile)."""
+    def fold_soon(self, delay: float = 0.0) -> None:
+        """Fold in the background (rows stay visible to readers meanwhile).
+        With a ``delay``, a burst of small writes (feedback clicks) shares one fold."""
+        if self.read_only:
+            return
         self.journal.seal()
         if self._fold_scheduled.is_set():
             return
@@ -211,7 +219,14 @@ class Store:
             self._fold_scheduled.clear()
             self.fold(wait=self.busy_timeout)
 
-        _FOLDER.submit(fold)
+        if delay <= 0:
+            _FOLDER.submit(fold)
+            return
+        # A daemon timer: at exit a pending fold is simply left to the next
+        # process (the rows are safe in the journal meanwhile).
+        timer = threading.Timer(delay, lambda: _FOLDER.submit(fold))
+        timer.daemon = True
+        timer.start()
 
     def _fold_into_file(self, segments: dict[str, list[Path]], deadline: float) -> None:
         with self._attached(read_only=False, deadline=deadline) as (con, alias):
@@ -254,7 +269,7 @@ class Store:
                                 con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
                         return
                     except duckdb.IOException as exc:  # a segment was sealed as we listed it: list again
-                        if SEALED_WHILE_READING not in str(exc) or attempt == 4:
+                        if not sealed_while_reading(exc) or attempt == 4:
                             raise
 
             list_journal()

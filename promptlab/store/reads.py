@@ -355,9 +355,10 @@ class RunFilter:
         return " AND ".join(clauses), params
 
 
-def runs(store: Source, where: RunFilter | None = None) -> pd.DataFrame:
+def runs(store: Source, where: RunFilter | None = None, *, limit: int | None = None, offset: int = 0) -> pd.DataFrame:
     """Runs, newest first, with trial counts and headline numbers."""
     condition, params = (where or RunFilter()).where()
+    page = (f" LIMIT {int(limit)}" if limit is not None else "") + (f" OFFSET {int(offset)}" if offset else "")
     return store.query(
         f"""
         SELECT r.run_id, r.experiment, r.status, r.n_cells,
@@ -376,7 +377,7 @@ def runs(store: Source, where: RunFilter | None = None) -> pd.DataFrame:
         LEFT JOIN experiments e ON e.name = r.experiment
         WHERE {condition}
         GROUP BY ALL
-        ORDER BY r.started_at DESC
+        ORDER BY r.started_at DESC{page}
         """,
         params,
     )

@@ -1,0 +1,77 @@
+"""The playground: builder, results, history and review as tabs of one app."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets  # type: ignore[import-untyped]
+
+from promptlab.model import Model
+from promptlab.ui.builder import SweepBuilder
+from promptlab.ui.history import HistoryBrowser
+from promptlab.ui.results import ResultsGrid
+from promptlab.ui.review import ReviewPanel
+
+if TYPE_CHECKING:
+    from promptlab.lab import Lab
+
+TABS = ("Build & run", "Results", "History", "Review")
+
+
+class Playground(widgets.Tab):
+    """The whole widget app over one history file.
+
+    History's Open shows a run in Results; its Load fills the builder; the
+    results grid's "Review one by one" opens the Review tab on what it shows.
+    """
+
+    def __init__(
+        self,
+        lab: Lab,
+        *,
+        models: Sequence[Model] = (),
+        namespace: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.lab = lab
+        self.builder = SweepBuilder(lab, models=models, namespace=namespace)
+        self.results = ResultsGrid(lab=lab, on_review=self._review_results)
+        self.history = HistoryBrowser(lab, on_open=self.open_run, on_load=self.load_run)
+        self.review = ReviewPanel(lab=lab)
+        super().__init__([self.builder, self.results, self.history, self.review], titles=TABS)
+
+    def open_run(self, run_id: str) -> None:
+        """Show a run in the Results tab."""
+        self.results.show_run(run_id)
+        self.selected_index = TABS.index("Results")
+
+    def load_run(self, run_id: str) -> None:
+        """Load a run's variants into the builder, to re-run or fork them."""
+        self.builder.load_run(run_id)
+        self.selected_index = TABS.index("Build & run")
+
+    def _review_results(self, grid: ResultsGrid) -> None:
+        if grid.run_id is not None:
+            self.review.show_run(grid.run_id)
+        else:
+            self.review.show_trials(grid.table.trials)
+        self.selected_index = TABS.index("Review")
+
+    def __repr__(self) -> str:
+        return f"Playground({self.lab.path.name}: {' | '.join(TABS)})"
+
+
+def playground(
+    lab: Lab | None = None, *, models: Sequence[Model] = (), namespace: Mapping[str, Any] | None = None
+) -> Playground:
+    """The widget app: build and run sweeps, browse results and history, review outputs.
+
+    ``lab`` defaults to ``pl.Lab()``; ``models`` are offered (ticked) in the
+    builder; ``namespace`` is where it looks for DataFrames (default: the
+    notebook's variables).
+    """
+    if lab is None:
+        from promptlab.lab import Lab
+
+        lab = Lab()
+    return Playground(lab, models=models, namespace=namespace)

@@ -1,0 +1,348 @@
+"""The sweep builder: prompt variants, models, parameters, data and options,
+checked as they are typed, then run in the background and watched live.
+
+Its state becomes ``lab.start`` arguments through one plain method,
+``SweepBuilder.sweep_arguments()``, which a notebook can call without clicking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets  # type: ignore[import-untyped]
+
+from promptlab.errors import ConfigError, PromptlabError
+from promptlab.model import Model
+from promptlab.recording import SweepOptions
+from promptlab.ui.arguments import (
+    SweepArguments,
+    format_param_grid,
+    format_values,
+    parse_param_grid,
+    parse_values,
+    sweep_arguments_from_run,
+)
+from promptlab.ui.common import (
+    button,
+    catching,
+    error_html,
+    error_label,
+    escape,
+    muted,
+    notebook_namespace,
+    replace_children,
+    show_error,
+)
+from promptlab.ui.data_picker import DataPicker
+from promptlab.ui.model_picker import ModelPicker, offered_models
+from promptlab.ui.prompt_editor import PromptEditor
+from promptlab.ui.run_panel import RunPanel
+
+if TYPE_CHECKING:
+    from promptlab.background import SweepHandle
+    from promptlab.lab import Lab
+    from promptlab.ui.progress import SweepWatch
+
+AUTO_ESTIMATE_CELLS = 2000
+"""Sweeps up to this size are priced as they are edited; bigger ones on request."""
+
+NAMED_PARAMS = ("temperature", "max_tokens", "seed")
+
+
+def models_used(lab: Lab, limit: int = 8) -> list[Model]:
+    """Model configs of the latest runs in the history, newest first (at most ``limit``)."""
+    found: dict[Model, None] = {}
+    try:
+        configs = lab.runs()["config"]
+    except PromptlabError:
+        return []
+    for config in configs:
+        for described in (config or {}).get("models", []):
+            try:
+                found.setdefault(Model.from_dict(described), None)
+            except (PromptlabError, KeyError, TypeError):
+                continue  # written by another version: skip rather than fail the builder
+            if len(found) >= limit:
+                return list(found)
+    return list(found)
+
+
+def _section(title: str) -> widgets.HTML:
+    return widgets.HTML(f'<h4 style="margin:10px 0 4px 0">{escape(title)}</h4>')
+
+
+class SweepBuilder(widgets.VBox):
+    """Build a sweep, see what it will cost, run it, watch it, stop it.
+
+    ``models`` are offered ticked, next to the embedded ones and those used
+    recently in ``lab``. ``namespace`` is where DataFrames are looked for
+    (default: the notebook's variables).
+    """
+
+    def __init__(
+        self,
+        lab: Lab,
+        *,
+        models: Sequence[Model] = (),
+        namespace: Mapping[str, Any] | None = None,
+        on_start: Callable[[SweepHandle], None] | None = None,
+    ) -> None:
+        self.lab = lab
+        self._loading = False
+        self.prompts = widgets.VBox(layout=widgets.Layout(width="100%"))
+        self.add_prompt = button("+ prompt variant", "add an empty prompt variant")
+        self.add_prompt.on_click(lambda _: self.add_variant())
+        self.models = ModelPicker(offered_models(models, used=models_used(lab)), on_change=self.refresh)
+        self.temperature = widgets.Text(description="temperature", placeholder="e.g. 0, 0.7 (one run each)")
+        self.max_tokens = widgets.Text(description="max tokens", placeholder="e.g. 256")
+        self.seed = widgets.Text(description="seed", placeholder="e.g. 1")
+        self.other_params = widgets.Text(description="other", placeholder="e.g. top_p=0.9, 1; stop='###'")
+        self.params_error = error_label()
+        ns = namespace if namespace is not None else notebook_namespace()
+        self.data = DataPicker(ns, on_change=self.refresh, wanted_columns=self.variables)
+        self.repeats = widgets.BoundedIntText(value=1, min=1, max=1000, description="repeats")
+        self.concurrency = widgets.BoundedIntText(value=8, min=1, max=256, description="concurrency")
+        self.cache = widgets.Checkbox(value=True, description="reuse answers already in the history", indent=False)
+        self.experiment = widgets.Text(value="playground", description="experiment")
+        self.tags = widgets.Text(description="tags", placeholder="comma-separated, e.g. summaries, draft")
+        self.options_error = error_label()
+        self.size = widgets.HTML()
+        self.estimate_button = button("Estimate cost", "count tokens and price the calls this sweep would make")
+        self.note = widgets.HTML()
+        self.runner = RunPanel(lab, self.sweep_arguments, on_start=on_start, on_end=self.refresh)
+        self.run_button, self.stop_button = self.runner.run_button, self.runner.stop_button
+        self.run_error, self.display, self.results = self.runner.error, self.runner.display, self.runner.results
+        self.estimate_button.on_click(lambda _: self.estimate())
+        for control in (self.temperature, self.max_tokens, self.seed, self.other_params, self.repeats, self.cache,
+                        self.concurrency, self.experiment, self.tags):  # fmt: skip
+            control.observe(lambda _: self.refresh(), "value")
+        self.add_variant(refresh=False)
+        super().__init__(
+            [
+                _section("Prompt variants"), self.prompts, self.add_prompt,
+                _section("Models and parameters"), self.models,
+                widgets.HBox([self.temperature, self.max_tokens]), widgets.HBox([self.seed, self.other_params]),
+                self.params_error,
+                _section("Data"), self.data,
+                _section("Run"), widgets.HBox([self.experiment, self.tags]),
+                widgets.HBox([self.repeats, self.concurrency, self.cache]), self.options_error,
+                widgets.HBox([self.size, self.estimate_button]), self.note,
+                self.runner,
+            ],
+            layout=widgets.Layout(width="100%"),
+        )  # fmt: skip
+        self.refresh()
+
+    # -- prompt variants -------------------------------------------------------------
+
+    def editors(self) -> list[PromptEditor]:
+        """The prompt variant editors, in order."""
+        return list(self.prompts.children)
+
+    def add_variant(
+        self, name: str | None = None, messages: Sequence[Mapping[str, str]] | None = None, *, refresh: bool = True
+    ) -> PromptEditor:
+        """Add a prompt variant editor (empty unless ``messages`` are given)."""
+        taken = {editor.name.value for editor in self.editors()}
+        name = name or next(f"prompt-{i}" for i in range(1, len(taken) + 2) if f"prompt-{i}" not in taken)
+        editor = PromptEditor(name, messages) if messages else PromptEditor(name)
+        editor.on_change = self.refresh
+        editor.duplicate.on_click(lambda _: self.duplicate_variant(editor))
+        editor.remove.on_click(lambda _: self.remove_variant(editor))
+        self.prompts.children = [*self.prompts.children, editor]
+        if refresh:
+            self.refresh()
+        return editor
+
+    def duplicate_variant(self, editor: PromptEditor) -> PromptEditor:
+        """Add a copy of ``editor``'s variant (named ``<name>-copy``) right after it."""
+        copy = self.add_variant(f"{editor.name.value}-copy", editor.rows_as_typed() or None, refresh=False)
+        others = [e for e in self.editors() if e is not copy]
+        at = others.index(editor) + 1
+        self.prompts.children = [*others[:at], copy, *others[at:]]
+        self.refresh()
+        return copy
+
+    def remove_variant(self, editor: PromptEditor) -> None:
+        """Drop a variant."""
+        replace_children(self.prompts, [e for e in self.editors() if e is not editor])
+        self.refresh()
+
+    def variables(self) -> list[str]:
+        """Every template variable the variants use."""
+        found: set[str] = set()
+        for editor in self.editors():
+            try:
+                found |= editor.prompt().variables
+            except ConfigError:
+                continue
+        return sorted(found)
+
+    # -- checking ---------------------------------------------------------------------
+
+    def params(self) -> dict[str, list[Any]]:
+        """The parameter grid typed in (raises ConfigError naming the field)."""
+        grid: dict[str, list[Any]] = {}
+        for key, field, kind in (("temperature", self.temperature, float), ("max_tokens", self.max_tokens, int),
+                                 ("seed", self.seed, int)):  # fmt: skip
+            values = parse_values(field.value, key.replace("_", " "), kind)
+            if values:
+                grid[key] = values
+        for key, values in parse_param_grid(self.other_params.value).items():
+            grid[key] = values
+        return grid
+
+    def options(self) -> SweepOptions:
+        """Everything ``lab.start`` takes besides prompts, models and data (raises ConfigError)."""
+        experiment = self.experiment.value.strip()
+        if not experiment:
+            raise ConfigError("name the experiment, e.g. summaries")
+        return {
+            "params": self.params(),
+            "repeats": int(self.repeats.value),
+            "experiment": experiment,
+            "tags": [t.strip() for t in self.tags.value.split(",") if t.strip()],
+            "concurrency": int(self.concurrency.value),
+            "cache": bool(self.cache.value),
+        }
+
+    def check(self) -> dict[str, str]:
+        """What stops the sweep from running, by field; each problem is shown beside its field."""
+        return self._check()[0]
+
+    def _check(self) -> tuple[dict[str, str], int]:
+        problems: dict[str, str] = {}
+        shape = self.data.check()
+        if shape is None:
+            problems["data"] = self.data.problem or "pick some data"
+        for i, editor in enumerate(self.editors(), start=1):
+            problem = editor.check(shape[1] if shape else None)
+            if problem:
+                problems[f"prompt {i}"] = problem
+        if not self.editors():
+            problems["prompts"] = "add a prompt variant"
+        problem = self.models.check()
+        if problem:
+            problems["models"] = problem
+        for key, error, build in (("params", self.params_error, self.params), ("options", self.options_error,
+                                                                                 self.options)):  # fmt: skip
+            try:
+                build()
+            except ConfigError as exc:
+                problems[key] = str(exc)
+                show_error(error, exc)
+            else:
+                show_error(error, None)
+        return problems, shape[0] if shape else 0
+
+    def _arguments(self) -> SweepArguments:
+        prompts = [editor.prompt() for editor in self.editors()]
+        return SweepArguments(prompts, self.models.selected(), self.data.data(), self.options())
+
+    def sweep_arguments(self) -> SweepArguments:
+        """The ``lab.start`` arguments this builder describes; raises ConfigError when it can't run."""
+        problems, _ = self._check()
+        if problems:
+            field, problem = next(iter(problems.items()))
+            raise ConfigError(f"{field}: {problem}")
+        return self._arguments()
+
+    def refresh(self) -> None:
+        """Check everything again, show the sweep's size (and price, when small), enable Run."""
+        if self._loading:
+            return
+        problems, n_rows = self._check()
+        self.run_button.disabled = bool(problems) or self.runner.running
+        if problems:
+            count = len(problems)
+            self.size.value = muted(f"{count} thing{'s' if count > 1 else ''} to fix before running (see above)")
+            return
+        arguments = self._arguments()
+        cells = arguments.cell_count(n_rows)
+        if cells <= AUTO_ESTIMATE_CELLS:
+            self.estimate(arguments)
+        else:
+            self.size.value = f"<b>{cells:,} cells</b> " + muted("· Estimate cost counts tokens and prices them")
+
+    def estimate(self, arguments: SweepArguments | None = None) -> str | None:
+        """Price the sweep with ``lab.estimate`` and show it; None when it can't be priced."""
+        args = arguments or catching(self.run_error, self.sweep_arguments)
+        if args is None:
+            return None
+        try:
+            found = self.lab.estimate(args.prompts, args.models, args.data, **args.options)
+        except PromptlabError as exc:
+            self.size.value = error_html(str(exc))
+            self.run_button.disabled = True
+            return None
+        text = str(found)
+        self.size.value = escape(text)
+        return text
+
+    # -- running ---------------------------------------------------------------------
+
+    @property
+    def handle(self) -> SweepHandle | None:
+        """The latest sweep started from this builder."""
+        return self.runner.handle
+
+    @property
+    def watch(self) -> SweepWatch | None:
+        """The thread following that sweep."""
+        return self.runner.watch
+
+    def run(self) -> SweepHandle | None:
+        """Start the sweep in the background (``lab.start``) and watch it; None when it can't start."""
+        return self.runner.run()
+
+    def stop(self) -> None:
+        """Stop the running sweep; finished trials are kept."""
+        self.runner.stop()
+
+    # -- loading -----------------------------------------------------------------------
+
+    def load(self, arguments: SweepArguments, data_label: str = "loaded rows") -> None:
+        """Fill the builder from ``arguments`` (e.g. a past run's), to re-run or fork it."""
+        self._loading = True
+        try:
+            replace_children(self.prompts, [])
+            for prompt in arguments.prompts:
+                self.add_variant(prompt.name, refresh=False).set_prompt(prompt)
+            self.models.select(arguments.models)
+            options = arguments.options
+            grid = dict(options.get("params") or {})
+            for key, field in (("temperature", self.temperature), ("max_tokens", self.max_tokens),
+                               ("seed", self.seed)):  # fmt: skip
+                values = grid.pop(key, [])
+                field.value = format_values(values if isinstance(values, (list, tuple)) else [values])
+            self.other_params.value = format_param_grid(
+                {k: v if isinstance(v, (list, tuple)) else [v] for k, v in grid.items()}
+            )
+            self.data.set_data(arguments.data, data_label)
+            self.repeats.value = int(options.get("repeats", 1))
+            self.concurrency.value = int(options.get("concurrency", 8))
+            self.cache.value = bool(options.get("cache", True))
+            self.experiment.value = options.get("experiment", "playground")
+            self.tags.value = ", ".join(options.get("tags") or [])
+        finally:
+            self._loading = False
+        self.note.value = muted(arguments.note) if arguments.note else ""
+        self.refresh()
+
+    def load_run(self, run_id: str) -> SweepArguments | None:
+        """Load a recorded run's prompts, models, parameters, data and options."""
+        arguments = catching(self.run_error, lambda: sweep_arguments_from_run(self.lab, run_id))
+        if arguments is not None:
+            rows = "" if isinstance(arguments.data, str) else f" ({len(arguments.data)} rows)"
+            self.load(arguments, data_label=f"rows of run {run_id[:8]}{rows}")
+        return arguments
+
+    def __repr__(self) -> str:
+        prompts, models = len(self.editors()), len(self.models.selected())
+        return f"SweepBuilder({prompts} prompt variant{'s' * (prompts != 1)}, {models} model{'s' * (models != 1)})"
+
+
+def builder(lab: Lab, *, models: Sequence[Model] = (), namespace: Mapping[str, Any] | None = None) -> SweepBuilder:
+    """The sweep builder on its own (``playground`` has it as its first tab)."""
+    return SweepBuilder(lab, models=models, namespace=namespace)

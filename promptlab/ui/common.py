@@ -1,0 +1,178 @@
+"""Small pieces every part of the widget app shares: HTML snippets, error
+messages next to controls, closing widgets, and a background ticker."""
+
+from __future__ import annotations
+
+import atexit
+import html
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import ipywidgets as widgets  # type: ignore[import-untyped]
+
+from promptlab.errors import PromptlabError
+
+RED = "#c0392b"
+MUTED = "#777"
+MONO = "font-family:var(--jp-code-font-family, monospace);font-size:12px"
+
+
+def escape(value: Any) -> str:
+    """``value`` as text safe to put in HTML."""
+    return html.escape("" if value is None else str(value))
+
+
+def truncate(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` cut to ``limit`` characters (with an ellipsis), and whether it was cut."""
+    if len(text) <= limit:
+        return text, False
+    return text[: max(limit - 1, 0)].rstrip() + "…", True
+
+
+def block(text: str, *, color: str | None = None) -> str:
+    """Text in a wrapping monospace block."""
+    tint = f"color:{color};" if color else ""
+    return f'<div style="white-space:pre-wrap;word-break:break-word;{MONO};{tint}">{escape(text)}</div>'
+
+
+def error_html(message: str | None) -> str:
+    """A red message (empty when there is none)."""
+    if not message:
+        return ""
+    return f'<span style="color:{RED}">⚠ {escape(message)}</span>'
+
+
+def muted(text: str) -> str:
+    """Grey small print."""
+    return f'<span style="color:{MUTED};font-size:12px">{escape(text)}</span>'
+
+
+def error_label() -> widgets.HTML:
+    """An HTML widget for a field's error message."""
+    return widgets.HTML("", layout=widgets.Layout(margin="0 0 0 4px"))
+
+
+def show_error(target: widgets.HTML, error: BaseException | str | None) -> None:
+    """Put ``error``'s message (or nothing) into ``target``."""
+    target.value = error_html(str(error) if error is not None else None)
+
+
+def catching(target: widgets.HTML, action: Callable[[], Any]) -> Any:
+    """Run ``action``; a ``PromptlabError`` is shown in ``target`` instead of raised.
+
+    Clears ``target`` on success; returns what ``action`` returned, or None.
+    """
+    try:
+        result = action()
+    except PromptlabError as exc:
+        show_error(target, exc)
+        return None
+    show_error(target, None)
+    return result
+
+
+def button(description: str, tooltip: str = "", *, width: str | None = None, style: str = "") -> widgets.Button:
+    """A compact button."""
+    layout = widgets.Layout(width=width) if width else widgets.Layout(width="auto")
+    return widgets.Button(description=description, tooltip=tooltip or description, layout=layout, button_style=style)
+
+
+def close_tree(widget: Any) -> None:
+    """Close ``widget``, every widget inside it and their layouts and styles,
+    so the kernel forgets them (ipywidgets keeps every open widget alive)."""
+    for child in getattr(widget, "children", ()) or ():
+        close_tree(child)
+    if isinstance(widget, widgets.Widget):
+        for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+            if isinstance(part, widgets.Widget):
+                part.close()
+        widget.close()
+
+
+def replace_children(box: widgets.Box, children: Iterable[widgets.Widget]) -> None:
+    """Swap ``box``'s children, closing the old ones that are not kept."""
+    new = tuple(children)
+    old = box.children
+    box.children = new
+    kept = {id(child) for child in new}
+    for child in old:
+        if id(child) not in kept:
+            close_tree(child)
+
+
+def notebook_namespace() -> dict[str, Any] | None:
+    """The running IPython's user namespace, or None outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return None if shell is None else shell.user_ns
+
+
+def guarded(action: Callable[[], None], on_error: Callable[[Exception], None] | None) -> None:
+    """Run ``action`` on a background thread: an error goes to ``on_error`` (so it
+    can be shown) instead of ending the thread, which nobody would see."""
+    try:
+        action()
+    except Exception as exc:  # any error: the thread must live on to try again
+        if on_error is not None:
+            on_error(exc)
+
+
+SHUTTING_DOWN = threading.Event()
+"""Set when the interpreter exits: background refreshes stop querying."""
+
+_TICKERS: weakref.WeakSet[Ticker] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_background_threads() -> None:
+    # A daemon thread killed inside a DuckDB query at exit aborts the process.
+    SHUTTING_DOWN.set()
+    for ticker in list(_TICKERS):
+        ticker.stop()
+        ticker.join(5)
+
+
+class Ticker:
+    """Calls ``tick`` every ``every`` seconds on a daemon thread until stopped.
+
+    Used for auto-refresh, so the kernel is never blocked waiting. A tick
+    that raises is reported to ``on_error`` and the next tick runs anyway.
+    """
+
+    def __init__(
+        self,
+        tick: Callable[[], None],
+        every: float,
+        name: str = "promptlab-ui",
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        self._tick = tick
+        self.on_error = on_error
+        self.every = every
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        _TICKERS.add(self)
+        self._thread.start()
+
+    def _main(self) -> None:
+        while not self._stopped.wait(self.every) and not SHUTTING_DOWN.is_set():
+            guarded(self._tick, self.on_error)
+
+    @property
+    def running(self) -> bool:
+        """True until ``stop`` is called."""
+        return not self._stopped.is_set()
+
+    def stop(self) -> None:
+        """Stop after the current tick (if any)."""
+        self._stopped.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (call ``stop`` first); a no-op from the thread itself."""
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)

@@ -1,0 +1,358 @@
+"""The history browser: every run by everyone writing to the file, newest
+first, filtered; open one in the results grid, load one into the builder,
+and compare a prompt's versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets  # type: ignore[import-untyped]
+import pandas as pd
+
+from promptlab.ui.common import RED, Ticker, button, catching, error_label, escape, muted, replace_children, show_error
+from promptlab.ui.diff import prompt_diff_html
+
+if TYPE_CHECKING:
+    from promptlab.lab import Lab
+
+RUNS_PER_PAGE = 20
+AUTO_REFRESH_SECONDS = 5.0
+STATUS_COLOURS = {"done": "#2e7d32", "running": "#1565c0", "cancelled": "#ef6c00", "failed": RED}
+
+
+def _choices(values: Any, anyone: str) -> list[tuple[str, str | None]]:
+    found = sorted({str(v) for v in values if v is not None and not (isinstance(v, float) and pd.isna(v))})
+    return [(anyone, None), *((v, v) for v in found)]
+
+
+def _listed(value: Any) -> list[str]:
+    """A list column's value (DuckDB lists arrive as arrays) as a list of text."""
+    return [] if value is None or isinstance(value, float) else [str(v) for v in value]
+
+
+def _money(value: Any) -> str:
+    return "cost ?" if value is None or pd.isna(value) else f"${float(value):.4f}"
+
+
+def run_line(run: Mapping[str, Any]) -> str:
+    """One run as HTML: when, who, experiment, status, counts and headline numbers."""
+    started = pd.Timestamp(run["started_at"]).strftime("%Y-%m-%d %H:%M") if run.get("started_at") is not None else "?"
+    status = str(run.get("status"))
+    colour = STATUS_COLOURS.get(status, "#555")
+    p50 = run.get("latency_p50_ms")
+    latency = "" if p50 is None or pd.isna(p50) else f" · p50 {float(p50):,.0f} ms"
+    errors = int(run.get("n_errors") or 0)
+    error_text = f' · <span style="color:{RED}">{errors} errors</span>' if errors else ""
+    prompts = ", ".join(_listed(run.get("prompts")))
+    models = ", ".join(_listed(run.get("models")))
+    return (
+        f'<span style="font-size:12px"><b>{escape(started)}</b> UTC · {escape(run.get("user"))} · '
+        f"<b>{escape(run.get('experiment'))}</b> · "
+        f'<span style="color:{colour}">{escape(status)}</span> · {int(run.get("n_trials") or 0)}/'
+        f"{int(run.get('n_cells') or 0)} trials{error_text} · {int(run.get('n_cached') or 0)} cached · "
+        f"{_money(run.get('cost_usd'))}{latency}<br>"
+        f'<span style="color:#777">run {escape(str(run["run_id"])[:8])} · prompts: {escape(prompts)} · '
+        f"models: {escape(models)}</span></span>"
+    )
+
+
+def version_label(version: Mapping[str, Any]) -> str:
+    """``abc12345 · ana · 2026-11-22 01:59 · 8 trials · production``: one prompt version."""
+    first_seen = pd.Timestamp(version["first_seen"]).strftime("%Y-%m-%d %H:%M")
+    labels = ", ".join(_listed(version.get("labels")))
+    parts = [
+        str(version["version"])[:8],
+        str(version.get("created_by")),
+        first_seen,
+        f"{version.get('n_trials', 0)} trials",
+    ]
+    return " · ".join(parts + ([labels] if labels else []))
+
+
+def experiments_html(experiments: pd.DataFrame, limit: int = 12) -> str:
+    """The experiments table: name, description, tags, runs, trials, people, last activity."""
+    if experiments.empty:
+        return muted("no experiments yet: run a sweep")
+    rows = []
+    for e in experiments.head(limit).to_dict("records"):
+        last = e.get("last_trial_at")
+        when = "" if last is None or pd.isna(last) else pd.Timestamp(last).strftime("%Y-%m-%d %H:%M")
+        cells = [
+            f"<b>{escape(e['experiment'])}</b>", escape(e.get("description") or ""),
+            escape(", ".join(_listed(e.get("tags")))), str(e.get("n_runs", 0)), str(e.get("n_trials", 0)),
+            escape(", ".join(_listed(e.get("users")))), escape(when),
+        ]  # fmt: skip
+        rows.append("<tr>" + "".join(f'<td style="padding:1px 8px">{c}</td>' for c in cells) + "</tr>")
+    head = ["experiment", "description", "tags", "runs", "trials", "people", "last trial (UTC)"]
+    header = "".join(f'<th style="padding:1px 8px;text-align:left">{h}</th>' for h in head)
+    more = muted(f"… and {len(experiments) - limit} more") if len(experiments) > limit else ""
+    return f'<table style="font-size:12px"><tr>{header}</tr>{"".join(rows)}</table>{more}'
+
+
+class RunRow(widgets.HBox):
+    """A run in the list, with Open and Load buttons."""
+
+    def __init__(self, run: Mapping[str, Any], on_open: Callable[[str], None], on_load: Callable[[str], None]) -> None:
+        self.run_id = str(run["run_id"])
+        self.summary = widgets.HTML(run_line(run), layout=widgets.Layout(width="100%"))
+        self.open_button = button("Open", "show this run in the results grid")
+        self.load_button = button("Load into builder", "re-run or fork this run's variants")
+        self.open_button.on_click(lambda _: on_open(self.run_id))
+        self.load_button.on_click(lambda _: on_load(self.run_id))
+        super().__init__(
+            [self.open_button, self.load_button, self.summary], layout=widgets.Layout(border_bottom="1px solid #eee")
+        )
+
+
+class HistoryBrowser(widgets.VBox):
+    """Experiments and runs in the history file, across everyone who writes to it.
+
+    ``on_open(run_id)`` / ``on_load(run_id)`` say what Open and Load do; by
+    default the browser shows a results grid / a builder under itself.
+    """
+
+    def __init__(
+        self,
+        lab: Lab,
+        *,
+        on_open: Callable[[str], None] | None = None,
+        on_load: Callable[[str], None] | None = None,
+    ) -> None:
+        self.lab = lab
+        self.on_open = on_open
+        self.on_load = on_load
+        self.runs = pd.DataFrame()
+        self.ticker: Ticker | None = None
+        self.refresh_every = AUTO_REFRESH_SECONDS
+        """Seconds between auto-refreshes."""
+        self._lock = threading.RLock()
+        self._updating = False
+        self._shown: tuple[Any, ...] | None = None
+        self.user = widgets.Dropdown(description="user", options=[("anyone", None)])
+        self.experiment = widgets.Dropdown(description="experiment", options=[("any", None)])
+        self.tag = widgets.Dropdown(description="tag", options=[("any", None)])
+        self.prompt = widgets.Dropdown(description="prompt", options=[("any", None)])
+        self.model = widgets.Dropdown(description="model", options=[("any", None)])
+        self.since = widgets.DatePicker(description="since")
+        self.until = widgets.DatePicker(description="until")
+        self.search = widgets.Text(
+            description="search", placeholder="text in inputs or outputs (Enter)", continuous_update=False
+        )
+        self.refresh_button = button("Refresh", "read the history again")
+        self.auto_refresh = widgets.Checkbox(description=f"auto-refresh every {AUTO_REFRESH_SECONDS:.0f} s")
+        self.error = error_label()
+        self.experiments = widgets.HTML()
+        self.count = widgets.HTML()
+        self.page = widgets.BoundedIntText(value=1, min=1, max=1, description="page", layout={"width": "150px"})
+        self.run_rows = widgets.VBox()
+        self.versions_of = widgets.Dropdown(description="prompt", options=[])
+        self.version_a = widgets.Dropdown(description="old", options=[], layout={"width": "420px"})
+        self.version_b = widgets.Dropdown(description="new", options=[], layout={"width": "420px"})
+        self.versions = widgets.HTML()
+        self.diff = widgets.HTML()
+        self.detail = widgets.VBox()
+        self._wire()
+        filters = [
+            widgets.HBox([self.user, self.experiment, self.tag]), widgets.HBox([self.prompt, self.model]),
+            widgets.HBox([self.since, self.until]), widgets.HBox([self.search, self.refresh_button, self.auto_refresh]),
+        ]  # fmt: skip
+        versions = widgets.VBox([self.versions_of, self.versions, self.version_a, self.version_b, self.diff])
+        super().__init__(
+            [
+                widgets.HTML("<h4 style='margin:6px 0'>Experiments</h4>"), self.experiments,
+                widgets.HTML("<h4 style='margin:6px 0'>Runs</h4>"), *filters, self.error,
+                widgets.HBox([self.count, self.page]), self.run_rows,
+                widgets.HTML("<h4 style='margin:6px 0'>Prompt versions</h4>"), versions, self.detail,
+            ]
+        )  # fmt: skip
+        self.refresh()
+
+    def _wire(self) -> None:
+        for control in (self.user, self.experiment, self.tag, self.prompt, self.model, self.since, self.until,
+                        self.search):  # fmt: skip
+            control.observe(self._filter_changed, "value")
+        self.page.observe(lambda _: None if self._updating else self.render_runs(), "value")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.auto_refresh.observe(lambda change: self._run_ticker(change["new"]), "value")
+        self.versions_of.observe(lambda _: None if self._updating else self.show_versions(), "value")
+        for control in (self.version_a, self.version_b):
+            control.observe(lambda _: None if self._updating else self.show_diff(), "value")
+
+    def _filter_changed(self, _: Any) -> None:
+        if not self._updating:
+            self.page.value = 1
+            self.refresh_runs()
+
+    # -- reading ----------------------------------------------------------------------
+
+    def filters(self) -> dict[str, Any]:
+        """The ``lab.runs(...)`` keyword arguments the filters describe."""
+        until = self.until.value + dt.timedelta(days=1) if self.until.value else None  # through that whole day
+        given = {
+            "experiment": self.experiment.value, "user": self.user.value, "tag": self.tag.value,
+            "prompt": self.prompt.value, "model": self.model.value,
+            "since": self.since.value.isoformat() if self.since.value else None,
+            "until": until.isoformat() if until else None, "search": self.search.value.strip() or None,
+        }  # fmt: skip
+        return {key: value for key, value in given.items() if value is not None}
+
+    def refresh(self) -> None:
+        """Read everything again: filter choices, experiments, runs, prompt names."""
+        with self._lock:
+            everything = catching(self.error, self.lab.runs)
+            experiments = catching(self.error, self.lab.experiments)
+            prompts = catching(self.error, self.lab.prompt_names)
+            if everything is None or experiments is None or prompts is None:
+                return
+            self._updating = True
+            try:
+                self._set_options(self.user, _choices(everything["user"], "anyone"))
+                self._set_options(self.experiment, _choices(experiments["experiment"], "any"))
+                tags = [tag for tags in experiments["tags"] for tag in _listed(tags)]
+                self._set_options(self.tag, _choices(tags, "any"))
+                self._set_options(self.prompt, _choices(prompts["name"], "any"))
+                models = [m for listed in everything["models"] for m in _listed(listed)]
+                self._set_options(self.model, _choices(models, "any"))
+                names = [str(n) for n in prompts["name"]]
+                if list(self.versions_of.options) != names:
+                    current = self.versions_of.value
+                    self.versions_of.options = names
+                    self.versions_of.value = current if current in names else (names[0] if names else None)
+            finally:
+                self._updating = False
+            self.experiments.value = experiments_html(experiments)
+            self.refresh_runs()
+            self.show_versions()
+
+    @staticmethod
+    def _set_options(control: widgets.Dropdown, options: list[tuple[str, str | None]]) -> None:
+        if list(control.options) == options:
+            return
+        current = control.value
+        control.options = options
+        control.value = current if any(value == current for _, value in options) else None
+
+    def refresh_runs(self) -> None:
+        """Read the runs matching the filters, newest first, and show a page of them."""
+        with self._lock:
+            runs = catching(self.error, lambda: self.lab.runs(**self.filters()))
+            if runs is None:
+                return
+            self.runs = runs
+            self.render_runs()
+
+    def render_runs(self) -> None:
+        """Show the current page of runs (widgets only for that page)."""
+        with self._lock:
+            pages = max(1, -(-len(self.runs) // RUNS_PER_PAGE))
+            self.page.max = pages
+            start = (min(self.page.value, pages) - 1) * RUNS_PER_PAGE
+            page = self.runs.iloc[start : start + RUNS_PER_PAGE]
+            self.count.value = muted(f"{len(self.runs)} runs · newest first")
+            shown = tuple(zip(page.get("run_id", []), page.get("n_trials", []), page.get("status", []), strict=True))
+            if shown == self._shown:
+                return
+            self._shown = shown
+            records = [{str(k): v for k, v in run.items()} for run in page.to_dict("records")]
+            rows = [RunRow(run, self.open_run, self.load_run) for run in records]
+            replace_children(self.run_rows, rows or [widgets.HTML(muted("no runs match"))])
+
+    def run_ids(self) -> list[str]:
+        """Ids of the runs matching the filters, newest first."""
+        return [str(r) for r in self.runs.get("run_id", [])]
+
+    # -- acting on a run ----------------------------------------------------------------
+
+    def open_run(self, run_id: str) -> None:
+        """Show a run in the results grid (the playground's tab, or under the browser)."""
+        if self.on_open is not None:
+            self.on_open(run_id)
+            return
+        from promptlab.ui.results import ResultsGrid
+
+        replace_children(self.detail, [ResultsGrid(run_id, lab=self.lab)])
+
+    def load_run(self, run_id: str) -> None:
+        """Load a run's variants into the builder (the playground's, or one under the browser)."""
+        if self.on_load is not None:
+            self.on_load(run_id)
+            return
+        from promptlab.ui.builder import SweepBuilder
+
+        built = SweepBuilder(self.lab, namespace={})
+        built.load_run(run_id)
+        replace_children(self.detail, [built])
+
+    # -- prompt versions ------------------------------------------------------------------
+
+    def show_versions(self) -> None:
+        """List the versions of the prompt picked and diff the latest two."""
+        name = self.versions_of.value
+        if not name:
+            self.versions.value = muted("no prompts yet")
+            return
+        versions = catching(self.error, lambda: self.lab.prompt_versions(name))
+        if versions is None:
+            return
+        options = [(version_label(v), str(v["version"])) for v in versions.to_dict("records")]
+        self._updating = True
+        try:
+            self.version_a.options = options
+            self.version_b.options = options
+            if options:
+                self.version_a.index = max(len(options) - 2, 0)
+                self.version_b.index = len(options) - 1
+        finally:
+            self._updating = False
+        self.versions.value = muted(f"{len(options)} version{'s' if len(options) != 1 else ''} of {name}")
+        self.show_diff()
+
+    def show_diff(self) -> None:
+        """Compare the two versions picked (``lab.prompt_diff``): text side by side, score deltas."""
+        name, old, new = self.versions_of.value, self.version_a.value, self.version_b.value
+        if not (name and old and new):
+            self.diff.value = ""
+            return
+        diff = catching(self.error, lambda: self.lab.prompt_diff(name, old, new))
+        self.diff.value = "" if diff is None else prompt_diff_html(diff)
+
+    # -- auto-refresh ---------------------------------------------------------------------
+
+    def set_auto_refresh(self, on: bool, every: float | None = None) -> None:
+        """Refresh every ``every`` seconds (default ``refresh_every``) on a background
+        thread, so the kernel stays free; ``on=False`` stops."""
+        if every is not None:
+            self.refresh_every = every
+        if self.auto_refresh.value != on:
+            self.auto_refresh.value = on  # its observer starts or stops the ticker
+        else:
+            self._run_ticker(on)
+
+    def _run_ticker(self, on: bool) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
+            self.ticker.join(10)
+            self.ticker = None
+        if on:
+            self.ticker = Ticker(
+                self.refresh, self.refresh_every, name="promptlab-history-refresh", on_error=self._refresh_failed
+            )
+
+    def _refresh_failed(self, error: Exception) -> None:
+        show_error(self.error, f"auto-refresh failed, retrying: {type(error).__name__}: {error}")
+
+    def close(self) -> None:
+        """Stop auto-refreshing and close the widget."""
+        self.set_auto_refresh(False)
+        super().close()
+
+    def __repr__(self) -> str:
+        return f"HistoryBrowser({len(self.runs)} runs)"
+
+
+def history(lab: Lab) -> HistoryBrowser:
+    """The history browser on its own (``playground`` has it as a tab)."""
+    return HistoryBrowser(lab)

@@ -1,0 +1,26 @@
+"""Helpers for the widget tests (tests/test_ui_*.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+import pytest
+
+
+def raise_handler_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make an exception in a button handler fail the test.
+
+    ipywidgets catches what ``on_click`` callbacks raise and only logs it (a
+    kernel shows a traceback), so without this a broken handler passes
+    ``button.click()`` silently. Observers (``.value = ...``) raise anyway.
+    """
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        value = None
+        for callback in self.callbacks:
+            result = callback(*args, **kwargs)
+            value = result if result is not None else value
+        return value
+
+    monkeypatch.setattr(widgets.CallbackDispatcher, "__call__", call)
