@@ -17,7 +17,7 @@ import pandas as pd
 
 from promptlab.columns import SCORE_PREFIX
 from promptlab.errors import ConfigError
-from promptlab.stats import params_label
+from promptlab.stats import Comparison, bootstrap_ci, params_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -122,7 +122,7 @@ def score_column(trials: pd.DataFrame, metric: str) -> str:
 
 
 def score_by_variant(trials: pd.DataFrame, metric: str) -> Figure:
-    """Mean ``metric`` per variant with 95% confidence intervals (normal approximation)."""
+    """Mean ``metric`` per variant with its 95% bootstrap interval (as in ``run.summary()``)."""
     column = score_column(trials, metric)
     frame, variants = _labelled(trials)
     fig, ax = _figure(len(variants), f"{column.removeprefix(SCORE_PREFIX)} by variant")
@@ -131,10 +131,66 @@ def score_by_variant(trials: pd.DataFrame, metric: str) -> Figure:
     if means.isna().all():
         _empty(ax, f"no {column} values to plot")
         return fig
-    errors = (1.96 * grouped.sem()).reindex(variants).fillna(0.0)
+    intervals = [bootstrap_ci(grouped.get_group(v).dropna().to_numpy()) if v in grouped.groups else (np.nan, np.nan)
+                 for v in variants]  # fmt: skip
+    low = np.array([m - lo for m, (lo, _) in zip(means, intervals, strict=True)], dtype=float)
+    high = np.array([hi - m for m, (_, hi) in zip(means, intervals, strict=True)], dtype=float)
     positions = np.arange(len(variants))
-    ax.barh(positions, means.fillna(0.0).to_numpy(dtype=float), xerr=errors.to_numpy(dtype=float), capsize=4)
+    ax.barh(positions, means.fillna(0.0).to_numpy(dtype=float),
+            xerr=np.nan_to_num(np.vstack([low, high])), capsize=4)  # fmt: skip
     ax.set_yticks(positions, variants)
     ax.invert_yaxis()
-    ax.set_xlabel(f"mean {column.removeprefix(SCORE_PREFIX)} (95% CI)")
+    ax.set_xlabel(f"mean {column.removeprefix(SCORE_PREFIX)} (95% bootstrap CI)")
+    return fig
+
+
+def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.Series:
+    """Which points no other point beats: lower ``x`` (cost, latency) and higher ``y`` (quality)."""
+    front = []
+    for _, point in points.iterrows():
+        beaten = (points[x] <= point[x]) & (points[y] >= point[y]) & ((points[x] < point[x]) | (points[y] > point[y]))
+        front.append(not beaten.any())
+    return pd.Series(front, index=points.index, dtype=bool)
+
+
+def quality_vs(trials: pd.DataFrame, metric: str, x: str = "cost_usd") -> Figure:
+    """Each variant's mean ``metric`` against its mean ``x`` per trial (``cost_usd`` or
+    ``latency_ms``), the Pareto front (best quality for the price or speed) highlighted."""
+    column = score_column(trials, metric)
+    if x not in ("cost_usd", "latency_ms"):
+        raise ConfigError(f"quality_vs plots against cost_usd or latency_ms, not {x!r}")
+    frame, variants = _labelled(trials)
+    fig, ax = _figure(max(len(variants), 6) // 2, f"{column.removeprefix(SCORE_PREFIX)} vs {x}")
+    points = frame.groupby("variant", sort=False).agg(quality=(column, "mean"), cost=(x, "mean")).dropna()
+    if points.empty:
+        _empty(ax, f"no variant has both {column} and {x}")
+        return fig
+    on_front = pareto_front(points, "cost", "quality")
+    ax.scatter(points["cost"], points["quality"], color=np.where(on_front, "#e45756", "#9d9d9d"), zorder=3)
+    front = points[on_front].sort_values("cost")
+    ax.plot(front["cost"], front["quality"], color="#e45756", linewidth=1, zorder=2, label="Pareto front")
+    for name, point in points.iterrows():
+        ax.annotate(str(name), (point["cost"], point["quality"]), xytext=(4, 4), textcoords="offset points", fontsize=8)
+    ax.set_xlabel("mean cost per trial (USD)" if x == "cost_usd" else "mean latency (ms)")
+    ax.set_ylabel(f"mean {column.removeprefix(SCORE_PREFIX)}")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def paired_differences(comparison: Comparison) -> Figure:
+    """Per-input differences B − A of a ``Lab.compare``, with their mean and 95% CI."""
+    fig, ax = _figure(3, f"B − A on {comparison.metric} ({comparison.n} inputs)")
+    differences = comparison.pairs["difference"].to_numpy(dtype=float) if comparison.n else np.array([])
+    if differences.size == 0:
+        _empty(ax, "no inputs in common")
+        return fig
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, differences.size)
+    colours = np.where(differences > 0, "#54a24b", np.where(differences < 0, "#e45756", "#9d9d9d"))
+    ax.scatter(differences, jitter, c=colours, alpha=0.7, s=18)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.axvspan(comparison.ci_low, comparison.ci_high, color="#4c78a8", alpha=0.15, label="95% CI of the mean")
+    ax.axvline(comparison.difference, color="#4c78a8", linewidth=2, label=f"mean {comparison.difference:+.3g}")
+    ax.set_yticks([])
+    ax.set_xlabel(f"B − A  (wins {comparison.wins}, losses {comparison.losses}, ties {comparison.ties})")
+    ax.legend(loc="upper right", fontsize=8)
     return fig

@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from promptlab import stats
+from promptlab.columns import score_columns
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from promptlab.lab import Lab
 
 
@@ -40,6 +43,17 @@ class Run:
     def summary(self) -> pd.DataFrame:
         """Per variant: n, errors, latency p50/p95, tokens, cost."""
         return stats.summary(self.df)
+
+    def plot(self, metric: str | None = None) -> Figure:
+        """A Figure: ``metric`` (default: the first evaluator's) per variant with
+        95% intervals; the latency per variant when nothing scored the run."""
+        from promptlab import plots
+
+        trials = self.df
+        labels = score_columns(trials)
+        if metric is None and not labels:
+            return plots.latency_by_variant(trials)
+        return plots.score_by_variant(trials, metric or labels[0])
 
     def __repr__(self) -> str:
         return f"Run(run_id={self.run_id!r}, experiment={self.experiment!r})"

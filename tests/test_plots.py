@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import matplotlib
 import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
 import promptlab as pl
-from promptlab import plots
+from promptlab import plots, stats
 from promptlab.display import NullDisplay
 from promptlab.testing import fake_model
 
@@ -60,8 +61,43 @@ def test_score_by_variant_shows_means_with_error_bars(trials) -> None:
     fig = plots.score_by_variant(scored, "exact")
     ax = fig.axes[0]
     assert len(ax.patches) == 4
-    assert ax.get_xlabel() == "mean exact (95% CI)"
-    assert plots.score_by_variant(scored, "score_exact").axes[0].get_xlabel() == "mean exact (95% CI)"
+    assert ax.get_xlabel() == "mean exact (95% bootstrap CI)"
+    assert plots.score_by_variant(scored, "score_exact").axes[0].get_xlabel() == "mean exact (95% bootstrap CI)"
+    # the bars' error ranges are the same bootstrap intervals run.summary() reports
+    variant_scores = scored.groupby(plots.variant_labels(scored), sort=False)["score_exact"]
+    first = next(iter(variant_scores))[1].to_numpy()
+    low, high = stats.bootstrap_ci(first)
+    segments = ax.collections[0].get_segments()  # the error bars, one segment per variant
+    assert segments[0][0][0] == pytest.approx(low)
+    assert segments[0][1][0] == pytest.approx(high)
+
+
+def test_pareto_front_keeps_the_undominated_variants() -> None:
+    points = pd.DataFrame({"cost": [1.0, 2.0, 3.0, 2.5], "quality": [0.5, 0.8, 0.9, 0.7]}, index=list("abcd"))
+    assert list(points.index[plots.pareto_front(points, "cost", "quality")]) == ["a", "b", "c"]
+
+
+def test_quality_vs_cost_and_latency(trials) -> None:
+    scored = trials.assign(score_exact=[1.0, 0.0] * (len(trials) // 2), cost_usd=0.001)
+    for x in ("cost_usd", "latency_ms"):
+        fig = plots.quality_vs(scored, "exact", x)
+        assert fig.axes[0].get_ylabel() == "mean exact"
+        assert (
+            len(fig.axes[0].collections[0].get_offsets())
+            == scored.assign(v=plots.variant_labels(scored))["v"].nunique()
+        )
+    with pytest.raises(pl.ConfigError, match="cost_usd or latency_ms"):
+        plots.quality_vs(scored, "exact", "tokens")
+
+
+def test_paired_differences_marks_the_mean_and_interval() -> None:
+    a = pd.DataFrame({"vars": [{"i": i} for i in range(6)], "repeat": 0, "score_acc": [0.0] * 6})
+    b = a.assign(score_acc=[1.0, 1.0, 1.0, 0.0, 0.0, 1.0])
+    comparison = stats.compare(a, b, "acc")
+    fig = plots.paired_differences(comparison)
+    ax = fig.axes[0]
+    assert len(ax.collections[0].get_offsets()) == 6
+    assert any(line.get_xdata()[0] == pytest.approx(comparison.difference) for line in ax.lines)
 
 
 def test_score_by_variant_needs_the_score_column(trials) -> None:

@@ -216,9 +216,9 @@ def test_refresh_reads_the_run_again(lab: pl.Lab) -> None:
 def test_plots_are_drawn_as_images(lab: pl.Lab) -> None:
     trials = sweep(lab, [{"text": "a"}, {"text": "b"}]).df.assign(score_exact=1.0)
     grid = results(trials)
-    assert set(grid.figures()) == {"latency", "cost", "score_exact"}
+    assert set(grid.figures()) == {"latency", "cost", "score_exact", "score_exact vs cost", "score_exact vs latency"}
     grid.plots_button.click()
-    assert len(grid.plots.children) == 3
+    assert len(grid.plots.children) == 5
     assert all(bytes(image.value).startswith(b"\x89PNG") for image in grid.plots.children)
     assert figure_png(plots.cost_by_variant(trials)).startswith(b"\x89PNG")
 
@@ -262,4 +262,4 @@ def test_scores_recorded_by_evaluators_appear_in_the_grid(lab: pl.Lab) -> None:
     label = column.removeprefix("score_")
     assert f"mean {label}" in grid.summary.value and "0.500" in grid.summary.value
     assert [f"{label} 1" in c.body.value for c in grid.output_cells()] == [True, False]
-    assert set(grid.figures()) == {"latency", "cost", column}
+    assert set(grid.figures()) == {"latency", "cost", column, f"{column} vs cost", f"{column} vs latency"}

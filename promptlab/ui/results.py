@@ -261,11 +261,14 @@ class ResultsGrid(widgets.VBox):
     # -- plots -------------------------------------------------------------------
 
     def figures(self) -> dict[str, Figure]:
-        """The plots of the trials shown: latency, cost, and one per score column."""
+        """The plots of the trials shown: latency, cost, and per score column its
+        mean per variant with CIs and quality against cost and latency (Pareto front)."""
         trials = self.table.trials
         made = {"latency": plots.latency_by_variant(trials), "cost": plots.cost_by_variant(trials)}
         for column in self.table.scores:
             made[column] = plots.score_by_variant(trials, column)
+            made[f"{column} vs cost"] = plots.quality_vs(trials, column, "cost_usd")
+            made[f"{column} vs latency"] = plots.quality_vs(trials, column, "latency_ms")
         return made
 
     def show_plots(self) -> None:
