@@ -10,13 +10,14 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 from promptlab.model import Model
 from promptlab.ui.builder import SweepBuilder
 from promptlab.ui.history import HistoryBrowser
+from promptlab.ui.registry import RegistryPanel
 from promptlab.ui.results import ResultsGrid
 from promptlab.ui.review import ReviewPanel
 
 if TYPE_CHECKING:
     from promptlab.lab import Lab
 
-TABS = ("Build & run", "Results", "History", "Review")
+TABS = ("Build & run", "Results", "History", "Review", "Registry")
 
 
 class Playground(widgets.Tab):
@@ -38,7 +39,8 @@ class Playground(widgets.Tab):
         self.results = ResultsGrid(lab=lab, on_review=self._review_results)
         self.history = HistoryBrowser(lab, on_open=self.open_run, on_load=self.load_run)
         self.review = ReviewPanel(lab=lab)
-        super().__init__([self.builder, self.results, self.history, self.review], titles=TABS)
+        self.registry = RegistryPanel(lab)
+        super().__init__([self.builder, self.results, self.history, self.review, self.registry], titles=TABS)
 
     def open_run(self, run_id: str) -> None:
         """Show a run in the Results tab."""
@@ -64,7 +66,8 @@ class Playground(widgets.Tab):
 def playground(
     lab: Lab | None = None, *, models: Sequence[Model] = (), namespace: Mapping[str, Any] | None = None
 ) -> Playground:
-    """The widget app: build and run sweeps, browse results and history, review outputs.
+    """The widget app: build and run sweeps, browse results and history, review
+    outputs, and promote or export prompts (Registry).
 
     ``lab`` defaults to ``pl.Lab()``; ``models`` are offered (ticked) in the
     builder; ``namespace`` is where it looks for DataFrames (default: the

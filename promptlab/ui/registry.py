@@ -1,0 +1,179 @@
+"""The Registry view: prompt names, their labels and versions, diffs, and
+buttons to promote (with an approver) and export. Every action is a ``Lab``
+method (``promote``, ``rollback``, ``export_prompt``, ``prompt_diff``); the
+policy is enforced there, so a refusal shows here as a red message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets  # type: ignore[import-untyped]
+
+from promptlab.errors import PromptlabError
+from promptlab.ui.common import escape, muted, show_error
+from promptlab.ui.diff import prompt_diff_html
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from promptlab.lab import Lab
+
+EXPORT_FORMATS = (".json", ".yaml", ".py")
+
+
+def _scores_text(scores: object) -> str:
+    if not isinstance(scores, dict):
+        return ""
+    return "; ".join(f"{model}: " + ", ".join(f"{k} {v:.3f}" for k, v in s.items()) for model, s in scores.items())
+
+
+def _versions_html(versions: pd.DataFrame, labels: pd.DataFrame) -> str:
+    if versions.empty:
+        return muted("no versions")
+    head = ["version", "labels", "first seen", "by", "trials", "models", "scores"]
+    rows = []
+    for row in versions.to_dict("records"):
+        cells = [str(row["version"])[:12], ", ".join(row["labels"]), str(row["first_seen"])[:16], row["created_by"],
+                 row["n_trials"], ", ".join(row["models"] or []), _scores_text(row.get("scores"))]  # fmt: skip
+        rows.append("<tr>" + "".join(f'<td style="padding:1px 8px">{escape(c)}</td>' for c in cells) + "</tr>")
+    header = "".join(f'<th style="padding:1px 8px;text-align:left">{h}</th>' for h in head)
+    pointers = [f"{r['label']} → {str(r['version'])[:8]}" for r in labels.to_dict("records")]
+    current = escape(", ".join(pointers) or "no labels yet")
+    table = f"<table style='font-size:12px'><tr>{header}</tr>{''.join(rows)}</table>"
+    return f"<div><b>labels:</b> {current}</div>{table}"
+
+
+class RegistryPanel(widgets.VBox):
+    """Prompt names, labels, versions; diff two versions; promote, roll back, export."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.name = widgets.Dropdown(description="prompt", options=[], layout=widgets.Layout(width="360px"))
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.versions = widgets.HTML()
+        self.version = widgets.Dropdown(description="version", options=[], layout=widgets.Layout(width="360px"))
+        self.compare_to = widgets.Dropdown(description="diff with", options=[], layout=widgets.Layout(width="360px"))
+        self.diff_button = widgets.Button(description="Show diff")
+        self.diff = widgets.HTML()
+        self.label = widgets.Text(value="production", description="label", layout=widgets.Layout(width="260px"))
+        self.approver = widgets.Text(description="approved by", placeholder="an approver (protected labels)",
+                                     layout=widgets.Layout(width="360px"))  # fmt: skip
+        self.note = widgets.Text(description="note", layout=widgets.Layout(width="520px"))
+        self.promote_button = widgets.Button(description="Promote", button_style="primary", icon="arrow-up")
+        self.rollback_button = widgets.Button(description="Roll back", icon="undo")
+        self.export_path = widgets.Text(description="export to", placeholder="summarize.prompt.json",
+                                        layout=widgets.Layout(width="420px"))  # fmt: skip
+        self.export_button = widgets.Button(description="Export", icon="download")
+        self.message = widgets.HTML()
+        self.history = widgets.HTML()
+        self.name.observe(lambda _: self.show_name(), names="value")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.diff_button.on_click(lambda _: self.show_diff())
+        self.promote_button.on_click(lambda _: self.promote())
+        self.rollback_button.on_click(lambda _: self.rollback())
+        self.export_button.on_click(lambda _: self.export())
+        super().__init__([
+            widgets.HBox([self.name, self.refresh_button]), self.versions,
+            widgets.HBox([self.version, self.compare_to, self.diff_button]), self.diff,
+            widgets.HBox([self.label, self.approver]), widgets.HBox([self.note]),
+            widgets.HBox([self.promote_button, self.rollback_button]),
+            widgets.HBox([self.export_path, self.export_button]), self.message, self.history,
+        ])  # fmt: skip
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the prompt names (keeping the one shown)."""
+        names = list(self.lab.prompt_names()["name"])
+        chosen = self.name.value
+        self.name.options = names
+        self.name.value = chosen if chosen in names else (names[0] if names else None)
+        self.show_name()
+
+    def show_name(self) -> None:
+        """Show the chosen prompt's labels, versions and label history."""
+        name = self.name.value
+        if not name:
+            self.versions.value = muted("no prompts recorded yet")
+            return
+        versions = self.lab.prompt_versions(name)
+        labels = self.lab.labels(name)
+        self.versions.value = _versions_html(versions, labels)
+        newest_first = list(reversed(list(versions["version"])))
+        options = [(f"{v[:12]}" + (f" ({', '.join(ls)})" if ls else ""), v)
+                   for v, ls in zip(newest_first, reversed(list(versions["labels"])), strict=True)]  # fmt: skip
+        self.version.options = options
+        self.compare_to.options = options
+        if len(options) > 1:
+            self.compare_to.value = options[1][1]
+        self.show_history()
+
+    def show_history(self) -> None:
+        """The audit log of the chosen prompt's labels."""
+        events = self.lab.label_history(self.name.value)
+        if events.empty:
+            self.history.value = muted("no label has moved yet")
+            return
+        lines = []
+        for event in events.to_dict("records"):
+            approved = f", approved by {event['approved_by']}" if isinstance(event["approved_by"], str) else ""
+            note = f" — {event['note']}" if isinstance(event["note"], str) else ""
+            lines.append(escape(
+                f"{str(event['created_at'])[:16]} · {event['label']}: {str(event['from_version'] or '—')[:8]} → "
+                f"{str(event['to_version'])[:8]} ({event['action']} by {event['user']}{approved}){note}"
+            ))  # fmt: skip
+        self.history.value = "<b>label history</b><br>" + "<br>".join(reversed(lines))
+
+    def show_diff(self) -> None:
+        """The chosen version against the other, text and scores."""
+        try:
+            diff = self.lab.prompt_diff(self.name.value, self.compare_to.value, self.version.value)
+        except PromptlabError as exc:
+            show_error(self.message, exc)
+            return
+        self.diff.value = prompt_diff_html(diff)
+
+    def promote(self) -> None:
+        """Point the label at the chosen version (the library checks the policy)."""
+        try:
+            event = self.lab.promote(self.name.value, self.version.value, self.label.value.strip(),
+                                     approved_by=self.approver.value.strip() or None,
+                                     note=self.note.value.strip() or None)  # fmt: skip
+        except PromptlabError as exc:
+            show_error(self.message, exc)
+            return
+        self.message.value = f"✓ {escape(event['label'])} → {escape(event['to_version'][:8])}"
+        self.show_name()
+
+    def rollback(self) -> None:
+        """Move the label back to its previous version."""
+        try:
+            event = self.lab.rollback(self.name.value, self.label.value.strip(),
+                                      approved_by=self.approver.value.strip() or None,
+                                      note=self.note.value.strip() or None)  # fmt: skip
+        except PromptlabError as exc:
+            show_error(self.message, exc)
+            return
+        self.message.value = f"✓ rolled {escape(event['label'])} back to {escape(event['to_version'][:8])}"
+        self.show_name()
+
+    def export(self) -> None:
+        """Write the chosen version to the file named (.json, .yaml or .py)."""
+        target = self.export_path.value.strip()
+        if not target or Path(target).suffix not in EXPORT_FORMATS:
+            show_error(self.message, f"name a file ending in {', '.join(EXPORT_FORMATS)}")
+            return
+        try:
+            path = self.lab.export_prompt(self.name.value, target, version=self.version.value)
+        except PromptlabError as exc:
+            show_error(self.message, exc)
+            return
+        self.message.value = f"✓ wrote {escape(path)}; load it with pl.load_prompt(path={escape(repr(str(path)))})"
+
+    def __repr__(self) -> str:
+        return f"RegistryPanel({self.lab.path.name})"
+
+
+def registry(lab: Lab) -> RegistryPanel:
+    """The Registry view on its own."""
+    return RegistryPanel(lab)
