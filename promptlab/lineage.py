@@ -67,8 +67,43 @@ def current_source() -> str | None:
     return None
 
 
-@functools.cache
+_GIT_COMMITS: dict[str, tuple[tuple[int, ...], str | None]] = {}
+
+
+def _git_state(directory: str) -> tuple[int, ...] | None:
+    """Changes whenever HEAD moves: the modification times of HEAD, the ref it
+    names and packed-refs. None outside a plain repository (then git is asked)."""
+    for folder in (Path(directory), *Path(directory).parents):
+        git = folder / ".git"
+        if git.is_dir():
+            head = git / "HEAD"
+            try:
+                content = head.read_text().strip()
+            except OSError:
+                return None
+            ref = git / content.removeprefix("ref: ") if content.startswith("ref: ") else head
+            return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in (head, ref, git / "packed-refs"))
+        if git.exists():
+            return None  # a worktree or submodule: .git is a file
+    return ()
+
+
 def _git_commit(directory: str) -> str | None:
+    """The commit checked out in ``directory``, asked of git only when HEAD moved
+    (a notebook that commits between sweeps records the new commit)."""
+    state = _git_state(directory)
+    if state == ():
+        return None  # not in a repository
+    cached = _GIT_COMMITS.get(directory)
+    if state is not None and cached is not None and cached[0] == state:
+        return cached[1]
+    commit = _read_git_commit(directory)
+    if state is not None:
+        _GIT_COMMITS[directory] = (state, commit)
+    return commit
+
+
+def _read_git_commit(directory: str) -> str | None:
     try:
         result = subprocess.run(
             ["git", "rev-parse", "HEAD"],

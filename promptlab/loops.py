@@ -4,6 +4,7 @@ event loop (a Jupyter cell), and in the background while the kernel stays free."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
@@ -20,6 +21,10 @@ class BackgroundTask(Generic[T]):
         self._started = threading.Event()
         self._result: T | None = None
         self._error: BaseException | None = None
+        # Finished-ness is our own event, not Thread.is_alive(): on Python 3.11 a
+        # KeyboardInterrupt inside Thread.join() can leave a running thread
+        # marked stopped, and the sweep would go on unstoppable.
+        self._finished = threading.Event()
         self._thread = threading.Thread(target=self._main, args=(make_coroutine,), name=name, daemon=True)
         self._thread.start()
         self._started.wait()
@@ -36,22 +41,23 @@ class BackgroundTask(Generic[T]):
             self._started.set()
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
+            self._finished.set()
 
     @property
     def done(self) -> bool:
         """True once the coroutine has finished, whichever way."""
-        return not self._thread.is_alive()
+        return self._finished.is_set()
 
     def cancel(self) -> None:
         """Ask the coroutine to stop; finished work is kept (see ``record_sweep``)."""
         task = self._task
-        if task is not None and not self.done:
-            self._loop.call_soon_threadsafe(task.cancel)
+        if task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the coroutine already finished
+                self._loop.call_soon_threadsafe(task.cancel)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until done (or ``timeout`` seconds); True when done."""
-        self._thread.join(timeout)
-        return self.done
+        return self._finished.wait(timeout)
 
     def result(self) -> T:
         """The coroutine's result once done; re-raises its exception."""
@@ -79,6 +85,7 @@ def run_sync(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
             pass
     except KeyboardInterrupt:
         task.cancel()
-        task.wait()
+        while not task.wait(0.1):  # a second interrupt must not leave it running either
+            task.cancel()
         raise
     return task.result()

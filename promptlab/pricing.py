@@ -8,6 +8,7 @@ to ``Model`` to set or override a price; embedded models are free.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -49,12 +50,14 @@ PRICES: dict[str, Price] = {
 }
 
 
+# A dated snapshot: gpt-4o-mini-2024-07-18, gpt-4-0613.
+_SNAPSHOT = re.compile(r"^(?P<base>.+?)-(\d{4}-\d{2}-\d{2}|\d{4})$")
+
+
 def lookup_price(model_name: str) -> Price | None:
     """The table's price for ``model_name``, also for dated snapshots such as
-    ``gpt-4o-mini-2024-07-18``; None when unknown."""
+    ``gpt-4o-mini-2024-07-18``; None when unknown (``o3-pro`` is not ``o3``)."""
     if model_name in PRICES:
         return PRICES[model_name]
-    # The longest table name the snapshot name starts with, so "gpt-4o-mini-…"
-    # is priced as gpt-4o-mini and not as gpt-4o.
-    matches = [name for name in PRICES if model_name.startswith(name + "-")]
-    return PRICES[max(matches, key=len)] if matches else None
+    snapshot = _SNAPSHOT.match(model_name)
+    return PRICES.get(snapshot.group("base")) if snapshot else None

@@ -17,13 +17,13 @@ from typing import Any, Literal, TypedDict
 from promptlab import columns, evals
 from promptlab.data import Data, load_rows
 from promptlab.display import Display, Progress, default_display
-from promptlab.errors import ConfigError
+from promptlab.errors import ConfigError, StoreBusyError
 from promptlab.evals import Evaluator
 from promptlab.keys import new_id
 from promptlab.lineage import Lineage, current_lineage, utcnow
 from promptlab.model import Model
 from promptlab.prompt import Prompt
-from promptlab.runner import CellRunner, RunContext, RunSettings
+from promptlab.runner import BUSY_LOOKUP_WAIT, CellRunner, RunContext, RunSettings
 from promptlab.scoring import Scorer, check_columns
 from promptlab.store import Store, reads
 from promptlab.sweep import Cell, Sweep, expand, fingerprint, make_sweep, model_variants
@@ -122,13 +122,15 @@ async def record_sweep(
     """Run the planned sweep, recording a trial per cell; returns the run id
     (also given to ``on_run`` as soon as it is known)."""
     lineage = current_lineage()
-    run_id, skip, known_experiment = await asyncio.to_thread(
+    run_id, skip, known_experiment, readable = await asyncio.to_thread(
         _look_up, store, plan.experiment, fingerprint(plan.cells), options.get("resume", "auto"), lineage
     )
     if on_run is not None:
         on_run(run_id)
     context = RunContext(run_id, plan.experiment, lineage)
     display = options.get("display") or default_display()
+    if not readable:
+        display.message("the history file is held by another program: starting a new run, recording to the journal")
     judges = CellRunner(store, replace(context, kind="judge"), plan.settings, display)
     scorer = Scorer(plan.evaluators, judges, lineage.user) if plan.evaluators else None
     runner = CellRunner(store, context, plan.settings, display, scorer)
@@ -139,7 +141,7 @@ async def record_sweep(
     run_row = _run_row(context, plan)
     opening = _opening_rows(
         plan.sweep, run_row, existing=known_experiment, description=options.get("description"),
-        tags=options.get("tags"), lineage=lineage,
+        tags=options.get("tags"), lineage=lineage, known=readable,
     )  # fmt: skip
     await asyncio.to_thread(store.append, opening)
 
@@ -182,11 +184,17 @@ def _pid_alive(pid: int) -> bool:
 
 def _look_up(
     store: Store, experiment: str, sweep_fingerprint: str, resume: bool | str, lineage: Lineage
-) -> tuple[str, set[str], dict[str, Any] | None]:
-    """Where the sweep resumes from, and the experiment's row if it exists."""
-    with store.reading() as reader:
-        run_id, skip = _resume_point(reader, experiment, sweep_fingerprint, resume, lineage)
-        return run_id, skip, reads.experiment(reader, experiment)
+) -> tuple[str, set[str], dict[str, Any] | None, bool]:
+    """Where the sweep resumes from, the experiment's row if it exists, and
+    whether history could be read at all (another program may hold the file)."""
+    try:
+        with store.reading(wait=BUSY_LOOKUP_WAIT) as reader:
+            run_id, skip = _resume_point(reader, experiment, sweep_fingerprint, resume, lineage)
+            return run_id, skip, reads.experiment(reader, experiment), True
+    except StoreBusyError:
+        if isinstance(resume, str) and resume != "auto":
+            raise  # resuming a named run needs its history
+        return new_id(), set(), None, False
 
 
 def _resume_point(
@@ -249,12 +257,15 @@ def _opening_rows(
     description: str | None,
     tags: Sequence[str] | None,
     lineage: Lineage,
+    known: bool = True,
 ) -> dict[str, list[dict[str, Any]]]:
-    """The rows a run writes before its first call: run, experiment, prompts, models."""
+    """The rows a run writes before its first call: run, experiment, prompts, models.
+    When history couldn't be read (``known=False``), the experiment row is left
+    alone unless asked to change: it may exist already."""
     now = utcnow().isoformat()
     rows: dict[str, list[dict[str, Any]]] = {"runs": [run_row]}
     wanted_tags = list(tags) if tags is not None else None
-    if existing is None or description is not None or wanted_tags is not None:
+    if (existing is None and known) or description is not None or wanted_tags is not None:
         old = existing or {}
         rows["experiments"] = [
             {

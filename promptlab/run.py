@@ -37,8 +37,11 @@ class Run:
 
     @property
     def df(self) -> pd.DataFrame:
-        """One row per trial (columns: ``promptlab.columns.TRIAL_COLUMNS``)."""
-        return self.lab.trials(run=self.run_id)
+        """One row per cell: its newest trial (columns: ``promptlab.columns.TRIAL_COLUMNS``).
+        A resumed run retries the cells that failed; ``lab.trials(run=...)`` keeps
+        every attempt, this keeps the one that counts."""
+        trials = self.lab.trials(run=self.run_id)
+        return trials.drop_duplicates("cell_key", keep="last").reset_index(drop=True)
 
     def summary(self) -> pd.DataFrame:
         """Per variant: n, errors, latency p50/p95, tokens, cost."""

@@ -1,8 +1,10 @@
 """Executes cells: concurrency, pacing, retries, timeouts, cache and recording.
 
-Every cell ends as exactly one recorded trial, a success or an error; the
-only cells left without one are those still in flight when a sweep is
-cancelled, and running the sweep again picks those up.
+Every cell ends as a recorded trial, a success or an error; the only cells
+left without one are those still in flight when a sweep is cancelled.
+Running the sweep again resumes the run and calls only the cells with no
+successful trial: the missing ones and the failed ones (whose newest trial
+then stands for the cell in ``run.df``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from promptlab.display import Display, Progress
-from promptlab.errors import CallTimeoutError, PermanentError, ProviderError, RateLimitError, TransientError
+from promptlab.errors import (
+    CallTimeoutError,
+    PermanentError,
+    ProviderError,
+    RateLimitError,
+    StoreBusyError,
+    TransientError,
+)
 from promptlab.evals import TrialView
 from promptlab.keys import new_id, to_jsonable
 from promptlab.lineage import Lineage, utcnow
@@ -35,7 +44,12 @@ from promptlab.sweep import Cell, expand, make_sweep
 from promptlab.trial import Trial
 
 TIMEOUT_GRACE = 5.0
-"""Seconds past ``timeout`` before the runner gives up on a provider that ignores it."""
+"""Seconds past ``timeout`` before the runner's backstop stops a provider that keeps
+time itself but let a call run on (a stream that keeps trickling, say)."""
+
+BUSY_LOOKUP_WAIT = 2.0
+"""Seconds a sweep waits to read history (cache, resume) while another program
+holds the file, before going on without it."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,7 @@ class CellRunner:
         self.settings = settings
         self.display = display
         self.redactor = Redactor()
+        self._key_variables: set[str] = set()
         self._providers: dict[tuple[str, str | None, str | None], tuple[Provider, bool]] = {}
         self._recorder = Recorder(store)
         self._pacer: Pacer | None = None
@@ -118,8 +133,12 @@ class CellRunner:
             self.prepare_model(model)
 
     def prepare_model(self, model: Model) -> None:
-        """Make ``model``'s provider now (see ``prepare``)."""
+        """Make ``model``'s provider now (see ``prepare``), and mask its key's value
+        wherever a response might echo it."""
         self._provider(model)
+        if model.api_key_env:
+            self.redactor = Redactor(variables={*self._key_variables, model.api_key_env})
+            self._key_variables.add(model.api_key_env)
 
     async def run(self, cells: Sequence[Cell], progress: Progress, skip: set[str]) -> None:
         """Record a trial for every cell not in ``skip`` (cell keys already done)."""
@@ -169,8 +188,17 @@ class CellRunner:
         progress.errors += failed
         self.display.update(progress)
 
+    async def _cached(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """History's answers for ``keys``; none when a program outside promptlab
+        holds the file (the sweep goes on, recording to the journal)."""
+        try:
+            return await asyncio.to_thread(reads.cached_responses, self.store, keys, BUSY_LOOKUP_WAIT)
+        except StoreBusyError:
+            self.display.message("the history file is held by another program: calling without the cache")
+            return {}
+
     async def _answer_from_cache(self, cells: list[Cell], progress: Progress) -> list[Cell]:
-        hits = await asyncio.to_thread(reads.cached_responses, self.store, [c.cache_key for c in cells])
+        hits = await self._cached([c.cache_key for c in cells])
         if not hits:
             return cells
         now = utcnow()
@@ -205,10 +233,7 @@ class CellRunner:
         (cell,) = expand(make_sweep([prompt], [model], [to_jsonable(dict(variables))]))
         if self._pacer is None:
             self._pacer = Pacer(self.settings.concurrency)
-        hit = None
-        if self.settings.cache:
-            hits = await asyncio.to_thread(reads.cached_responses, self.store, [cell.cache_key])
-            hit = hits.get(cell.cache_key)
+        hit = (await self._cached([cell.cache_key])).get(cell.cache_key) if self.settings.cache else None
         trial = self._cached_trial(cell, hit, utcnow()) if hit else await self._execute(cell)
         await self._recorder.record("trials", trial.to_row())
         return trial
@@ -270,10 +295,11 @@ class CellRunner:
 
     async def _call(self, provider: Provider, request: Request) -> Completion:
         timeout = self.settings.timeout
-        if getattr(provider, "enforces_timeout", False):
-            timeout = None  # the provider keeps time itself; a second timer per call is waste
+        limit = timeout
+        if timeout is not None and getattr(provider, "enforces_timeout", False):
+            limit = timeout + TIMEOUT_GRACE  # the provider keeps time; this only backs it up
         try:
-            async with asyncio.timeout(None if timeout is None else timeout + TIMEOUT_GRACE):
+            async with asyncio.timeout(limit):
                 return await provider.complete(request)
         except TimeoutError as exc:
             raise CallTimeoutError(f"no answer within {timeout}s") from exc

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _SECRET_VARIABLE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
@@ -27,9 +27,12 @@ REDACTED = "[redacted]"
 class Redactor:
     """Masks secrets in text; built from the environment when a sweep starts."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, environ: Mapping[str, str] | None = None, *, variables: Iterable[str] = ()) -> None:
+        """``variables``: more environment variables whose values are secrets
+        (a model's ``api_key_env``, whatever its name)."""
         environ = os.environ if environ is None else environ
-        values = {v for k, v in environ.items() if _SECRET_VARIABLE.search(k) and len(v) >= 8}
+        named = set(variables)
+        values = {v for k, v in environ.items() if (_SECRET_VARIABLE.search(k) or k in named) and len(v) >= 8}
         # Longest first, so a key that contains another is masked whole.
         self._values = sorted(values, key=len, reverse=True)
 

@@ -36,7 +36,8 @@ class Cell:
     """The rendered chat messages sent to the model."""
 
     cell_key: str
-    """Hash of prompt version, model config, input and repeat: identifies the cell."""
+    """Hash of prompt version, model config, input (and its position: two equal
+    rows are two cells) and repeat: identifies the cell."""
 
     cache_key: str
     """Hash of rendered messages, model config and repeat: identifies the request."""
@@ -146,7 +147,9 @@ def expand(sweep: Sweep) -> list[Cell]:
                             vars=row,
                             repeat=repeat,
                             messages=messages,
-                            cell_key=hash_strings([prompt.version, identities[model], row_json, str(repeat)], 20),
+                            cell_key=hash_strings(
+                                [prompt.version, identities[model], row_json, str(r), str(repeat)], 20
+                            ),
                             cache_key=hash_strings([messages_json, identities[model], str(repeat)], 20),
                         )
                     )

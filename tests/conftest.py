@@ -17,6 +17,7 @@ providers it can script and count.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 from collections import Counter
@@ -49,6 +50,7 @@ def isolated_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("PROMPTLAB_USER", "tester")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("PROMPTLAB_SOURCE", raising=False)
     yield db
     settle()  # no fold of this test may still run when the next one starts
 
@@ -59,10 +61,41 @@ def lab(tmp_path: Path) -> pl.Lab:
     return pl.Lab(tmp_path / "history.duckdb")
 
 
+def cancel_pending(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Cancel every task on a server's loop (running in its own thread) and wait
+    for them to end, while the loop still runs."""
+    if loop is None or not loop.is_running():
+        return
+
+    async def cancel_others() -> None:
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+    asyncio.run_coroutine_threadsafe(cancel_others(), loop).result(10)
+
+
+@contextlib.contextmanager
+def running_stub_server(**options: Any) -> Iterator[StubServer]:
+    """``StubServer`` in a thread, shut down cleanly. Its ``__exit__`` only stops
+    the loop: a ``[hang]`` handler (asleep for an hour) is then destroyed by the
+    garbage collector, from whatever thread collects it, printing an "Event loop
+    is closed" traceback, and on Python 3.11.7 a traceback printed in one thread
+    while pytest parses source in another can crash pytest (CPython gh-106905)."""
+    with StubServer(**options) as server:
+        try:
+            yield server
+        finally:
+            cancel_pending(server._loop)
+    if server._loop is not None and not server._loop.is_running():
+        server._loop.close()
+
+
 @pytest.fixture
 def stub_server() -> Iterator[StubServer]:
     """A local OpenAI-compatible server; ``stub_server.url`` is its base URL."""
-    with StubServer() as server:
+    with running_stub_server() as server:
         yield server
 
 
@@ -141,6 +174,8 @@ class ScriptedProvider:
         self.max_in_flight = 0
         self.attempts: Counter[str] = Counter()
         self.threads: set[int] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The event loop of the latest call."""
 
     def model(self, model_name: str = "scripted", **params: Any) -> pl.Model:
         """A Model that runs on this provider."""
@@ -151,6 +186,7 @@ class ScriptedProvider:
         self.calls += 1
         self.attempts[text] += 1
         self.threads.add(threading.get_ident())
+        self.loop = asyncio.get_running_loop()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

@@ -31,7 +31,7 @@ def test_dataframe() -> None:
 
 def test_csv_reads_every_cell_as_text(tmp_path: Path) -> None:
     path = tmp_path / "inputs.csv"
-    path.write_text("text,expected,n\nthe cat sat,cat,1\n\"a, dog\",,2\n")
+    path.write_text('text,expected,n\nthe cat sat,cat,1\n"a, dog",,2\n')
     assert load_rows(path) == [
         {"text": "the cat sat", "expected": "cat", "n": "1"},
         {"text": "a, dog", "expected": "", "n": "2"},

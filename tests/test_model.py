@@ -125,11 +125,6 @@ def test_unknown_price_is_none_and_local_models_are_free() -> None:
     assert pl.Model("echo", provider="fake").price == FREE
 
 
-@pytest.mark.xfail(
-    reason="BUG: pricing.lookup_price (promptlab/pricing.py:59) prices any '<known>-<anything>' name as "
-    "<known>, so o3-pro is billed as o3 (10x too low) instead of being unknown (NULL cost)",
-    strict=True,
-)
 @pytest.mark.parametrize("name", ["o3-pro", "o1-pro", "gpt-4o-realtime-preview", "gpt-4o-audio-preview"])
 def test_a_different_model_sharing_a_prefix_is_not_priced_as_the_prefix(name: str) -> None:
     # Not in the table: the documented rule is "unknown price, cost NULL, never a guess".

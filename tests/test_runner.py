@@ -3,17 +3,20 @@ resume, cancellation, rate limits, retries, timeouts, lineage and cost."""
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import math
 import os
+import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import RecordingDisplay, ScriptedProvider, settle
 
 import promptlab as pl
 from promptlab.display import NullDisplay
@@ -21,8 +24,6 @@ from promptlab.errors import ConfigError, PermanentError, RateLimitError, Transi
 from promptlab.providers import Completion, Request
 from promptlab.sweep import expand, make_sweep
 from promptlab.testing import fake_model
-
-from conftest import RecordingDisplay, ScriptedProvider  # noqa: I001 (the tests folder's own helpers)
 
 Make = Callable[..., ScriptedProvider]
 
@@ -281,11 +282,6 @@ def test_resume_a_run_by_id_prefix(lab: pl.Lab, scripted: Make, quiet: NullDispl
         lab.sweep(PROMPT, provider.model(), rows(7), resume=run_id, display=quiet)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a resumed run calls its failed cells again and keeps both trials (reads.done_cells, "
-    "promptlab/store/reads.py:112, counts only successes), so run.df/summary() count those cells twice",
-    strict=True,
-)
 def test_resumed_run_has_one_trial_per_cell(lab: pl.Lab, scripted: Make, quiet: NullDisplay) -> None:
     async def behave(request: Request, text: str, attempt: int) -> Completion | None:
         if "bad" in text:
@@ -327,21 +323,45 @@ def test_asweep_can_be_awaited(lab: pl.Lab, scripted: Make, quiet: NullDisplay) 
     assert provider.threads == {threading.get_ident()}
 
 
-def interrupt_when(event: threading.Event) -> None:
-    """Press Ctrl+C (SIGINT to the main thread) once ``event`` is set."""
+def wait_until(condition: Callable[[], bool], limit: float = 30.0) -> None:
+    """Poll ``condition`` (a guard against hanging, not a measurement)."""
+    deadline = time.monotonic() + limit
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def interrupt_when(event: threading.Event, provider: ScriptedProvider) -> None:
+    """Press Ctrl+C once ``event`` is set: a real SIGINT to the main thread.
+
+    A signal that lands just before the event loop blocks in its selector is
+    only handled when the loop next wakes (CPython sets no wakeup fd for
+    asyncio.run's handler), so the sweep's loop is nudged awake as well.
+    """
+    main = threading.main_thread().ident
+    assert main is not None
 
     def press() -> None:
         if event.wait(60):
-            _thread.interrupt_main()
+            signal.pthread_kill(main, signal.SIGINT)
+            if provider.loop is not None:
+                provider.loop.call_soon_threadsafe(lambda: None)
 
     threading.Thread(target=press, daemon=True).start()
 
 
 def test_ctrl_c_in_a_notebook_keeps_finished_trials(lab: pl.Lab, scripted: Make) -> None:
     provider = scripted()
-    provider.behave = block_after(lambda: provider.calls, 4)
+    gate = threading.Event()  # calls past the 4th wait here until the test opens it
+
+    async def behave(request: Request, text: str, attempt: int) -> Completion | None:
+        if provider.calls > 4:
+            while not gate.is_set():
+                await asyncio.sleep(0.01)
+        return None
+
+    provider.behave = behave
     display = RecordingDisplay()
-    interrupt_when(display.reached(4))
+    interrupt_when(display.reached(4), provider)
     loop = asyncio.new_event_loop()  # a kernel's loop: no asyncio.run SIGINT handler
 
     async def notebook_cell() -> pl.Run:
@@ -352,17 +372,24 @@ def test_ctrl_c_in_a_notebook_keeps_finished_trials(lab: pl.Lab, scripted: Make)
             loop.run_until_complete(notebook_cell())
     finally:
         loop.close()
+    # When the interrupt reaches the notebook the sweep must be stopped and its run
+    # recorded as cancelled, so that running the same sweep again resumes it.
+    status_when_interrupted = display.status
+    runs_when_interrupted = list(lab.runs()["status"])
+    gate.set()  # a sweep still running now would go on to call every remaining cell
+    wait_until(lambda: display.status is not None)
+    settle()
+    assert status_when_interrupted == "cancelled"
+    assert runs_when_interrupted == ["cancelled"]
     assert display.status == "cancelled"
-    [run] = lab.runs().to_dict("records")
-    assert run["status"] == "cancelled"
-    assert len(lab.trials(run=run["run_id"])) == 4
+    assert len(lab.trials()) == 4
 
 
 def test_ctrl_c_in_a_script_keeps_finished_trials(lab: pl.Lab, scripted: Make) -> None:
     provider = scripted()
     provider.behave = block_after(lambda: provider.calls, 3)
     display = RecordingDisplay()
-    interrupt_when(display.reached(3))
+    interrupt_when(display.reached(3), provider)
     with pytest.raises(KeyboardInterrupt):
         lab.sweep(PROMPT, provider.model(), rows(10), concurrency=2, display=display)
     [run] = lab.runs().to_dict("records")
@@ -456,18 +483,15 @@ def test_a_hung_call_ends_as_a_timeout_trial(
         return None
 
     provider = scripted(behave)
-    run = lab.sweep(PROMPT, provider.model(), [{"text": "hang"}, {"text": "quick"}], timeout=0.2, max_retries=1, display=quiet)
+    run = lab.sweep(
+        PROMPT, provider.model(), [{"text": "hang"}, {"text": "quick"}], timeout=0.2, max_retries=1, display=quiet
+    )
     df = run.df.set_index(run.df["vars"].map(lambda v: v["text"]))
     assert df.loc["hang", "error_type"] == "CallTimeoutError"
     assert df.loc["hang", "attempts"] == 2  # a timeout is transient: retried
     assert df.loc["quick", "output"] == "scripted: Answer: quick"
 
 
-@pytest.mark.xfail(
-    reason="BUG: runner._call (promptlab/runner.py:226) lets a provider that keeps no time of its own run "
-    "timeout + TIMEOUT_GRACE (5 s); the grace belongs to providers that enforce the timeout themselves",
-    strict=True,
-)
 def test_a_provider_slower_than_timeout_is_cut_off(lab: pl.Lab, scripted: Make, quiet: NullDisplay) -> None:
     async def behave(request: Request, text: str, attempt: int) -> Completion | None:
         await asyncio.sleep(1.0)  # well past timeout=0.25, well inside the 5 s grace
@@ -481,19 +505,53 @@ def test_a_provider_slower_than_timeout_is_cut_off(lab: pl.Lab, scripted: Make, 
 # -- what a trial carries ----------------------------------------------------------
 
 
-def test_lineage_columns(lab: pl.Lab, quiet: NullDisplay) -> None:
+def git(folder: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture
+def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git repository of the test's own, as the working directory."""
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    git(folder, "init", "-q")
+    (folder / "prompts.txt").write_text("v1")
+    git(folder, "add", ".")
+    git(folder, "commit", "-q", "-m", "v1")
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def test_lineage_columns(lab: pl.Lab, quiet: NullDisplay, repository: Path) -> None:
     run = lab.sweep(PROMPT, fake_model(), rows(1), display=quiet)
     trial = lab.trial(run.df.iloc[0]["trial_id"])
     assert trial["user"] == "tester"
     assert trial["host"] == socket.gethostname()
     assert trial["pid"] == os.getpid()
     assert trial["promptlab_version"] == pl.__version__
-    assert isinstance(trial["source"], str) and trial["source"]
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
-    assert trial["git_commit"] == (head.stdout.strip() if head.returncode == 0 else None)
+    assert isinstance(trial["source"], str) and trial["source"]  # the script (pytest) that ran it
+    assert trial["git_commit"] == git(repository, "rev-parse", "HEAD")
+    assert trial["kind"] == "sweep"
     assert trial["started_at"] <= trial["created_at"]
     info = lab.run_info(run.run_id)
     assert (info["user"], info["host"], info["pid"]) == ("tester", socket.gethostname(), os.getpid())
+    assert info["git_commit"] == trial["git_commit"]
+
+
+def test_source_can_be_named(lab: pl.Lab, quiet: NullDisplay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMPTLAB_SOURCE", "experiments/summaries.yaml")
+    run = lab.sweep(PROMPT, fake_model(), rows(1), display=quiet)
+    assert lab.trial(run.df.iloc[0]["trial_id"])["source"] == "experiments/summaries.yaml"
+
+
+def test_git_commit_follows_new_commits(lab: pl.Lab, quiet: NullDisplay, repository: Path) -> None:
+    first = lab.sweep(PROMPT, fake_model(), rows(1), display=quiet)
+    (repository / "prompts.txt").write_text("v2")
+    git(repository, "commit", "-q", "-am", "v2")
+    second = lab.sweep(PROMPT, fake_model(), rows(1, prefix="other"), display=quiet)
+    assert lab.run_info(first.run_id)["git_commit"] != lab.run_info(second.run_id)["git_commit"]
+    assert lab.run_info(second.run_id)["git_commit"] == git(repository, "rev-parse", "HEAD")
 
 
 def test_trial_records_request_and_response(lab: pl.Lab, quiet: NullDisplay) -> None:

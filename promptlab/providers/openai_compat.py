@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import os
@@ -123,7 +124,7 @@ class OpenAICompatProvider:
     """Chat completions on one OpenAI-compatible endpoint."""
 
     enforces_timeout = True
-    """The openai client applies ``Request.timeout`` itself."""
+    """``Request.timeout`` bounds each call, streamed or not."""
 
     def __init__(self, base_url: str | None, api_key: str, *, max_connections: int = 1000) -> None:
         self._base_url = base_url
@@ -169,11 +170,16 @@ class OpenAICompatProvider:
         if request.timeout is not None:
             kwargs["timeout"] = request.timeout
         try:
-            if stream:
-                return await self._complete_streamed(kwargs)
-            response = await self._client.chat.completions.with_raw_response.create(**kwargs)
+            # httpx's timeout bounds each read; this bounds the whole call (a stream
+            # that keeps trickling, a body sent byte by byte)
+            async with asyncio.timeout(request.timeout):
+                if stream:
+                    return await self._complete_streamed(kwargs)
+                response = await self._client.chat.completions.with_raw_response.create(**kwargs)
         except openai.OpenAIError as exc:
             raise translate_error(exc) from exc
+        except TimeoutError as exc:
+            raise CallTimeoutError(f"no complete answer within {request.timeout}s") from exc
         body = _json_body(response.http_response.content)
         choice = body["choices"][0]
         message = choice.get("message") or {}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import errno
 import os
 import threading
 import time
@@ -25,9 +24,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from promptlab.errors import NewerSchemaError, NotADatabaseError, StoreError, StoreLocationError
+from promptlab.errors import NewerSchemaError, NotADatabaseError, StoreBusyError, StoreError, StoreLocationError
 from promptlab.store import migrations, sql
-from promptlab.store.engine import attached, fresh_connection
+from promptlab.store.engine import attached, fresh_connection, is_duckdb_file
 from promptlab.store.journal import Journal
 from promptlab.store.lock import busy_error, file_lock
 from promptlab.store.schema import TABLES
@@ -94,15 +93,51 @@ class Store:
             if not self.path.is_file():
                 raise StoreLocationError(f"no history file at {self.path}; check the path (or $PROMPTLAB_DB)")
             return
+        self._refuse_foreign_file()
         self._prepare_location()
-        with self._locked(exclusive=True), self._attached(read_only=False) as (con, alias):
-            self._migrate(con, alias)
-        self.fold(wait=self.busy_timeout)
+        self._open()
+        self.fold()  # one try: leftovers of a crashed writer go in now if the file is free
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
     # -- opening ---------------------------------------------------------------
+
+    def _refuse_foreign_file(self) -> None:
+        """Check an existing file is DuckDB before writing anything beside it."""
+        if self.path.is_file() and self.path.stat().st_size and not is_duckdb_file(self.path):
+            raise NotADatabaseError(
+                f"{self.path} is not a DuckDB database; point promptlab at a new path or at a history file it made"
+            )
+
+    def _open(self) -> None:
+        """Check the schema with a read-only open (which works while teammates
+        read); take the file for writing only when it needs migrating."""
+        if self.path.is_file() and self.path.stat().st_size:
+            with self._locked(exclusive=False), self._attached(read_only=True) as (con, alias):
+                version = migrations.applied_version(con, alias)
+                foreign = migrations.foreign_tables(con, alias)
+            self._check_schema(version, foreign)
+            if version == migrations.LATEST:
+                return
+        with self._locked(exclusive=True), self._attached(read_only=False) as (con, alias):
+            version = migrations.applied_version(con, alias)
+            self._check_schema(version, migrations.foreign_tables(con, alias))
+            if version < migrations.LATEST:
+                migrations.migrate(con)
+                con.execute(f"CHECKPOINT {alias}")
+
+    def _check_schema(self, version: int, foreign: int) -> None:
+        if version > migrations.LATEST:
+            raise NewerSchemaError(
+                f"{self.path} was written by a newer promptlab (schema {version}; this one knows "
+                f"up to {migrations.LATEST}). Upgrade: pip install -U promptlab"
+            )
+        if version == 0 and foreign:
+            raise NotADatabaseError(
+                f"{self.path} is a DuckDB database of something else (it has tables but no "
+                "promptlab history); give promptlab a path of its own"
+            )
 
     def _prepare_location(self) -> None:
         if self.path.is_dir():
@@ -112,50 +147,30 @@ class Store:
             self.journal.create()
             self.lock_path.touch(exist_ok=True)
         except OSError as exc:
-            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise StoreLocationError(
-                    f"can't write next to {self.path} ({exc.strerror}): promptlab keeps a journal "
-                    "and a lock file beside the database. Use a folder you can write to "
-                    "(pl.Lab('path/to/history.duckdb') or PROMPTLAB_DB=...)."
-                ) from exc
-            raise StoreLocationError(f"can't use {self.path}: {exc}") from exc
+            raise StoreLocationError(
+                f"can't write next to {self.path} ({exc.strerror or exc}): promptlab keeps a journal "
+                "and a lock file beside the database. Use a folder you can write to "
+                "(pl.Lab('path/to/history.duckdb') or PROMPTLAB_DB=...)."
+            ) from exc
 
     @contextlib.contextmanager
-    def _locked(self, *, exclusive: bool, wait: float | None = None) -> Iterator[bool]:
+    def _locked(self, *, exclusive: bool, wait: float | None = None, optional: bool = False) -> Iterator[bool]:
+        """Hold the sidecar lock (waiting up to ``wait``, default ``busy_timeout``);
+        yields whether it is held: False only when ``optional``, else ``StoreBusyError``."""
         if self.read_only and not exclusive and not os.access(self.lock_path, os.W_OK):
             yield True  # a read-only copy of a history (no lock file to take): DuckDB's own lock guards it
             return
         timeout = self.busy_timeout if wait is None else wait
         with file_lock(self.lock_path, exclusive=exclusive, timeout=timeout) as held:
-            if not held and wait is None:
+            if not held and not optional:
                 raise busy_error(self.lock_path, timeout)
             yield held
 
     def _attached(
         self, *, read_only: bool, deadline: float | None = None
     ) -> contextlib.AbstractContextManager[tuple[duckdb.DuckDBPyConnection, str]]:
-        deadline = deadline or time.monotonic() + self.busy_timeout
+        deadline = time.monotonic() + self.busy_timeout if deadline is None else deadline
         return attached(self.path, read_only=read_only, deadline=deadline, patience=self.busy_timeout)
-
-    def _migrate(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
-        version = migrations.applied_version(con)
-        if version > migrations.LATEST:
-            raise NewerSchemaError(
-                f"{self.path} was written by a newer promptlab (schema {version}; this one knows "
-                f"up to {migrations.LATEST}). Upgrade: pip install -U promptlab"
-            )
-        if version == 0:
-            tables = con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
-            ).fetchone()
-            if tables and tables[0]:
-                raise NotADatabaseError(
-                    f"{self.path} is a DuckDB database of something else (it has tables but no "
-                    "promptlab history); give promptlab a path of its own"
-                )
-        if version < migrations.LATEST:
-            migrations.migrate(con)
-            con.execute(f"CHECKPOINT {alias}")
 
     # -- writing ---------------------------------------------------------------
 
@@ -178,29 +193,40 @@ class Store:
         """Move journaled rows into the tables; the number of segments folded.
 
         Seals this process's open segments and those of writers that died.
-        Waits up to ``wait`` seconds for the lock; when another process holds
-        it (it folds instead) or a program outside promptlab has the file open,
-        the rows stay in the journal, still visible to readers, and this returns 0.
+        When another promptlab process holds the lock it folds instead; when a
+        program outside promptlab has the file open, this retries for up to
+        ``wait`` seconds, never holding the lock while it waits, so readers
+        carry on. Rows not folded stay in the journal, visible to readers.
         """
         if self.read_only:
             return 0
         self.journal.seal()
         if not self.journal.pending():
             return 0
-        with self._locked(exclusive=True, wait=wait) as held:
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        while True:
+            folded = self._fold_once(max(0.0, deadline - time.monotonic()))
+            if folded is not None or time.monotonic() >= deadline:
+                return folded or 0
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def _fold_once(self, lock_wait: float) -> int | None:
+        """One fold; None when the file was busy (held by a program outside promptlab)."""
+        with self._locked(exclusive=True, wait=lock_wait, optional=True) as held:
             if not held:
-                return 0
+                return 0  # another promptlab process is folding; it takes our sealed segments too
             self.journal.adopt_orphans()
             segments = {name: paths for name in TABLES if (paths := self.journal.sealed(name))}
             if not segments:
                 return 0
-            deadline = time.monotonic() + max(wait, 1.0)
             try:
-                self._fold_into_file(segments, deadline)
-                if not self._verify_folded(segments, deadline):
+                self._fold_into_file(segments, time.monotonic())  # one attempt: never wait holding the lock
+                if not self._verify_folded(segments, time.monotonic() + self.busy_timeout):
                     return 0  # segments stay; the next fold re-applies them (idempotent)
-            except StoreError:
-                return 0  # an outside program holds the file; the journal keeps the rows safe
+            except StoreBusyError:
+                return None
             self.journal.remove([p for paths in segments.values() for p in paths])
             self.journal.sweep_temporaries()
             return sum(len(paths) for paths in segments.values())
@@ -252,10 +278,16 @@ class Store:
     # -- reading ---------------------------------------------------------------
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[Reader]:
+    def reading(self, wait: float | None = None) -> Iterator[Reader]:
         """A read-only session whose tables include rows still in the journal;
-        several queries in one session share one open of the file."""
-        with self._locked(exclusive=False), self._attached(read_only=True) as (con, alias):
+        several queries in one session share one open of the file. ``wait``
+        bounds how long a program outside promptlab may hold the file first
+        (default ``busy_timeout``), then ``StoreBusyError``."""
+        patience = self.busy_timeout if wait is None else wait
+        with (
+            self._locked(exclusive=False, wait=patience),
+            self._attached(read_only=True, deadline=time.monotonic() + patience) as (con, alias),
+        ):
             present = {row[0] for row in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [alias]
             ).fetchall()}  # fmt: skip

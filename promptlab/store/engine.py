@@ -39,19 +39,20 @@ def _quoted_path(path: Path) -> str:
 
 
 def retry_busy(path: Path, attach: str, con: duckdb.DuckDBPyConnection, deadline: float, patience: float) -> None:
-    """Run the ATTACH, retrying while a program outside promptlab holds DuckDB's own lock."""
+    """Run the ATTACH, retrying until ``deadline`` while a program outside
+    promptlab (or a plain DuckDB connection in this process) holds the file."""
     delay = 0.01
     while True:
         try:
             con.execute(attach)
             return
-        except duckdb.IOException as exc:
+        except (duckdb.IOException, duckdb.ResourceInUseException) as exc:
             message = str(exc)
             if "not a valid DuckDB database" in message:
                 raise NotADatabaseError(
                     f"{path} is not a DuckDB database; point promptlab at a new path or at a history file it made"
                 ) from exc
-            locked = "lock" in message.lower()
+            locked = "lock" in message.lower() or isinstance(exc, duckdb.ResourceInUseException)
             if locked and time.monotonic() < deadline:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
@@ -59,6 +60,13 @@ def retry_busy(path: Path, attach: str, con: duckdb.DuckDBPyConnection, deadline
             if locked:
                 raise busy_error(path, patience, exc) from exc
             raise StoreError(f"can't open {path}: {message}") from exc
+
+
+def is_duckdb_file(path: Path) -> bool:
+    """Whether ``path`` starts like a DuckDB database (checked before anything is written beside it)."""
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+    return len(header) == 12 and header[8:12] == b"DUCK"
 
 
 @contextlib.contextmanager
@@ -69,7 +77,8 @@ def attached(
     writing, the alias is also made the default catalog (``USE``)."""
     con = _engine().cursor()
     alias = f"history_{uuid.uuid4().hex[:12]}"
-    mode = " (READ_ONLY)" if read_only else ""
+    # TYPE DUCKDB: never let DuckDB sniff another format (and try to download its extension)
+    mode = " (TYPE DUCKDB, READ_ONLY)" if read_only else " (TYPE DUCKDB)"
     try:
         retry_busy(path, f"ATTACH {_quoted_path(path)} AS {alias}{mode}", con, deadline, patience)
         try:
@@ -89,7 +98,7 @@ def fresh_connection(path: Path, *, deadline: float, patience: float) -> Iterato
     fold needs, so nothing cached in this process can vouch for the file."""
     con = duckdb.connect()
     try:
-        retry_busy(path, f"ATTACH {_quoted_path(path)} AS verified", con, deadline, patience)
+        retry_busy(path, f"ATTACH {_quoted_path(path)} AS verified (TYPE DUCKDB)", con, deadline, patience)
         con.execute("USE verified")
         yield con
     finally:

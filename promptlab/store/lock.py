@@ -74,7 +74,7 @@ def busy_error(path: Path, waited: float, cause: Exception | None = None) -> Sto
     """The error for a database another program kept open past our patience."""
     detail = f" ({cause})" if cause else ""
     return StoreBusyError(
-        f"{path} has been held open by another program for {waited:.0f}s{detail}. "
+        f"{path} has been held open by another program for {waited:.3g}s{detail}. "
         "DuckDB lets one program write or many read, never both: close that program's "
         "connection (a DuckDB shell, a DBeaver tab, a notebook using duckdb directly) and "
         "try again. Trials recorded meanwhile are safe in the journal folder beside the file."

@@ -118,16 +118,27 @@ LATEST = len(MIGRATIONS)
 """The newest schema this promptlab knows; a file beyond it is refused."""
 
 
-def applied_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The newest migration recorded in the file, 0 for a blank one."""
+def applied_version(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> int:
+    """The newest migration recorded in the file (``catalog``, default the current
+    database), 0 for a blank one."""
+    catalog = catalog or str((con.execute("SELECT current_database()").fetchone() or ["memory"])[0])
     exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND table_name = 'schema_migrations'"
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'schema_migrations'",
+        [catalog],
     ).fetchone()
     if not exists or not exists[0]:
         return 0
-    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    row = con.execute(f'SELECT max(version) FROM "{catalog}".schema_migrations').fetchone()
     return int(row[0] or 0) if row else 0
+
+
+def foreign_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> int:
+    """Tables in the file that no promptlab migration made (a file of something else)."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name <> 'schema_migrations'",
+        [catalog],
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:

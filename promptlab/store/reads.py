@@ -157,12 +157,13 @@ def pairwise_verdicts(store: Source, trial_ids: Sequence[str]) -> pd.DataFrame:
     )
 
 
-def cached_responses(store: Store, cache_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The first successful, paid-for response per cache key that history has."""
+def cached_responses(store: Store, cache_keys: Sequence[str], wait: float | None = None) -> dict[str, dict[str, Any]]:
+    """The first successful, paid-for response per cache key that history has
+    (``wait``: how long another program may hold the file; see ``Store.reading``)."""
     if not cache_keys:
         return {}
     keys = pd.DataFrame({"cache_key": list(dict.fromkeys(cache_keys))})
-    with store.reading() as reader:
+    with store.reading(wait) as reader:
         reader.con.register("wanted", keys)
         rows = reader.execute(
             """

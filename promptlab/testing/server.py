@@ -82,11 +82,25 @@ class StubServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        loop = self._loop
+        if loop is not None and self._server is not None:
+
+            async def shut_down() -> None:
+                assert self._server is not None
+                self._server.close()
+                # Cancel the handlers still waiting ([hang]) here, on their own loop:
+                # left to the garbage collector they would complain from any thread.
+                pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                loop.stop()
+
+            asyncio.run_coroutine_threadsafe(shut_down(), loop)
         if self._thread is not None:
             self._thread.join(5)
+        if loop is not None and not loop.is_running() and not loop.is_closed():
+            loop.close()
 
     # -- HTTP ----------------------------------------------------------------
 
