@@ -208,7 +208,7 @@ def test_a_prompt_diff_is_escaped_html(lab: pl.Lab) -> None:
 
 def test_playground_wires_history_results_and_review(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
     app = lab.ui()
-    assert isinstance(app, Playground) and app.titles == ("Build & run", "Results", "History", "Review")
+    assert isinstance(app, Playground) and app.titles == ("Build & run", "Results", "History", "Review", "Registry")
     assert isinstance(pl.ui.playground(lab), Playground)
     app.history.run_rows.children[1].open_button.click()
     assert app.selected_index == 1 and app.results.run_id == shared["ana"].run_id
