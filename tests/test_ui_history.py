@@ -214,7 +214,7 @@ def test_playground_wires_history_results_and_review(shared: dict[str, pl.Run], 
     assert app.selected_index == 1 and app.results.run_id == shared["ana"].run_id
     app.results.review_button.click()
     assert app.selected_index == 3 and app.review.count.value == "of 2"
-    assert repr(app) == "Playground(history.duckdb: Build & run | Results | History | Review)"
+    assert repr(app) == "Playground(history.duckdb: Build & run | Results | History | Review | Registry)"
 
 
 def test_browser_describes_itself(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
