@@ -43,7 +43,10 @@ async def bare(url: str, data: list[dict[str, str]], concurrency: int, max_token
         nonlocal tokens
         for row in queue:
             response = await client.chat.completions.create(
-                model="smollm2", messages=PROMPT.render(row), max_tokens=max_tokens, temperature=0  # type: ignore[arg-type]
+                model="smollm2",
+                messages=PROMPT.render(row),
+                max_tokens=max_tokens,
+                temperature=0,  # type: ignore[arg-type]
             )
             tokens += response.usage.completion_tokens if response.usage else 0
 
@@ -73,7 +76,8 @@ def main() -> None:
     args = parser.parse_args()
     path = local_models.pull("smollm2")
     print(f"cells {args.cells}, max_tokens {args.max_tokens}, model {path.name}")
-    print(f"{'slots':>5} {'bare tok/s':>11} {'bare trials/s':>14} {'sweep tok/s':>12} {'sweep trials/s':>15} {'sweep/bare':>11}")
+    widths = {"slots": 5, "bare tok/s": 11, "bare trials/s": 14, "sweep tok/s": 12, "sweep trials/s": 15}
+    print(" ".join(f"{heading:>{width}}" for heading, width in {**widths, "sweep/bare": 11}.items()))
     with tempfile.TemporaryDirectory() as folder:
         lab = pl.Lab(Path(folder) / "bench.duckdb")
         for offset, slots in enumerate((1, 2, 4)):
