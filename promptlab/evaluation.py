@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from promptlab.display import NullDisplay
-from promptlab.evals import Evaluator, Score, TrialView
+from promptlab.evaluator import Evaluator, Score, TrialView
 from promptlab.judges import PairwiseJudge
 from promptlab.lineage import current_lineage
 from promptlab.runner import CellRunner, RunContext, RunSettings

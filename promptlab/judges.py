@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptlab.errors import ConfigError, EvaluatorError
-from promptlab.evals import JudgeCalls, Score, TrialView, register
+from promptlab.evaluator import JudgeCalls, Score, TrialView, register
 from promptlab.model import Model
 from promptlab.prompt import Prompt
 

@@ -16,8 +16,8 @@ from promptlab.background import SweepHandle
 from promptlab.data import Data
 from promptlab.errors import NotFoundError
 from promptlab.estimate import Estimate, estimate_cells
-from promptlab.evals import Evaluator
 from promptlab.evaluation import pair_by_input, prefer_pairs, score_stored
+from promptlab.evaluator import Evaluator
 from promptlab.export import ExportedSet, TrialFilters
 from promptlab.feedback import Vote, feedback_row
 from promptlab.judges import PairwiseJudge

@@ -18,7 +18,7 @@ from promptlab import columns, evals
 from promptlab.data import Data, load_rows
 from promptlab.display import Display, Progress, default_display
 from promptlab.errors import ConfigError, StoreBusyError
-from promptlab.evals import Evaluator
+from promptlab.evaluator import Evaluator
 from promptlab.keys import new_id
 from promptlab.lineage import Lineage, current_lineage, utcnow
 from promptlab.model import Model

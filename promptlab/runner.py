@@ -29,7 +29,7 @@ from promptlab.errors import (
     StoreBusyError,
     TransientError,
 )
-from promptlab.evals import TrialView
+from promptlab.evaluator import TrialView
 from promptlab.keys import new_id, to_jsonable
 from promptlab.lineage import Lineage, utcnow
 from promptlab.model import Model

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promptlab.errors import ConfigError
-from promptlab.evals import Described, Evaluator, JudgeCalls, Score, TrialView, spec
+from promptlab.evaluator import Described, Evaluator, JudgeCalls, Score, TrialView, spec
 from promptlab.keys import new_id
 from promptlab.lineage import utcnow
 
