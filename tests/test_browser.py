@@ -262,6 +262,11 @@ def button(scope: Locator, text: str) -> Locator:
     return scope.locator(".widget-button").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")).first
 
 
+def selected_text(select: Locator) -> str:
+    """What a dropdown shows."""
+    return str(select.evaluate("select => select.selectedIndex < 0 ? '' : select.options[select.selectedIndex].text"))
+
+
 def tab(app: Locator, title: str) -> Locator:
     return app.locator(".lm-TabBar-tab").filter(has_text=title).first
 
@@ -284,6 +289,7 @@ def write_two_variants(app: Locator) -> None:
     names.nth(1).fill("labeller")
     messages.nth(2).fill("You label product reviews: answer positive or negative.")
     messages.nth(3).fill("{{ text }}")
+    app.get_by_placeholder("e.g. 0, 0.7", exact=False).fill("0")  # greedy: the same answers on every run
     expect(app.get_by_text(f"{CELLS} cells", exact=False).first).to_be_visible()
     expect(button(app, "Run")).to_be_enabled()
 
@@ -331,7 +337,11 @@ def test_quickstart_app_runs_a_sweep_in_a_real_browser(page: Page, jupyter_lab: 
     button(history, "Refresh").click()
     row = history.locator(".widget-hbox", has_text=f"run {run_id}").last
     expect(row).to_contain_text("playground")
+    filters = history.locator("select")
+    expect(filters.first.locator("option", has_text="tester")).to_have_count(1)  # the filters know who ran
     shoot(app, "history")
+    shown = [selected_text(filters.nth(i)) for i in range(5)]  # user, experiment, tag, prompt, model
+    assert shown == ["anyone", "any", "any", "any", "any"], shown  # not empty boxes
     button(row, "Open").click()
     results = current_panel(app)
     expect(results).to_contain_text(f"{CELLS}/{CELLS} trials")
@@ -352,8 +362,12 @@ def test_quickstart_app_runs_a_sweep_in_a_real_browser(page: Page, jupyter_lab: 
     registry = current_panel(app)
     button(registry, "Refresh").click()
     prompt_names = registry.locator("select").first
+    expect(prompt_names.locator("option", has_text="one_word")).to_have_count(1)
     prompt_names.select_option(label="one_word")
-    assert prompt_names.evaluate("select => select.options[select.selectedIndex].text") == "one_word"
+    expect(registry.get_by_placeholder("one_word.prompt.json")).to_be_visible()  # the kernel showed one_word
+    assert selected_text(prompt_names) == "one_word"
+    version = registry.locator("select").nth(1)
+    assert re.fullmatch(r"[0-9a-f]{12}", selected_text(version)), "the newest version is chosen"
     expect(button(registry, "Promote")).to_be_visible()
     shoot(app, "registry")
     shoot(page, "quickstart", for_docs=False)

@@ -31,6 +31,24 @@ def test_lists_names_versions_and_labels(scored: pl.Lab) -> None:
     assert "no label has moved yet" in panel.history.value
 
 
+def test_opens_on_the_newest_version_diffed_against_the_one_before(scored: pl.Lab) -> None:
+    panel = registry(scored)
+    assert (panel.version.value, panel.compare_to.value) == (NEW.version, OLD.version)
+    assert panel.export_path.placeholder == "summ.prompt.json"
+    panel.diff_button.click()  # nothing to choose first
+    assert "diff_add" in panel.diff.value
+
+
+def test_refresh_keeps_the_versions_chosen(scored: pl.Lab) -> None:
+    panel = registry(scored)
+    panel.version.value, panel.compare_to.value = OLD.version, NEW.version
+    newest = pl.Prompt("{{ text }} cat!", name="summ")
+    scored.sweep(newest, fake_model("echo"), ROWS, display=NullDisplay())
+    panel.refresh_button.click()
+    assert [v for _, v in panel.version.options] == [newest.version, NEW.version, OLD.version]
+    assert (panel.version.value, panel.compare_to.value) == (OLD.version, NEW.version)
+
+
 def test_diff_shows_text_and_score_deltas(scored: pl.Lab) -> None:
     panel = registry(scored)
     panel.version.value, panel.compare_to.value = NEW.version, OLD.version

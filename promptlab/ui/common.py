@@ -74,9 +74,20 @@ def catching(target: widgets.HTML, action: Callable[[], Any]) -> Any:
 
 
 def button(description: str, tooltip: str = "", *, width: str | None = None, style: str = "") -> widgets.Button:
-    """A compact button."""
-    layout = widgets.Layout(width=width) if width else widgets.Layout(width="auto")
+    """A compact button that keeps its width in a crowded row."""
+    layout = widgets.Layout(width=width or "auto", flex="0 0 auto")
     return widgets.Button(description=description, tooltip=tooltip or description, layout=layout, button_style=style)
+
+
+def set_options(control: widgets.Dropdown, options: list[Any], keep: Any = None) -> None:
+    """New ``options`` for a dropdown, selecting the one whose value is ``keep``,
+    else the first. The index is sent again even when its number didn't change:
+    the browser redraws the list and would otherwise show nothing selected."""
+    values = [option[1] if isinstance(option, tuple) else option for option in options]
+    with control.hold_sync():
+        control.options = options
+        control.index = values.index(keep) if keep in values else (0 if values else None)
+    control.send_state("index")
 
 
 def close_tree(widget: Any) -> None:

@@ -12,7 +12,18 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
-from promptlab.ui.common import RED, Ticker, button, catching, error_label, escape, muted, replace_children, show_error
+from promptlab.ui.common import (
+    RED,
+    Ticker,
+    button,
+    catching,
+    error_label,
+    escape,
+    muted,
+    replace_children,
+    set_options,
+    show_error,
+)
 from promptlab.ui.diff import prompt_diff_html
 
 if TYPE_CHECKING:
@@ -218,9 +229,7 @@ class HistoryBrowser(widgets.VBox):
                 self._set_options(self.model, _choices(models, "any"))
                 names = [str(n) for n in prompts["name"]]
                 if list(self.versions_of.options) != names:
-                    current = self.versions_of.value
-                    self.versions_of.options = names
-                    self.versions_of.value = current if current in names else (names[0] if names else None)
+                    set_options(self.versions_of, names, keep=self.versions_of.value)
             finally:
                 self._updating = False
             self.experiments.value = experiments_html(experiments)
@@ -229,11 +238,8 @@ class HistoryBrowser(widgets.VBox):
 
     @staticmethod
     def _set_options(control: widgets.Dropdown, options: list[tuple[str, str | None]]) -> None:
-        if list(control.options) == options:
-            return
-        current = control.value
-        control.options = options
-        control.value = current if any(value == current for _, value in options) else None
+        if list(control.options) != options:
+            set_options(control, options, keep=control.value)
 
     def refresh_runs(self) -> None:
         """Read the runs matching the filters, newest first, and show a page of them."""
@@ -300,11 +306,9 @@ class HistoryBrowser(widgets.VBox):
         options = [(version_label(v), str(v["version"])) for v in versions.to_dict("records")]
         self._updating = True
         try:
-            self.version_a.options = options
-            self.version_b.options = options
-            if options:
-                self.version_a.index = max(len(options) - 2, 0)
-                self.version_b.index = len(options) - 1
+            values = [value for _, value in options]
+            set_options(self.version_a, options, keep=values[-2] if len(values) > 1 else None)
+            set_options(self.version_b, options, keep=values[-1] if values else None)
         finally:
             self._updating = False
         self.versions.value = muted(f"{len(options)} version{'s' if len(options) != 1 else ''} of {name}")

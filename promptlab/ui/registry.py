@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from promptlab.errors import PromptlabError
-from promptlab.ui.common import escape, muted, show_error
+from promptlab.ui.common import escape, muted, set_options, show_error
 from promptlab.ui.diff import prompt_diff_html
 
 if TYPE_CHECKING:
@@ -85,9 +85,7 @@ class RegistryPanel(widgets.VBox):
     def refresh(self) -> None:
         """Reload the prompt names (keeping the one shown)."""
         names = list(self.lab.prompt_names()["name"])
-        chosen = self.name.value
-        self.name.options = names
-        self.name.value = chosen if chosen in names else (names[0] if names else None)
+        set_options(self.name, names, keep=self.name.value)
         self.show_name()
 
     def show_name(self) -> None:
@@ -102,10 +100,12 @@ class RegistryPanel(widgets.VBox):
         newest_first = list(reversed(list(versions["version"])))
         options = [(f"{v[:12]}" + (f" ({', '.join(ls)})" if ls else ""), v)
                    for v, ls in zip(newest_first, reversed(list(versions["labels"])), strict=True)]  # fmt: skip
-        self.version.options = options
-        self.compare_to.options = options
-        if len(options) > 1:
-            self.compare_to.value = options[1][1]
+        # The versions shown stay if they are still there, else the newest against the one before.
+        shown, against = self.version.value, self.compare_to.value
+        set_options(self.version, options, keep=shown if shown in newest_first else None)
+        before = newest_first[1] if len(newest_first) > 1 else None
+        set_options(self.compare_to, options, keep=against if against in newest_first else before)
+        self.export_path.placeholder = f"{name}.prompt.json"
         self.show_history()
 
     def show_history(self) -> None:
