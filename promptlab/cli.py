@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from promptlab import cli_format
+from promptlab import cli_format, stats
 from promptlab.cli_check import add_check_command, check_command
 from promptlab.cli_export import add_export_commands, run_export
 from promptlab.errors import PromptlabError, StoreError
@@ -116,11 +116,14 @@ def run_command(args: argparse.Namespace) -> int:
     os.environ.setdefault("PROMPTLAB_SOURCE", str(Path(args.file).resolve()))
     run = lab.sweep(**arguments, cache=not args.no_cache)
     trials = run.df
+    prompt_order = {prompt.version: position for position, prompt in enumerate(experiment.prompts)}
     failed = int(trials["error_type"].notna().sum())
     cached = int(trials["cached"].sum())
     print(f"\nexperiment {run.experiment}, run {run.run_id} ({run.status})")
     print(f"{len(trials)} trials: {len(trials) - failed} ok, {failed} failed, {cached} from cache\n")
-    print("\n".join(cli_format.summary_lines(run.summary())))
+    in_file_order = trials.sort_values("prompt_version", key=lambda v: v.map(prompt_order), kind="stable")
+    print("\n".join(cli_format.summary_lines(stats.summary(in_file_order))))
+    print("".join(f"\n{line}" for line in cli_format.verdict_lines(in_file_order)))
     print(f"\nrecorded in {lab.path.resolve()}")
     # Point at a failure when there is one: that is what the user will want to read first.
     shown = trials[trials["error_type"].notna()] if failed else trials

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promptlab.stats import params_label
+from promptlab.columns import score_columns
+from promptlab.stats import VARIANT, compare, params_label, variant_name, with_variant_labels
 
 UNKNOWN = "—"
 """Shown for a value nobody knows (a cost without a price, tokens of a failed call)."""
@@ -108,9 +109,20 @@ def prompt_label(name: Any, version: Any) -> str:
     return f"{name}@{str(version)[:6]}"
 
 
+def score_cell(row: Mapping[Any, Any], label: str) -> str:
+    """An evaluator's mean for one variant, with its 95% interval when known: ``0.71 [0.50, 0.86]``."""
+    mean = row.get(f"{label}_mean")
+    if is_missing(mean):
+        return "-"
+    low, high = row.get(f"{label}_ci_low"), row.get(f"{label}_ci_high")
+    return f"{mean:.2f}" if is_missing(low) or is_missing(high) else f"{mean:.2f} [{low:.2f}, {high:.2f}]"
+
+
 def summary_lines(summary: pd.DataFrame) -> list[str]:
-    """``run.summary()`` as a table: one line per variant."""
-    headers = ["prompt", "model", "params", "n", "errors", "cached", "p50", "p95", "tokens in/out", "cost"]
+    """``run.summary()`` as a table: one line per variant, a column per evaluator
+    (its mean score and 95% bootstrap interval)."""
+    scores = [str(column).removesuffix("_mean") for column in summary.columns if str(column).endswith("_mean")]
+    headers = ["prompt", "model", "params", "n", "errors", "cached", "p50", "p95", "tokens in/out", "cost", *scores]
     rows = [
         [
             prompt_label(row["prompt_name"], row["prompt_version"]),
@@ -123,10 +135,27 @@ def summary_lines(summary: pd.DataFrame) -> list[str]:
             duration(row["latency_p95_ms"]),
             f"{count(row['prompt_tokens'])}/{count(row['completion_tokens'])}",
             money(row["cost_usd"]),
+            *(score_cell(row, label) for label in scores),
         ]
         for row in summary.to_dict("records")
     ]
-    return table(headers, rows, right=["n", "errors", "cached", "p50", "p95", "tokens in/out", "cost"])
+    return table(headers, rows, right=["n", "errors", "cached", "p50", "p95", "tokens in/out", "cost", *scores])
+
+
+def verdict_lines(trials: pd.DataFrame) -> list[str]:
+    """For a run of exactly two variants scored by evaluators, the paired
+    comparison of B against A on the first evaluator; else nothing."""
+    labels = score_columns(trials)
+    if trials.empty or not labels:
+        return []
+    frame = with_variant_labels(trials)
+    groups = list(frame.groupby(VARIANT, sort=False, dropna=False))
+    if len(groups) != 2:
+        return []
+    (key_a, a), (key_b, b) = groups
+    comparison = compare(a, b, labels[0])
+    names = [variant_name(dict(zip(VARIANT, key, strict=True))) for key in (key_a, key_b)]
+    return [f"A = {names[0]}", f"B = {names[1]}", comparison.verdict]
 
 
 def history_lines(trials: pd.DataFrame, width: int) -> list[str]:

@@ -21,12 +21,20 @@ this one into the arguments of ``Lab.sweep``::
     data: data/sentiment.jsonl               # required; relative to this file
     repeats: 1                               # optional (default 1)
     concurrency: 4                           # optional; so are timeout and max_retries
+    evaluators:                              # optional: scores for every trial
+      - icontains:expected                   # a short spec, as for `promptlab check`
+      - {name: one_of, labels: [positive, negative]}   # or a name with its arguments
 
 In a model mapping, ``name``, ``provider``, ``base_url``, ``price`` (input and
 output USD per million tokens, as a list of two numbers) and ``api_key_env``
 configure the ``Model``; every other key is a model parameter (temperature,
 max_tokens, seed, ...). Secrets never belong in the file: a key such as
 ``api_key`` is refused; name the environment variable with ``api_key_env``.
+
+An evaluator is a short spec (``json_valid``, ``contains:expected``,
+``max_length:200``) or a mapping of ``name`` and the evaluator's keyword
+arguments (``label`` names its score column). Model-graded judges need a
+model object: use them from Python (``pl.evals.judge``).
 
 Every problem is an ``ExperimentFileError`` whose message names the file, the
 key and what to change.
@@ -42,13 +50,15 @@ from typing import Any
 
 import yaml
 
+from promptlab import evals
 from promptlab.errors import ConfigError, ExperimentFileError, SecretInConfigError
+from promptlab.evaluator import Evaluator
 from promptlab.model import Model
 from promptlab.prompt import Prompt
 
 TOP_LEVEL_KEYS = (
     "experiment", "description", "tags", "prompts", "models", "params", "data",
-    "repeats", "concurrency", "timeout", "max_retries",
+    "repeats", "concurrency", "timeout", "max_retries", "evaluators",
 )  # fmt: skip
 """Keys an experiment file may have."""
 
@@ -102,6 +112,9 @@ class ExperimentFile:
     max_retries: int | None = None
     """Retries of transient failures; None for ``Lab.sweep``'s default."""
 
+    evaluators: tuple[Evaluator, ...] = ()
+    """Evaluators that score every trial as it finishes."""
+
     def sweep_arguments(self) -> dict[str, Any]:
         """Keyword arguments for ``Lab.sweep``: ``lab.sweep(**file.sweep_arguments())``."""
         arguments: dict[str, Any] = {
@@ -114,6 +127,8 @@ class ExperimentFile:
             "description": self.description,
             "tags": None if self.tags is None else list(self.tags),
         }
+        if self.evaluators:
+            arguments["evaluators"] = list(self.evaluators)
         for name in ("concurrency", "timeout", "max_retries"):
             value = getattr(self, name)
             if value is not None:
@@ -287,6 +302,25 @@ def _data(check: _Checker, value: Any) -> Path:
     return data
 
 
+def _evaluator(check: _Checker, entry: Any, key: str) -> Evaluator:
+    if isinstance(entry, Mapping):
+        arguments = {str(k): v for k, v in entry.items()}
+        name = arguments.pop("name", None)
+        if not isinstance(name, str):
+            raise check.error(f"{key}.name", "each evaluator mapping needs a name, e.g. {name: one_of, labels: [a, b]}")
+        if name in ("judge", "pairwise_judge"):
+            raise check.error(key, f"{name} needs a model object; add it in Python with pl.evals.{name}(...)")
+        recorded = {"name": name, "label": arguments.pop("label", None), "args": arguments}
+    elif not (isinstance(entry, str) and entry.strip()):
+        raise check.error(key, f"an evaluator is a spec such as icontains:expected, or a mapping; got {_shown(entry)}")
+    try:
+        return evals.from_spec(recorded) if isinstance(entry, Mapping) else evals.parse(entry.strip())
+    except ConfigError as exc:
+        raise check.error(key, str(exc)) from exc
+    except TypeError as exc:  # arguments the evaluator doesn't take
+        raise check.error(key, f"wrong arguments for the evaluator: {exc}") from exc
+
+
 def load_experiment(path: str | Path) -> ExperimentFile:
     """Read and check an experiment file (the format is in this module's docstring)."""
     path = Path(path)
@@ -312,6 +346,20 @@ def load_experiment(path: str | Path) -> ExperimentFile:
     prompt_list = check.items(document["prompts"], "prompts", '  - name: terse\n    template: "Summarize: {{ text }}"')
     model_list = check.items(document["models"], "models", "  - smollm2\n  - {name: gpt-4o-mini, temperature: 0}")
     concurrency, timeout, max_retries = (document.get(key) for key in ("concurrency", "timeout", "max_retries"))
+    evaluator_list = (
+        []
+        if document.get("evaluators") is None
+        else check.items(
+            document["evaluators"],
+            "evaluators",
+            "  - icontains:expected\n  - {name: one_of, labels: [positive, negative]}",
+        )
+    )
+    evaluators = tuple(_evaluator(check, entry, f"evaluators[{i}]") for i, entry in enumerate(evaluator_list))
+    try:
+        evals.coerce(list(evaluators))
+    except ConfigError as exc:  # two with one label
+        raise check.error("evaluators", str(exc)) from exc
     return ExperimentFile(
         path=path,
         experiment=check.text(document["experiment"], "experiment", "sentiment"),
@@ -325,4 +373,5 @@ def load_experiment(path: str | Path) -> ExperimentFile:
         concurrency=None if concurrency is None else check.integer(concurrency, "concurrency", 1),
         timeout=None if timeout is None else check.seconds(timeout, "timeout"),
         max_retries=None if max_retries is None else check.integer(max_retries, "max_retries", 0),
+        evaluators=evaluators,
     )

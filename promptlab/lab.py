@@ -32,7 +32,7 @@ from promptlab.report import write_report
 from promptlab.run import Run
 from promptlab.runner import RunSettings
 from promptlab.scoring import check_columns
-from promptlab.store import Store, reads
+from promptlab.store import Store, prompt_reads, reads
 
 DEFAULT_DB = "promptlab.duckdb"
 
@@ -340,7 +340,7 @@ class Lab:
 
     def prompt_names(self) -> pd.DataFrame:
         """Prompt names ever run, with version and trial counts, most recently used first."""
-        return reads.prompt_names(self.store)
+        return prompt_reads.prompt_names(self.store)
 
     def prompt_versions(self, name: str) -> pd.DataFrame:
         """Every version ever run under ``name``, oldest first: template, who
@@ -355,13 +355,13 @@ class Lab:
             if version is None:
                 raise NotFoundError(f"prompt {name!r} has no label {label!r}")
         if version is None:
-            versions = reads.prompt_versions(self.store, name)
+            versions = prompt_reads.prompt_versions(self.store, name)
             if versions.empty:
                 raise NotFoundError(f"no prompt named {name!r} has been run; `lab.prompt_names()` lists them")
             version = str(versions.iloc[-1]["version"])
         model = None
         if label is not None:
-            current = reads.labels(self.store, name)
+            current = prompt_reads.labels(self.store, name)
             model = current.loc[current["label"] == label, "model"].iloc[0]
         return registry.prompt_at(self.store, name, version, model)
 
@@ -404,7 +404,7 @@ class Lab:
     ) -> dict[str, Any]:
         """Move ``label`` back to the version it pointed at before; audited like a promotion."""
         previous = registry.previous_version(self.store, name, label)
-        events = reads.label_events(self.store, name, label)
+        events = prompt_reads.label_events(self.store, name, label)
         earlier = events[events["to_version"] == previous].iloc[-1]
         model = columns.decode_json(earlier["model"])
         return registry.move_label(
@@ -420,7 +420,7 @@ class Lab:
         version, label and the evidence behind it. ``pl.load_prompt(path=...)``
         loads it with no database."""
         prompt = self.prompt(name, version) if version is not None else self.prompt(name, label=label)
-        events = reads.label_events(self.store, name, label) if version is None and label else pd.DataFrame()
+        events = prompt_reads.label_events(self.store, name, label) if version is None and label else pd.DataFrame()
         evidence = columns.decode_json(events.iloc[-1]["evidence"]) if len(events) else None
         document = prompt_document(
             prompt, label=label if version is None else None, evidence=evidence,
@@ -430,13 +430,13 @@ class Lab:
 
     def labels(self, name: str | None = None) -> pd.DataFrame:
         """Where each label points now."""
-        frame = reads.labels(self.store, name)
+        frame = prompt_reads.labels(self.store, name)
         frame["model"] = frame["model"].map(columns.decode_json)
         return frame
 
     def label_history(self, name: str | None = None, label: str | None = None) -> pd.DataFrame:
         """The audit log of label moves, oldest first."""
-        frame = reads.label_events(self.store, name, label)
+        frame = prompt_reads.label_events(self.store, name, label)
         for column in ("model", "evidence"):
             frame[column] = frame[column].map(columns.decode_json)
         return frame

@@ -75,12 +75,12 @@ def load_prompt(
 
 def _read_label(database: Path, name: str, label: str) -> Prompt:
     from promptlab.registry import prompt_at
-    from promptlab.store import Store, reads
+    from promptlab.store import Store, prompt_reads
 
     store = Store(database, read_only=True)
     with store.reading() as reader:
         try:
-            found = reads.labels(reader, name)
+            found = prompt_reads.labels(reader, name)
         except Exception as exc:  # duckdb's CatalogException: a file from before labels existed
             raise NotFoundError(f"{database} has no labels yet (open it once with pl.Lab to upgrade it)") from exc
     found = found[found["label"] == label]

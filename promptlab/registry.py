@@ -31,7 +31,7 @@ from promptlab.keys import new_id
 from promptlab.lineage import current_user, utcnow
 from promptlab.model import Model
 from promptlab.prompt import Prompt
-from promptlab.store import Store, reads
+from promptlab.store import Store, prompt_reads, reads
 
 POLICY_FILE = "promptlab.toml"
 """The policy file's name, looked for beside the database."""
@@ -120,7 +120,7 @@ def evidence_for(store: Store, name: str, version: str) -> dict[str, Any]:
 
 
 def _recommended_model(store: Store, name: str, version: str) -> Model | None:
-    usage = reads.model_usage(store, name, version)
+    usage = prompt_reads.model_usage(store, name, version)
     if usage.empty:
         return None
     top = usage.iloc[0]
@@ -141,7 +141,7 @@ def _recommended_model(store: Store, name: str, version: str) -> Model | None:
 
 def current_version(store: Store, name: str, label: str) -> str | None:
     """The version ``label`` points at now, or None."""
-    found = reads.labels(store, name)
+    found = prompt_reads.labels(store, name)
     found = found[found["label"] == label]
     return None if found.empty else str(found.iloc[0]["version"])
 
@@ -161,7 +161,7 @@ def move_label(
     """Check the policy and append the event; the event's row."""
     if not label or not isinstance(label, str):
         raise ConfigError("label must be a name such as 'production' or 'staging'")
-    stored = reads.prompt_template(store, name, version)
+    stored = prompt_reads.prompt_template(store, name, version)
     version = str(stored["version"])
     mover = current_user()
     Policy.beside(store.path).check(label, author=stored["created_by"], mover=mover, approved_by=approved_by)
@@ -187,7 +187,7 @@ def move_label(
 
 def previous_version(store: Store, name: str, label: str) -> str:
     """The version ``label`` pointed at before its current one."""
-    events = reads.label_events(store, name, label)
+    events = prompt_reads.label_events(store, name, label)
     if events.empty:
         raise NotFoundError(f"prompt {name!r} has no label {label!r}; promote a version first")
     versions = list(events["to_version"])
@@ -200,7 +200,7 @@ def previous_version(store: Store, name: str, label: str) -> str:
 
 def prompt_at(store: Store, name: str, version: str, model: Any = None) -> Prompt:
     """The ``Prompt`` of a stored version, with its recommended model when known."""
-    stored = reads.prompt_template(store, name, version)
+    stored = prompt_reads.prompt_template(store, name, version)
     decoded = columns.decode_json(model)
     recommended = Model.from_dict(decoded) if decoded else None
     return Prompt(columns.decode_json(stored["template"]), name=name, model=recommended)
@@ -208,12 +208,12 @@ def prompt_at(store: Store, name: str, version: str, model: Any = None) -> Promp
 
 def version_table(store: Store, name: str) -> pd.DataFrame:
     """Every version of ``name`` with its labels, scores per model, trials and authorship."""
-    versions = reads.prompt_versions(store, name)
+    versions = prompt_reads.prompt_versions(store, name)
     if versions.empty:
         return versions
     for column in ("template", "variables"):
         versions[column] = versions[column].map(columns.decode_json)
-    current = reads.labels(store, name)
+    current = prompt_reads.labels(store, name)
     versions["labels"] = versions["version"].map(
         lambda v: sorted(current.loc[current["version"] == v, "label"]) if len(current) else []
     )

@@ -204,7 +204,10 @@ class Comparison:
         """The result in plain words."""
         if self.n == 0:
             return f"no inputs in common to compare on {self.metric}"
-        significant = self.p_value < 0.05 or (self.ci_low > 0 or self.ci_high < 0)
+        # Both tests must agree: with a handful of inputs that all moved one way
+        # the bootstrap interval collapses away from 0 while the sign test rightly
+        # says that few inputs prove nothing.
+        significant = self.p_value < 0.05 and (self.ci_low > 0 or self.ci_high < 0)
         better = (self.difference > 0) == self.higher_is_better
         who = "B is better than A" if better else "B is worse than A"
         if not significant or self.difference == 0:

@@ -112,6 +112,30 @@ def test_run_prints_summary_ids_and_where_to_look_next(
     assert "Traceback" not in out + err
 
 
+def test_run_scores_with_the_files_evaluators_and_compares_two_variants(
+    tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scored = EXPERIMENT + "evaluators:\n  - {name: contains, target: 'Mood of', literal: true, label: framed}\n"
+    code, out, _ = run_cli(capsys, "--db", str(db), "run", str(write_experiment(tmp_path, scored)))
+
+    assert code == 0
+    lines = out.splitlines()
+    assert next(line for line in lines if line.startswith("prompt")).split()[-1] == "framed"
+    # echo answers with the prompt: only "plain" says "Mood of"; the failed row has no score
+    assert next(line for line in lines if line.startswith("plain@")).endswith("1.00 [1.00, 1.00]")
+    assert next(line for line in lines if line.startswith("chat@")).endswith("0.00 [0.00, 0.00]")
+    a, b, verdict = lines[lines.index(next(line for line in lines if line.startswith("A = "))) :][:3]
+    assert a.startswith("A = plain@") and b.startswith("B = chat@")  # in the file's order
+    assert verdict.startswith("no clear difference between A and B on framed: B wins on 0 of 2 inputs, loses on 2")
+
+
+def test_run_without_evaluators_prints_no_verdict(
+    db: Path, experiment_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run_cli(capsys, "--db", str(db), "run", str(experiment_file))
+    assert "A = " not in out and "better" not in out
+
+
 def test_run_shows_unknown_cost_as_a_dash(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # The fake provider under another name: no built-in price, so the cost is unknown, not zero.
     register_provider("unpriced-fake", FakeProvider())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from promptlab import evals
 from promptlab.errors import ExperimentFileError, SecretInConfigError
 from promptlab.experiment import TOP_LEVEL_KEYS, ExperimentFile, load_experiment
 from promptlab.model import Model
@@ -251,6 +252,38 @@ def test_data_file_missing(folder: Path) -> None:
     assert "relative to the experiment file's folder" in message
 
 
+def test_evaluators_as_specs_or_mappings(folder: Path) -> None:
+    text = MINIMAL + textwrap.dedent("""\
+        evaluators:
+          - icontains:expected
+          - max_length:200
+          - {name: one_of, labels: [positive, negative], label: one_word}
+        """)
+    loaded = load_experiment(write(folder, text))
+
+    assert [e.label for e in loaded.evaluators] == ["icontains:expected", "max_length:200", "one_word"]
+    assert evals.spec(loaded.evaluators[2])["args"]["labels"] == ["positive", "negative"]
+    assert loaded.sweep_arguments()["evaluators"] == list(loaded.evaluators)
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ("[nope:expected]", "evaluators[0]: unknown evaluator 'nope'"),
+        ("[{labels: [a, b]}]", "evaluators[0].name: each evaluator mapping needs a name"),
+        ("[{name: one_of, colours: [a]}]", "evaluators[0]: wrong arguments for the evaluator"),
+        ("[{name: judge, rubric: kind}]", "judge needs a model object; add it in Python with pl.evals.judge"),
+        ("[icontains:expected, 3]", "evaluators[1]: an evaluator is a spec such as icontains:expected"),
+        ("[icontains:expected, icontains:expected]", "evaluators: two evaluators share the label"),
+        ("icontains:expected", "evaluators: must be a non-empty list"),
+    ],
+)
+def test_bad_evaluators_name_the_entry(folder: Path, entries: str, expected: str) -> None:
+    with pytest.raises(ExperimentFileError, match=r"exp\.yaml") as error:
+        load_experiment(write(folder, MINIMAL + f"evaluators: {entries}\n"))
+    assert expected in str(error.value)
+
+
 @pytest.mark.parametrize("name", ["summarize.yaml", "sentiment.yaml"])
 def test_bundled_experiments_load(name: str) -> None:
     loaded = load_experiment(EXPERIMENTS / name)
@@ -264,3 +297,4 @@ def test_bundled_experiments_load(name: str) -> None:
     assert 8 <= len(rows) <= 16
     for prompt in loaded.prompts:
         assert prompt.variables == {"text"}
+    assert loaded.evaluators, "the demo scores its trials against the expected column"

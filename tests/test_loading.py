@@ -23,7 +23,7 @@ from promptlab import loading
 from promptlab.display import NullDisplay
 from promptlab.errors import ConfigError, NotFoundError, StoreError
 from promptlab.loading import prompt_document
-from promptlab.store import Store, reads
+from promptlab.store import Store, prompt_reads
 from promptlab.store.journal import Journal
 from promptlab.testing import fake_model
 
@@ -175,7 +175,7 @@ def test_load_from_a_read_only_copy_writes_nothing(lab: pl.Lab, tmp_path: Path) 
     try:
         assert_is(pl.load_prompt(NAME, db=copy), GOOD, ECHO)
         store = Store(copy, read_only=True)
-        assert reads.labels(store, NAME)["label"].tolist() == ["production", "staging"]
+        assert prompt_reads.labels(store, NAME)["label"].tolist() == ["production", "staging"]
         assert store.query("SELECT count(*) AS n FROM trials")["n"].iloc[0] == 2 * len(DATA)
         assert store.fold() == 0
         with pytest.raises(StoreError, match="read-only"):

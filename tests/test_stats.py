@@ -161,6 +161,20 @@ def test_compare_counts_wins_losses_ties_and_the_mean_difference() -> None:
     assert str(result) == result.verdict
 
 
+def test_compare_on_too_few_inputs_is_no_clear_difference() -> None:
+    result = stats.compare(scored([0.0, 0.0, 0.0]), scored([1.0, 1.0, 1.0]), "acc")
+    assert (result.ci_low, result.ci_high) == (1.0, 1.0)  # every resample is the same
+    assert result.p_value == pytest.approx(0.25)  # but 3 of 3 happens a quarter of the time by chance
+    assert result.verdict.startswith("no clear difference between A and B on acc: B wins on 3 of 3 inputs")
+
+
+def test_compare_a_significant_sign_test_with_an_interval_across_zero_is_no_clear_difference() -> None:
+    # B wins 9 small ones and loses one by a lot: the sign test likes B, the mean doesn't move.
+    result = stats.compare(scored([0.5] * 10), scored([0.6] * 9 + [-0.4]), "acc")
+    assert result.p_value < 0.05 and result.ci_low < 0 < result.ci_high
+    assert result.verdict.startswith("no clear difference")
+
+
 def test_compare_the_other_way_is_worse() -> None:
     a = scored([1.0] * 11 + [0.0] + [0.5] * 2)
     b = scored([0.5] * 14)

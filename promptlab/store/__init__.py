@@ -1,6 +1,6 @@
 """The only code that touches DuckDB: schema, migrations, journal, reads."""
 
-from promptlab.store import reads
+from promptlab.store import prompt_reads, reads
 from promptlab.store.database import Store
 
-__all__ = ["Store", "reads"]
+__all__ = ["Store", "prompt_reads", "reads"]

@@ -198,87 +198,6 @@ def mean_completion_tokens(store: Source, model_names: Sequence[str]) -> dict[st
     return dict(zip(frame["model"], frame["mean"], strict=True))
 
 
-def prompt_versions(store: Source, name: str) -> pd.DataFrame:
-    """Every version ever run under a prompt name, oldest first, with use counts."""
-    return store.query(
-        """
-        SELECT p.version, p.template, p.variables,
-               min(coalesce(t.created_at, p.created_at)) AS first_seen,
-               arg_min(p.created_by, p.created_at) AS created_by,
-               count(t.trial_id) AS n_trials, count(DISTINCT t.run_id) AS n_runs,
-               list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL) AS models
-        FROM prompts p LEFT JOIN trials t ON t.prompt_name = p.name AND t.prompt_version = p.version
-        WHERE p.name = ?
-        GROUP BY p.version, p.template, p.variables
-        ORDER BY first_seen
-        """,
-        [name],
-    )
-
-
-def prompt_names(store: Source) -> pd.DataFrame:
-    """Prompt names with how many versions and trials each has."""
-    return store.query(
-        """
-        SELECT p.name, count(DISTINCT p.version) AS n_versions, count(t.trial_id) AS n_trials,
-               max(coalesce(t.created_at, p.created_at)) AS last_used
-        FROM prompts p LEFT JOIN trials t ON t.prompt_name = p.name AND t.prompt_version = p.version
-        GROUP BY p.name ORDER BY last_used DESC
-        """
-    )
-
-
-def labels(store: Source, name: str | None = None) -> pd.DataFrame:
-    """Where each label points now (the newest event per name and label)."""
-    condition = "WHERE name = ?" if name is not None else ""
-    return store.query(
-        f"""
-        SELECT name, label, to_version AS version, model, "user" AS moved_by, approved_by,
-               created_at AS moved_at, note
-        FROM label_events {condition}
-        QUALIFY row_number() OVER (PARTITION BY name, label ORDER BY created_at DESC, event_id DESC) = 1
-        ORDER BY name, label
-        """,
-        [name] if name is not None else None,
-    )
-
-
-def label_events(store: Source, name: str | None = None, label: str | None = None) -> pd.DataFrame:
-    """The label audit log, oldest first."""
-    clauses, params = ["TRUE"], []
-    for column, value in (("name", name), ("label", label)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    return store.query(
-        f"SELECT * FROM label_events WHERE {' AND '.join(clauses)} ORDER BY created_at, event_id", params
-    )
-
-
-def prompt_template(store: Source, name: str, version: str) -> dict[str, Any]:
-    """The stored template row of one prompt version (a unique version prefix is enough)."""
-    frame = store.query(
-        "SELECT name, version, template, arg_min(created_by, created_at) AS created_by, min(created_at) AS created_at "
-        "FROM prompts WHERE name = ? AND starts_with(version, ?) GROUP BY name, version, template",
-        [name, version],
-    )
-    return _one(frame, f"version of prompt {name!r}", version)
-
-
-def model_usage(store: Source, name: str, version: str) -> pd.DataFrame:
-    """The model configs a prompt version ran with, most trials first."""
-    return store.query(
-        """
-        SELECT m.model_id, m.provider, m.name, m.base_url, m.params, count(*) AS n_trials,
-               arg_max(t.run_id, t.created_at) AS last_run
-        FROM trials t JOIN models m ON m.model_id = t.model_id
-        WHERE t.prompt_name = ? AND t.prompt_version = ? AND coalesce(t.kind, 'sweep') = 'sweep'
-        GROUP BY ALL ORDER BY n_trials DESC
-        """,
-        [name, version],
-    )
-
-
 def done_cells(store: Source, run_id: str) -> set[str]:
     """Cell keys that already have a successful trial in the run."""
     frame = store.query(
@@ -416,16 +335,16 @@ def experiment(store: Source, name: str) -> dict[str, Any] | None:
 def run(store: Source, run_id: str) -> dict[str, Any]:
     """One run's row; ``run_id`` may be a unique prefix."""
     frame = store.query("SELECT * FROM runs WHERE starts_with(run_id, ?)", [run_id])
-    return _one(frame, "run", run_id)
+    return one_row(frame, "run", run_id)
 
 
 def trial(store: Source, trial_id: str) -> dict[str, Any]:
     """One trial's stored row; ``trial_id`` may be a unique prefix."""
     frame = store.query("SELECT * FROM trials WHERE starts_with(trial_id, ?)", [trial_id])
-    return _one(frame, "trial", trial_id)
+    return one_row(frame, "trial", trial_id)
 
 
-def _one(frame: pd.DataFrame, what: str, wanted: str) -> dict[str, Any]:
+def one_row(frame: pd.DataFrame, what: str, wanted: str) -> dict[str, Any]:
     if frame.empty:
         raise NotFoundError(f"no {what} with id {wanted!r}; `promptlab history` lists recent ones")
     if len(frame) > 1:

@@ -1,0 +1,90 @@
+"""Read queries about prompts: names, versions, where labels point, the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from promptlab.store.reads import Source, one_row
+
+
+def prompt_versions(store: Source, name: str) -> pd.DataFrame:
+    """Every version ever run under a prompt name, oldest first, with use counts."""
+    return store.query(
+        """
+        SELECT p.version, p.template, p.variables,
+               min(coalesce(t.created_at, p.created_at)) AS first_seen,
+               arg_min(p.created_by, p.created_at) AS created_by,
+               count(t.trial_id) AS n_trials, count(DISTINCT t.run_id) AS n_runs,
+               list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL) AS models
+        FROM prompts p LEFT JOIN trials t ON t.prompt_name = p.name AND t.prompt_version = p.version
+        WHERE p.name = ?
+        GROUP BY p.version, p.template, p.variables
+        ORDER BY first_seen
+        """,
+        [name],
+    )
+
+
+def prompt_names(store: Source) -> pd.DataFrame:
+    """Prompt names with how many versions and trials each has."""
+    return store.query(
+        """
+        SELECT p.name, count(DISTINCT p.version) AS n_versions, count(t.trial_id) AS n_trials,
+               max(coalesce(t.created_at, p.created_at)) AS last_used
+        FROM prompts p LEFT JOIN trials t ON t.prompt_name = p.name AND t.prompt_version = p.version
+        GROUP BY p.name ORDER BY last_used DESC
+        """
+    )
+
+
+def labels(store: Source, name: str | None = None) -> pd.DataFrame:
+    """Where each label points now (the newest event per name and label)."""
+    condition = "WHERE name = ?" if name is not None else ""
+    return store.query(
+        f"""
+        SELECT name, label, to_version AS version, model, "user" AS moved_by, approved_by,
+               created_at AS moved_at, note
+        FROM label_events {condition}
+        QUALIFY row_number() OVER (PARTITION BY name, label ORDER BY created_at DESC, event_id DESC) = 1
+        ORDER BY name, label
+        """,
+        [name] if name is not None else None,
+    )
+
+
+def label_events(store: Source, name: str | None = None, label: str | None = None) -> pd.DataFrame:
+    """The label audit log, oldest first."""
+    clauses, params = ["TRUE"], []
+    for column, value in (("name", name), ("label", label)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return store.query(
+        f"SELECT * FROM label_events WHERE {' AND '.join(clauses)} ORDER BY created_at, event_id", params
+    )
+
+
+def prompt_template(store: Source, name: str, version: str) -> dict[str, Any]:
+    """The stored template row of one prompt version (a unique version prefix is enough)."""
+    frame = store.query(
+        "SELECT name, version, template, arg_min(created_by, created_at) AS created_by, min(created_at) AS created_at "
+        "FROM prompts WHERE name = ? AND starts_with(version, ?) GROUP BY name, version, template",
+        [name, version],
+    )
+    return one_row(frame, f"version of prompt {name!r}", version)
+
+
+def model_usage(store: Source, name: str, version: str) -> pd.DataFrame:
+    """The model configs a prompt version ran with, most trials first."""
+    return store.query(
+        """
+        SELECT m.model_id, m.provider, m.name, m.base_url, m.params, count(*) AS n_trials,
+               arg_max(t.run_id, t.created_at) AS last_run
+        FROM trials t JOIN models m ON m.model_id = t.model_id
+        WHERE t.prompt_name = ? AND t.prompt_version = ? AND coalesce(t.kind, 'sweep') = 'sweep'
+        GROUP BY ALL ORDER BY n_trials DESC
+        """,
+        [name, version],
+    )
