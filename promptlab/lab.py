@@ -4,35 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Unpack
 
 import pandas as pd
 
-from promptlab import columns, evals, export, finetune, preferences, registry, stats
+from promptlab import columns, evals, export, finetune, preferences, stats
 from promptlab.background import SweepHandle
 from promptlab.data import Data
-from promptlab.errors import NotFoundError
 from promptlab.estimate import Estimate, estimate_cells
 from promptlab.evaluation import pair_by_input, prefer_pairs, score_stored
 from promptlab.evaluator import Evaluator
 from promptlab.export import ExportedSet, TrialFilters
 from promptlab.feedback import Vote, feedback_row
 from promptlab.judges import PairwiseJudge
-from promptlab.lineage import current_user, utcnow
-from promptlab.loading import prompt_document, write_prompt_file
+from promptlab.lab_prompts import PromptRegistry
+from promptlab.lineage import utcnow
 from promptlab.loops import run_sync
 from promptlab.model import Model
 from promptlab.prompt import Prompt
-from promptlab.prompt_diff import PromptDiff
 from promptlab.recording import SweepOptions, plan_sweep, record_sweep
 from promptlab.report import write_report
 from promptlab.run import Run
 from promptlab.runner import RunSettings
 from promptlab.scoring import check_columns
-from promptlab.store import Store, prompt_reads, reads
+from promptlab.store import Store, reads
 
 DEFAULT_DB = "promptlab.duckdb"
 
@@ -56,7 +54,7 @@ def _as_utc(since: datetime | str | timedelta | None) -> datetime | None:
     return stamp.to_pydatetime()
 
 
-class Lab:
+class Lab(PromptRegistry):
     """A history file and everything recorded in it.
 
     ``Lab()`` opens ``$PROMPTLAB_DB`` or ``./promptlab.duckdb``; any path is
@@ -336,109 +334,6 @@ class Lab:
         )  # fmt: skip
         frame = reads.runs(self.store, where, limit=limit, offset=offset)
         frame["config"] = frame["config"].map(columns.decode_json)
-        return frame
-
-    def prompt_names(self) -> pd.DataFrame:
-        """Prompt names ever run, with version and trial counts, most recently used first."""
-        return prompt_reads.prompt_names(self.store)
-
-    def prompt_versions(self, name: str) -> pd.DataFrame:
-        """Every version ever run under ``name``, oldest first: template, who
-        wrote it, when it first ran, trials, runs, models, the labels on it
-        and its mean scores per model (``scores``)."""
-        return registry.version_table(self.store, name)
-
-    def prompt(self, name: str, version: str | None = None, *, label: str | None = None) -> Prompt:
-        """A stored prompt: a version (prefix), the one a label points at, or the newest."""
-        if label is not None:
-            version = registry.current_version(self.store, name, label)
-            if version is None:
-                raise NotFoundError(f"prompt {name!r} has no label {label!r}")
-        if version is None:
-            versions = prompt_reads.prompt_versions(self.store, name)
-            if versions.empty:
-                raise NotFoundError(f"no prompt named {name!r} has been run; `lab.prompt_names()` lists them")
-            version = str(versions.iloc[-1]["version"])
-        model = None
-        if label is not None:
-            current = prompt_reads.labels(self.store, name)
-            model = current.loc[current["label"] == label, "model"].iloc[0]
-        return registry.prompt_at(self.store, name, version, model)
-
-    def prompt_diff(self, name: str, a: str, b: str) -> PromptDiff:
-        """Versions ``a`` and ``b`` (prefixes or labels) of ``name``: the text diff
-        next to the score deltas on the inputs both were run on."""
-        first, second = (self._version_or_label(name, v) for v in (a, b))
-        trials_a, trials_b = registry.versions_trials(self.store, name, [first.version, second.version])
-        return PromptDiff(first, second, registry.shared_input_deltas(trials_a, trials_b))
-
-    def _version_or_label(self, name: str, ref: str) -> Prompt:
-        if registry.current_version(self.store, name, ref) is not None:
-            return self.prompt(name, label=ref)
-        return self.prompt(name, ref)
-
-    # -- labels ----------------------------------------------------------------------
-
-    def promote(
-        self,
-        name: str,
-        version: str,
-        label: str = "production",
-        *,
-        approved_by: str | None = None,
-        note: str | None = None,
-        evidence: Mapping[str, Any] | None = None,
-        model: Model | None = None,
-    ) -> dict[str, Any]:
-        """Point ``label`` of prompt ``name`` at ``version`` (a unique prefix is
-        enough), appending the move to the audit log with who, the approver, a
-        note and the evidence (by default: the version's recent runs and mean
-        scores). The recommended model defaults to the one it ran with most.
-        Protected labels (``promptlab.toml``) need an approver who is neither
-        the author nor you. Returns the recorded event."""
-        return registry.move_label(self.store, name, version, label, action="promote", approved_by=approved_by,
-                                   note=note, evidence=evidence, model=model)  # fmt: skip
-
-    def rollback(
-        self, name: str, label: str = "production", *, approved_by: str | None = None, note: str | None = None
-    ) -> dict[str, Any]:
-        """Move ``label`` back to the version it pointed at before; audited like a promotion."""
-        previous = registry.previous_version(self.store, name, label)
-        events = prompt_reads.label_events(self.store, name, label)
-        earlier = events[events["to_version"] == previous].iloc[-1]
-        model = columns.decode_json(earlier["model"])
-        return registry.move_label(
-            self.store, name, previous, label, action="rollback", approved_by=approved_by, note=note,
-            evidence=None, model=Model.from_dict(model) if model else None,
-        )  # fmt: skip
-
-    def export_prompt(
-        self, name: str, path: str | os.PathLike[str], *, label: str | None = "production", version: str | None = None
-    ) -> Path:
-        """Write a prompt (the version ``label`` points at, or ``version``) to .json,
-        .yaml or .py for application code: template, variables, model config,
-        version, label and the evidence behind it. ``pl.load_prompt(path=...)``
-        loads it with no database."""
-        prompt = self.prompt(name, version) if version is not None else self.prompt(name, label=label)
-        events = prompt_reads.label_events(self.store, name, label) if version is None and label else pd.DataFrame()
-        evidence = columns.decode_json(events.iloc[-1]["evidence"]) if len(events) else None
-        document = prompt_document(
-            prompt, label=label if version is None else None, evidence=evidence,
-            exported_at=utcnow().isoformat(timespec="seconds"), exported_by=current_user(),
-        )  # fmt: skip
-        return write_prompt_file(Path(path), document)
-
-    def labels(self, name: str | None = None) -> pd.DataFrame:
-        """Where each label points now."""
-        frame = prompt_reads.labels(self.store, name)
-        frame["model"] = frame["model"].map(columns.decode_json)
-        return frame
-
-    def label_history(self, name: str | None = None, label: str | None = None) -> pd.DataFrame:
-        """The audit log of label moves, oldest first."""
-        frame = prompt_reads.label_events(self.store, name, label)
-        for column in ("model", "evidence"):
-            frame[column] = frame[column].map(columns.decode_json)
         return frame
 
     def run_info(self, run_id: str) -> dict[str, Any]:
