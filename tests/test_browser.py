@@ -337,11 +337,12 @@ def test_quickstart_app_runs_a_sweep_in_a_real_browser(page: Page, jupyter_lab: 
     button(history, "Refresh").click()
     row = history.locator(".widget-hbox", has_text=f"run {run_id}").last
     expect(row).to_contain_text("playground")
-    filters = history.locator("select")
+    filters = history.locator("select:visible")
     expect(filters.first.locator("option", has_text="tester")).to_have_count(1)  # the filters know who ran
     shoot(app, "history")
-    shown = [selected_text(filters.nth(i)) for i in range(5)]  # user, experiment, tag, prompt, model
-    assert shown == ["anyone", "any", "any", "any", "any"], shown  # not empty boxes
+    shown = [selected_text(filters.nth(i)) for i in range(4)]  # user, experiment, prompt, model (no tags: hidden)
+    assert shown == ["anyone", "any", "any", "any"], shown  # not empty boxes
+    expect(history.get_by_text("tag", exact=True)).to_be_hidden()
     button(row, "Open").click()
     results = current_panel(app)
     expect(results).to_contain_text(f"{CELLS}/{CELLS} trials")

@@ -107,6 +107,16 @@ def test_refresh_finds_new_runs(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
     assert ("fresh", "fresh") in browser.experiment.options
 
 
+def test_a_filter_with_nothing_to_choose_is_hidden_until_there_is(lab: pl.Lab) -> None:
+    lab.sweep(GREET, fake_model("echo"), [{"text": "ana"}], display=NullDisplay())
+    browser = history(lab)
+    assert browser.tag.layout.display == "none" and browser.user.layout.display is None
+    lab.sweep(GREET, fake_model("echo"), [{"text": "bo"}], experiment="tagged", tags=["demo"], display=NullDisplay())
+    browser.refresh()
+    assert browser.tag.layout.display is None
+    assert [label for label, _ in browser.tag.options] == ["any", "demo"] and browser.tag.value is None
+
+
 def test_auto_refresh_runs_on_a_timer_thread(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
     browser = history(lab)
     browser.set_auto_refresh(True, every=0.25)

@@ -240,8 +240,8 @@ class HistoryBrowser(widgets.VBox):
     def _set_options(control: widgets.Dropdown, options: list[tuple[str, str | None]]) -> None:
         if list(control.options) != options:
             set_options(control, options, keep=control.value)
-        else:  # a browser that drew this dropdown empty draws its selection again
-            control.send_state("index")
+        # A filter with nothing to choose but "any" (no tags yet) is hidden until there is.
+        control.layout.display = None if len(options) > 1 else "none"
 
     def refresh_runs(self) -> None:
         """Read the runs matching the filters, newest first, and show a page of them."""
