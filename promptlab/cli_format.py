@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from promptlab.columns import score_columns
+from promptlab.pricing import dollars
 from promptlab.stats import VARIANT, compare, params_label, variant_name, with_variant_labels
 
 UNKNOWN = "—"
@@ -58,14 +59,7 @@ def money(usd: Any) -> str:
     """``$1.25``, ``$0.0012``, ``$0.000043``; ``$0`` when free; ``—`` when the price is unknown."""
     if is_missing(usd):
         return UNKNOWN
-    usd = float(usd)
-    if usd == 0:
-        return "$0"
-    if usd >= 1:
-        return f"${usd:,.2f}"
-    if usd < 0.000001:
-        return "<$0.000001"
-    return "$" + f"{usd:.6f}".rstrip("0")
+    return dollars(float(usd))
 
 
 def count(value: Any) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from promptlab.model import Model
+from promptlab.pricing import dollars
 from promptlab.sweep import Cell
 
 DEFAULT_COMPLETION_TOKENS = 256
@@ -77,7 +78,7 @@ class Estimate:
     """How prompt tokens were counted."""
 
     def __str__(self) -> str:
-        cost = "unknown (a model has no price)" if self.cost_usd is None else f"${self.cost_usd:.4f}"
+        cost = "unknown (a model has no price)" if self.cost_usd is None else dollars(self.cost_usd)
         return (
             f"{self.cells} cells: {self.calls} calls, {self.cached} answered from history; "
             f"~{self.prompt_tokens:,} prompt + ~{self.completion_tokens:,} completion tokens; cost {cost}"

@@ -17,6 +17,7 @@ import pandas as pd
 
 from promptlab.columns import SCORE_PREFIX
 from promptlab.errors import ConfigError
+from promptlab.pricing import dollars
 from promptlab.stats import Comparison, bootstrap_ci, params_label
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def cost_by_variant(trials: pd.DataFrame) -> Figure:
     ax.barh(positions, totals.fillna(0.0).to_numpy(dtype=float), color="#4c78a8")
     for y, value in zip(positions, totals, strict=True):
         ax.annotate(
-            "price unknown" if pd.isna(value) else f"${value:.4f}", (0, y), xytext=(4, 0),
+            "price unknown" if pd.isna(value) else dollars(float(value)), (0, y), xytext=(4, 0),
             textcoords="offset points", va="center", fontsize=8,
         )  # fmt: skip
     ax.set_yticks(positions, variants)

@@ -61,3 +61,15 @@ def lookup_price(model_name: str) -> Price | None:
         return PRICES[model_name]
     snapshot = _SNAPSHOT.match(model_name)
     return PRICES.get(snapshot.group("base")) if snapshot else None
+
+
+def dollars(usd: float) -> str:
+    """``$12.50``, ``$0.0123``, ``$0.000043``, ``$0`` when free: enough digits
+    that a small price never shows as zero."""
+    if usd == 0:
+        return "$0"
+    if abs(usd) >= 1:
+        return f"${usd:,.2f}"
+    if abs(usd) < 0.000001:
+        return "<$0.000001"
+    return "$" + f"{usd:.6f}".rstrip("0")

@@ -28,6 +28,7 @@ from promptlab.errors import NotFoundError
 from promptlab.export import write_atomically
 from promptlab.keys import canonical_json
 from promptlab.lineage import current_user, promptlab_version, utcnow
+from promptlab.pricing import dollars
 from promptlab.secrets import Redactor
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def _ms(value: Any) -> str:
 
 
 def _usd(value: Any) -> str:
-    return "unknown" if value is None or pd.isna(value) else f"${float(value):.4f}"
+    return "unknown" if value is None or pd.isna(value) else dollars(float(value))
 
 
 def _when(value: Any) -> str:

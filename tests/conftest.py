@@ -10,6 +10,8 @@ providers it can script and count.
   what the runner reported.
 - ``scripted``: makes a provider registered under a fresh name that counts its
   calls, the most calls in flight, and attempts per input, and can be scripted.
+- ``chromium``, ``jupyter_lab``, ``page``: the real-browser harness of
+  ``browser_support.py``.
 - ``settle`` / ``plain_query``: wait for background folds, then read the file
   with a plain DuckDB connection like any outside client would.
 """
@@ -27,6 +29,9 @@ from typing import Any
 
 import duckdb
 import pytest
+
+# The real-browser fixtures (chromium, jupyter_lab, page), for test_browser.py and test_vscode.py.
+from browser_support import chromium, jupyter_lab, page  # noqa: F401
 
 import promptlab as pl
 from promptlab.display import NullDisplay, Progress

@@ -16,7 +16,7 @@ import promptlab as pl
 from promptlab import estimate as estimate_module
 from promptlab.display import NullDisplay
 from promptlab.estimate import DEFAULT_COMPLETION_TOKENS, MESSAGE_OVERHEAD, count_tokens
-from promptlab.pricing import PRICES
+from promptlab.pricing import PRICES, dollars
 from promptlab.testing import FakeProvider
 
 Messages = Sequence[Mapping[str, str]]
@@ -154,7 +154,8 @@ def test_cost_from_the_pricing_table_without_a_call(lab: pl.Lab) -> None:
     price = PRICES["gpt-4o-mini"]
     assert (price.input, price.output) == (0.15, 0.60)
     assert found.cost_usd == pytest.approx((prompt_tokens * 0.15 + 400 * 0.60) / 1_000_000)
-    assert f"${found.cost_usd:.4f}" in str(found)
+    assert f"; cost {dollars(found.cost_usd)}" in str(found)
+    assert dollars(found.cost_usd).startswith("$0.000")  # a small price is shown, not rounded to zero
     assert lab.trials().empty
 
 

@@ -12,6 +12,7 @@ from widget_support import raise_handler_errors
 import promptlab as pl
 from promptlab import plots
 from promptlab.display import NullDisplay
+from promptlab.pricing import dollars
 from promptlab.testing import fake_model
 from promptlab.ui import ResultsGrid, results
 from promptlab.ui.results import figure_png
@@ -66,7 +67,8 @@ def test_cells_show_outputs_side_by_side_with_latency_and_cost(lab: pl.Lab) -> N
     grid = results(run)
     say, shout = grid.output_cells()
     assert "Say hello" in say.body.value and "Shout hello" in shout.body.value
-    assert " ms · $0.00000" in say.body.value
+    cost = run.df.set_index("prompt_name")["cost_usd"]
+    assert f" ms · {dollars(cost['say'])}" in say.body.value  # the same money format as everywhere else
 
 
 def test_long_outputs_are_cut_with_a_toggle_to_expand(lab: pl.Lab) -> None:

@@ -13,6 +13,7 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
 from promptlab.columns import SCORE_PREFIX
+from promptlab.pricing import dollars
 from promptlab.ui.common import MUTED, RED, block, escape, truncate
 from promptlab.ui.feedback import FeedbackBar
 
@@ -35,7 +36,7 @@ def trial_meta(trial: Mapping[str, Any], scores: Sequence[str] = ()) -> str:
     if latency is not None and present(latency):
         parts.append(f"{float(latency):,.0f} ms")
     cost = trial.get("cost_usd")
-    parts.append(f"${float(cost):.5f}" if cost is not None and present(cost) else "cost ?")
+    parts.append(dollars(float(cost)) if cost is not None and present(cost) else "cost ?")
     for column in scores:
         value = trial.get(column)
         if value is not None and present(value):

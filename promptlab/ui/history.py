@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
+from promptlab.pricing import dollars
 from promptlab.ui.common import (
     RED,
     Ticker,
@@ -45,7 +46,7 @@ def _listed(value: Any) -> list[str]:
 
 
 def _money(value: Any) -> str:
-    return "cost ?" if value is None or pd.isna(value) else f"${float(value):.4f}"
+    return "cost ?" if value is None or pd.isna(value) else dollars(float(value))
 
 
 def run_line(run: Mapping[str, Any]) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from promptlab import plots
 from promptlab.errors import ConfigError
+from promptlab.pricing import dollars
 from promptlab.run import Run
 from promptlab.ui.cells import EmptyCell, InputCell, OutputCell
 from promptlab.ui.common import MUTED, button, catching, error_label, escape, muted, replace_children
@@ -56,7 +57,7 @@ def summary_html(trials: pd.DataFrame) -> str:
     ]
     lines = []
     for row in summary.to_dict("records"):
-        cost = "?" if pd.isna(row["cost_usd"]) else f"${row['cost_usd']:.4f}"
+        cost = "?" if pd.isna(row["cost_usd"]) else dollars(float(row["cost_usd"]))
         p50 = "—" if pd.isna(row["latency_p50_ms"]) else f"{row['latency_p50_ms']:,.0f} ms"
         errors = f'<span style="color:#c0392b">{row["errors"]}</span>' if row["errors"] else "0"
         scores = ["—" if pd.isna(row[c]) else f"{row[c]:.3f}" for c in score_columns]
