@@ -30,7 +30,7 @@ def present(value: Any) -> bool:
 
 
 def trial_meta(trial: Mapping[str, Any], scores: Sequence[str] = ()) -> str:
-    """``123 ms · $0.00040 · contains 1 · cached``: a trial's numbers in one line."""
+    """``123 ms · $0.0004 · contains 1 · cached``: a trial's numbers in one line."""
     parts = []
     latency = trial.get("latency_ms")
     if latency is not None and present(latency):
