@@ -20,7 +20,9 @@ them; library code lets them travel.
     │   ├── NotADatabaseError       the path is not a DuckDB database
     │   ├── NewerSchemaError        written by a newer promptlab
     │   ├── StoreLocationError      the folder can't be written
-    │   └── StoreBusyError          another program holds the file too long
+    │   ├── StoreBusyError          another program holds the file too long
+    │   ├── DiskFullError           no space left to record; what was recorded is safe
+    │   └── DamagedStoreError       the file is damaged, or holds objects promptlab didn't make
     ├── EvaluatorError              an evaluator couldn't score a trial (recorded on the score)
     ├── PolicyError                 a label move the policy file forbids
     ├── NotFoundError               no trial, run or prompt by that id
@@ -29,6 +31,10 @@ them; library code lets them travel.
         ├── TransientError          worth retrying: 5xx, connection, timeout
         │   └── CallTimeoutError    the per-call timeout ran out
         └── PermanentError          retrying won't help: 4xx, malformed reply
+
+``HistoryWarning`` (a ``UserWarning``) says something about the history that
+needs a person's attention but stops nothing: journal lines set aside in
+quarantine, a fold that has to wait, a file held by another program.
 
 ``ProviderError`` never escapes a sweep: the runner records it on the trial
 (``error_type`` is the class name, ``error`` the message) and carries on.
@@ -98,6 +104,16 @@ class StoreBusyError(StoreError):
     """Another program (not promptlab) held the database file for too long."""
 
 
+class DiskFullError(StoreError):
+    """The disk is full: nothing more can be recorded until space is freed;
+    every trial recorded before is safe, and running the sweep again resumes it."""
+
+
+class DamagedStoreError(StoreError):
+    """The history file is damaged (truncated, not readable) or was altered to
+    hold objects promptlab didn't create; it is not used."""
+
+
 class PolicyError(PromptlabError):
     """A label move the repository's policy forbids (missing or wrong approver)."""
 
@@ -138,3 +154,7 @@ class RateLimitError(TransientError):
 
 class PermanentError(ProviderError):
     """A failure retrying won't fix: a 4xx other than 408/409/429, a malformed reply."""
+
+
+class HistoryWarning(UserWarning):
+    """Something about the history needs attention; nothing was lost and nothing stopped."""

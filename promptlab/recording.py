@@ -4,11 +4,19 @@
 all come down to: plan the cells, decide the run (new or resumed), write the
 run's opening rows, let the runner record a trial per cell, and close the
 run with its status whatever happens.
+
+A run is claimed (an ``flock`` beside the journal) for as long as a process
+records into it. Two processes resuming the same interrupted run would
+otherwise both call its remaining cells: the second waits for the first,
+then finds the cells done and calls nothing. Each state of a run row
+carries a revision one higher than the last, so the newest state wins
+whatever the clocks of the machines that wrote them say.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,7 +25,7 @@ from typing import Any, Literal, TypedDict
 from promptlab import columns, evals
 from promptlab.data import Data, load_rows
 from promptlab.display import Display, Progress, default_display
-from promptlab.errors import ConfigError, StoreBusyError
+from promptlab.errors import ConfigError, StoreBusyError, StoreError
 from promptlab.evaluator import Evaluator
 from promptlab.keys import new_id
 from promptlab.lineage import Lineage, current_lineage, utcnow
@@ -26,6 +34,7 @@ from promptlab.prompt import Prompt
 from promptlab.runner import BUSY_LOOKUP_WAIT, CellRunner, RunContext, RunSettings
 from promptlab.scoring import Scorer, check_columns
 from promptlab.store import Store, reads
+from promptlab.store.lock import claimed
 from promptlab.sweep import Cell, Sweep, expand, fingerprint, make_sweep, model_variants
 
 
@@ -116,20 +125,48 @@ def _settings(options: SweepOptions) -> RunSettings:
     return RunSettings(concurrency, timeout, max_retries, max_wait, bool(options.get("cache", True)))
 
 
+@dataclass(frozen=True)
+class RunStart:
+    """Where a sweep starts recording: a new run, or one it resumes."""
+
+    run_id: str
+    """The run recording the trials."""
+
+    skip: set[str]
+    """Cells that already have a successful trial in it."""
+
+    revision: int
+    """The revision of the run's opening row (one more than its last)."""
+
+    experiment: dict[str, Any] | None
+    """The experiment's row, when history has one."""
+
+    readable: bool
+    """False when a program outside promptlab held the file: history couldn't be read."""
+
+
 async def record_sweep(
     store: Store, plan: PlannedSweep, options: SweepOptions, on_run: Callable[[str], None] | None = None
 ) -> str:
     """Run the planned sweep, recording a trial per cell; returns the run id
     (also given to ``on_run`` as soon as it is known)."""
     lineage = current_lineage()
-    run_id, skip, known_experiment, readable = await asyncio.to_thread(
-        _look_up, store, plan.experiment, fingerprint(plan.cells), options.get("resume", "auto"), lineage
-    )
-    if on_run is not None:
-        on_run(run_id)
-    context = RunContext(run_id, plan.experiment, lineage)
     display = options.get("display") or default_display()
-    if not readable:
+    with contextlib.ExitStack() as claim:
+        start = await asyncio.to_thread(
+            _start, store, plan.experiment, fingerprint(plan.cells), options.get("resume", "auto"), lineage,
+            claim, display,
+        )  # fmt: skip
+        if on_run is not None:
+            on_run(start.run_id)
+        return await _record(store, plan, options, lineage, start, display)
+
+
+async def _record(
+    store: Store, plan: PlannedSweep, options: SweepOptions, lineage: Lineage, start: RunStart, display: Display
+) -> str:
+    context = RunContext(start.run_id, plan.experiment, lineage)
+    if not start.readable:
         display.message("the history file is held by another program: starting a new run, recording to the journal")
     judges = CellRunner(store, replace(context, kind="judge"), plan.settings, display)
     scorer = Scorer(plan.evaluators, judges, lineage.user) if plan.evaluators else None
@@ -138,20 +175,20 @@ async def record_sweep(
     for evaluator in plan.evaluators:
         if isinstance(model := getattr(evaluator, "model", None), Model):
             judges.prepare_model(model)
-    run_row = _run_row(context, plan)
+    run_row = _run_row(context, plan, start.revision)
     opening = _opening_rows(
-        plan.sweep, run_row, existing=known_experiment, description=options.get("description"),
-        tags=options.get("tags"), lineage=lineage, known=readable,
+        plan.sweep, run_row, existing=start.experiment, description=options.get("description"),
+        tags=options.get("tags"), lineage=lineage, known=start.readable,
     )  # fmt: skip
     await asyncio.to_thread(store.append, opening)
 
     progress = Progress(total=len(plan.cells))
-    progress.resumed = progress.done = sum(cell.cell_key in skip for cell in plan.cells)
-    display.start(f"{plan.experiment} · run {run_id[:8]}", progress)
+    progress.resumed = progress.done = sum(cell.cell_key in start.skip for cell in plan.cells)
+    display.start(f"{plan.experiment} · run {start.run_id[:8]}", progress)
     status, error = "failed", None
     try:
         try:
-            await runner.run(plan.cells, progress, skip)
+            await runner.run(plan.cells, progress, start.skip)
         finally:
             await judges.aclose()
         status = "done"
@@ -165,11 +202,17 @@ async def record_sweep(
         error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        ended = {**run_row, "status": status, "ended_at": utcnow().isoformat(), "error": error}
-        store.append({"runs": [ended]})
-        store.fold_soon()
+        ended = {**run_row, "status": status, "ended_at": utcnow().isoformat(), "error": error,
+                 "revision": start.revision + 1}  # fmt: skip
+        try:
+            store.append({"runs": [ended]})
+            store.fold_soon()
+        except (OSError, StoreError) as exc:  # e.g. a full disk: never hide why the sweep stopped
+            display.message(f"the run's end could not be recorded ({exc}); running the sweep again resumes it")
+            if status == "done":
+                raise
         display.finish(progress, status)
-    return run_id
+    return start.run_id
 
 
 def _pid_alive(pid: int) -> bool:
@@ -182,26 +225,50 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _look_up(
-    store: Store, experiment: str, sweep_fingerprint: str, resume: bool | str, lineage: Lineage
-) -> tuple[str, set[str], dict[str, Any] | None, bool]:
-    """Where the sweep resumes from, the experiment's row if it exists, and
-    whether history could be read at all (another program may hold the file)."""
+def _start(
+    store: Store,
+    experiment: str,
+    sweep_fingerprint: str,
+    resume: bool | str,
+    lineage: Lineage,
+    claim: contextlib.ExitStack,
+    display: Display,
+) -> RunStart:
+    """Decide the run and claim it (held until ``claim`` closes). A run being
+    resumed by another process is waited for, then looked at again."""
     try:
         with store.reading(wait=BUSY_LOOKUP_WAIT) as reader:
-            run_id, skip = _resume_point(reader, experiment, sweep_fingerprint, resume, lineage)
-            return run_id, skip, reads.experiment(reader, experiment), True
+            run_id = _resume_point(reader, experiment, sweep_fingerprint, resume, lineage)
+            known_experiment = reads.experiment(reader, experiment)
     except StoreBusyError:
         if isinstance(resume, str) and resume != "auto":
             raise  # resuming a named run needs its history
-        return new_id(), set(), None, False
+        run_id = new_id()
+        claim.enter_context(claimed(store.journal.claim_path(run_id)))
+        return RunStart(run_id, set(), 1, None, False)
+    if run_id is None:
+        run_id = new_id()
+        claim.enter_context(claimed(store.journal.claim_path(run_id)))
+        return RunStart(run_id, set(), 1, known_experiment, True)
+
+    def waiting() -> None:
+        display.message(f"run {run_id[:8]} is being resumed by another process: waiting for it to finish")
+
+    claim.enter_context(claimed(store.journal.claim_path(run_id), on_wait=waiting))
+    # Under the claim: what is done now (another process may have resumed it meanwhile)
+    with store.reading(wait=BUSY_LOOKUP_WAIT) as reader:
+        info = reads.run(reader, run_id)
+        return RunStart(
+            run_id, reads.done_cells(reader, run_id), int(info.get("revision") or 0) + 1, known_experiment, True
+        )
 
 
 def _resume_point(
     reader: reads.Source, experiment: str, sweep_fingerprint: str, resume: bool | str, lineage: Lineage
-) -> tuple[str, set[str]]:
+) -> str | None:
+    """The run to resume, or None for a new one."""
     if resume is False:
-        return new_id(), set()
+        return None
     if isinstance(resume, str) and resume != "auto":
         info = reads.run(reader, resume)
         if info["fingerprint"] != sweep_fingerprint:
@@ -209,15 +276,15 @@ def _resume_point(
                 f"run {info['run_id'][:8]} recorded a different sweep; resume it with the same "
                 "prompts, models, params, data and repeats, or pass resume=False"
             )
-        return str(info["run_id"]), reads.done_cells(reader, str(info["run_id"]))
+        return str(info["run_id"])
     for info in reads.unfinished_runs(reader, experiment, sweep_fingerprint, lineage.user):
         orphaned = info["status"] == "running" and info["host"] == lineage.host and not _pid_alive(int(info["pid"]))
         if info["status"] in ("cancelled", "failed") or orphaned:
-            return str(info["run_id"]), reads.done_cells(reader, str(info["run_id"]))
-    return new_id(), set()
+            return str(info["run_id"])
+    return None
 
 
-def _run_row(context: RunContext, plan: PlannedSweep) -> dict[str, Any]:
+def _run_row(context: RunContext, plan: PlannedSweep, revision: int) -> dict[str, Any]:
     sweep, settings = plan.sweep, plan.settings
     config = {
         "prompts": [prompt.to_dict() for prompt in sweep.prompts],
@@ -246,6 +313,7 @@ def _run_row(context: RunContext, plan: PlannedSweep) -> dict[str, Any]:
         "ended_at": None,
         "error": None,
         **context.lineage.to_row(),
+        "revision": revision,
     }
 
 

@@ -27,6 +27,7 @@ from promptlab.errors import (
     ProviderError,
     RateLimitError,
     StoreBusyError,
+    StoreError,
     TransientError,
 )
 from promptlab.evaluator import TrialView
@@ -40,6 +41,7 @@ from promptlab.recorder import Recorder
 from promptlab.scoring import Scorer
 from promptlab.secrets import Redactor
 from promptlab.store import Store, reads
+from promptlab.store.segments import fit_trial
 from promptlab.sweep import Cell, expand, make_sweep
 from promptlab.trial import Trial
 
@@ -101,6 +103,31 @@ def _endpoint(model: Model) -> tuple[str, str | None, str | None]:
     return (model.provider, model.base_url, model.api_key_env)
 
 
+def _without_output(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The response body without the generated text, which the trial keeps as
+    its output: a long answer is stored once, not twice."""
+    choices = body.get("choices")
+    if not isinstance(choices, list):
+        return dict(body)
+    trimmed = []
+    for choice in choices:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict) and message.get("content") is not None:
+            choice = {**choice, "message": {**message, "content": None}}
+        trimmed.append(choice)
+    return {**body, "choices": trimmed}
+
+
+def _store_failure(group: BaseExceptionGroup[Any]) -> StoreError | None:
+    """The first store error (a full disk, say) among a sweep's workers' failures."""
+    for error in group.exceptions:
+        if isinstance(error, StoreError):
+            return error
+        if isinstance(error, BaseExceptionGroup) and (inner := _store_failure(error)) is not None:
+            return inner
+    return None
+
+
 class CellRunner:
     """Runs the cells of one sweep and records a trial for each."""
 
@@ -152,6 +179,13 @@ class CellRunner:
             async with asyncio.TaskGroup() as group:
                 for _ in range(workers):
                     group.create_task(self._work(cell_iter, progress))
+        except BaseExceptionGroup as group:
+            failure = _store_failure(group)
+            if failure is None:
+                raise
+            # one clear error, with its real cause, rather than every worker's copy of it
+            stopped = type(failure)(f"{failure} ({progress.done} of {progress.total} cells are recorded)")
+            raise stopped from failure.__cause__ or failure
         finally:
             await self.aclose()
 
@@ -171,7 +205,7 @@ class CellRunner:
         durable: asyncio.Future[Any] | None = None
         for cell in cells:
             trial = await self._execute(cell)
-            row = trial.to_row()
+            row = self._fitted(trial)
             scores = await self.scorer.score(TrialView.from_row(row), trial.run_id) if self.scorer else []
             if durable is not None:
                 await durable
@@ -235,8 +269,18 @@ class CellRunner:
             self._pacer = Pacer(self.settings.concurrency)
         hit = (await self._cached([cell.cache_key])).get(cell.cache_key) if self.settings.cache else None
         trial = self._cached_trial(cell, hit, utcnow()) if hit else await self._execute(cell)
-        await self._recorder.record("trials", trial.to_row())
+        await self._recorder.record("trials", self._fitted(trial))
         return trial
+
+    def _fitted(self, trial: Trial) -> dict[str, Any]:
+        """The trial's row, its output cut if the trial is larger than one may be."""
+        row = fit_trial(trial.to_row())
+        if row["truncated"]:
+            self.display.message(
+                f"trial {trial.trial_id[:8]}: the output ({len((trial.output or '').encode()):,} bytes) is larger "
+                "than a trial may hold; it was recorded cut, marked truncated"
+            )
+        return row
 
     # -- one cell --------------------------------------------------------------
 
@@ -369,8 +413,9 @@ class CellRunner:
             latency_ms=completion.latency_ms or latency_ms, ttft_ms=completion.ttft_ms,
             prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
             cost_usd=price.cost(completion.prompt_tokens, completion.completion_tokens) if price else None,
-            cached=False, cached_from=None, attempts=attempts, request_id=completion.request_id,
-            response=self.redactor.json_value(raw) if raw is not None else None, created_at=utcnow(),
+            cached=False, cached_from=None, attempts=attempts, request_id=self.redactor.text(completion.request_id),
+            response=self.redactor.json_value(_without_output(raw)) if raw is not None else None,
+            created_at=utcnow(),
         )  # fmt: skip
 
     def _cached_trial(self, cell: Cell, hit: Mapping[str, Any], now: datetime) -> Trial:

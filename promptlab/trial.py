@@ -7,6 +7,14 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+MAX_TRIAL_BYTES = 16 * 1024 * 1024
+"""The most a trial may take as a journal line. A longer output is cut (the
+trial is marked ``truncated``); readers parse lines up to four times this."""
+
+MAX_INPUT_BYTES = 6 * 1024 * 1024
+"""The most a cell's input (its row and its rendered messages) may take, so its
+trial always fits: a larger row is refused before any call."""
+
 
 @dataclass(frozen=True)
 class Trial:
@@ -125,6 +133,10 @@ class Trial:
 
     kind: str = "sweep"
     """``sweep`` for a sweep's cells, ``judge`` for a judge's grading calls."""
+
+    truncated: bool = False
+    """True when the output was longer than a trial may hold and was cut (see
+    ``store.journal.MAX_ROW_BYTES``); the rest was never stored."""
 
     @property
     def ok(self) -> bool:

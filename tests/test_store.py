@@ -20,7 +20,7 @@ from conftest import settle, trial_row
 
 import promptlab as pl
 from promptlab.display import NullDisplay
-from promptlab.errors import NewerSchemaError, NotADatabaseError, StoreBusyError, StoreError, StoreLocationError
+from promptlab.errors import DamagedStoreError, NewerSchemaError, NotADatabaseError, StoreBusyError, StoreError, StoreLocationError
 from promptlab.store import migrations
 from promptlab.store.schema import TABLES
 from promptlab.testing import fake_model
@@ -148,7 +148,7 @@ def test_file_from_schema_1_is_migrated_and_keeps_its_rows(tmp_path: Path) -> No
     migrations.MIGRATIONS[0](con)  # exactly what promptlab 1 wrote
     con.execute("INSERT INTO schema_migrations VALUES (1, 'm001_initial', now())")
     old = trial_row(output="from the old days")
-    del old["kind"]  # schema 1 had no kind column
+    del old["kind"], old["truncated"]  # schema 1 had neither column
     columns = ", ".join(f'"{c}"' for c in old)
     con.execute(
         f"INSERT INTO trials ({columns}) VALUES ({', '.join('?' for _ in old)})",
@@ -192,13 +192,23 @@ def test_file_from_a_newer_promptlab_is_refused_untouched(tmp_path: Path) -> Non
         assert con.execute("SELECT table_name FROM duckdb_tables()").fetchall() == [("schema_migrations",)]
 
 
-@pytest.mark.parametrize("content", [b"hello world\n" * 500, b"hi", b""])
+@pytest.mark.parametrize("content", [b"hello world\n" * 500, b"hi"])
 def test_a_file_that_is_not_duckdb_is_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "notes.duckdb"
     path.write_bytes(content)
     with pytest.raises(NotADatabaseError, match="not a DuckDB database"):
         pl.Lab(path)
     assert path.read_bytes() == content
+
+
+def test_an_empty_file_is_called_damaged_not_foreign(tmp_path: Path) -> None:
+    path = tmp_path / "history.duckdb"
+    path.write_bytes(b"")
+    with pytest.raises(DamagedStoreError, match=r"empty \(0 bytes\).*truncated or damaged"):
+        pl.Lab(path)
+    with pytest.raises(DamagedStoreError, match="empty"):
+        pl.load_prompt("x", db=path)
+    assert path.read_bytes() == b""
 
 
 def test_a_duckdb_file_of_something_else_is_refused_untouched(tmp_path: Path) -> None:

@@ -2,11 +2,16 @@
 
 Writers append to the journal (``journal.py``) and are acknowledged once
 their rows are on disk in a segment. Whoever gets the exclusive lock folds
-sealed segments into the tables, checkpoints, opens the file afresh to check
-every segment's rows are there, and only then deletes the segments: an
+sealed segments into the tables (``fold.py``), checkpoints, opens the file
+afresh to check every row is there, and only then deletes the segments: an
 acknowledged row is never lost, even if a commit silently vanished. Readers
 take the shared lock and query views that union the tables with the
 segments not yet folded.
+
+A history file may come from someone else, so nothing in it is trusted: it
+is never the default catalog of promptlab's SQL, its tables are checked to
+be the ones promptlab made before anything is read from or folded into
+them, and a file that isn't is refused with ``DamagedStoreError``.
 """
 
 from __future__ import annotations
@@ -14,30 +19,48 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
+import re
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from promptlab.errors import NewerSchemaError, NotADatabaseError, StoreBusyError, StoreError, StoreLocationError
-from promptlab.store import migrations, sql
+from promptlab.errors import (
+    DamagedStoreError,
+    HistoryWarning,
+    NewerSchemaError,
+    NotADatabaseError,
+    StoreBusyError,
+    StoreError,
+    StoreLocationError,
+)
+from promptlab.store import fold, migrations, sql
 from promptlab.store.engine import attached, fresh_connection, is_duckdb_file
 from promptlab.store.journal import Journal
-from promptlab.store.lock import busy_error, file_lock
+from promptlab.store.lock import EXITING, busy_error, file_lock
 from promptlab.store.schema import TABLES
 
-BUSY_TIMEOUT = 30.0
-"""Seconds to wait for another program holding the file before giving up."""
+BUSY_TIMEOUT = 5.0
+"""Seconds a read waits for a program outside promptlab that holds the file
+(a DuckDB shell, a DBeaver tab) before it gives up with ``StoreBusyError``."""
+
+FOLD_PATIENCE = 30.0
+"""Seconds a background fold keeps retrying while such a program holds the file."""
+
+LOCK_WAIT = 30.0
+"""Seconds a read waits for promptlab's own fold (which never waits holding the lock)."""
 
 # Folds a sweep leaves behind run here, so the sweep returns as soon as its
-# rows are durable. The worker is not a daemon: the interpreter waits for a
-# fold in progress before it exits.
+# rows are durable. The worker is not a daemon, so a fold in progress finishes
+# before the interpreter exits; once exiting, no fold waits for the file.
 _FOLDER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptlab-fold")
+_TOO_LARGE = re.compile(r'maximum_object_size.*?reading file "([^"]+)"', re.S)
+_EXPECTED_COLUMNS = {name: table.column_names for name, table in TABLES.items()}
 
 
 def sealed_while_reading(error: Exception) -> bool:
@@ -52,9 +75,41 @@ def sealed_while_reading(error: Exception) -> bool:
 class Reader:
     """Queries in one read session (see ``Store.reading``)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, relist: Callable[[], None]) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, alias: str, journal: Journal, present: set[str]) -> None:
         self.con = con
-        self._relist = relist
+        self._alias = alias
+        self._journal = journal
+        self._present = present
+        self._left_out: set[str] = set()
+
+    def list_journal(self) -> None:
+        """(Re)build the live views from a fresh listing of the segments."""
+        for attempt in range(5):
+            try:
+                for name, table in TABLES.items():
+                    if name in self._present:  # a read-only open of an older file lacks the newer tables
+                        paths = [p for p in self._journal.segments(name) if str(p) not in self._left_out]
+                        view = sql.live_view(table, f'"{self._alias}"."main"."{name}"', paths)
+                        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
+                return
+            except duckdb.IOException as exc:  # a segment was sealed as we listed it: list again
+                if not sealed_while_reading(exc) or attempt == 4:
+                    raise
+
+    def _leave_out(self, error: Exception) -> bool:
+        """Leave out a segment with a line too large to read (the fold quarantines it)."""
+        found = _TOO_LARGE.search(str(error))
+        if not found or found.group(1) in self._left_out:
+            return False
+        segment = Path(found.group(1))
+        self._left_out.add(str(segment))
+        warnings.warn(
+            f"{segment.name} in the journal has a line too large to read; it is left out of this read "
+            "and the next fold sets it aside (`promptlab db doctor` lists it)",
+            HistoryWarning,
+            stacklevel=4,
+        )
+        return True
 
     def execute(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Run a read query. A writer may seal its open segment (a rename) after the
@@ -63,10 +118,11 @@ class Reader:
         for attempt in range(5):
             try:
                 return self.con.execute(text, params)
-            except duckdb.IOException as exc:
-                if not sealed_while_reading(exc) or attempt == 4:
+            except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+                retry = sealed_while_reading(exc) or self._leave_out(exc)
+                if not retry or attempt == 4:
                     raise
-                self._relist()
+                self.list_journal()
         raise AssertionError("unreachable")
 
     def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -82,52 +138,101 @@ class Store:
     """One history file: ``path`` and its journal folder ``path.journal``."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> None:
-        self.path = Path(path).expanduser().absolute()
+        # A symlink and the file it points at are one history: one journal, one lock, one policy.
+        self.path = Path(path).expanduser().resolve()
         self.journal = Journal(self.path.with_name(self.path.name + ".journal"))
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.busy_timeout = busy_timeout
         self.read_only = read_only
         """Only reads: no migration, no fold, nothing written (application code)."""
+        self.last_fold = fold.FoldResult()
+        """What the most recent fold in this process did."""
         self._fold_scheduled = threading.Event()
+        self._schema_checked = False
         if read_only:
             if not self.path.is_file():
                 raise StoreLocationError(f"no history file at {self.path}; check the path (or $PROMPTLAB_DB)")
+            self._refuse_damaged_file()
             return
-        self._refuse_foreign_file()
+        self._refuse_damaged_file()
         self._prepare_location()
         self._open()
-        self.fold()  # one try: leftovers of a crashed writer go in now if the file is free
+        try:
+            self.fold()  # one try: leftovers of a crashed writer go in now if the file is free
+        except (StoreError, OSError, duckdb.Error) as exc:
+            warnings.warn(
+                f"the journal of {self.path} could not be folded now ({exc}); reads include it, "
+                "and the next fold tries again",
+                HistoryWarning,
+                stacklevel=3,
+            )
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
     # -- opening ---------------------------------------------------------------
 
-    def _refuse_foreign_file(self) -> None:
-        """Check an existing file is DuckDB before writing anything beside it."""
-        if self.path.is_file() and self.path.stat().st_size and not is_duckdb_file(self.path):
+    def _refuse_damaged_file(self) -> None:
+        """Check an existing file is a DuckDB database before anything is written beside it."""
+        if not self.path.is_file():
+            return
+        size = self.path.stat().st_size
+        if size == 0:
+            raise DamagedStoreError(
+                f"{self.path} is empty (0 bytes): the history file was truncated or damaged. Restore it from "
+                f"a backup; trials not yet folded are safe in {self.journal.root}. (If you made an empty file "
+                "on purpose, delete it and promptlab will create the history.)"
+            )
+        if size and not is_duckdb_file(self.path):
             raise NotADatabaseError(
-                f"{self.path} is not a DuckDB database; point promptlab at a new path or at a history file it made"
+                f"{self.path} is not a DuckDB database (damaged, or a file of something else); restore it "
+                "from a backup, or point promptlab at a new path"
             )
 
     def _open(self) -> None:
         """Check the schema with a read-only open (which works while teammates
-        read); take the file for writing only when it needs migrating."""
+        read); take the file for writing only when it needs migrating. While a
+        program outside promptlab holds the file, recording goes on in the
+        journal and the check waits for the first fold."""
         if self.path.is_file() and self.path.stat().st_size:
-            with self._locked(exclusive=False), self._attached(read_only=True) as (con, alias):
-                version = migrations.applied_version(con, alias)
-                foreign = migrations.foreign_tables(con, alias)
-            self._check_schema(version, foreign)
+            try:
+                with self._locked(exclusive=False), self._attached(read_only=True) as (con, alias):
+                    version = self._checked_schema(con, alias)
+            except StoreBusyError as exc:
+                warnings.warn(f"{exc}", HistoryWarning, stacklevel=3)
+                return
             if version == migrations.LATEST:
+                self._schema_checked = True
                 return
         with self._locked(exclusive=True), self._attached(read_only=False) as (con, alias):
-            version = migrations.applied_version(con, alias)
-            self._check_schema(version, migrations.foreign_tables(con, alias))
-            if version < migrations.LATEST:
-                migrations.migrate(con)
-                con.execute(f"CHECKPOINT {alias}")
+            self._migrate(con, alias)
 
-    def _check_schema(self, version: int, foreign: int) -> None:
+    def _migrate(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
+        """Bring the file to the newest schema (with the exclusive lock held)."""
+        version = self._checked_schema(con, alias)
+        if version < migrations.LATEST:
+            con.execute(f"USE {alias}")  # migrations name their tables plainly; `attached` restores the default
+            try:
+                migrations.migrate(con)
+            except duckdb.Error as exc:
+                raise DamagedStoreError(
+                    f"{self.path} says it has schema {version} but its tables don't match it, so it can't "
+                    f"be upgraded ({type(exc).__name__}: {exc}). Restore it from a backup."
+                ) from exc
+            finally:
+                con.execute("USE memory")
+            con.execute(f"CHECKPOINT {alias}")
+            self._checked_schema(con, alias)
+        self._schema_checked = True
+
+    def _checked_schema(self, con: duckdb.DuckDBPyConnection, alias: str) -> int:
+        """The file's schema version, after checking it is one promptlab can use."""
+        try:
+            version = migrations.applied_version(con, alias)
+            foreign = migrations.foreign_tables(con, alias)
+            altered = migrations.altered_objects(con, alias, _EXPECTED_COLUMNS) if version else []
+        except duckdb.Error as exc:
+            raise DamagedStoreError(f"{self.path} can't be read as a history ({exc}); restore it from a backup") from exc
         if version > migrations.LATEST:
             raise NewerSchemaError(
                 f"{self.path} was written by a newer promptlab (schema {version}; this one knows "
@@ -138,6 +243,12 @@ class Store:
                 f"{self.path} is a DuckDB database of something else (it has tables but no "
                 "promptlab history); give promptlab a path of its own"
             )
+        if version == migrations.LATEST and altered:
+            raise DamagedStoreError(
+                f"{self.path} is not the history promptlab wrote: {'; '.join(altered)}. It was altered outside "
+                "promptlab and is not used; restore it from a backup (`promptlab db verify` checks a file)."
+            )
+        return version
 
     def _prepare_location(self) -> None:
         if self.path.is_dir():
@@ -155,12 +266,12 @@ class Store:
 
     @contextlib.contextmanager
     def _locked(self, *, exclusive: bool, wait: float | None = None, optional: bool = False) -> Iterator[bool]:
-        """Hold the sidecar lock (waiting up to ``wait``, default ``busy_timeout``);
+        """Hold the sidecar lock (waiting up to ``wait``, default ``LOCK_WAIT``);
         yields whether it is held: False only when ``optional``, else ``StoreBusyError``."""
         if self.read_only and not exclusive and not os.access(self.lock_path, os.W_OK):
             yield True  # a read-only copy of a history (no lock file to take): DuckDB's own lock guards it
             return
-        timeout = self.busy_timeout if wait is None else wait
+        timeout = max(LOCK_WAIT, self.busy_timeout) if wait is None else wait
         with file_lock(self.lock_path, exclusive=exclusive, timeout=timeout) as held:
             if not held and not optional:
                 raise busy_error(self.lock_path, timeout)
@@ -197,6 +308,7 @@ class Store:
         program outside promptlab has the file open, this retries for up to
         ``wait`` seconds, never holding the lock while it waits, so readers
         carry on. Rows not folded stay in the journal, visible to readers.
+        Lines that can't be folded are quarantined, with a ``HistoryWarning``.
         """
         if self.read_only:
             return 0
@@ -207,9 +319,9 @@ class Store:
         delay = 0.05
         while True:
             folded = self._fold_once(max(0.0, deadline - time.monotonic()))
-            if folded is not None or time.monotonic() >= deadline:
+            if folded is not None or time.monotonic() >= deadline or EXITING.is_set():
                 return folded or 0
-            time.sleep(delay)
+            EXITING.wait(delay)
             delay = min(delay * 2, 1.0)
 
     def _fold_once(self, lock_wait: float) -> int | None:
@@ -218,18 +330,30 @@ class Store:
             if not held:
                 return 0  # another promptlab process is folding; it takes our sealed segments too
             self.journal.adopt_orphans()
-            segments = {name: paths for name in TABLES if (paths := self.journal.sealed(name))}
-            if not segments:
-                return 0
+            result = self.last_fold = fold.FoldResult()
             try:
-                self._fold_into_file(segments, time.monotonic())  # one attempt: never wait holding the lock
-                if not self._verify_folded(segments, time.monotonic() + self.busy_timeout):
-                    return 0  # segments stay; the next fold re-applies them (idempotent)
+                for batch in fold.batches(self.journal):
+                    parsed = fold.parse_batch(batch)
+                    rows = fold.chosen_rows(parsed)
+                    self._fold_into_file(rows, time.monotonic())  # one attempt: never wait holding the lock
+                    result.unverified = self._verify_folded(rows, time.monotonic() + self.busy_timeout)
+                    if result.unverified:
+                        break  # segments stay; the next fold re-applies them (idempotent)
+                    fold.settle(self.journal, parsed, result, self._report_quarantine)
             except StoreBusyError:
-                return None
-            self.journal.remove([p for paths in segments.values() for p in paths])
+                return result.folded or None
             self.journal.sweep_temporaries()
-            return sum(len(paths) for paths in segments.values())
+            return result.folded
+
+    def _report_quarantine(self, moved: Path, segment: fold.ParsedSegment) -> None:
+        lines = ", ".join(str(bad.line) for bad in segment.bad[:10]) + (" …" if len(segment.bad) > 10 else "")
+        warnings.warn(
+            f"{len(segment.bad)} line(s) of journal segment {segment.path.name} could not be folded as written "
+            f"(line {lines}: {segment.bad[0].reason}); its other {len(segment.rows)} row(s) were. The segment "
+            f"is kept in {moved.parent}; `promptlab db doctor` lists and salvages it.",
+            HistoryWarning,
+            stacklevel=2,
+        )
 
     def fold_soon(self, delay: float = 0.0) -> None:
         """Fold in the background (rows stay visible to readers meanwhile).
@@ -241,39 +365,32 @@ class Store:
             return
         self._fold_scheduled.set()
 
-        def fold() -> None:
+        def background_fold() -> None:
             self._fold_scheduled.clear()
-            self.fold(wait=self.busy_timeout)
+            self.fold(wait=FOLD_PATIENCE)
 
         if delay <= 0:
-            _FOLDER.submit(fold)
+            _FOLDER.submit(background_fold)
             return
         # A daemon timer: at exit a pending fold is simply left to the next
         # process (the rows are safe in the journal meanwhile).
-        timer = threading.Timer(delay, lambda: _FOLDER.submit(fold))
+        timer = threading.Timer(delay, lambda: _FOLDER.submit(background_fold))
         timer.daemon = True
         timer.start()
 
-    def _fold_into_file(self, segments: dict[str, list[Path]], deadline: float) -> None:
+    def _fold_into_file(self, rows: Mapping[str, Sequence[Mapping[str, Any]]], deadline: float) -> None:
         with self._attached(read_only=False, deadline=deadline) as (con, alias):
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for name, paths in segments.items():
-                    con.execute(sql.fold_into(TABLES[name], paths))
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            if not self._schema_checked:
+                self._migrate(con, alias)  # the file was held when this store opened
+            with fold.transaction(con):
+                for name, table_rows in rows.items():
+                    fold.insert_rows(con, alias, TABLES[name], table_rows)
             con.execute(f"CHECKPOINT {alias}")
 
-    def _verify_folded(self, segments: dict[str, list[Path]], deadline: float) -> bool:
-        """Open the file afresh and check every segment row is in its table."""
+    def _verify_folded(self, rows: Mapping[str, Sequence[Mapping[str, Any]]], deadline: float) -> int:
+        """Open the file afresh and count the folded rows it doesn't hold."""
         with fresh_connection(self.path, deadline=deadline, patience=self.busy_timeout) as con:
-            for name, paths in segments.items():
-                missing = con.execute(sql.missing_rows(TABLES[name], paths, name)).fetchone()
-                if missing is None or missing[0]:
-                    return False
-            return True
+            return sum(fold.missing_rows(con, "verified", TABLES[name], table_rows) for name, table_rows in rows.items())
 
     # -- reading ---------------------------------------------------------------
 
@@ -282,30 +399,20 @@ class Store:
         """A read-only session whose tables include rows still in the journal;
         several queries in one session share one open of the file. ``wait``
         bounds how long a program outside promptlab may hold the file first
-        (default ``busy_timeout``), then ``StoreBusyError``."""
+        (default ``busy_timeout``; 0: not at all), then ``StoreBusyError``."""
         patience = self.busy_timeout if wait is None else wait
         with (
-            self._locked(exclusive=False, wait=patience),
+            self._locked(exclusive=False),
             self._attached(read_only=True, deadline=time.monotonic() + patience) as (con, alias),
         ):
+            if not self._schema_checked:
+                self._schema_checked = self._checked_schema(con, alias) == migrations.LATEST
             present = {row[0] for row in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [alias]
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [alias]
             ).fetchall()}  # fmt: skip
-
-            def list_journal() -> None:
-                for attempt in range(5):
-                    try:
-                        for name, table in TABLES.items():
-                            if name in present:  # a read-only open of an older file lacks the newer tables
-                                view = sql.live_view(table, f"{alias}.{name}", self.journal.segments(name))
-                                con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
-                        return
-                    except duckdb.IOException as exc:  # a segment was sealed as we listed it: list again
-                        if not sealed_while_reading(exc) or attempt == 4:
-                            raise
-
-            list_journal()
-            yield Reader(con, list_journal)
+            reader = Reader(con, alias, self.journal, present)
+            reader.list_journal()
+            yield reader
 
     def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run one read query over the live tables and return a DataFrame."""

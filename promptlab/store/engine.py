@@ -4,12 +4,23 @@ Opening a file with ``duckdb.connect`` costs ~15 ms here; attaching it to an
 engine that is already running costs ~1 ms. Each use takes its own cursor,
 attaches the file under a fresh alias and detaches it afterwards, so the
 file is never held between uses and other processes can take it.
+
+The history file is never made the default catalog (no ``USE``): names in
+promptlab's SQL resolve in the engine's own catalog and DuckDB's, never to a
+macro or view stored in a file someone else wrote.
+
+DuckDB reads ``?`` in a database path as the start of a query string (its
+WAL then goes to a wrong name) and ``*``, ``?``, ``[`` and ``{`` in a
+``read_json`` path as a glob, which can read another folder's files. Paths
+under a folder with such a name are given to DuckDB through the folder's
+descriptor (``/proc/self/fd/N/...``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 import time
 import uuid
@@ -18,10 +29,35 @@ from pathlib import Path
 
 import duckdb
 
-from promptlab.errors import NotADatabaseError, StoreError
-from promptlab.store.lock import busy_error
+from promptlab.errors import NotADatabaseError, StoreError, StoreLocationError
+from promptlab.store.lock import EXITING, busy_error
 
 _ENGINE_LOCK = threading.Lock()
+_SPECIAL = frozenset("?*[]{}")
+_FOLDERS: dict[str, int] = {}
+_FOLDERS_LOCK = threading.Lock()
+
+
+def duckdb_path(path: Path) -> str:
+    """``path`` as DuckDB should be given it (see the module docstring)."""
+    text = str(path)
+    if not _SPECIAL & set(text):
+        return text
+    if _SPECIAL & set(path.name):
+        raise StoreLocationError(
+            f"{path.name!r} has one of ? * [ ] {{ }} in its name, which DuckDB reads as a pattern; rename it"
+        )
+    folder = str(path.parent)
+    with _FOLDERS_LOCK:
+        fd = _FOLDERS.get(folder)
+        if fd is None:
+            if not os.path.isdir("/proc/self/fd"):
+                raise StoreLocationError(
+                    f"{folder} has one of ? * [ ] {{ }} in its name, which DuckDB reads as a pattern; "
+                    "use a folder without them"
+                )
+            fd = _FOLDERS[folder] = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    return f"/proc/self/fd/{fd}/{path.name}"
 
 
 def _engine() -> duckdb.DuckDBPyConnection:
@@ -35,7 +71,7 @@ def _start_engine() -> duckdb.DuckDBPyConnection:
 
 
 def _quoted_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+    return "'" + duckdb_path(path).replace("'", "''") + "'"
 
 
 def retry_busy(path: Path, attach: str, con: duckdb.DuckDBPyConnection, deadline: float, patience: float) -> None:
@@ -53,7 +89,7 @@ def retry_busy(path: Path, attach: str, con: duckdb.DuckDBPyConnection, deadline
                     f"{path} is not a DuckDB database; point promptlab at a new path or at a history file it made"
                 ) from exc
             locked = "lock" in message.lower() or isinstance(exc, duckdb.ResourceInUseException)
-            if locked and time.monotonic() < deadline:
+            if locked and time.monotonic() < deadline and not EXITING.is_set():
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue
@@ -73,8 +109,8 @@ def is_duckdb_file(path: Path) -> bool:
 def attached(
     path: Path, *, read_only: bool, deadline: float, patience: float
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
-    """A cursor with ``path`` attached; yields the cursor and the alias. For
-    writing, the alias is also made the default catalog (``USE``)."""
+    """A cursor with ``path`` attached; yields the cursor and the alias (never
+    made the default catalog: qualify every name with it)."""
     con = _engine().cursor()
     alias = f"history_{uuid.uuid4().hex[:12]}"
     # TYPE DUCKDB: never let DuckDB sniff another format (and try to download its extension)
@@ -82,11 +118,9 @@ def attached(
     try:
         retry_busy(path, f"ATTACH {_quoted_path(path)} AS {alias}{mode}", con, deadline, patience)
         try:
-            if not read_only:
-                con.execute(f"USE {alias}")
             yield con, alias
         finally:
-            con.execute("USE memory")
+            con.execute("USE memory")  # in case a migration made it the default
             con.execute(f"DETACH DATABASE IF EXISTS {alias}")
     finally:
         con.close()
@@ -94,12 +128,12 @@ def attached(
 
 @contextlib.contextmanager
 def fresh_connection(path: Path, *, deadline: float, patience: float) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A brand-new connection of its own (no shared engine): what verifying a
-    fold needs, so nothing cached in this process can vouch for the file."""
+    """A brand-new connection of its own (no shared engine) with ``path``
+    attached read-only as ``verified``: what checking a fold needs, so nothing
+    cached in this process can vouch for the file."""
     con = duckdb.connect()
     try:
-        retry_busy(path, f"ATTACH {_quoted_path(path)} AS verified (TYPE DUCKDB)", con, deadline, patience)
-        con.execute("USE verified")
+        retry_busy(path, f"ATTACH {_quoted_path(path)} AS verified (TYPE DUCKDB, READ_ONLY)", con, deadline, patience)
         yield con
     finally:
         con.close()

@@ -15,11 +15,18 @@ torn, unacknowledged line, which they skip). The fold (``database.py``)
 moves sealed segments into the tables and deletes them only after a fresh
 open of the file shows their rows. An open segment whose lock is free lost
 its writer (crash, kill -9): the fold seals it, cutting any torn last line.
+A segment with a line that can't be folded (damaged by a disk, edited by
+hand) is moved to ``quarantine/`` with a note of its bad lines, never
+deleted; ``promptlab db doctor`` lists and salvages them.
+
+Segment names start with the time, kept increasing within a process even
+if the clock steps back, so a process's later states of a row sort later.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import itertools
 import json
@@ -33,15 +40,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from promptlab.errors import DiskFullError, StoreError
 from promptlab.store.schema import TABLES
+from promptlab.store.segments import ParsedSegment, encode_row, fit_trial
+from promptlab.trial import MAX_TRIAL_BYTES
 
 _SEQUENCE = itertools.count()
+_LAST_TIME = [0]
+_LAST_TIME_LOCK = threading.Lock()
 _HOST_TAG = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 OPEN = ".jsonl.open"
 SEALED = ".jsonl"
 SEAL_BYTES = 64 * 1024 * 1024
 """An open segment is sealed and a new one started past this size."""
 STALE_TEMP_SECONDS = 3600
+WHY = ".why.json"
+"""Suffix of the note beside a quarantined segment."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -52,8 +66,36 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _encode(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    return "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows).encode()
+def _encode(table: str, rows: Sequence[Mapping[str, Any]]) -> bytes:
+    lines = []
+    for row in rows:
+        line = encode_row(row)
+        if len(line) > MAX_TRIAL_BYTES:
+            if table != "trials":
+                raise StoreError(
+                    f"a {table} row of {len(line):,} bytes is larger than the {MAX_TRIAL_BYTES:,} a row may "
+                    "take; shorten its text (a correction or comment, say)"
+                )
+            line = encode_row(fit_trial(row))
+        lines.append(line)
+    return b"".join(lines)
+
+
+def _monotonic_ns() -> int:
+    """The wall clock in nanoseconds, never less than its last reading here."""
+    with _LAST_TIME_LOCK:
+        _LAST_TIME[0] = max(time.time_ns(), _LAST_TIME[0] + 1)
+        return _LAST_TIME[0]
+
+
+def disk_full(exc: OSError, where: Path) -> DiskFullError | None:
+    """The ``DiskFullError`` for ``exc`` when it says the disk is full, else None."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    return DiskFullError(
+        f"the disk holding {where} is full ({exc.strerror}). Everything recorded before this "
+        "is safe in the journal; free some space and run the same sweep again to resume it."
+    )
 
 
 class _OpenSegment:
@@ -95,6 +137,15 @@ class Journal:
 
         os.register_at_fork(after_in_child=after_fork)
 
+    @property
+    def quarantine_root(self) -> Path:
+        """Where segments with lines that didn't fold are kept."""
+        return self.root / "quarantine"
+
+    def claim_path(self, run_id: str) -> Path:
+        """The file a process locks while it records into run ``run_id``."""
+        return self.root / "claims" / run_id
+
     def _after_fork(self) -> None:
         self._open = {}
         self._lock = threading.Lock()
@@ -107,27 +158,35 @@ class Journal:
 
     @staticmethod
     def _segment_name() -> str:
-        return f"{time.time_ns():020d}-{_HOST_TAG}-{os.getpid()}-{next(_SEQUENCE):08d}"
+        return f"{_monotonic_ns():020d}-{_HOST_TAG}-{os.getpid()}-{next(_SEQUENCE):08d}"
 
     # -- writing ---------------------------------------------------------------
 
     def append(self, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         """Write the rows durably: when this returns they survive a crash of this
-        process or of the machine, whatever happens to the database file."""
+        process or of the machine, whatever happens to the database file. A
+        full disk raises ``DiskFullError``."""
+        payloads = {table: _encode(table, rows) for table, rows in rows_by_table.items() if rows}
         with self._lock:
-            for table, spec in TABLES.items():  # declaration order: runs before their trials
-                rows = rows_by_table.get(table)
-                if not rows:
-                    continue
-                if spec.replace:
-                    self._write_sealed(table, _encode(rows))
-                else:
-                    segment = self._open.get(table)
-                    if segment is None or segment.size > SEAL_BYTES:
-                        if segment is not None:
-                            self._seal(table)
-                        segment = self._open[table] = self._start_segment(table)
-                    segment.write(_encode(rows))
+            try:
+                for table, spec in TABLES.items():  # declaration order: runs before their trials
+                    payload = payloads.get(table)
+                    if not payload:
+                        continue
+                    if spec.replace:
+                        self._write_sealed(table, payload)
+                    else:
+                        segment = self._open.get(table)
+                        if segment is None or segment.size > SEAL_BYTES:
+                            if segment is not None:
+                                self._seal(table)
+                            segment = self._open[table] = self._start_segment(table)
+                        segment.write(payload)
+            except OSError as exc:
+                full = disk_full(exc, self.root)
+                if full is None:
+                    raise
+                raise full from exc
 
     def _start_segment(self, table: str) -> _OpenSegment:
         # Locked before it appears in the table folder, so no fold can take a
@@ -142,10 +201,14 @@ class Journal:
 
     def _write_sealed(self, table: str, payload: bytes) -> None:
         temporary = self._tmp / (self._segment_name() + SEALED)
-        with open(temporary, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fdatasync(handle.fileno())
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fdatasync(handle.fileno())
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a half-written temporary is never published
+            raise
         final = self.root / table / temporary.name
         os.replace(temporary, final)
         _fsync_dir(final.parent)
@@ -235,6 +298,24 @@ class Journal:
             position = start
         return 0
 
+    def quarantine(self, table: str, parsed: ParsedSegment) -> Path:
+        """Move a segment with bad lines into ``quarantine/<table>/``, with a
+        note of which lines and why beside it; its good rows were folded."""
+        folder = self.quarantine_root / table
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / parsed.path.name
+        note = {
+            "segment": parsed.path.name,
+            "quarantined_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "folded_rows": len(parsed.rows),
+            "bad_lines": [{"line": bad.line, "reason": bad.reason} for bad in parsed.bad],
+        }
+        (folder / (target.name + WHY)).write_text(json.dumps(note, indent=2) + "\n")
+        os.replace(parsed.path, target)
+        _fsync_dir(folder)
+        _fsync_dir(parsed.path.parent)
+        return target
+
     def remove(self, paths: Sequence[Path]) -> None:
         """Delete folded segments, durably."""
         for path in paths:
@@ -243,9 +324,15 @@ class Journal:
             _fsync_dir(folder)
 
     def sweep_temporaries(self) -> None:
-        """Delete temporaries of writers that died before publishing them (never acknowledged)."""
+        """Delete temporaries of writers that died before publishing them (never
+        acknowledged), and old claims nobody holds."""
         cutoff = time.time() - STALE_TEMP_SECONDS
         for path in self._tmp.iterdir():
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
+        claims = self.root / "claims"
+        for path in claims.iterdir() if claims.is_dir() else ():
+            with contextlib.suppress(FileNotFoundError), self._orphan(path) as fd:
+                if fd is not None and os.fstat(fd).st_mtime < cutoff:
+                    path.unlink()  # a process opening it meanwhile sees it gone and makes a new one

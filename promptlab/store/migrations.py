@@ -111,7 +111,32 @@ def m004_labels(con: duckdb.DuckDBPyConnection) -> None:
         """)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_feedback, m003_scores, m004_labels]
+def m005_integrity(con: duckdb.DuckDBPyConnection) -> None:
+    """Run revisions (a run's newest state wins whatever the clocks say), trials
+    whose output was cut to the size limit, and a label log ordered by a
+    sequence and chained by hashes."""
+    con.execute("ALTER TABLE runs ADD COLUMN revision INTEGER DEFAULT 0")
+    con.execute("ALTER TABLE trials ADD COLUMN truncated BOOLEAN DEFAULT false")
+    con.execute("ALTER TABLE label_events ADD COLUMN seq BIGINT")
+    con.execute("ALTER TABLE label_events ADD COLUMN policy JSON")
+    con.execute("ALTER TABLE label_events ADD COLUMN prev_hash VARCHAR")
+    con.execute("ALTER TABLE label_events ADD COLUMN hash VARCHAR")
+    # Events from before the sequence keep the order they had: their times.
+    con.execute("""
+        UPDATE label_events SET seq = numbered.seq
+        FROM (SELECT event_id, row_number() OVER (ORDER BY created_at, event_id) AS seq FROM label_events) numbered
+        WHERE label_events.event_id = numbered.event_id
+        """)
+    con.execute("""
+        CREATE OR REPLACE VIEW labels AS
+        SELECT name, label, to_version AS version, model, "user" AS moved_by, approved_by,
+               created_at AS moved_at
+        FROM label_events
+        QUALIFY row_number() OVER (PARTITION BY name, label ORDER BY seq DESC NULLS LAST, event_id DESC) = 1
+        """)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_feedback, m003_scores, m004_labels, m005_integrity]
 """Migration N is ``MIGRATIONS[N - 1]``."""
 
 LATEST = len(MIGRATIONS)
@@ -123,12 +148,13 @@ def applied_version(con: duckdb.DuckDBPyConnection, catalog: str | None = None) 
     database), 0 for a blank one."""
     catalog = catalog or str((con.execute("SELECT current_database()").fetchone() or ["memory"])[0])
     exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'schema_migrations'",
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' "
+        "AND table_name = 'schema_migrations'",
         [catalog],
     ).fetchone()
     if not exists or not exists[0]:
         return 0
-    row = con.execute(f'SELECT max(version) FROM "{catalog}".schema_migrations').fetchone()
+    row = con.execute(f'SELECT max(version) FROM "{catalog}"."main"."schema_migrations"').fetchone()
     return int(row[0] or 0) if row else 0
 
 
@@ -139,6 +165,35 @@ def foreign_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> int:
         [catalog],
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def altered_objects(con: duckdb.DuckDBPyConnection, catalog: str, expected: dict[str, list[str]]) -> list[str]:
+    """What in the file is not as promptlab made it: one of its tables missing,
+    replaced by a view, or with other columns. (Macros and other views are
+    left alone: promptlab's SQL never resolves a name in the file.)"""
+    found: dict[str, list[str]] = {}
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() "
+        "WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name, column_index",
+        [catalog],
+    ).fetchall():
+        found.setdefault(table, []).append(column)
+    kinds = dict(
+        con.execute(
+            "SELECT table_name, 'table' FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' "
+            "UNION ALL SELECT view_name, 'view' FROM duckdb_views() WHERE database_name = ? AND schema_name = 'main'",
+            [catalog, catalog],
+        ).fetchall()
+    )
+    problems = []
+    for table, columns in expected.items():
+        if kinds.get(table) is None:
+            problems.append(f"table {table} is missing")
+        elif kinds[table] != "table":
+            problems.append(f"{table} is a {kinds[table]}, not the table promptlab made")
+        elif found.get(table) != columns:
+            problems.append(f"table {table} has columns {found.get(table)}, not {columns}")
+    return problems
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:

@@ -22,11 +22,15 @@ Tables (any DuckDB client can read them; ``trials_view`` is the flat one):
 - ``label_events``: the audit log of labels (``production``, ``staging``,
   ...): every promotion and rollback of a prompt name's label, from which
   version to which, with the recommended model, who moved it, who approved,
-  a note and the evidence (runs and headline scores). A label points at
-  the version of its newest event; the view ``labels`` shows that.
+  a note and the evidence (runs and headline scores), the policy in force,
+  a sequence number ``seq`` and a hash chaining it to the event before. A
+  label points at the version of its event with the highest ``seq``; the
+  view ``labels`` shows that.
 
 ``trials.kind`` is ``sweep`` for the cells of a sweep and ``judge`` for the
-calls a judge made to grade them.
+calls a judge made to grade them; ``trials.truncated`` marks an output cut
+to the size a trial may hold. ``runs.revision`` counts a run's states: the
+highest is the run's current one.
 - ``schema_migrations``: which migrations this file has had.
 """
 
@@ -51,6 +55,11 @@ class Table:
     replace: bool
     """True: a later row for a key replaces the earlier one (runs move through
     states). False: the first row for a key stands (trials never change)."""
+
+    revision: str | None = None
+    """For ``replace`` tables: a column the writer counts up with every new state
+    of a key, so the newest state wins by its number, not by a clock (which can
+    step backwards). Without one, the newest journal segment wins."""
 
     @property
     def column_names(self) -> list[str]:
@@ -125,9 +134,11 @@ RUNS = Table(
         ("ended_at", "TIMESTAMP"),
         ("error", "VARCHAR"),
         *LINEAGE,
+        ("revision", "INTEGER"),
     ),
     key=("run_id",),
     replace=True,
+    revision="revision",
 )
 
 TRIALS = Table(
@@ -166,6 +177,7 @@ TRIALS = Table(
         ("created_at", "TIMESTAMP"),
         *LINEAGE,
         ("kind", "VARCHAR"),
+        ("truncated", "BOOLEAN"),
     ),
     key=("trial_id",),
     replace=False,
@@ -224,6 +236,10 @@ LABEL_EVENTS = Table(
         ("note", "VARCHAR"),
         ("evidence", "JSON"),
         ("created_at", "TIMESTAMP"),
+        ("seq", "BIGINT"),
+        ("policy", "JSON"),
+        ("prev_hash", "VARCHAR"),
+        ("hash", "VARCHAR"),
     ),
     key=("event_id",),
     replace=False,

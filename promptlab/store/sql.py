@@ -1,16 +1,25 @@
-"""SQL text for the journal's segments and the live tables built on them."""
+"""SQL text for the live tables readers see: the folded rows plus the
+journal's segments not folded yet (the fold itself parses segments in
+Python: ``fold.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from promptlab.store.engine import duckdb_path
 from promptlab.store.schema import Table
+from promptlab.trial import MAX_TRIAL_BYTES
+
+READ_OBJECT_BYTES = 4 * MAX_TRIAL_BYTES
+"""``read_json``'s ``maximum_object_size`` for readers: room for any line a
+writer makes; a longer (crafted) line fails the read, and the reader leaves
+its segment out (see ``database.Reader``)."""
 
 
 def sql_list(paths: Sequence[Path]) -> str:
     """A DuckDB list literal of file paths."""
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+    return "[" + ", ".join("'" + duckdb_path(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
 def quoted(columns: Sequence[str]) -> str:
@@ -18,18 +27,21 @@ def quoted(columns: Sequence[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
 
-def segment_rows(table: Table, paths: Sequence[Path], *, newest_first: bool) -> str:
-    """SQL for the segments' rows, one per key: the newest (``replace`` tables) or
-    the oldest (append-only tables). Torn, unacknowledged tails of open
-    segments parse as errors and are skipped."""
-    order = "DESC" if newest_first else "ASC"
+def segment_rows(table: Table, paths: Sequence[Path]) -> str:
+    """SQL for the segments' rows, one per key: the newest (``replace`` tables,
+    by revision, then segment) or the oldest (append-only tables). Torn,
+    unacknowledged tails of open segments parse as errors and are skipped
+    here; the fold quarantines any line it can't take, and says so."""
+    order = "filename DESC" if table.replace else "filename ASC"
+    if table.revision is not None:
+        order = f'coalesce("{table.revision}", 0) DESC, {order}'
     key = quoted(table.key)
     present = " AND ".join(f'"{k}" IS NOT NULL' for k in table.key)
     return (
         f"SELECT {quoted(table.column_names)} FROM read_json({sql_list(paths)}, "
         f"format='newline_delimited', columns={table.json_columns_spec()}, filename=true, "
-        f"ignore_errors=true) WHERE {present} "
-        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY filename {order}) = 1"
+        f"ignore_errors=true, maximum_object_size={READ_OBJECT_BYTES}) WHERE {present} "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1"
     )
 
 
@@ -39,7 +51,14 @@ def live_view(table: Table, source: str, paths: Sequence[Path]) -> str:
     columns, key = quoted(table.column_names), quoted(table.key)
     if not paths:
         return f"SELECT {columns} FROM {source}"
-    segments = segment_rows(table, paths, newest_first=table.replace)
+    segments = segment_rows(table, paths)
+    if table.replace and table.revision is not None:  # the higher revision wins, folded or not
+        revision = f'coalesce("{table.revision}", 0)'
+        return (
+            f"SELECT * EXCLUDE (from_journal) FROM (WITH s AS ({segments}) SELECT *, 1 AS from_journal FROM s "
+            f"UNION ALL BY NAME SELECT {columns}, 0 AS from_journal FROM {source}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {revision} DESC, from_journal DESC) = 1"
+        )
     if table.replace:  # segment rows are newer than anything folded
         return (
             f"WITH s AS ({segments}) SELECT * FROM s UNION ALL BY NAME "
@@ -49,19 +68,3 @@ def live_view(table: Table, source: str, paths: Sequence[Path]) -> str:
         f"SELECT {columns} FROM {source} UNION ALL BY NAME SELECT * FROM ({segments}) s "
         f"WHERE ({key}) NOT IN (SELECT ({key}) FROM {source})"
     )
-
-
-def missing_rows(table: Table, paths: Sequence[Path], target: str) -> str:
-    """SQL counting segment rows that are not in ``target``: for ``replace``
-    tables the newest state must be there exactly, for append-only tables the key."""
-    rows = segment_rows(table, paths, newest_first=table.replace)
-    if table.replace:
-        return f"SELECT count(*) FROM ({rows} EXCEPT SELECT {quoted(table.column_names)} FROM {target})"
-    key = quoted(table.key)
-    return f"SELECT count(*) FROM ({rows}) s WHERE ({key}) NOT IN (SELECT ({key}) FROM {target})"
-
-
-def fold_into(table: Table, paths: Sequence[Path]) -> str:
-    """SQL moving the segments' rows into the table."""
-    verb = "INSERT OR REPLACE" if table.replace else "INSERT OR IGNORE"
-    return f"{verb} INTO {table.name} BY NAME {segment_rows(table, paths, newest_first=table.replace)}"
