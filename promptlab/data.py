@@ -62,5 +62,31 @@ def load_rows(data: Data) -> list[dict[str, Any]]:
     for i, record in enumerate(records):
         if not isinstance(record, Mapping):
             raise DataError(f"row {i} is a {type(record).__name__}, not a dict of template variables")
-        rows.append({str(k): to_jsonable(v) for k, v in record.items()})
+        row = {str(k): to_jsonable(v) for k, v in record.items()}
+        _refuse_lone_surrogates(row, i)
+        rows.append(row)
     return rows
+
+
+def _refuse_lone_surrogates(row: Mapping[str, Any], index: int) -> None:
+    """Text no UTF-8 file can hold (a lone surrogate, e.g. from a bad ``\\ud800``
+    escape) is refused here, with its row, rather than failing a sweep midway."""
+    for key, value in row.items():
+        for text in _strings(value):
+            try:
+                text.encode()
+            except UnicodeEncodeError as exc:
+                raise DataError(
+                    f"row {index}, column {key!r} holds a lone surrogate ({text[exc.start]!r} at character "
+                    f"{exc.start}), which isn't valid Unicode text; fix or drop that character in the data"
+                ) from None
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []

@@ -31,6 +31,8 @@ from promptlab.run import Run
 from promptlab.runner import RunSettings
 from promptlab.scoring import check_columns
 from promptlab.store import Store, reads
+from promptlab.store.database import BUSY_TIMEOUT
+from promptlab.store.doctor import Checkup, checkup
 
 DEFAULT_DB = "promptlab.duckdb"
 
@@ -61,7 +63,9 @@ class Lab(PromptRegistry):
     created and migrated on open. Many processes may use one file at once.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        """``busy_timeout``: seconds a read waits while a program outside
+        promptlab (a DuckDB shell, a DBeaver tab) holds the file."""
         self.store = Store(Path(path if path is not None else default_db_path()), busy_timeout=busy_timeout)
 
     @property
@@ -380,6 +384,13 @@ class Lab(PromptRegistry):
         """Move journaled rows into the database file now (promptlab does this on
         its own; call it before handing the file to a plain DuckDB client)."""
         return self.store.fold(wait=self.store.busy_timeout)
+
+    def doctor(self, *, salvage: bool = False) -> Checkup:
+        """A check-up of the history (``promptlab db doctor``): its schema, objects
+        in the file promptlab didn't make, rows waiting in the journal, and
+        journal segments set aside in quarantine; ``salvage=True`` records what
+        can be repaired from those."""
+        return checkup(self.store, salvage_quarantined=salvage)
 
     def ui(self) -> Any:
         """The widget app over this history: ``promptlab.ui.playground(self)`` (a ``Playground``)."""

@@ -21,11 +21,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_IDENTITY_VARIABLES = ("PROMPTLAB_USER", "JUPYTERHUB_USER", "USER", "LOGNAME")
+"""Where a person's name comes from, in order. ``JUPYTERHUB_USER`` names the
+person on a hub whose notebooks share one system account; ``USER`` comes
+before ``LOGNAME`` because ``su``/``sudo -u`` and hubs set it to the person
+while ``LOGNAME`` may still name the shared account."""
+
+
 def current_user() -> str:
-    """``PROMPTLAB_USER``, else the login name."""
-    user = os.environ.get("PROMPTLAB_USER")
-    if user:
-        return user
+    """``PROMPTLAB_USER``, else ``JUPYTERHUB_USER``, else ``USER``, else ``LOGNAME``,
+    else the account's name."""
+    for variable in _IDENTITY_VARIABLES:
+        user = os.environ.get(variable, "").strip()
+        if user:
+            return user
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, e.g. in some containers

@@ -154,16 +154,16 @@ async def record_sweep(
     display = options.get("display") or default_display()
     with contextlib.ExitStack() as claim:
         start = await asyncio.to_thread(
-            _start, store, plan.experiment, fingerprint(plan.cells), options.get("resume", "auto"), lineage,
-            claim, display,
+            lambda: _start(store, plan.experiment, fingerprint(plan.cells), options.get("resume", "auto"),
+                           lineage=lineage, claim=claim, display=display)
         )  # fmt: skip
         if on_run is not None:
             on_run(start.run_id)
-        return await _record(store, plan, options, lineage, start, display)
+        return await _record(store, plan, options, lineage=lineage, start=start, display=display)
 
 
 async def _record(
-    store: Store, plan: PlannedSweep, options: SweepOptions, lineage: Lineage, start: RunStart, display: Display
+    store: Store, plan: PlannedSweep, options: SweepOptions, *, lineage: Lineage, start: RunStart, display: Display
 ) -> str:
     context = RunContext(start.run_id, plan.experiment, lineage)
     if not start.readable:
@@ -230,6 +230,7 @@ def _start(
     experiment: str,
     sweep_fingerprint: str,
     resume: bool | str,
+    *,
     lineage: Lineage,
     claim: contextlib.ExitStack,
     display: Display,

@@ -113,8 +113,9 @@ def _without_output(body: Mapping[str, Any]) -> dict[str, Any]:
     for choice in choices:
         message = choice.get("message") if isinstance(choice, dict) else None
         if isinstance(message, dict) and message.get("content") is not None:
-            choice = {**choice, "message": {**message, "content": None}}
-        trimmed.append(choice)
+            trimmed.append({**choice, "message": {**message, "content": None}})
+        else:
+            trimmed.append(choice)
     return {**body, "choices": trimmed}
 
 

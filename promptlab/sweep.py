@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptlab.errors import ConfigError, TemplateError
+from promptlab.errors import ConfigError, DataError, TemplateError
 from promptlab.keys import canonical_json, content_hash, hash_strings
 from promptlab.model import Model
 from promptlab.prompt import Prompt
+from promptlab.trial import MAX_INPUT_BYTES
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,12 @@ def expand(sweep: Sweep) -> list[Cell]:
         for p, prompt in enumerate(sweep.prompts):
             messages = rendered[p, r]
             messages_json = canonical_json(messages, plain=True)
+            size = len(row_json.encode()) + len(messages_json.encode())
+            if size > MAX_INPUT_BYTES:
+                raise DataError(
+                    f"row {r} is too large to record: with prompt {prompt.name!r} its input takes {size:,} bytes, "
+                    f"over the {MAX_INPUT_BYTES:,} a trial's input may; shorten it or split it into several rows"
+                )
             for model in models:
                 for repeat in range(sweep.repeats):
                     cells.append(

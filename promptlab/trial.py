@@ -9,7 +9,7 @@ from typing import Any
 
 MAX_TRIAL_BYTES = 16 * 1024 * 1024
 """The most a trial may take as a journal line. A longer output is cut (the
-trial is marked ``truncated``); readers parse lines up to four times this."""
+trial is marked ``truncated``); readers parse lines up to twice this."""
 
 MAX_INPUT_BYTES = 6 * 1024 * 1024
 """The most a cell's input (its row and its rendered messages) may take, so its

@@ -20,7 +20,14 @@ from conftest import settle, trial_row
 
 import promptlab as pl
 from promptlab.display import NullDisplay
-from promptlab.errors import DamagedStoreError, NewerSchemaError, NotADatabaseError, StoreBusyError, StoreError, StoreLocationError
+from promptlab.errors import (
+    DamagedStoreError,
+    NewerSchemaError,
+    NotADatabaseError,
+    StoreBusyError,
+    StoreError,
+    StoreLocationError,
+)
 from promptlab.store import migrations
 from promptlab.store.schema import TABLES
 from promptlab.testing import fake_model

@@ -44,6 +44,7 @@ from promptlab.store.engine import attached, fresh_connection, is_duckdb_file
 from promptlab.store.journal import Journal
 from promptlab.store.lock import EXITING, busy_error, file_lock
 from promptlab.store.schema import TABLES
+from promptlab.store.segments import ParsedSegment
 
 BUSY_TIMEOUT = 5.0
 """Seconds a read waits for a program outside promptlab that holds the file
@@ -60,6 +61,19 @@ LOCK_WAIT = 30.0
 # before the interpreter exits; once exiting, no fold waits for the file.
 _FOLDER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptlab-fold")
 _TOO_LARGE = re.compile(r'maximum_object_size.*?reading file "([^"]+)"', re.S)
+_DAMAGE = re.compile(r"Could not read enough bytes|Corrupt|checksum|INTERNAL Error|not a valid DuckDB", re.I)
+
+
+def damaged(path: Path, error: duckdb.Error) -> DamagedStoreError | None:
+    """The ``DamagedStoreError`` for an error that says the file is damaged, else None."""
+    if not _DAMAGE.search(str(error)):
+        return None
+    return DamagedStoreError(
+        f"{path} is damaged and can't be read ({error}). Restore it from a backup; trials not yet "
+        f"folded are safe in {path.name}.journal beside it."
+    )
+
+
 _EXPECTED_COLUMNS = {name: table.column_names for name, table in TABLES.items()}
 
 
@@ -75,8 +89,11 @@ def sealed_while_reading(error: Exception) -> bool:
 class Reader:
     """Queries in one read session (see ``Store.reading``)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, alias: str, journal: Journal, present: set[str]) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, alias: str, journal: Journal, present: set[str], path: Path
+    ) -> None:
         self.con = con
+        self._path = path
         self._alias = alias
         self._journal = journal
         self._present = present
@@ -121,7 +138,7 @@ class Reader:
             except (duckdb.IOException, duckdb.InvalidInputException) as exc:
                 retry = sealed_while_reading(exc) or self._leave_out(exc)
                 if not retry or attempt == 4:
-                    raise
+                    raise damaged(self._path, exc) or exc from exc
                 self.list_journal()
         raise AssertionError("unreachable")
 
@@ -141,7 +158,9 @@ class Store:
         # A symlink and the file it points at are one history: one journal, one lock, one policy.
         self.path = Path(path).expanduser().resolve()
         self.journal = Journal(self.path.with_name(self.path.name + ".journal"))
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        # The journal folder itself is what promptlab processes lock: a lock file
+        # beside it could be deleted while held, letting two folds run at once.
+        self.lock_path = self.journal.root
         self.busy_timeout = busy_timeout
         self.read_only = read_only
         """Only reads: no migration, no fold, nothing written (application code)."""
@@ -232,7 +251,9 @@ class Store:
             foreign = migrations.foreign_tables(con, alias)
             altered = migrations.altered_objects(con, alias, _EXPECTED_COLUMNS) if version else []
         except duckdb.Error as exc:
-            raise DamagedStoreError(f"{self.path} can't be read as a history ({exc}); restore it from a backup") from exc
+            raise DamagedStoreError(
+                f"{self.path} can't be read as a history ({exc}); restore it from a backup"
+            ) from exc
         if version > migrations.LATEST:
             raise NewerSchemaError(
                 f"{self.path} was written by a newer promptlab (schema {version}; this one knows "
@@ -256,7 +277,6 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.journal.create()
-            self.lock_path.touch(exist_ok=True)
         except OSError as exc:
             raise StoreLocationError(
                 f"can't write next to {self.path} ({exc.strerror or exc}): promptlab keeps a journal "
@@ -268,8 +288,8 @@ class Store:
     def _locked(self, *, exclusive: bool, wait: float | None = None, optional: bool = False) -> Iterator[bool]:
         """Hold the sidecar lock (waiting up to ``wait``, default ``LOCK_WAIT``);
         yields whether it is held: False only when ``optional``, else ``StoreBusyError``."""
-        if self.read_only and not exclusive and not os.access(self.lock_path, os.W_OK):
-            yield True  # a read-only copy of a history (no lock file to take): DuckDB's own lock guards it
+        if self.read_only and not exclusive and not os.access(self.lock_path, os.R_OK | os.X_OK):
+            yield True  # a copy of a history without its journal: DuckDB's own lock guards it
             return
         timeout = max(LOCK_WAIT, self.busy_timeout) if wait is None else wait
         with file_lock(self.lock_path, exclusive=exclusive, timeout=timeout) as held:
@@ -345,7 +365,7 @@ class Store:
             self.journal.sweep_temporaries()
             return result.folded
 
-    def _report_quarantine(self, moved: Path, segment: fold.ParsedSegment) -> None:
+    def _report_quarantine(self, moved: Path, segment: ParsedSegment) -> None:
         lines = ", ".join(str(bad.line) for bad in segment.bad[:10]) + (" …" if len(segment.bad) > 10 else "")
         warnings.warn(
             f"{len(segment.bad)} line(s) of journal segment {segment.path.name} could not be folded as written "
@@ -390,7 +410,9 @@ class Store:
     def _verify_folded(self, rows: Mapping[str, Sequence[Mapping[str, Any]]], deadline: float) -> int:
         """Open the file afresh and count the folded rows it doesn't hold."""
         with fresh_connection(self.path, deadline=deadline, patience=self.busy_timeout) as con:
-            return sum(fold.missing_rows(con, "verified", TABLES[name], table_rows) for name, table_rows in rows.items())
+            return sum(
+                fold.missing_rows(con, "verified", TABLES[name], table_rows) for name, table_rows in rows.items()
+            )
 
     # -- reading ---------------------------------------------------------------
 
@@ -405,14 +427,21 @@ class Store:
             self._locked(exclusive=False),
             self._attached(read_only=True, deadline=time.monotonic() + patience) as (con, alias),
         ):
-            if not self._schema_checked:
-                self._schema_checked = self._checked_schema(con, alias) == migrations.LATEST
+            # every time: another program may have altered the file since the last read
+            self._checked_schema(con, alias)
             present = {row[0] for row in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [alias]
             ).fetchall()}  # fmt: skip
-            reader = Reader(con, alias, self.journal, present)
+            reader = Reader(con, alias, self.journal, present, self.path)
             reader.list_journal()
             yield reader
+
+    @contextlib.contextmanager
+    def inspecting(self) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+        """The file attached read-only as it is, with no check and no journal
+        views: a connection and the file's catalog alias (for ``doctor``)."""
+        with self._locked(exclusive=False), self._attached(read_only=True) as attached_file:
+            yield attached_file
 
     def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run one read query over the live tables and return a DataFrame."""

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from promptlab.errors import NotADatabaseError, StoreError, StoreLocationError
+from promptlab.errors import DamagedStoreError, NotADatabaseError, StoreLocationError
 from promptlab.store.lock import EXITING, busy_error
 
 _ENGINE_LOCK = threading.Lock()
@@ -95,7 +95,10 @@ def retry_busy(path: Path, attach: str, con: duckdb.DuckDBPyConnection, deadline
                 continue
             if locked:
                 raise busy_error(path, patience, exc) from exc
-            raise StoreError(f"can't open {path}: {message}") from exc
+            raise DamagedStoreError(
+                f"{path} can't be opened ({message}). It is damaged (truncated or overwritten): restore it "
+                f"from a backup; trials not yet folded are safe in {path.name}.journal beside it."
+            ) from exc
 
 
 def is_duckdb_file(path: Path) -> bool:

@@ -105,9 +105,7 @@ def insert_rows(con: duckdb.DuckDBPyConnection, alias: str, table: Table, rows: 
         con.unregister(_INCOMING)
 
 
-def missing_rows(
-    con: duckdb.DuckDBPyConnection, alias: str, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> int:
+def missing_rows(con: duckdb.DuckDBPyConnection, alias: str, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
     """How many of ``rows`` the table doesn't hold (for ``replace`` tables: in
     this state or a newer one). The comparison is made here, in Python."""
     if not rows:

@@ -8,9 +8,10 @@ shared for reads and exclusive for folds and migrations. Inside a process a
 thread lock serialises opens too, because flocks taken on two descriptors
 of one process conflict with each other.
 
-A lock file deleted while held would let the next process lock a new file
-of the same name: after locking, the lock checks that its descriptor is
-still the file at the path, and starts again when it isn't.
+The store locks its journal folder (a folder can be locked like a file).
+Any lock file or folder deleted while held would let the next process lock
+a new one of the same name: after locking, the lock checks that its
+descriptor is still what is at the path, and starts again when it isn't.
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ def file_lock(path: Path, *, exclusive: bool, timeout: float | None) -> Iterator
 def _locked_descriptor(path: Path, exclusive: bool, deadline: float | None) -> int | None:
     """A descriptor of ``path`` holding its flock, or None at the deadline."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = (
+            os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            if path.is_dir()
+            else os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        )
         if not _flock(fd, exclusive, deadline):
             os.close(fd)
             return None

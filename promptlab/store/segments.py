@@ -123,9 +123,7 @@ class ParsedSegment:
 
 
 def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    number = 0
-    for raw in data.split(b"\n"):
-        number += 1
+    for number, raw in enumerate(data.split(b"\n"), start=1):
         if raw.strip(b" \r\t"):
             yield number, raw
 
@@ -170,34 +168,54 @@ def _convert(table: Table, record: Any) -> dict[str, Any]:
     return row
 
 
+def parse_line(table: Table, raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """One journal line as a typed row, and why it isn't (or wasn't taken as
+    written); a row with a reason is a trial folded with its output cut."""
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 at byte {exc.start}"
+    if "\x00" in text:
+        return None, "holds zero bytes (the disk or file system damaged it)"
+    note = None
+    try:
+        record = json.loads(text)
+        if _ESCAPED_SURROGATE.search(raw):
+            record = _escaped(record)
+        if table.name == "trials" and len(raw) > MAX_TRIAL_BYTES:
+            record = fit_trial(record)
+            note = f"{len(raw):,} bytes, over the {MAX_TRIAL_BYTES:,} a trial may hold: folded with its output cut"
+        return _convert(table, record), note
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON ({exc.msg} at column {exc.colno})"
+    except ValueError as exc:
+        return None, str(exc)
+
+
 def parse_segment(table: Table, path: Path) -> ParsedSegment:
     """Every line of a sealed segment, as a row or as a ``BadLine``."""
-    data = path.read_bytes()
     rows: list[dict[str, Any]] = []
     bad: list[BadLine] = []
-    for number, raw in _lines(data):
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError as exc:
-            bad.append(BadLine(path, number, f"not UTF-8 at byte {exc.start}"))
-            continue
-        if "\x00" in text:
-            bad.append(BadLine(path, number, "holds zero bytes (the disk or file system damaged it)"))
-            continue
-        try:
-            record = json.loads(text)
-            if _ESCAPED_SURROGATE.search(raw):
-                record = _escaped(record)
-            if table.name == "trials" and len(raw) > MAX_TRIAL_BYTES:
-                record = fit_trial(record)
-                bad.append(BadLine(path, number, f"{len(raw):,} bytes, over the {MAX_TRIAL_BYTES:,} a trial may hold: "
-                                                 "folded with its output cut"))  # fmt: skip
-            rows.append(_convert(table, record))
-        except json.JSONDecodeError as exc:
-            bad.append(BadLine(path, number, f"not JSON ({exc.msg} at column {exc.colno})"))
-        except ValueError as exc:
-            bad.append(BadLine(path, number, str(exc)))
+    for number, raw in _lines(path.read_bytes()):
+        row, reason = parse_line(table, raw)
+        if row is not None:
+            rows.append(row)
+        if reason is not None:
+            bad.append(BadLine(path, number, reason))
     return ParsedSegment(path, rows, bad)
+
+
+def plain_row(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A typed row back in the journal's own form (JSON as values, times as text)."""
+    plain: dict[str, Any] = {}
+    for name, sql_type in table.columns:
+        value = row.get(name)
+        if value is not None and sql_type == "JSON":
+            value = json.loads(value)
+        elif value is not None and sql_type == "TIMESTAMP":
+            value = value.isoformat()
+        plain[name] = value
+    return plain
 
 
 def newest_per_key(table: Table, segments: Sequence[ParsedSegment]) -> list[dict[str, Any]]:
@@ -221,8 +239,5 @@ def _older(table: Table, row: Mapping[str, Any], than: Mapping[str, Any]) -> boo
 def arrow_table(table: Table, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     """The rows as an Arrow table with the table's column types."""
     return pa.table(
-        {
-            name: pa.array([row[name] for row in rows], type=_ARROW_TYPES[sql_type])
-            for name, sql_type in table.columns
-        }
+        {name: pa.array([row[name] for row in rows], type=_ARROW_TYPES[sql_type]) for name, sql_type in table.columns}
     )

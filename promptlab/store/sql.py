@@ -11,7 +11,7 @@ from promptlab.store.engine import duckdb_path
 from promptlab.store.schema import Table
 from promptlab.trial import MAX_TRIAL_BYTES
 
-READ_OBJECT_BYTES = 4 * MAX_TRIAL_BYTES
+READ_OBJECT_BYTES = 2 * MAX_TRIAL_BYTES
 """``read_json``'s ``maximum_object_size`` for readers: room for any line a
 writer makes; a longer (crafted) line fails the read, and the reader leaves
 its segment out (see ``database.Reader``)."""
