@@ -1,5 +1,6 @@
 """The prompt registry's side of the Lab: versions, diffs, labels moved with
-an audit log, and prompts exported for application code."""
+an audit log (and its check, ``verify``), and prompts exported for
+application code."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from promptlab import columns, registry
+from promptlab import audit, columns, registry
 from promptlab.errors import NotFoundError
 from promptlab.lineage import current_user, utcnow
 from promptlab.loading import prompt_document, write_prompt_file
@@ -50,7 +51,7 @@ class PromptRegistry:
         if label is not None:
             current = prompt_reads.labels(self.store, name)
             model = current.loc[current["label"] == label, "model"].iloc[0]
-        return registry.prompt_at(self.store, name, version, model)
+        return registry.prompt_at(self.store, name, version, model, label=label)
 
     def prompt_diff(self, name: str, a: str, b: str) -> PromptDiff:
         """Versions ``a`` and ``b`` (prefixes or labels) of ``name``: the text diff
@@ -122,8 +123,16 @@ class PromptRegistry:
         return frame
 
     def label_history(self, name: str | None = None, label: str | None = None) -> pd.DataFrame:
-        """The audit log of label moves, oldest first."""
+        """The audit log of label moves, oldest first (by ``seq``): each with the
+        policy in force when it was made (``policy``) and its place in the hash chain."""
         frame = prompt_reads.label_events(self.store, name, label)
-        for column in ("model", "evidence"):
+        for column in ("model", "evidence", "policy"):
             frame[column] = frame[column].map(columns.decode_json)
         return frame
+
+    def verify(self) -> audit.ChainReport:
+        """Walk the label audit log's hash chain and report every break: an event
+        edited, deleted, inserted or forged, or one recorded without a hash
+        after the chain began (``report.ok``, ``print(report)``). Events from
+        before promptlab kept a chain are counted as unchained, not as breaks."""
+        return audit.verify_label_log(self.store)

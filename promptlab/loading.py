@@ -53,14 +53,16 @@ def load_prompt(
     """The ``Prompt`` (template and recommended model, ``prompt.model``) that
     ``label`` points at in the history file ``db`` (default ``$PROMPTLAB_DB``,
     else ``./promptlab.duckdb``), or the prompt in an exported file ``path``
-    (.json, .yaml or .py)."""
+    (.json, .yaml or .py). A stored template that doesn't hash to the
+    labelled version (an edited history) is refused with a ``DamagedStoreError``."""
     if path is not None:
         return read_prompt_file(Path(path))
     if not name:
         raise ConfigError("load_prompt needs a prompt name (or path= an exported prompt file)")
     from promptlab.lab import default_db_path
 
-    database = Path(db if db is not None else default_db_path()).expanduser().absolute()
+    # resolved: the journal whose changes the signature watches lives beside the real file
+    database = Path(db if db is not None else default_db_path()).expanduser().resolve()
     key = (str(database), name, label)
     signature = _signature(database)
     with _CACHE_LOCK:
@@ -86,7 +88,8 @@ def _read_label(database: Path, name: str, label: str) -> Prompt:
     found = found[found["label"] == label]
     if found.empty:
         raise NotFoundError(f"prompt {name!r} has no label {label!r} in {database}; promote a version first")
-    return prompt_at(store, name, str(found.iloc[0]["version"]), found.iloc[0]["model"])
+    # refuses a stored template that doesn't hash to the version the label points at
+    return prompt_at(store, name, str(found.iloc[0]["version"]), found.iloc[0]["model"], label=label)
 
 
 def prompt_document(prompt: Prompt, **extra: Any) -> dict[str, Any]:

@@ -140,6 +140,21 @@ def test_a_promotion_shows_in_a_new_process_and_back(lab: pl.Lab) -> None:
     assert pl.load_prompt(NAME, db=lab.path).version == GOOD.version, "and this one sees the other's rollback"
 
 
+def test_a_promotion_shows_on_the_next_load_through_a_symlink(
+    lab: pl.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cache watches the journal beside the real file, not beside the link.
+    link = tmp_path / "elsewhere" / "link.duckdb"
+    link.parent.mkdir()
+    link.symlink_to(lab.path)
+    assert pl.load_prompt(NAME, db=link).version == GOOD.version
+    monkeypatch.setattr(lab.store, "fold_soon", lambda delay=0.0: None)  # the move stays in the journal
+
+    lab.promote(NAME, NEWER.version)
+
+    assert pl.load_prompt(NAME, db=link).version == NEWER.version
+
+
 def test_a_missing_label_or_name_is_not_found(lab: pl.Lab) -> None:
     with pytest.raises(NotFoundError) as caught:
         pl.load_prompt(NAME, label="canary", db=lab.path)

@@ -38,7 +38,7 @@ ALSO_GOOD = pl.Prompt("Say it back: {{ text }}", name=NAME)
 BAD = pl.Prompt("Shout: {{ text | upper }}", name=NAME)  # never contains the lower-case expected text
 EVENT_FIELDS = {
     "event_id", "name", "label", "action", "from_version", "to_version", "model", "user",
-    "approved_by", "note", "evidence", "created_at",
+    "approved_by", "note", "evidence", "created_at", "seq", "policy", "prev_hash", "hash",
 }  # fmt: skip
 POLICY = '[labels]\nprotected = ["production"]\napprovers = ["lee", "kim", "ana", "ben"]\n'
 UNKNOWN_VERSION = "0" * 12 if not GOOD.version.startswith("0") else "f" * 12
@@ -157,6 +157,10 @@ def test_every_promotion_and_rollback_appends_one_complete_event(
     events = history(lab)
     assert [e["event_id"] for e in events] == [first["event_id"], second["event_id"], back["event_id"]]
     assert [e["action"] for e in events] == ["promote", "promote", "rollback"]
+    assert [e["seq"] for e in events] == [1, 2, 3], "numbered in the order they were made"
+    assert [e["prev_hash"] for e in events] == [None, first["hash"], second["hash"]], "each chained to the one before"
+    assert [e["policy"] for e in events] == [None, None, None], "no policy file: none recorded"
+    assert lab.verify().ok
     assert events[0] == stored, "an earlier event is never rewritten by later moves"
     [now] = lab.labels(NAME).to_dict("records")
     assert (now["label"], now["version"], now["moved_by"], now["note"]) == ("staging", GOOD.version, "kim", "regressed")

@@ -40,7 +40,7 @@ from promptlab.errors import (
     StoreLocationError,
 )
 from promptlab.store import fold, migrations, sql
-from promptlab.store.engine import attached, fresh_connection, is_duckdb_file
+from promptlab.store.engine import attached, fresh_connection, is_duckdb_file, refuse_question_mark
 from promptlab.store.journal import Journal
 from promptlab.store.lock import EXITING, busy_error, file_lock
 from promptlab.store.schema import TABLES
@@ -157,6 +157,7 @@ class Store:
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> None:
         # A symlink and the file it points at are one history: one journal, one lock, one policy.
         self.path = Path(path).expanduser().resolve()
+        refuse_question_mark(self.path)
         self.journal = Journal(self.path.with_name(self.path.name + ".journal"))
         # The journal folder itself is what promptlab processes lock: a lock file
         # beside it could be deleted while held, letting two folds run at once.

@@ -9,11 +9,13 @@ The history file is never made the default catalog (no ``USE``): names in
 promptlab's SQL resolve in the engine's own catalog and DuckDB's, never to a
 macro or view stored in a file someone else wrote.
 
-DuckDB reads ``?`` in a database path as the start of a query string (its
-WAL then goes to a wrong name) and ``*``, ``?``, ``[`` and ``{`` in a
-``read_json`` path as a glob, which can read another folder's files. Paths
-under a folder with such a name are given to DuckDB through the folder's
-descriptor (``/proc/self/fd/N/...``).
+DuckDB reads ``*``, ``?``, ``[`` and ``{`` in a ``read_json`` path as a
+glob, which can read another folder's files: segment paths under a folder
+with such a name are given to it through the folder's descriptor
+(``/proc/self/fd/N/...``). It also reads ``?`` in a database path as the
+start of a query string and resolves links before it does, so no path can
+make it keep a database under a folder with ``?`` in its name: the store
+refuses such a path with a message (``refuse_question_mark``).
 """
 
 from __future__ import annotations
@@ -70,8 +72,17 @@ def _start_engine() -> duckdb.DuckDBPyConnection:
     return duckdb.connect()
 
 
+def refuse_question_mark(path: Path) -> None:
+    """Raise ``StoreLocationError`` for a path DuckDB can't keep a database at."""
+    if "?" in str(path):
+        raise StoreLocationError(
+            f"{path} has a '?' in it: DuckDB reads what follows a '?' as options and then writes the "
+            "database's log to another path. Keep the history in a folder whose path has no '?'."
+        )
+
+
 def _quoted_path(path: Path) -> str:
-    return "'" + duckdb_path(path).replace("'", "''") + "'"
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def retry_busy(path: Path, attach: str, con: duckdb.DuckDBPyConnection, deadline: float, patience: float) -> None:

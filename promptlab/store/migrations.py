@@ -132,7 +132,12 @@ def m005_integrity(con: duckdb.DuckDBPyConnection) -> None:
         SELECT name, label, to_version AS version, model, "user" AS moved_by, approved_by,
                created_at AS moved_at
         FROM label_events
-        QUALIFY row_number() OVER (PARTITION BY name, label ORDER BY seq DESC NULLS LAST, event_id DESC) = 1
+        QUALIFY row_number() OVER (
+            PARTITION BY name, label
+            ORDER BY (hash IS NOT NULL AND seq IS NOT NULL) DESC,
+                     CASE WHEN hash IS NOT NULL AND seq IS NOT NULL THEN seq END DESC,
+                     created_at DESC, event_id DESC
+        ) = 1
         """)
 
 

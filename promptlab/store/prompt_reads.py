@@ -1,4 +1,12 @@
-"""Read queries about prompts: names, versions, where labels point, the audit log."""
+"""Read queries about prompts: names, versions, where labels point, the audit log.
+
+Label events are ordered by their sequence number ``seq``, never by the wall
+clock: a clock set wrong, or an event dated in the future, must not decide
+where a label points. Only events promptlab chained (``hash`` set) carry a
+trusted ``seq``; events without one (written before promptlab kept a chain,
+or by something else) come first, in the order of their times, so none of
+them can outrank a chained move.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,16 @@ from typing import Any
 import pandas as pd
 
 from promptlab.store.reads import Source, one_row
+
+_CHAINED = "(hash IS NOT NULL AND seq IS NOT NULL)"
+
+
+def event_order(*, newest_first: bool = False) -> str:
+    """The ``ORDER BY`` terms putting label events in the order they happened:
+    unchained events by time, then chained ones by ``seq``."""
+    way = " DESC" if newest_first else ""
+    terms = (_CHAINED, f"CASE WHEN {_CHAINED} THEN seq END", "created_at", "event_id")
+    return ", ".join(term + way for term in terms)
 
 
 def prompt_versions(store: Source, name: str) -> pd.DataFrame:
@@ -47,7 +65,7 @@ def labels(store: Source, name: str | None = None) -> pd.DataFrame:
         SELECT name, label, to_version AS version, model, "user" AS moved_by, approved_by,
                created_at AS moved_at, note
         FROM label_events {condition}
-        QUALIFY row_number() OVER (PARTITION BY name, label ORDER BY created_at DESC, event_id DESC) = 1
+        QUALIFY row_number() OVER (PARTITION BY name, label ORDER BY {event_order(newest_first=True)}) = 1
         ORDER BY name, label
         """,
         [name] if name is not None else None,
@@ -55,15 +73,13 @@ def labels(store: Source, name: str | None = None) -> pd.DataFrame:
 
 
 def label_events(store: Source, name: str | None = None, label: str | None = None) -> pd.DataFrame:
-    """The label audit log, oldest first."""
+    """The label audit log, oldest first (in ``seq`` order)."""
     clauses, params = ["TRUE"], []
     for column, value in (("name", name), ("label", label)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
-    return store.query(
-        f"SELECT * FROM label_events WHERE {' AND '.join(clauses)} ORDER BY created_at, event_id", params
-    )
+    return store.query(f"SELECT * FROM label_events WHERE {' AND '.join(clauses)} ORDER BY {event_order()}", params)
 
 
 def prompt_template(store: Source, name: str, version: str) -> dict[str, Any]:

@@ -24,8 +24,9 @@ Tables (any DuckDB client can read them; ``trials_view`` is the flat one):
   version to which, with the recommended model, who moved it, who approved,
   a note and the evidence (runs and headline scores), the policy in force,
   a sequence number ``seq`` and a hash chaining it to the event before. A
-  label points at the version of its event with the highest ``seq``; the
-  view ``labels`` shows that.
+  label points at the version of its chained event with the highest
+  ``seq`` (events from before the chain order by time, before any chained
+  one); the view ``labels`` shows that.
 
 ``trials.kind`` is ``sweep`` for the cells of a sweep and ``judge`` for the
 calls a judge made to grade them; ``trials.truncated`` marks an output cut

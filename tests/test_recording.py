@@ -1,0 +1,121 @@
+"""Recording a sweep as a run: two processes resuming one interrupted run
+call each remaining cell once; a finished command exits without waiting on
+a file another program holds; who ran it; histories in awkward folders."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import RecordingDisplay, query_file, running_stub_server
+
+import promptlab as pl
+from promptlab.errors import StoreLocationError
+from promptlab.lineage import current_user
+from promptlab.testing import fake_model
+
+CELLS = 40
+
+RESUMER = textwrap.dedent(
+    """
+    import sys
+    import promptlab as pl
+    db, url, cells = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    run = pl.Lab(db).sweep(
+        pl.Prompt("Say {{ n }}", name="say"), pl.Model("stub", base_url=url),
+        [{"n": str(i)} for i in range(cells)], concurrency=2, display=None,
+    )
+    print("RUN", run.run_id, run.status, flush=True)
+    """
+)
+
+
+def test_two_processes_resuming_one_run_call_each_remaining_cell_once(tmp_path: Path) -> None:
+    db = tmp_path / "history.duckdb"
+    with running_stub_server(latency=0.05) as server:
+        lab = pl.Lab(db)
+        display = RecordingDisplay()
+        rows = [{"n": str(i)} for i in range(CELLS)]
+        model = pl.Model("stub", base_url=server.url)
+        handle = lab.start(pl.Prompt("Say {{ n }}", name="say"), model, rows, concurrency=2, display=display)
+        assert display.reached(8).wait(60)
+        handle.cancel()
+        interrupted = handle.result()
+        assert interrupted.status == "cancelled"
+        recorded = len(interrupted.df)
+        calls_before = server.requests
+        assert recorded < CELLS
+
+        arguments = [sys.executable, "-c", RESUMER, str(db), server.url, str(CELLS)]
+        resumers = [subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    for _ in range(2)]  # fmt: skip
+        outputs = [resumer.communicate(timeout=240) for resumer in resumers]
+        for resumer, (_, errors) in zip(resumers, outputs, strict=True):
+            assert resumer.returncode == 0, errors
+        calls = server.requests - calls_before
+
+    runs = {line.split()[1] for out, _ in outputs for line in out.splitlines() if line.startswith("RUN ")}
+    assert runs == {interrupted.run_id}  # both resumed the interrupted run: neither started another
+    assert calls == CELLS - recorded  # every remaining cell called once, none twice
+    [(trials, cell_keys)] = query_file(
+        db, "SELECT count(*), count(DISTINCT cell_key) FROM trials WHERE run_id = ?", [interrupted.run_id]
+    )
+    assert trials == cell_keys == CELLS
+    assert query_file(db, "SELECT status FROM runs WHERE run_id = ?", [interrupted.run_id]) == [("done",)]
+
+
+def test_a_finished_command_exits_while_another_program_holds_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "history.duckdb"
+    pl.Lab(db)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(db)!r}); print('ready', flush=True); "
+                               "sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        sweep = (
+            "import promptlab as pl; from promptlab.testing import fake_model; "
+            f"run = pl.Lab({str(db)!r}).sweep(pl.Prompt('Hi {{{{ n }}}}'), fake_model('echo'), [{{'n': 'a'}}], "
+            "display=None); print(run.run_id)"
+        )
+        # A background fold would wait 30 s for the holder; the command must not wait for it.
+        finished = subprocess.run(
+            [sys.executable, "-c", sweep], capture_output=True, text=True, timeout=20, check=False
+        )
+    finally:
+        holder.communicate("", timeout=30)
+    assert finished.returncode == 0, finished.stderr
+    run_id = finished.stdout.strip().splitlines()[-1]
+    assert len(pl.Lab(db).runs()) == 1 and run_id  # its trials were safe in the journal all along
+
+
+def test_identity_prefers_the_person_to_a_shared_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROMPTLAB_USER")
+    monkeypatch.setenv("LOGNAME", "shared-account")
+    monkeypatch.setenv("USER", "ana")
+    assert current_user() == "ana"
+    monkeypatch.setenv("JUPYTERHUB_USER", "kim")
+    assert current_user() == "kim"
+    monkeypatch.setenv("PROMPTLAB_USER", "lee")
+    assert current_user() == "lee"
+
+
+@pytest.mark.parametrize("folder", ["all*stars", "[draft]", "{a,b}", "a[*]b"])
+def test_a_history_can_live_in_a_folder_with_pattern_characters(tmp_path: Path, folder: str) -> None:
+    # read as a glob, "[draft]" matches a folder named "d" (not itself): its journal would vanish from reads
+    lab = pl.Lab(tmp_path / folder / "history.duckdb")
+    run = lab.sweep(pl.Prompt("Hi {{ n }}"), fake_model("echo"), [{"n": "a"}, {"n": "b"}], display=None)
+    assert sorted(run.df["output"]) == ["Hi a", "Hi b"]
+    assert sorted(lab.trials()["output"]) == ["Hi a", "Hi b"]  # read while still in the journal
+    assert lab.fold() >= 0
+    assert sorted(pl.Lab(tmp_path / folder / "history.duckdb").trials()["output"]) == ["Hi a", "Hi b"]
+
+
+def test_a_folder_with_a_question_mark_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(StoreLocationError, match=r"has a '\?' in it.*folder whose path has no '\?'"):
+        pl.Lab(tmp_path / "what?now" / "history.duckdb")
+    assert not (tmp_path / "what?now").exists()  # nothing was made there
