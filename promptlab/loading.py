@@ -14,12 +14,13 @@ import json
 import os
 import pprint
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from promptlab.errors import ConfigError, NotFoundError
+from promptlab.errors import ConfigError, HistoryWarning, NotFoundError, StoreBusyError
 from promptlab.model import Model
 from promptlab.prompt import Prompt
 
@@ -69,7 +70,19 @@ def load_prompt(
         cached = _CACHE.get(key)
     if cached is not None and cached[0] == signature:
         return cached[1]
-    prompt = _read_label(database, name, label)
+    try:
+        prompt = _read_label(database, name, label)
+    except StoreBusyError:
+        if cached is None:
+            raise
+        # Application code never waits on the file: it keeps serving what it read last.
+        warnings.warn(
+            f"{database} is held open by another program; serving the {label!r} version of {name!r} "
+            "read before, until the file can be read again",
+            HistoryWarning,
+            stacklevel=2,
+        )
+        return cached[1]
     with _CACHE_LOCK:
         _CACHE[key] = (signature, prompt)
     return prompt
@@ -80,16 +93,16 @@ def _read_label(database: Path, name: str, label: str) -> Prompt:
     from promptlab.store import Store, prompt_reads
 
     store = Store(database, read_only=True)
-    with store.reading() as reader:
+    with store.reading(wait=0) as reader:  # a program outside promptlab holding the file: fail at once
         try:
             found = prompt_reads.labels(reader, name)
         except Exception as exc:  # duckdb's CatalogException: a file from before labels existed
             raise NotFoundError(f"{database} has no labels yet (open it once with pl.Lab to upgrade it)") from exc
-    found = found[found["label"] == label]
-    if found.empty:
-        raise NotFoundError(f"prompt {name!r} has no label {label!r} in {database}; promote a version first")
-    # refuses a stored template that doesn't hash to the version the label points at
-    return prompt_at(store, name, str(found.iloc[0]["version"]), found.iloc[0]["model"], label=label)
+        found = found[found["label"] == label]
+        if found.empty:
+            raise NotFoundError(f"prompt {name!r} has no label {label!r} in {database}; promote a version first")
+        # refuses a stored template that doesn't hash to the version the label points at
+        return prompt_at(reader, name, str(found.iloc[0]["version"]), found.iloc[0]["model"], label=label)
 
 
 def prompt_document(prompt: Prompt, **extra: Any) -> dict[str, Any]:

@@ -288,7 +288,7 @@ def previous_version(store: Store, name: str, label: str) -> str:
     return str(earlier[-1])
 
 
-def prompt_at(store: Store, name: str, version: str, model: Any = None, *, label: str | None = None) -> Prompt:
+def prompt_at(store: reads.Source, name: str, version: str, model: Any = None, *, label: str | None = None) -> Prompt:
     """The ``Prompt`` of a stored version, with its recommended model when known.
 
     The stored template must hash to its version, and, for the version

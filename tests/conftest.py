@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -251,6 +253,30 @@ def plain_query() -> Callable[..., list[tuple[Any, ...]]]:
     after background folds are done (DuckDB refuses a second open of a file
     inside one process while promptlab has it attached)."""
     return query_file
+
+
+@contextlib.contextmanager
+def held_by_another_program(path: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
+    """A process outside promptlab holding the file with a plain DuckDB
+    connection (a DuckDB shell, a DBeaver tab) until the block ends."""
+    code = (
+        "import duckdb, sys\n"
+        f"con = duckdb.connect({str(path)!r}, read_only={read_only})\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+        "con.close()\n"
+    )
+    settle()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready", holder.communicate()[1]
+        yield holder
+    finally:
+        holder.communicate(timeout=60)  # closes stdin: the holder lets go and exits
+        assert holder.returncode == 0
 
 
 def trial_row(**values: Any) -> dict[str, Any]:

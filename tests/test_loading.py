@@ -16,14 +16,15 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import settle
+from conftest import held_by_another_program, settle
 
 import promptlab as pl
 from promptlab import loading
 from promptlab.display import NullDisplay
-from promptlab.errors import ConfigError, NotFoundError, StoreError
+from promptlab.errors import ConfigError, HistoryWarning, NotFoundError, StoreBusyError, StoreError
 from promptlab.loading import prompt_document
 from promptlab.store import Store, prompt_reads
+from promptlab.store.database import BUSY_TIMEOUT
 from promptlab.store.journal import Journal
 from promptlab.testing import fake_model
 
@@ -410,3 +411,21 @@ def test_an_unreadable_prompt_file_is_a_config_error(tmp_path: Path, filename: s
 def test_a_missing_prompt_file_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         pl.load_prompt(path=tmp_path / "gone.json")
+
+
+def test_load_prompt_never_waits_for_a_program_holding_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "history.duckdb"
+    lab = pl.Lab(path)
+    run = lab.sweep(pl.Prompt("Hi {{ n }}", name="greet"), fake_model("echo"), [{"n": "a"}], display=None)
+    lab.promote("greet", run.df["prompt_version"][0])
+    lab.fold()
+    with held_by_another_program(path, read_only=False):  # a DuckDB shell or DBeaver's default connection
+        began = time.monotonic()
+        with pytest.raises(StoreBusyError, match="held open by another program"):
+            pl.load_prompt("greet", db=path)  # nothing read before: fail at once, saying why
+        assert time.monotonic() - began < BUSY_TIMEOUT  # it did not wait for the other program
+    warm = pl.load_prompt("greet", db=path)
+    lab.promote("greet", run.df["prompt_version"][0], label="staging")  # the file changes: the cache is stale
+    lab.fold()
+    with held_by_another_program(path, read_only=False), pytest.warns(HistoryWarning, match="serving"):
+        assert pl.load_prompt("greet", db=path) == warm  # what it read before, at once

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import RecordingDisplay, query_file, running_stub_server
+from conftest import RecordingDisplay, held_by_another_program, query_file, running_stub_server
 
 import promptlab as pl
 from promptlab.errors import StoreLocationError
@@ -67,16 +67,11 @@ def test_two_processes_resuming_one_run_call_each_remaining_cell_once(tmp_path: 
     assert query_file(db, "SELECT status FROM runs WHERE run_id = ?", [interrupted.run_id]) == [("done",)]
 
 
-def test_a_finished_command_exits_while_another_program_holds_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("read_only", [True, False])
+def test_a_finished_command_exits_while_another_program_holds_the_file(tmp_path: Path, read_only: bool) -> None:
     db = tmp_path / "history.duckdb"
     pl.Lab(db)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(db)!r}); print('ready', flush=True); "
-                               "sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with held_by_another_program(db, read_only=read_only):
         sweep = (
             "import promptlab as pl; from promptlab.testing import fake_model; "
             f"run = pl.Lab({str(db)!r}).sweep(pl.Prompt('Hi {{{{ n }}}}'), fake_model('echo'), [{{'n': 'a'}}], "
@@ -86,8 +81,6 @@ def test_a_finished_command_exits_while_another_program_holds_the_file(tmp_path:
         finished = subprocess.run(
             [sys.executable, "-c", sweep], capture_output=True, text=True, timeout=20, check=False
         )
-    finally:
-        holder.communicate("", timeout=30)
     assert finished.returncode == 0, finished.stderr
     run_id = finished.stdout.strip().splitlines()[-1]
     assert len(pl.Lab(db).runs()) == 1 and run_id  # its trials were safe in the journal all along

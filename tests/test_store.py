@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import settle, trial_row
+from conftest import held_by_another_program, settle, trial_row
 
 import promptlab as pl
 from promptlab.display import NullDisplay
@@ -67,30 +67,6 @@ def journal_files(path: Path) -> list[Path]:
 
 def schema_migrations_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
-
-
-@contextlib.contextmanager
-def held_by_another_program(path: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
-    """A process outside promptlab holding the file with a plain DuckDB
-    connection (a DuckDB shell, a DBeaver tab) until the block ends."""
-    code = (
-        "import duckdb, sys\n"
-        f"con = duckdb.connect({str(path)!r}, read_only={read_only})\n"
-        "print('ready', flush=True)\n"
-        "sys.stdin.read()\n"
-        "con.close()\n"
-    )
-    settle()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "ready", holder.communicate()[1]
-        yield holder
-    finally:
-        holder.communicate(timeout=60)  # closes stdin: the holder lets go and exits
-        assert holder.returncode == 0
 
 
 # -- schema and migrations -----------------------------------------------------------

@@ -53,6 +53,10 @@ BUSY_TIMEOUT = 5.0
 FOLD_PATIENCE = 30.0
 """Seconds a background fold keeps retrying while such a program holds the file."""
 
+OPEN_CHECK_WAIT = 1.0
+"""Seconds opening a store waits to check the schema while such a program holds
+the file; after that it records to the journal and the first fold checks."""
+
 LOCK_WAIT = 30.0
 """Seconds a read waits for promptlab's own fold (which never waits holding the lock)."""
 
@@ -216,7 +220,8 @@ class Store:
         journal and the check waits for the first fold."""
         if self.path.is_file() and self.path.stat().st_size:
             try:
-                with self._locked(exclusive=False), self._attached(read_only=True) as (con, alias):
+                check_by = time.monotonic() + min(self.busy_timeout, OPEN_CHECK_WAIT)
+                with self._locked(exclusive=False), self._attached(read_only=True, deadline=check_by) as (con, alias):
                     version = self._checked_schema(con, alias)
             except StoreBusyError as exc:
                 warnings.warn(f"{exc}", HistoryWarning, stacklevel=3)

@@ -134,8 +134,13 @@ def _flock(fd: int, exclusive: bool, deadline: float | None) -> bool:
 def busy_error(path: Path, waited: float, cause: Exception | None = None) -> StoreBusyError:
     """The error for a database another program kept open past our patience."""
     detail = f" ({cause})" if cause else ""
+    held = (
+        f"has been held open by another program for {waited:.3g}s"
+        if waited >= 0.5
+        else "is held open by another program"
+    )
     return StoreBusyError(
-        f"{path} has been held open by another program for {waited:.3g}s{detail}. "
+        f"{path} {held}{detail}. "
         "DuckDB lets one program write or many read, never both: close that program's "
         "connection (a DuckDB shell, a DBeaver tab, a notebook using duckdb directly) and "
         "try again. Trials recorded meanwhile are safe in the journal folder beside the file."
