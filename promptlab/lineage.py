@@ -41,6 +41,12 @@ def current_user() -> str:
         return "unknown"
 
 
+def person(name: object) -> str:
+    """A name as people are compared everywhere: ``Lee``, ``lee`` and `` lee ``
+    are one person (approvals, current votes)."""
+    return name.strip().casefold() if isinstance(name, str) else ""
+
+
 @functools.cache
 def promptlab_version() -> str:
     """The installed promptlab version."""

@@ -34,6 +34,7 @@ from promptlab.export import (
     too_few,
     write_training_set,
 )
+from promptlab.feedback import current_votes
 from promptlab.finetune import MIN_EXAMPLES, check_count, message_problem, plain_messages, text
 from promptlab.keys import canonical_json
 from promptlab.secrets import Redactor
@@ -82,7 +83,7 @@ def _verdicts(trials: pd.DataFrame, feedback: pd.DataFrame | None) -> tuple[pd.S
 
         return column("votes_up", 0).fillna(0) - column("votes_down", 0).fillna(0), column("correction", None)
     ordered = feedback.sort_values("created_at", kind="stable") if "created_at" in feedback else feedback
-    net = ordered.groupby("trial_id")["vote"].sum() if "vote" in ordered else pd.Series(dtype=float)
+    net = current_votes(ordered).groupby("trial_id")["vote"].sum() if "vote" in ordered else pd.Series(dtype=float)
     corrected = ordered[ordered["correction"].map(text).notna()] if "correction" in ordered else ordered.iloc[:0]
     latest = corrected.groupby("trial_id")["correction"].last() if len(corrected) else pd.Series(dtype=object)
     return net.reindex(ids.to_numpy()).fillna(0), latest.reindex(ids.to_numpy())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -93,10 +94,36 @@ class PlannedSweep:
     """Evaluators scoring each trial."""
 
 
+MODEL_PARAMETERS = frozenset({
+    "temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "min_p", "seed", "stop",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "response_format",
+    "tools", "tool_choice", "reasoning_effort", "stream", "n",
+})  # fmt: skip
+"""Names that are model parameters, not sweep options (a common slip)."""
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    """Refuse a keyword ``sweep`` doesn't take (a misspelt option would otherwise
+    be ignored and the sweep run with the default), naming the nearest one."""
+    known = list(SweepOptions.__annotations__)
+    for name in options:
+        if name in known:
+            continue
+        if name in MODEL_PARAMETERS:
+            raise ConfigError(
+                f"{name}= is a model parameter, not a sweep option: give it to the model, "
+                f"pl.Model(..., {name}=...), or sweep it with params={{{name!r}: [...]}}"
+            )
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}=? " if close else ""
+        raise ConfigError(f"sweep got an unknown option {name}=; {hint}options: {', '.join(sorted(known))}")
+
+
 def plan_sweep(
     prompts: Prompt | Sequence[Prompt], models: Model | Sequence[Model], data: Data, options: SweepOptions
 ) -> PlannedSweep:
     """Check every argument and expand the cells; raises before anything runs."""
+    check_options(options)
     experiment = options.get("experiment", "default")
     if not experiment or not isinstance(experiment, str):
         raise ConfigError("experiment must be a non-empty name, e.g. experiment='summaries'")

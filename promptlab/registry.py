@@ -39,7 +39,7 @@ import pandas as pd
 from promptlab import audit, columns, stats
 from promptlab.errors import ConfigError, DamagedStoreError, NotFoundError, PolicyError, StoreBusyError, StoreError
 from promptlab.keys import new_id
-from promptlab.lineage import current_user, utcnow
+from promptlab.lineage import current_user, person, utcnow
 from promptlab.model import Model
 from promptlab.prompt import Prompt
 from promptlab.store import Store, prompt_reads, reads
@@ -53,11 +53,6 @@ EVIDENCE_RUNS = 10
 
 LABELS_LOCK = "labels.lock"
 """The lock file (in the journal folder) held while a label event is numbered and appended."""
-
-
-def person(name: object) -> str:
-    """A name as people are compared: ``Lee``, ``lee`` and `` lee `` are one person."""
-    return name.strip().casefold() if isinstance(name, str) else ""
 
 
 @dataclass(frozen=True)

@@ -211,6 +211,23 @@ def test_vote_up_keeps_net_up_voted_and_any_keeps_any_up_vote(lab: pl.Lab) -> No
         finetune.finetune_examples(trials, vote="down")  # type: ignore[arg-type]
 
 
+def test_one_reviewer_pressing_up_twice_then_down_is_a_down_vote_for_exports(lab: pl.Lab) -> None:
+    record(lab, rows(6))
+    ids = list(by_row(lab)["trial_id"])
+    for vote in ("up", "up", "down"):  # u, u, d in Review
+        lab.feedback(ids[0], vote=vote, user="ana")
+    lab.feedback(ids[1], vote="up", user="ana")
+    lab.feedback(ids[1], vote="up", user="ana")
+    lab.feedback(ids[2], vote="down", user="bo")
+    lab.feedback(ids[2], vote="up", user="ana")
+    trials = by_row(lab)
+    assert answers(finetune.finetune_examples(trials, vote="up")) == ["Say item 1"]
+    assert answers(finetune.finetune_examples(trials, vote="any")) == ["Say item 1", "Say item 2"]
+    pairs = preferences.preference_pairs(trials, feedback=lab.feedback_for())
+    preferred = {pair["preferred_output"][0]["content"] for pair in pairs}
+    assert "Say item 0" not in preferred  # ana's current vote on it is down
+
+
 def test_corrections_replace_outputs_and_pass_the_filters_that_judged_the_original(lab: pl.Lab) -> None:
     record(lab, rows(8))
     ids = list(by_row(lab)["trial_id"])

@@ -88,9 +88,29 @@ def test_buttons_vote_and_can_stay_put(run: pl.Run, lab: pl.Lab) -> None:
     panel.up.click()
     current = panel.current
     assert current is not None and panel.position.value == 1
-    assert lab.feedback_for(current["trial_id"])["vote"].tolist() == [1, 1]
+    assert lab.feedback_for(current["trial_id"])["vote"].tolist() == [1, 1]  # the log keeps both presses
     bar = panel.feedback_box.children[0]
-    assert "▲ 2 ▼ 0" in bar.state.value
+    assert "▲ 1 ▼ 0" in bar.state.value  # one reviewer, one current vote
+
+
+def test_a_reviewers_new_vote_replaces_theirs_everywhere(run: pl.Run, lab: pl.Lab) -> None:
+    panel = review(run)
+    panel.advance.value = False
+    for key in "uud":  # 👍, 👍 again, then a change of mind
+        panel.key_box.value = key
+    trial_id = panel.current["trial_id"] if panel.current else ""
+    assert "▲ 0 ▼ 1" in panel.feedback_box.children[0].state.value
+    row = lab.trials(run=run.run_id).set_index("trial_id").loc[trial_id]
+    assert (row["votes_up"], row["votes_down"]) == (0, 1)
+    lab.feedback(trial_id, vote="up", user=" TESTER ")  # the same person, however they type their name
+    lab.feedback(trial_id, vote="up", user="kim")
+    row = lab.trials(run=run.run_id).set_index("trial_id").loc[trial_id]
+    assert (row["votes_up"], row["votes_down"]) == (2, 0)
+    lab.feedback(trial_id, vote=0, user="kim")  # kim withdraws
+    assert lab.trials(run=run.run_id).set_index("trial_id").loc[trial_id]["votes_up"] == 1
+    assert len(lab.feedback_for(trial_id)) == 6  # every change stays in the log
+    with pytest.raises(pl.ConfigError, match="withdraws"):
+        lab.feedback(trial_id, vote=2)
 
 
 def test_a_correction_in_review_mode_is_stored(run: pl.Run, lab: pl.Lab) -> None:

@@ -91,18 +91,24 @@ class TrialFilter:
 
 
 TRIALS_WITH_FEEDBACK = """
-    SELECT t.*, coalesce(f.votes_up, 0) AS votes_up, coalesce(f.votes_down, 0) AS votes_down,
+    SELECT t.*, coalesce(v.votes_up, 0) AS votes_up, coalesce(v.votes_down, 0) AS votes_down,
            f.correction, coalesce(f.n_comments, 0) AS n_comments
     FROM trials t LEFT JOIN (
         SELECT trial_id,
-               count(*) FILTER (WHERE vote > 0) AS votes_up,
-               count(*) FILTER (WHERE vote < 0) AS votes_down,
                arg_max(correction, created_at) FILTER (WHERE correction IS NOT NULL) AS correction,
                count(comment) AS n_comments
         FROM feedback GROUP BY trial_id
-    ) f USING (trial_id)
+    ) f USING (trial_id) LEFT JOIN (
+        SELECT trial_id, count(*) FILTER (WHERE vote > 0) AS votes_up, count(*) FILTER (WHERE vote < 0) AS votes_down
+        FROM (
+            SELECT trial_id, arg_max(vote, (created_at, feedback_id)) AS vote
+            FROM feedback WHERE vote IS NOT NULL
+            GROUP BY trial_id, lower(trim("user"))
+        ) GROUP BY trial_id
+    ) v USING (trial_id)
 """
-"""Trials with their feedback summed up: votes each way and the latest correction."""
+"""Trials with their feedback summed up: current votes each way (one per person:
+the newest; 0 withdraws it) and the latest correction."""
 
 
 def trials(

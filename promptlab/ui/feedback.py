@@ -14,6 +14,7 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
 from promptlab.errors import PromptlabError
+from promptlab.feedback import current_votes
 from promptlab.ui.common import button, error_html, escape
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def feedback_totals(rows: pd.DataFrame) -> dict[str, Any]:
     """Votes each way, the latest correction and the comment count of ``lab.feedback_for`` rows."""
     if rows.empty:
         return {"votes_up": 0, "votes_down": 0, "correction": None, "n_comments": 0}
-    votes = rows["vote"].dropna()
+    votes = current_votes(rows)["vote"]
     corrections = rows["correction"].dropna()
     return {
         "votes_up": int((votes > 0).sum()),
