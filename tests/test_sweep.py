@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import re
 
 import pytest
 
@@ -148,3 +150,29 @@ def test_duplicate_prompts_and_models_are_run_once() -> None:
     assert len(sweep.prompts) == 1
     assert len(sweep.models) == 1
     assert len(expand(sweep)) == len(ROWS)
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"experimnt": "x"}, "did you mean experiment=?"),
+        ({"repeat": 3}, "did you mean repeats=?"),
+        ({"temperature": 0.7}, "temperature= is a model parameter"),
+        ({"max_tokens": 5}, "params={'max_tokens': [...]}"),
+        ({"zzz": 1}, "unknown option zzz=; options: cache"),
+    ],
+)
+def test_a_misspelt_option_is_refused_before_anything_runs(
+    lab: pl.Lab,
+    scripted,
+    options: dict,
+    fragment: str,  # type: ignore[no-untyped-def]
+) -> None:
+    provider = scripted()
+    arguments = (pl.Prompt("Hi {{ n }}"), provider.model(), [{"n": "a"}])
+    for method in (lab.sweep, lab.start, lab.estimate):
+        with pytest.raises(ConfigError, match=re.escape(fragment)):
+            method(*arguments, **options)
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        asyncio.run(lab.asweep(*arguments, **options))
+    assert provider.calls == 0 and lab.runs().empty
