@@ -262,7 +262,9 @@ def experiments_lines(experiments: pd.DataFrame, width: int) -> list[str]:
 
 def runs_lines(runs: pd.DataFrame) -> list[str]:
     """``Lab.runs()`` as a table."""
-    headers = ["run", "experiment", "status", "trials", "errors", "cached", "spent", "started (UTC)", "took", "user"]
+    judged = bool(runs["n_judge_calls"].fillna(0).sum()) if "n_judge_calls" in runs else False
+    headers = ["run", "experiment", "status", "trials", "errors", "cached", "spent", *(["judge"] if judged else []),
+               "started (UTC)", "took", "user"]  # fmt: skip
     rows = []
     for row in runs.to_dict("records"):
         took = UNKNOWN
@@ -277,9 +279,20 @@ def runs_lines(runs: pd.DataFrame) -> list[str]:
                 count(row["n_errors"]),
                 count(row["n_cached"]),
                 money(row["spent_usd"]),
+                *([money(row["judge_spent_usd"]) if row.get("n_judge_calls") else ""] if judged else []),
                 when(row["started_at"]),
                 took,
                 str(row["user"]),
             ]
         )
-    return table(headers, rows, right=["trials", "errors", "cached", "spent", "took"])
+    lines = table(headers, rows, right=["trials", "errors", "cached", "spent", "judge", "took"])
+    interrupted = [
+        short_id(r) for r, status in zip(runs["run_id"], runs["status"], strict=True) if status == "interrupted"
+    ]
+    if interrupted:
+        lines += [
+            "",
+            f"interrupted (its process died): {', '.join(interrupted)}. Run the same experiment file or sweep "
+            "again to resume it; in Python: lab.sweep(..., resume=RUN_ID).",
+        ]
+    return lines

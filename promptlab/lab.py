@@ -21,7 +21,7 @@ from promptlab.export import ExportedSet, TrialFilters
 from promptlab.feedback import Vote, feedback_row
 from promptlab.judges import PairwiseJudge
 from promptlab.lab_prompts import PromptRegistry
-from promptlab.lineage import utcnow
+from promptlab.lineage import run_status, utcnow
 from promptlab.loops import run_sync
 from promptlab.model import Model
 from promptlab.prompt import Prompt
@@ -338,11 +338,18 @@ class Lab(PromptRegistry):
         )  # fmt: skip
         frame = reads.runs(self.store, where, limit=limit, offset=offset)
         frame["config"] = frame["config"].map(columns.decode_json)
+        frame["status"] = [
+            run_status(*row) for row in zip(frame["status"], frame["host"], frame["pid"], frame["heartbeat_at"],
+                                            strict=True)
+        ]  # fmt: skip
         return frame
 
     def run_info(self, run_id: str) -> dict[str, Any]:
-        """One run's stored row (a unique id prefix is enough)."""
-        return columns.decode_row(reads.run(self.store, run_id))
+        """One run's stored row (a unique id prefix is enough); a ``running`` run
+        whose process is gone reads as ``interrupted``."""
+        info = columns.decode_row(reads.run(self.store, run_id))
+        info["status"] = run_status(info["status"], info["host"], info["pid"], info.get("heartbeat_at"))
+        return info
 
     def run(self, run_id: str) -> Run:
         """A handle on a recorded run (a unique id prefix is enough)."""

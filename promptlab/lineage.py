@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,41 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, e.g. in some containers
         return "unknown"
+
+
+HEARTBEAT_SECONDS = 30.0
+"""How often a process recording a run says it is alive."""
+
+HEARTBEAT_STALE = timedelta(minutes=5)
+"""A run ``running`` with no heartbeat for this long has lost its process."""
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is alive."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_status(status: str, host: Any, pid: Any, heartbeat_at: Any, now: datetime | None = None) -> str:
+    """A run's status as people should read it: ``interrupted`` for a run still
+    marked ``running`` whose process is gone (dead on this host, or silent for
+    ``HEARTBEAT_STALE`` anywhere); run the same sweep again to resume it."""
+    if status != "running":
+        return status
+    if host == socket.gethostname() and not _missing(pid) and not process_alive(int(pid)):
+        return "interrupted"
+    if not _missing(heartbeat_at) and (now or utcnow()) - heartbeat_at > HEARTBEAT_STALE:
+        return "interrupted"
+    return status
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value != value  # noqa: PLR0124  (NaN and NaT are not equal to themselves)
 
 
 def person(name: object) -> str:

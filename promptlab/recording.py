@@ -29,7 +29,7 @@ from promptlab.display import Display, Progress, default_display
 from promptlab.errors import ConfigError, StoreBusyError, StoreError
 from promptlab.evaluator import Evaluator
 from promptlab.keys import new_id
-from promptlab.lineage import Lineage, current_lineage, utcnow
+from promptlab.lineage import HEARTBEAT_SECONDS, Lineage, current_lineage, run_status, utcnow
 from promptlab.model import Model
 from promptlab.prompt import Prompt
 from promptlab.runner import BUSY_LOOKUP_WAIT, CellRunner, RunContext, RunSettings
@@ -202,12 +202,13 @@ async def _record(
     for evaluator in plan.evaluators:
         if isinstance(model := getattr(evaluator, "model", None), Model):
             judges.prepare_model(model)
-    run_row = _run_row(context, plan, start.revision)
+    states = RunStates(store, _run_row(context, plan, start.revision))
     opening = _opening_rows(
-        plan.sweep, run_row, existing=start.experiment, description=options.get("description"),
+        plan.sweep, states.row, existing=start.experiment, description=options.get("description"),
         tags=options.get("tags"), lineage=lineage, known=start.readable,
     )  # fmt: skip
     await asyncio.to_thread(store.append, opening)
+    heartbeat = asyncio.create_task(states.beat())
 
     progress = Progress(total=len(plan.cells))
     progress.resumed = progress.done = sum(cell.cell_key in start.skip for cell in plan.cells)
@@ -229,10 +230,9 @@ async def _record(
         error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        ended = {**run_row, "status": status, "ended_at": utcnow().isoformat(), "error": error,
-                 "revision": start.revision + 1}  # fmt: skip
+        heartbeat.cancel()
         try:
-            store.append({"runs": [ended]})
+            states.write(status=status, ended_at=utcnow().isoformat(), error=error)
             store.fold_soon()
         except (OSError, StoreError) as exc:  # e.g. a full disk: never hide why the sweep stopped
             display.message(f"the run's end could not be recorded ({exc}); running the sweep again resumes it")
@@ -242,14 +242,26 @@ async def _record(
     return start.run_id
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+class RunStates:
+    """The states of one run's row: each written with a revision one higher than
+    the last, so the newest wins whatever the clocks say."""
+
+    def __init__(self, store: Store, row: dict[str, Any]) -> None:
+        self.store = store
+        self.row = row
+        """The run's opening row (and, after ``write``, its latest state)."""
+
+    def write(self, **changes: Any) -> None:
+        """Record the next state of the row: ``changes`` over the current one."""
+        self.row = {**self.row, **changes, "revision": self.row["revision"] + 1}
+        self.store.append({"runs": [self.row]})
+
+    async def beat(self) -> None:
+        """Say the run's process is alive every ``HEARTBEAT_SECONDS`` until cancelled."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            with contextlib.suppress(OSError, StoreError):  # a missed beat is no reason to stop a sweep
+                await asyncio.to_thread(self.write, heartbeat_at=utcnow().isoformat())
 
 
 def _start(
@@ -306,14 +318,15 @@ def _resume_point(
             )
         return str(info["run_id"])
     for info in reads.unfinished_runs(reader, experiment, sweep_fingerprint, lineage.user):
-        orphaned = info["status"] == "running" and info["host"] == lineage.host and not _pid_alive(int(info["pid"]))
-        if info["status"] in ("cancelled", "failed") or orphaned:
+        status = run_status(info["status"], info["host"], info["pid"], info.get("heartbeat_at"))
+        if status in ("cancelled", "failed", "interrupted"):
             return str(info["run_id"])
     return None
 
 
 def _run_row(context: RunContext, plan: PlannedSweep, revision: int) -> dict[str, Any]:
     sweep, settings = plan.sweep, plan.settings
+    started = utcnow().isoformat()
     config = {
         "prompts": [prompt.to_dict() for prompt in sweep.prompts],
         "models": [model.to_dict() for model in sweep.models],
@@ -337,11 +350,12 @@ def _run_row(context: RunContext, plan: PlannedSweep, revision: int) -> dict[str
         "status": "running",
         "n_cells": len(plan.cells),
         "config": config,
-        "started_at": utcnow().isoformat(),
+        "started_at": started,
         "ended_at": None,
         "error": None,
         **context.lineage.to_row(),
         "revision": revision,
+        "heartbeat_at": started,
     }
 
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
+from conftest import settle
 
 import promptlab as pl
 from promptlab import evals
@@ -304,3 +306,29 @@ def test_compare_pairwise_with_a_position_biased_judge_gives_ties(tmp_path: Path
     assert list(run_a.df["score_pairwise:Which?"]) == [0.5, 0.5]
     assert list(run_b.df["score_pairwise:Which?"]) == [0.5, 0.5]
     assert set(lab.store.query("SELECT label FROM scores")["label"]) == {"tie"}
+
+
+def test_judge_calls_are_not_counted_as_trials_and_their_spend_is_shown_apart(tmp_path: Path) -> None:
+    lab = pl.Lab(tmp_path / "h.duckdb")
+    _, model = fake_endpoint(answering("an answer"), price=(1.0, 2.0))
+    _, judge_model = fake_endpoint(answering('{"score": 8, "explanation": "fine"}'), name="grader", price=(10.0, 20.0))
+    rows = [{"text": f"item {i}"} for i in range(5)]
+    run = lab.sweep(PROMPT, model, rows, evaluators=[evals.judge("Good?", model=judge_model)], experiment="judged",
+                    display=NullDisplay())  # fmt: skip
+    [experiment] = lab.experiments().to_dict("records")
+    assert experiment["n_trials"] == 5 and experiment["n_judge_calls"] == 5
+    [listed] = lab.runs().to_dict("records")
+    assert listed["n_trials"] == 5 and listed["n_judge_calls"] == 5
+    judge_spend = lab.trials(kind="judge")["cost_usd"].sum()
+    assert judge_spend > 0 and listed["judge_spent_usd"] == pytest.approx(judge_spend)
+    assert listed["total_spent_usd"] == pytest.approx(listed["spent_usd"] + judge_spend)
+    assert experiment["judge_spent_usd"] == pytest.approx(judge_spend)
+    lab.fold()
+    settle()
+    con = duckdb.connect(str(lab.path), read_only=True)
+    try:
+        kinds = dict(con.execute("SELECT kind, count(*) FROM trials_view GROUP BY kind").fetchall())
+    finally:
+        con.close()
+    assert kinds == {"sweep": 5, "judge": 5}  # SQL users can tell them apart
+    assert len(run.df) == 5

@@ -7,14 +7,19 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import RecordingDisplay, held_by_another_program, query_file, running_stub_server
 
 import promptlab as pl
+from promptlab import recording
+from promptlab.cli import main
 from promptlab.errors import StoreLocationError
-from promptlab.lineage import current_user
+from promptlab.lineage import current_user, run_status
 from promptlab.testing import fake_model
 
 CELLS = 40
@@ -112,3 +117,54 @@ def test_a_folder_with_a_question_mark_is_refused_with_what_to_do(tmp_path: Path
     with pytest.raises(StoreLocationError, match=r"has a '\?' in it.*folder whose path has no '\?'"):
         pl.Lab(tmp_path / "what?now" / "history.duckdb")
     assert not (tmp_path / "what?now").exists()  # nothing was made there
+
+
+def test_a_run_whose_process_died_reads_as_interrupted_with_how_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "history.duckdb"
+    code = textwrap.dedent(
+        f"""
+        import os, promptlab as pl
+        from promptlab.providers import Completion
+
+        class Dies:
+            async def complete(self, request):
+                os._exit(9)  # the kernel crashes mid-sweep
+            async def aclose(self):
+                pass
+
+        pl.register_provider("dies", Dies())
+        pl.Lab({str(db)!r}).sweep(pl.Prompt("Hi {{{{ n }}}}"), pl.Model("m", provider="dies"), [{{"n": "a"}}],
+                                 experiment="crashy", display=None)
+        """
+    )
+    crashed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert crashed.returncode == 9
+    lab = pl.Lab(db)
+    [run] = lab.runs().to_dict("records")
+    assert run["status"] == "interrupted"
+    assert lab.run(run["run_id"]).status == "interrupted"
+    assert main(["--db", str(db), "runs"]) == 0
+    out = capsys.readouterr().out
+    assert "interrupted" in out and "again to resume" in out
+
+
+def test_a_silent_run_on_another_host_reads_as_interrupted() -> None:
+    now = datetime(2026, 12, 1, 12, 0)
+    assert run_status("running", "other-host", 1, now - timedelta(minutes=1), now) == "running"
+    assert run_status("running", "other-host", 1, now - timedelta(minutes=10), now) == "interrupted"
+    assert run_status("done", "other-host", 1, now - timedelta(days=9), now) == "done"
+
+
+def test_a_long_run_keeps_saying_it_is_alive(
+    lab: pl.Lab, scripted: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recording, "HEARTBEAT_SECONDS", 0.05)
+    provider = scripted(latency=0.1)
+    run = lab.sweep(pl.Prompt("Hi {{ n }}"), provider.model(), [{"n": str(i)} for i in range(6)], concurrency=1,
+                    display=None)  # fmt: skip
+    info = lab.run_info(run.run_id)
+    assert info["status"] == "done"
+    assert info["revision"] > 3  # opening row, several heartbeats, the end
+    assert info["heartbeat_at"] > info["started_at"]

@@ -112,15 +112,30 @@ def m004_labels(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def m005_integrity(con: duckdb.DuckDBPyConnection) -> None:
-    """Run revisions (a run's newest state wins whatever the clocks say), trials
-    whose output was cut to the size limit, and a label log ordered by a
-    sequence and chained by hashes."""
+    """Run revisions (a run's newest state wins whatever the clocks say) and
+    heartbeats (a run whose process died shows as interrupted), trials whose
+    output was cut to the size limit, what kind of call each trial is in the
+    flat view, and a label log ordered by a sequence and chained by hashes."""
     con.execute("ALTER TABLE runs ADD COLUMN revision INTEGER DEFAULT 0")
+    con.execute("ALTER TABLE runs ADD COLUMN heartbeat_at TIMESTAMP")
     con.execute("ALTER TABLE trials ADD COLUMN truncated BOOLEAN DEFAULT false")
     con.execute("ALTER TABLE label_events ADD COLUMN seq BIGINT")
     con.execute("ALTER TABLE label_events ADD COLUMN policy JSON")
     con.execute("ALTER TABLE label_events ADD COLUMN prev_hash VARCHAR")
     con.execute("ALTER TABLE label_events ADD COLUMN hash VARCHAR")
+    con.execute("""
+        CREATE OR REPLACE VIEW trials_view AS
+        SELECT t.trial_id, t.run_id, t.experiment, t.prompt_name, t.prompt_version,
+               t.model, t.params, t.vars, t.messages, t.output, t.error_type, t.error,
+               t.latency_ms, t.ttft_ms, t.prompt_tokens, t.completion_tokens, t.cost_usd,
+               CASE WHEN t.cached THEN 0.0 ELSE t.cost_usd END AS spent_usd,
+               t.cached, t."repeat", t.finish_reason, t.created_at, t."user", t.host,
+               t.source, t.git_commit, r.status AS run_status, p.template AS prompt_template,
+               coalesce(t.kind, 'sweep') AS kind, t.truncated
+        FROM trials t
+        LEFT JOIN runs r USING (run_id)
+        LEFT JOIN prompts p ON p.name = t.prompt_name AND p.version = t.prompt_version
+        """)
     # Events from before the sequence keep the order they had: their times.
     con.execute("""
         UPDATE label_events SET seq = numbered.seq

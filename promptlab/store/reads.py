@@ -218,7 +218,7 @@ def unfinished_runs(store: Source, experiment: str, fingerprint: str, user: str)
     """The user's runs of this sweep that did not finish, newest first."""
     frame = store.query(
         """
-        SELECT run_id, status, host, pid FROM runs
+        SELECT run_id, status, host, pid, heartbeat_at FROM runs
         WHERE experiment = ? AND fingerprint = ? AND "user" = ? AND status <> 'done'
         ORDER BY started_at DESC
         """,
@@ -297,12 +297,23 @@ def runs(store: Source, where: RunFilter | None = None, *, limit: int | None = N
                list(DISTINCT t.prompt_name ORDER BY t.prompt_name) FILTER (WHERE t.prompt_name IS NOT NULL)
                    AS prompts,
                list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL) AS models,
-               r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config
+               any_value(j.n_judge_calls) AS n_judge_calls,
+               any_value(j.judge_spent_usd) AS judge_spent_usd,
+               coalesce(sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END), 0)
+                   + coalesce(any_value(j.judge_spent_usd), 0) AS total_spent_usd,
+               r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config,
+               r.heartbeat_at
         FROM runs r
         LEFT JOIN (SELECT * FROM trials WHERE coalesce(kind, 'sweep') = 'sweep') t USING (run_id)
+        LEFT JOIN (
+            SELECT run_id, count(*) AS n_judge_calls,
+                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END), 0) AS judge_spent_usd
+            FROM trials WHERE kind = 'judge' GROUP BY run_id
+        ) j USING (run_id)
         LEFT JOIN experiments e ON e.name = r.experiment
         WHERE {condition}
-        GROUP BY ALL
+        GROUP BY r.run_id, r.experiment, r.status, r.n_cells, r.started_at, r.ended_at, r."user", r.host,
+                 r.pid, r.source, r.fingerprint, r.config, r.heartbeat_at
         ORDER BY r.started_at DESC{page}
         """,
         params,
@@ -314,7 +325,14 @@ def experiments(store: Source) -> pd.DataFrame:
     return store.query(
         """
         WITH trial_stats AS (
-            SELECT experiment, count(*) AS n_trials, count(error_type) AS n_errors,
+            SELECT experiment,
+                   count(*) FILTER (WHERE coalesce(kind, 'sweep') = 'sweep') AS n_trials,
+                   count(error_type) FILTER (WHERE coalesce(kind, 'sweep') = 'sweep') AS n_errors,
+                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END)
+                       FILTER (WHERE coalesce(kind, 'sweep') = 'sweep'), 0) AS spent_usd,
+                   count(*) FILTER (WHERE kind = 'judge') AS n_judge_calls,
+                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END) FILTER (WHERE kind = 'judge'), 0)
+                       AS judge_spent_usd,
                    max(created_at) AS last_trial_at,
                    list(DISTINCT "user" ORDER BY "user") AS users
             FROM trials GROUP BY experiment
@@ -323,6 +341,8 @@ def experiments(store: Source) -> pd.DataFrame:
         )
         SELECT e.name AS experiment, e.description, e.tags, coalesce(r.n_runs, 0) AS n_runs,
                coalesce(t.n_trials, 0) AS n_trials, coalesce(t.n_errors, 0) AS n_errors,
+               coalesce(t.spent_usd, 0) AS spent_usd, coalesce(t.n_judge_calls, 0) AS n_judge_calls,
+               coalesce(t.judge_spent_usd, 0) AS judge_spent_usd,
                t.users, e.created_at, e.created_by, t.last_trial_at
         FROM experiments e
         LEFT JOIN run_stats r ON r.experiment = e.name

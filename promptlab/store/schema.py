@@ -31,7 +31,9 @@ Tables (any DuckDB client can read them; ``trials_view`` is the flat one):
 ``trials.kind`` is ``sweep`` for the cells of a sweep and ``judge`` for the
 calls a judge made to grade them; ``trials.truncated`` marks an output cut
 to the size a trial may hold. ``runs.revision`` counts a run's states: the
-highest is the run's current one.
+highest is the run's current one; ``runs.heartbeat_at`` is when its process
+last said it was alive (a run left ``running`` by a process that died reads
+as ``interrupted``).
 - ``schema_migrations``: which migrations this file has had.
 """
 
@@ -136,6 +138,7 @@ RUNS = Table(
         ("error", "VARCHAR"),
         *LINEAGE,
         ("revision", "INTEGER"),
+        ("heartbeat_at", "TIMESTAMP"),
     ),
     key=("run_id",),
     replace=True,

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 RUNS_PER_PAGE = 20
 AUTO_REFRESH_SECONDS = 5.0
-STATUS_COLOURS = {"done": "#2e7d32", "running": "#1565c0", "cancelled": "#ef6c00", "failed": RED}
+STATUS_COLOURS = {
+    "done": "#2e7d32", "running": "#1565c0", "cancelled": "#ef6c00", "interrupted": "#ef6c00", "failed": RED,
+}  # fmt: skip
 
 
 def _choices(values: Any, anyone: str) -> list[tuple[str, str | None]]:
