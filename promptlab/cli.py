@@ -4,9 +4,10 @@ The same library underneath: every command is a few calls on ``Lab``, and
 ``cli_format`` turns what comes back into text. This is the only module that
 catches ``PromptlabError``: it prints ``error: <message>`` and exits 2.
 
-Exit codes: 0 done; 1 a run in which every trial failed, or a ``check``
-that found a regression; 2 usage or setup errors (bad arguments, a malformed
-experiment file, an unknown id); 130 interrupted.
+Exit codes: 0 done; 1 a run in which every trial failed, a ``check`` that
+found a regression, or a ``db doctor``/``db verify`` that found something
+needing a person; 2 usage or setup errors (bad arguments, a malformed
+experiment file, an unknown id, a damaged history file); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from promptlab import cli_format, stats
-from promptlab.cli_check import add_check_command, check_command
+from promptlab.cli_check import add_check_command, add_endpoint_option, check_command
+from promptlab.cli_db import add_db_commands, db_command
 from promptlab.cli_export import add_export_commands, run_export
+from promptlab.endpoints import allowed_endpoints, check_endpoints
 from promptlab.errors import PromptlabError, StoreError
 from promptlab.experiment import load_experiment
 from promptlab.lab import Lab, default_db_path
@@ -31,7 +34,7 @@ EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (subcommands run, history, show, experiments, runs, pull)."""
+    """The argument parser (subcommands run, history, show, experiments, runs, pull, check, export, report, db)."""
     parser = argparse.ArgumentParser(
         prog="promptlab",
         description="Run declarative prompt experiments and browse the trials they recorded.",
@@ -48,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=_positive, help="calls per prompt, model and row (overrides the file)")
     run.add_argument("--concurrency", type=_positive, help="calls in flight (overrides the file)")
     run.add_argument("--no-cache", action="store_true", help="call the model even when history has the answer")
+    run.add_argument("--allow-outside", action="append", default=[], metavar="PATH",
+                     help="let the file's data: read PATH (a file or folder) outside the file's own folder; "
+                     "repeatable")  # fmt: skip
+    add_endpoint_option(run)
 
     history = commands.add_parser("history", parents=[db_after], help="recent trials, newest first")
     history.add_argument("--experiment", help="only this experiment")
@@ -67,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_check_command(commands, [db_after])
     add_export_commands(commands, [db_after])
+    add_db_commands(commands, [db_after])
 
     pull = commands.add_parser("pull", help="fetch an embedded model into the local cache")
     pull.add_argument("model", choices=sorted(KNOWN_MODELS), help="model name")
@@ -105,16 +113,18 @@ def _db_option(args: argparse.Namespace) -> str:
 
 def run_command(args: argparse.Namespace) -> int:
     """``promptlab run FILE.yaml``."""
-    experiment = load_experiment(args.file)
+    experiment = load_experiment(args.file, allow_outside=args.allow_outside)
     arguments = experiment.sweep_arguments()
     if args.repeats is not None:
         arguments["repeats"] = args.repeats
     if args.concurrency is not None:
         arguments["concurrency"] = args.concurrency
-    lab = _open(args, create=True)
-    # Trials record the experiment file as their source, not the promptlab executable.
-    os.environ.setdefault("PROMPTLAB_SOURCE", str(Path(args.file).resolve()))
-    run = lab.sweep(**arguments, cache=not args.no_cache)
+    with allowed_endpoints(*args.allow_endpoint):
+        check_endpoints(experiment.models)  # before the history file is created or anything runs
+        lab = _open(args, create=True)
+        # Trials record the experiment file as their source, not the promptlab executable.
+        os.environ.setdefault("PROMPTLAB_SOURCE", str(Path(args.file).resolve()))
+        run = lab.sweep(**arguments, cache=not args.no_cache)
     trials = run.df
     prompt_order = {prompt.version: position for position, prompt in enumerate(experiment.prompts)}
     failed = int(trials["error_type"].notna().sum())
@@ -197,6 +207,11 @@ def gate_command(args: argparse.Namespace) -> int:
     return check_command(args, _open(args))
 
 
+def database_command(args: argparse.Namespace) -> int:
+    """``promptlab db doctor`` and ``promptlab db verify``."""
+    return db_command(args, _open(args))
+
+
 def export_command(args: argparse.Namespace) -> int:
     """``promptlab export KIND ...`` and ``promptlab report``."""
     return run_export(args, _open(args))
@@ -212,6 +227,7 @@ COMMANDS = {
     "check": gate_command,
     "export": export_command,
     "report": export_command,
+    "db": database_command,
 }
 
 

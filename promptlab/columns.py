@@ -88,6 +88,7 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     Column("votes_down", "thumbs-down votes"),
     Column("correction", "the latest corrected output someone stored, if any"),
     Column("n_comments", "comments people left on it"),
+    Column("truncated", "the output was longer than a trial may hold and was cut"),
 )
 
 TRIAL_COLUMN_NAMES = [column.name for column in TRIAL_COLUMNS]
@@ -99,6 +100,18 @@ fail, ``passed_<label>``."""
 
 PASSED_PREFIX = "passed_"
 
+EXPLANATION_PREFIX = "explanation_"
+"""``explanation_<label>``: why the evaluator (a judge, say) gave its score, when it said."""
+
+EVAL_ERROR_PREFIX = "eval_error_"
+"""``eval_error_<label>``: why the evaluator couldn't score the trial, when it couldn't."""
+
+JUDGE_TRIAL_PREFIX = "judge_trial_"
+"""``judge_trial_<label>``: the judge's own recorded trial (``lab.trial(id)`` shows its call)."""
+
+EVAL_ERRORS = "eval_errors"
+"""How many evaluators couldn't score the trial (a column of every trials frame)."""
+
 
 def trial_frame(stored: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
     """The user-facing trials DataFrame from stored rows of ``TRIAL_COLUMN_NAMES``,
@@ -108,6 +121,7 @@ def trial_frame(stored: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.
         if column.decode is not None:
             frame[column.name] = frame[column.name].map(column.decode).astype(object)
     frame = frame.reset_index(drop=True)
+    frame[EVAL_ERRORS] = 0
     if scores is None or scores.empty:
         return frame
     for evaluator, rows in scores.groupby("evaluator", sort=True):
@@ -115,6 +129,12 @@ def trial_frame(stored: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.
         frame[f"{SCORE_PREFIX}{evaluator}"] = frame["trial_id"].map(by_trial["value"]).astype(float)
         if by_trial["passed"].notna().any():
             frame[f"{PASSED_PREFIX}{evaluator}"] = frame["trial_id"].map(by_trial["passed"]).astype("boolean")
+        for prefix, field in ((EXPLANATION_PREFIX, "explanation"), (EVAL_ERROR_PREFIX, "error"),
+                              (JUDGE_TRIAL_PREFIX, "judge_trial_id")):  # fmt: skip
+            if field in by_trial and by_trial[field].notna().any():
+                frame[f"{prefix}{evaluator}"] = frame["trial_id"].map(by_trial[field]).astype(object)
+        if "error" in by_trial:
+            frame[EVAL_ERRORS] += frame["trial_id"].map(by_trial["error"].notna()).fillna(False).astype(int)
     return frame
 
 

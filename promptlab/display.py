@@ -25,6 +25,9 @@ class Progress:
     cached: int = 0
     """Trials answered from history without a call."""
 
+    eval_errors: int = 0
+    """Scores an evaluator couldn't give (it raised, or returned something that isn't a score)."""
+
     resumed: int = 0
     """Cells skipped because this run already had them (resuming)."""
 
@@ -51,8 +54,10 @@ class Progress:
         """One line: counts, rate and ETA."""
         eta = self.eta
         eta_text = "" if eta is None else f", ETA {eta:.0f}s"
+        scoring = f", {self.eval_errors} evaluator errors" if self.eval_errors else ""
         return (
-            f"{self.done}/{self.total} done, {self.errors} errors, {self.cached} cached ({self.elapsed:.1f}s{eta_text})"
+            f"{self.done}/{self.total} done, {self.errors} errors{scoring}, {self.cached} cached "
+            f"({self.elapsed:.1f}s{eta_text})"
         )
 
 
@@ -142,7 +147,8 @@ class TqdmDisplay:
             return
         self._bar.update(progress.done - self._shown)
         self._shown = progress.done
-        self._bar.set_postfix(errors=progress.errors, cached=progress.cached, refresh=False)
+        extra = {"eval_errors": progress.eval_errors} if progress.eval_errors else {}
+        self._bar.set_postfix(errors=progress.errors, cached=progress.cached, **extra, refresh=False)
 
     def message(self, text: str) -> None:
         """Write above the bar."""

@@ -18,7 +18,7 @@ this one into the arguments of ``Lab.sweep``::
       - {name: gpt-4o-mini, temperature: 0}
       - {name: llama3.2, base_url: "http://localhost:11434/v1"}
     params: {temperature: [0.0, 0.7]}        # optional grid, crossed with every model
-    data: data/sentiment.jsonl               # required; relative to this file
+    data: data/sentiment.jsonl               # required; inside this file's folder
     repeats: 1                               # optional (default 1)
     concurrency: 4                           # optional; so are timeout and max_retries
     evaluators:                              # optional: scores for every trial
@@ -30,6 +30,13 @@ output USD per million tokens, as a list of two numbers) and ``api_key_env``
 configure the ``Model``; every other key is a model parameter (temperature,
 max_tokens, seed, ...). Secrets never belong in the file: a key such as
 ``api_key`` is refused; name the environment variable with ``api_key_env``.
+Experiment files come from other people too (a pull request). Their models
+are marked as coming from the file, so a ``base_url`` or ``api_key_env`` the
+running user hasn't allowed is refused before anything runs
+(``promptlab.endpoints``), and ``data`` must resolve, symlinks followed,
+inside the file's folder: ``data/users.tsv`` → ``/etc/passwd`` would be
+stored in the history and sent to the model. ``promptlab run --allow-outside
+PATH`` (``load_experiment(path, allow_outside=[PATH])``) allows a path.
 
 An evaluator is a short spec (``json_valid``, ``contains:expected``,
 ``max_length:200``) or a mapping of ``name`` and the evaluator's keyword
@@ -43,7 +50,8 @@ key and what to change.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,7 +97,7 @@ class ExperimentFile:
     """Model configs."""
 
     data: Path
-    """The data file (resolved against the YAML file's folder)."""
+    """The data file, resolved (symlinks followed) against the YAML file's folder."""
 
     params: Mapping[str, tuple[Any, ...]]
     """Parameter grid, crossed with every model ({} for none)."""
@@ -263,8 +271,10 @@ def _model(check: _Checker, entry: Any, key: str) -> Model:
                 f"{key}.price", f"must be [input, output] USD per million tokens, e.g. [0.15, 0.6], got {_shown(price)}"
             )
         config["price"] = (float(price[0]), float(price[1]))
+    if "origin" in params:
+        raise check.error(f"{key}.origin", "a file can't say where its models come from; remove the key")
     try:
-        return Model(name, **config, **params)
+        return Model(name, **config, origin=str(check.path), **params)
     except SecretInConfigError as exc:
         raise check.error(
             key, f"{exc} In an experiment file that is `api_key_env: MY_KEY_VAR` in the model mapping."
@@ -290,11 +300,18 @@ def _params(check: _Checker, value: Any) -> dict[str, tuple[Any, ...]]:
     return grid
 
 
-def _data(check: _Checker, value: Any) -> Path:
+def _data(check: _Checker, value: Any, allow_outside: Sequence[Path]) -> Path:
     text = check.text(value, "data", "data/reviews.jsonl")
-    data = Path(text).expanduser()
-    if not data.is_absolute():
-        data = check.path.parent / data
+    folder = check.path.parent.resolve()
+    data = (folder / Path(text).expanduser()).resolve()  # an absolute path stays itself
+    if not data.is_relative_to(folder) and not any(data.is_relative_to(allowed) for allowed in allow_outside):
+        shown = text if Path(text).expanduser() == data else f"{text} (which resolves to {data})"
+        raise check.error(
+            "data",
+            f"{shown} is outside the experiment file's folder {folder}; an experiment file may only read "
+            f"data inside its folder. If you trust this file and meant that data, pass --allow-outside {data} "
+            "(promptlab run), or load_experiment(path, allow_outside=[...])",
+        )
     if not data.is_file():
         raise check.error(
             "data", f"data file {data} does not exist; paths are relative to the experiment file's folder"
@@ -321,9 +338,14 @@ def _evaluator(check: _Checker, entry: Any, key: str) -> Evaluator:
         raise check.error(key, f"wrong arguments for the evaluator: {exc}") from exc
 
 
-def load_experiment(path: str | Path) -> ExperimentFile:
-    """Read and check an experiment file (the format is in this module's docstring)."""
+def load_experiment(
+    path: str | os.PathLike[str], *, allow_outside: Iterable[str | os.PathLike[str]] = ()
+) -> ExperimentFile:
+    """Read and check an experiment file (the format is in this module's
+    docstring). ``allow_outside``: files or folders outside the file's folder
+    that its ``data`` may name."""
     path = Path(path)
+    allowed = [Path(p).expanduser().resolve() for p in allow_outside]
     check = _Checker(path)
     document = _read_yaml(path)
     if document is None:
@@ -365,7 +387,7 @@ def load_experiment(path: str | Path) -> ExperimentFile:
         experiment=check.text(document["experiment"], "experiment", "sentiment"),
         prompts=tuple(_prompt(check, entry, f"prompts[{i}]") for i, entry in enumerate(prompt_list)),
         models=tuple(_model(check, entry, f"models[{i}]") for i, entry in enumerate(model_list)),
-        data=_data(check, document["data"]),
+        data=_data(check, document["data"], allowed),
         params={} if document.get("params") is None else _params(check, document["params"]),
         repeats=check.integer(document.get("repeats", 1), "repeats", 1),
         description=description,

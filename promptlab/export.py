@@ -4,8 +4,16 @@ shared by the fine-tuning exports (``promptlab.finetune``, ``promptlab.preferenc
 Every file is written to a temporary file in the target's folder and renamed
 into place only when complete, so an export that fails leaves nothing
 half-written, and a reader never sees a partial file. Exported text is passed
-through the same secret masking the recorder applies to outputs, so a key
-that reached an input or a correction doesn't leave in a file.
+through the same secret masking the recorder applies to outputs, at every
+depth (keys of nested objects too), so a key that reached an input or a
+correction doesn't leave in a file.
+
+CSV files are opened by spreadsheets, which run a cell starting with ``=``,
+``+``, ``-`` or ``@`` as a formula (``=HYPERLINK(...)`` from a model's
+output). Such a cell (or one starting with a tab or carriage return) is
+written with a leading ``'``, as OWASP advises; JSONL and Parquet keep the
+text as it is. Rows end in CRLF, so a carriage return inside a field is
+quoted and can't split a row.
 """
 
 from __future__ import annotations
@@ -87,13 +95,34 @@ def scrub(value: Any, redactor: Redactor) -> Any:
     if isinstance(value, str):
         return redactor.values(value)
     if isinstance(value, Mapping):
-        return {key: scrub(item, redactor) for key, item in value.items()}
+        return {scrub(key, redactor): scrub(item, redactor) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub(item, redactor) for item in value]
     return value
 
 
 # -- trials as a table ------------------------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a CSV cell as a formula."""
+
+
+def defuse_formula(value: Any) -> Any:
+    """A CSV cell that a spreadsheet won't run: text starting with a formula
+    character gets a leading ``'``; anything else is returned as it is."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def _write_csv(frame: pd.DataFrame) -> Callable[[Path], None]:
+    safe = frame.rename(columns=defuse_formula)
+    for name in safe.columns:
+        if pd.api.types.is_object_dtype(safe[name]) or pd.api.types.is_string_dtype(safe[name]):
+            safe[name] = safe[name].map(defuse_formula)
+
+    def write(path: Path) -> None:
+        safe.to_csv(path, index=False, lineterminator="\r\n")  # CRLF: a lone \r in a field is quoted
+
+    return write
 
 
 def table_format(path: Path, format: str | None) -> Format:
@@ -120,7 +149,8 @@ def export_trials(trials: pd.DataFrame, path: str | os.PathLike[str], format: st
 
     The columns are the DataFrame's. Nested values (params, vars, messages) are
     JSON text in CSV and Parquet (DuckDB's ``json`` functions read them back) and
-    nested objects in JSONL; times are ISO text in CSV and JSONL.
+    nested objects in JSONL; times are ISO text in CSV and JSONL. In CSV, text
+    that a spreadsheet would run as a formula starts with ``'``.
     """
     target = Path(path)
     chosen = table_format(target, format)
@@ -135,7 +165,7 @@ def export_trials(trials: pd.DataFrame, path: str | os.PathLike[str], format: st
     for name in _nested_columns(frame):
         frame[name] = frame[name].map(lambda v: None if v is None else json.dumps(to_jsonable(v), ensure_ascii=False))
     if chosen == "csv":
-        write_atomically({target: lambda temporary: frame.to_csv(temporary, index=False)})
+        write_atomically({target: _write_csv(frame)})
     else:
         write_atomically({target: lambda temporary: frame.to_parquet(temporary, index=False)})
     return target

@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape, quoteattr
 from promptlab import evals
 from promptlab.columns import score_columns
 from promptlab.data import Data
+from promptlab.endpoints import check_endpoints
 from promptlab.errors import ConfigError
 from promptlab.lab import Lab
 from promptlab.loading import read_prompt_file
@@ -159,6 +160,7 @@ def check(
     runs_on = model or baseline.model or contender.model
     if runs_on is None:
         raise ConfigError(f"no model to run on: {against!r} recorded none; pass model=pl.Model(...) (--model)")
+    check_endpoints([runs_on])  # a label's model is the history's choice: its endpoint and key must be allowed
     run = lab.sweep([baseline, contender], runs_on, data, evaluators=chosen, experiment=experiment,
                     concurrency=concurrency, display=None)  # fmt: skip
     trials = run.df

@@ -23,8 +23,11 @@ import yaml
 from promptlab.errors import ConfigError, HistoryWarning, NotFoundError, StoreBusyError
 from promptlab.model import Model
 from promptlab.prompt import Prompt
+from promptlab.secrets import Redactor
 
 _CACHE: dict[tuple[str, str, str], tuple[tuple[int, ...], Prompt]] = {}
+_VERBATIM = frozenset({"name", "version", "template", "variables"})
+"""Fields of a prompt file written as they are (the version is a hash of the template)."""
 _CACHE_LOCK = threading.Lock()
 
 
@@ -112,7 +115,10 @@ def prompt_document(prompt: Prompt, **extra: Any) -> dict[str, Any]:
 
 def write_prompt_file(path: Path, document: dict[str, Any]) -> Path:
     """Write an exported prompt as .json, .yaml/.yml or a small .py module (in
-    one rename: never half-written); ``load_prompt(path=...)`` reads it back."""
+    one rename: never half-written); ``load_prompt(path=...)`` reads it back.
+    Free text beside the template (a note, the evidence) has secrets masked."""
+    redactor = Redactor()
+    document = {k: v if k in _VERBATIM else redactor.data(v) for k, v in document.items()}
     if path.suffix == ".json":
         text = json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
     elif path.suffix in (".yaml", ".yml"):
@@ -149,7 +155,7 @@ def read_prompt_file(path: Path) -> Prompt:
         raise ConfigError(f"{path} is not a readable prompt file: {exc}") from exc
     if not isinstance(document, dict) or "template" not in document:
         raise ConfigError(f"{path} has no 'template': is it a promptlab prompt export?")
-    model = Model.from_dict(document["model"]) if document.get("model") else None
+    model = Model.from_dict(document["model"], origin=str(path)) if document.get("model") else None
     prompt = Prompt(document["template"], name=document.get("name"), model=model)
     if document.get("version") and document["version"] != prompt.version:
         raise ConfigError(

@@ -92,9 +92,11 @@ def check_gguf(path: Path) -> None:
     with open(path, "rb") as handle:
         magic = handle.read(4)
     if magic != GGUF_MAGIC:
+        # Nothing of the file's content in the message: it may be any file (local:/etc/shadow),
+        # and the message can end up in a shared history or a CI log.
         raise ModelFileError(
-            f"{path} is not a GGUF model file (it starts with {magic!r}); llama.cpp needs GGUF: "
-            "convert it with llama.cpp's convert_hf_to_gguf.py or download a .gguf build"
+            f"{path} is not a GGUF model file (it doesn't start with the GGUF signature); llama.cpp needs "
+            "GGUF: convert it with llama.cpp's convert_hf_to_gguf.py or download a .gguf build"
         )
 
 

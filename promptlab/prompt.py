@@ -1,14 +1,30 @@
-"""Prompt templates: text or chat messages with Jinja2 placeholders."""
+"""Prompt templates: text or chat messages with Jinja2 placeholders.
+
+Templates come from other people: a shared history, an exported prompt
+file, an experiment file in a pull request. A plain Jinja2 environment lets
+such a template reach Python itself (``{{ cycler.__init__.__globals__.os
+.popen('id').read() }}`` ran ``id``), so every template renders in Jinja2's
+``ImmutableSandboxedEnvironment``: no attribute starting with ``_``, no
+``str.format`` tricks, no changing a list or dict it was given, ``range``
+capped at ``MAX_RANGE``; on top of it, powers and repetition that would
+build huge values are refused. Whatever the sandbox stops is a
+``TemplateError`` saying the template tried something unsafe. The sandbox
+stops code, not every way to burn time: loops within those bounds still run.
+"""
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 import jinja2.meta
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from promptlab.errors import ConfigError, TemplateError
 from promptlab.keys import content_hash
@@ -16,7 +32,37 @@ from promptlab.model import Model
 
 ROLES = ("system", "user", "assistant")
 
-_ENV = jinja2.Environment(
+LARGEST_POWER_BITS = 4096
+"""Bits a ``**`` result may have: far beyond any number a prompt needs, far short of a hang."""
+
+LONGEST_REPETITION = 1_000_000
+"""Items (characters, for text) a ``*`` repetition may build."""
+
+
+def _too_big(operator: str, left: Any, right: Any) -> bool:
+    """Whether ``left operator right`` would build a huge number or sequence."""
+    if operator == "**":
+        whole = all(isinstance(x, int) for x in (left, right))
+        return whole and right > 0 and abs(left) > 1 and right * math.log2(abs(left)) > LARGEST_POWER_BITS
+    for sequence, times in ((left, right), (right, left)):
+        if isinstance(sequence, (str, list, tuple)) and isinstance(times, int):
+            return len(sequence) * times > LONGEST_REPETITION
+    return False
+
+
+class _PromptSandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox, with ``**`` and ``*`` bounded too (left
+    alone, ``{{ 10 ** 10 ** 10 }}`` hangs while the template compiles)."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if _too_big(operator, left, right):
+            raise SecurityError(f"{operator!r} would build a value too large for a prompt")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _PromptSandbox(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,
@@ -40,6 +86,14 @@ def _variables(source: str) -> frozenset[str]:
         return frozenset(jinja2.meta.find_undeclared_variables(_ENV.parse(source)))
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from exc
+
+
+def _unsafe(name: str, exc: Exception) -> TemplateError:
+    return TemplateError(
+        f"prompt {name!r} tried something unsafe, so it was not rendered: {str(exc).rstrip('.')}. A template "
+        "may fill in variables (with filters, conditions and loops); it may not reach Python objects, change "
+        "the values it is given, or build huge values. If this prompt came from someone else, don't use it."
+    )
 
 
 def _normalise_messages(template: str | Sequence[Mapping[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -119,6 +173,8 @@ class Prompt:
             )
         try:
             return [{"role": role, "content": _compile(content).render(values)} for role, content in self.messages]
+        except (SecurityError, OverflowError) as exc:  # OverflowError: range() past the sandbox's MAX_RANGE
+            raise _unsafe(self.name, exc) from exc
         except jinja2.UndefinedError as exc:  # e.g. {{ row.missing_attr }}
             raise TemplateError(f"prompt {self.name!r}: {exc.message}") from exc
 

@@ -88,7 +88,8 @@ class Policy:
         section = document.get("labels", {})
         if not isinstance(section, dict):
             raise ConfigError(f"{path}: [labels] must be a table: [labels] protected = [...], approvers = [...]")
-        unknown = set(document) - {"labels"} | set(section) - {"protected", "approvers"}
+        # [endpoints] is the running user's endpoint allow-list (promptlab.endpoints), read there
+        unknown = set(document) - {"labels", "endpoints"} | set(section) - {"protected", "approvers"}
         if unknown:
             raise ConfigError(
                 f"{path}: unknown key {sorted(unknown)[0]!r}; use [labels] protected = [...], approvers = [...]"

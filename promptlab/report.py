@@ -4,7 +4,9 @@ One file that opens from an email attachment with no network: the
 per-variant summary with confidence intervals, plots embedded as PNG data,
 outputs side by side for a sample of inputs, each variant's prompt with the
 changes between versions, people's feedback, and the runs. The template
-(``promptlab/templates/report.html.j2``) escapes every value; styles are inline.
+(``promptlab/templates/report.html.j2``) escapes every value, after masking
+the environment's secrets in it (masking after escaping missed a secret
+containing ``& < > " '``); styles are inline.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pandas as pd
 from promptlab import plots, stats
 from promptlab.columns import PASSED_PREFIX, score_columns
 from promptlab.errors import NotFoundError
-from promptlab.export import write_atomically
+from promptlab.export import scrub, write_atomically
 from promptlab.keys import canonical_json
 from promptlab.lineage import current_user, promptlab_version, utcnow
 from promptlab.pricing import dollars
@@ -156,8 +158,12 @@ def plot_section(trials: pd.DataFrame) -> list[dict[str, str]]:
     return [{"title": title, "src": png_data_uri(figure)} for title, figure in figures]
 
 
-def samples_section(trials: pd.DataFrame, variants: Sequence[str], n: int) -> list[dict[str, Any]]:
-    """The first ``n`` inputs, each with every variant's output (or error)."""
+def samples_section(
+    trials: pd.DataFrame, variants: Sequence[str], n: int, redactor: Redactor | None = None
+) -> list[dict[str, Any]]:
+    """The first ``n`` inputs, each with every variant's output (or error);
+    secrets in nested inputs masked before they are shown as text."""
+    redactor = redactor or Redactor()
     frame = trials.assign(_input=trials["vars"].map(canonical_json))
     inputs = list(dict.fromkeys(frame.sort_values(["row_index", "created_at"], kind="stable")["_input"]))[:n]
     samples = []
@@ -169,7 +175,7 @@ def samples_section(trials: pd.DataFrame, variants: Sequence[str], n: int) -> li
                 failed = isinstance(row["error_type"], str)
                 shown = f"{row['error_type']}: {row['error']}" if failed else str(row["output"] or "")
                 outputs[variant] = {"text": _cut(shown), "failed": failed}
-        variables = rows["vars"].iloc[0] or {}
+        variables = scrub(rows["vars"].iloc[0] or {}, redactor)  # str() of a dict escapes quotes
         samples.append({
             "input": [(str(k), _cut(str(v))) for k, v in variables.items()],
             "outputs": [outputs.get(v, {"text": "(not run)", "failed": True}) for v in variants],
@@ -225,10 +231,13 @@ def runs_section(runs: pd.DataFrame) -> list[list[str]]:
 # -- the report ------------------------------------------------------------------------
 
 
-def _environment() -> jinja2.Environment:
+def _environment(redactor: Redactor) -> jinja2.Environment:
+    # finalize runs on every {{ value }} before it is escaped: a secret is masked
+    # as written, not after escaping has turned its & < > " ' into entities.
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("promptlab", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
-    )
+        loader=jinja2.PackageLoader("promptlab", "templates"), autoescape=True, undefined=jinja2.StrictUndefined,
+        finalize=lambda value: redactor.values(value) if isinstance(value, str) else value,
+    )  # fmt: skip
 
 
 def render_report(data: ReportData, *, title: str | None = None, samples: int = SAMPLE_INPUTS,
@@ -239,7 +248,8 @@ def render_report(data: ReportData, *, title: str | None = None, samples: int = 
     labels = dict(zip(_variant_keys(trials), trials["variant"], strict=True))
     variants = list(dict.fromkeys(trials["variant"]))
     users = sorted({str(u) for u in trials["user"].dropna()})
-    html = _environment().get_template("report.html.j2").render(
+    redactor = Redactor()
+    html = _environment(redactor).get_template("report.html.j2").render(
         title=title or f"Experiment: {info['experiment']}",
         experiment=info["experiment"],
         description=info.get("description") or "",
@@ -249,12 +259,13 @@ def render_report(data: ReportData, *, title: str | None = None, samples: int = 
         n_trials=len(trials), n_errors=int(trials["error_type"].notna().sum()), n_variants=len(variants),
         total_cost=_usd(trials["cost_usd"].sum(min_count=1)),
         summary=summary_section(trials, labels), plots=plot_section(trials), variants=variants,
-        samples=samples_section(trials, variants, samples), prompts=prompts_section(trials, data.prompt_versions),
+        samples=samples_section(trials, variants, samples, redactor),
+        prompts=prompts_section(trials, data.prompt_versions),
         feedback=feedback_section(trials, variants), runs=runs_section(data.runs),
         generated=_when(now or utcnow()), generated_by=current_user(), version=promptlab_version(),
     )  # fmt: skip
-    # the last guard before the file leaves: no secret value from this environment in it
-    return Redactor().values(html) or html
+    # the last guard before the file leaves: no secret value from this environment in it, escaped or not
+    return redactor.html(html)
 
 
 def write_report(lab: Lab, path: str | os.PathLike[str], experiment: str, *, title: str | None = None,

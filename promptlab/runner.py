@@ -212,15 +212,17 @@ class CellRunner:
                 await durable
             writes = [self._recorder.submit("trials", row), *(self._recorder.submit("scores", s) for s in scores)]
             durable = writes[0] if len(writes) == 1 else asyncio.gather(*writes)
-            durable.add_done_callback(partial(self._acknowledge, progress, trial.error_type is not None))
+            unscored = sum(1 for score in scores if score["error"])
+            durable.add_done_callback(partial(self._acknowledge, progress, trial.error_type is not None, unscored))
         if durable is not None:
             await durable
 
-    def _acknowledge(self, progress: Progress, failed: bool, durable: asyncio.Future[Any]) -> None:
+    def _acknowledge(self, progress: Progress, failed: bool, unscored: int, durable: asyncio.Future[Any]) -> None:
         if durable.cancelled() or durable.exception() is not None:
             return
         progress.done += 1
         progress.errors += failed
+        progress.eval_errors += unscored
         self.display.update(progress)
 
     async def _cached(self, keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -244,6 +246,7 @@ class CellRunner:
         self._recorder.record_many({"trials": rows, "scores": scores})
         progress.done += len(rows)
         progress.cached += len(rows)
+        progress.eval_errors += sum(1 for score in scores if score["error"])
         self.display.update(progress)
         return [cell for cell in cells if cell.cache_key not in hits]
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promptlab.columns import PASSED_PREFIX, SCORE_PREFIX, score_columns
+from promptlab.columns import EVAL_ERRORS, PASSED_PREFIX, SCORE_PREFIX, score_columns
 from promptlab.errors import ConfigError
 from promptlab.keys import canonical_json
 
@@ -92,7 +92,7 @@ def summary(trials: pd.DataFrame, *, ci: bool = True) -> pd.DataFrame:
     every evaluator its mean with a 95% bootstrap interval (``ci=False`` skips the
     intervals, for live displays) and pass rate."""
     base = [
-        *VARIANT, "n", "errors", "error_rate", "cached", "latency_p50_ms", "latency_p95_ms",
+        *VARIANT, "n", "errors", "error_rate", "eval_errors", "cached", "latency_p50_ms", "latency_p95_ms",
         "prompt_tokens", "completion_tokens", "cost_usd", "spent_usd",
     ]  # fmt: skip
     if trials.empty:
@@ -114,6 +114,7 @@ def summary(trials: pd.DataFrame, *, ci: bool = True) -> pd.DataFrame:
             # min_count=1: a variant whose price is unknown sums to NaN, not a fake 0
             "cost_usd": grouped["cost_usd"].sum(min_count=1),
             "spent_usd": grouped["spent"].sum(min_count=1),
+            "eval_errors": grouped[EVAL_ERRORS].sum() if EVAL_ERRORS in frame else 0,
         }
     )
     for label in score_columns(trials):

@@ -58,6 +58,9 @@ def isolated_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("PROMPTLAB_SOURCE", raising=False)
+    # a developer's own endpoint allow-list and config files must not change what tests see
+    monkeypatch.delenv("PROMPTLAB_ALLOW_ENDPOINTS", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     yield db
     settle()  # no fold of this test may still run when the next one starts
 

@@ -118,11 +118,18 @@ def test_data_path_is_relative_to_the_file_not_the_working_directory(
     assert load_experiment(path).data == folder / "data" / "reviews.jsonl"
 
 
-def test_absolute_data_path(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_absolute_data_path_outside_the_folder_needs_allowing(
+    folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     data = tmp_path_factory.mktemp("shared") / "rows.jsonl"
     data.write_text('{"text": "x"}\n')
-    loaded = load_experiment(write(folder, MINIMAL.replace("data: rows.jsonl", f"data: {data}")))
-    assert loaded.data == data
+    path = write(folder, MINIMAL.replace("data: rows.jsonl", f"data: {data}"))
+    with pytest.raises(ExperimentFileError, match="--allow-outside"):
+        load_experiment(path)
+    assert load_experiment(path, allow_outside=[data]).data == data
+    assert load_experiment(path, allow_outside=[data.parent]).data == data  # a folder allows what it holds
+    inside = write(folder, MINIMAL.replace("data: rows.jsonl", f"data: {folder / 'rows.jsonl'}"))
+    assert load_experiment(inside).data == folder / "rows.jsonl"  # absolute, but inside the folder
 
 
 def test_a_prompt_may_be_a_bare_template(folder: Path) -> None:

@@ -239,3 +239,21 @@ def test_a_fold_failing_on_a_full_disk_keeps_its_real_error_and_lets_reads_work(
     assert list(again.trials(kind=None)["output"]) == ["safe"]
     monkeypatch.undo()
     assert again.fold() >= 1
+
+
+def test_promptlab_db_doctor_and_verify_on_the_command_line(lab: pl.Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    from promptlab.cli import main
+
+    lab.sweep(PROMPT, fake_model("echo"), [{"text": "a"}], display=None)
+    assert main(["--db", str(lab.path), "db", "doctor"]) == 0
+    assert "quarantine: empty" in capsys.readouterr().out
+    assert main(["--db", str(lab.path), "db", "verify"]) == 0
+    assert "the chain is intact" in capsys.readouterr().out
+    segment = sealed_segment(lab, [good("kept"), b"{torn"])
+    with pytest.warns(HistoryWarning):
+        lab.fold()
+    assert main(["--db", str(lab.path), "db", "doctor"]) == 1
+    out = capsys.readouterr().out
+    assert segment.name in out and "line 2: not JSON" in out and "needs attention" in out
+    assert main(["--db", str(lab.path), "db", "doctor", "--salvage"]) == 0  # nothing more to recover: salvaged
+    assert "could not be repaired" in capsys.readouterr().out

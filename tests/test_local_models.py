@@ -35,6 +35,16 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:
         EmbeddedProvider.for_model(pl.Model(f"local:{fake}"))
 
 
+def test_the_refusal_shows_nothing_of_the_files_content(tmp_path: Path) -> None:
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
+    with pytest.raises(ModelFileError) as caught:
+        EmbeddedProvider.for_model(pl.Model(f"local:{passwd}"))  # like local:/etc/passwd
+    message = str(caught.value)
+    assert "not a GGUF model file" in message and str(passwd) in message
+    assert "root" not in message.replace(str(tmp_path), "")
+
+
 def test_a_truncated_gguf_fails_to_load_with_a_clear_error(tmp_path: Path) -> None:
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + os.urandom(4096))

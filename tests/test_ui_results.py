@@ -157,7 +157,7 @@ def test_feedback_votes_corrections_and_comments_are_stored(lab: pl.Lab) -> None
     cell.feedback.up.click()
     cell.feedback.up.click()
     cell.feedback.down.click()
-    assert "▲ 2 ▼ 1" in cell.feedback.state.value
+    assert "▲ 0 ▼ 1" in cell.feedback.state.value  # one person, one current vote: the newest
     cell.feedback.edit.value = True
     assert cell.feedback.correction is not None and cell.feedback.comment is not None
     assert cell.feedback.correction.value == "Say hello"

@@ -13,6 +13,7 @@ from typing import Any
 
 import openai
 
+from promptlab.endpoints import key_variable
 from promptlab.errors import (
     CallTimeoutError,
     ConfigError,
@@ -23,6 +24,7 @@ from promptlab.errors import (
 )
 from promptlab.model import Model
 from promptlab.providers import Completion, Request
+from promptlab.secrets import Redactor
 
 # Sent as named arguments; everything else a Model carries goes in extra_body,
 # so server-specific parameters (top_k, min_p, ...) reach servers that take them.
@@ -48,10 +50,16 @@ _NAMED_PARAMS = {
 _TRANSIENT_STATUS = {408, 409, 425, 500, 502, 503, 504, 520, 521, 522, 524, 529}
 
 
+NO_KEY = "not-needed"
+"""Sent when no key may go to an endpoint: local servers accept any key, and the client insists on one."""
+
+
 def api_key_for(model: Model) -> str:
-    """The key for ``model``'s endpoint, read from the environment at call time."""
-    variable = model.api_key_env or "OPENAI_API_KEY"
-    key = os.environ.get(variable)
+    """The key for ``model``'s endpoint, read from the environment at call time:
+    only from a variable that may go there (``promptlab.endpoints``), so a
+    model from a file can't send a key to a host of the file's choosing."""
+    variable = key_variable(model)  # a ConfigError when the endpoint or the key is refused
+    key = os.environ.get(variable) if variable else None
     if key:
         return key
     if model.base_url is None:
@@ -60,7 +68,7 @@ def api_key_for(model: Model) -> str:
             f"{variable}=sk-..., or pass base_url= for a local OpenAI-compatible server, "
             "or use the embedded model pl.Model('smollm2')"
         )
-    return "not-needed"  # local servers accept any key; the client insists on one
+    return NO_KEY
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -129,6 +137,8 @@ class OpenAICompatProvider:
     def __init__(self, base_url: str | None, api_key: str, *, max_connections: int = 1000) -> None:
         self._base_url = base_url
         self._api_key = api_key
+        # What the server sends back is masked for this key too, whatever its variable's name.
+        self._redactor = Redactor(values=[api_key] if api_key != NO_KEY else [])
         self._max_connections = max_connections
         self._client_instance: openai.AsyncOpenAI | None = None
 
@@ -189,7 +199,7 @@ class OpenAICompatProvider:
             finish_reason=choice.get("finish_reason"),
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
-            request_id=response.headers.get("x-request-id") or body.get("id"),
+            request_id=self._redactor.text(response.headers.get("x-request-id") or body.get("id")),
             raw=body,
         )
 
@@ -218,7 +228,7 @@ class OpenAICompatProvider:
             finish_reason=finish_reason,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
-            request_id=completion_id,
+            request_id=self._redactor.text(completion_id),
             ttft_ms=ttft_ms,
             raw={"id": completion_id, "streamed": True},
         )

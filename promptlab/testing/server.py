@@ -12,7 +12,10 @@ message, so retries can be observed:
 - ``[badjson]``: answers 200 with a body that is not JSON;
 - ``[400]``: answers 400 (not worth retrying);
 - ``[leak]``: answers 401 quoting the Authorization header it received,
-  like a careless server would.
+  like a careless server would;
+- ``[echo-auth]``: answers 200 with the Authorization header it received
+  echoed in the ``x-request-id`` header, the completion's id and the output
+  text (a server that mirrors request headers).
 
 Run in a thread (``with StubServer() as server: server.url``) or as a
 process: ``python -m promptlab.testing.server --port 8000 --latency 0.2``.
@@ -152,6 +155,11 @@ class StubServer:
         elif "[leak]" in text:
             message = f"Incorrect API key: {headers.get('authorization', '')}"
             self._write(writer, 401, {"error": {"message": message}})
+        elif "[echo-auth]" in text:
+            authorization = headers.get("authorization", "")
+            completion = self._completion(payload, f"{text} {authorization}")
+            completion["id"] = authorization
+            self._write(writer, 200, completion, {"x-request-id": authorization})
         elif "[badjson]" in text:
             self._write_raw(writer, 200, b"{this is not json", {})
         elif payload.get("stream"):
