@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import RecordingDisplay, ScriptedProvider, query_file, trial_row
+from conftest import RecordingDisplay, ScriptedProvider, query_file, running_stub_server, trial_row
 
 import promptlab as pl
 from promptlab.errors import DataError, DiskFullError, HistoryWarning
@@ -257,3 +257,15 @@ def test_promptlab_db_doctor_and_verify_on_the_command_line(lab: pl.Lab, capsys:
     assert segment.name in out and "line 2: not JSON" in out and "needs attention" in out
     assert main(["--db", str(lab.path), "db", "doctor", "--salvage"]) == 0  # nothing more to recover: salvaged
     assert "could not be repaired" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_lone_surrogate_from_an_openai_compatible_server_is_recorded_escaped(lab: pl.Lab, stream: bool) -> None:
+    rows = [{"text": f"[surrogate] {i}"} for i in range(4)]
+    with running_stub_server() as server:
+        model = pl.Model("stub", base_url=server.url, **({"stream": True} if stream else {}))
+        run = lab.sweep(PROMPT, model, rows, display=None)
+    assert run.status == "done" and run.df["error_type"].isna().all()
+    assert sorted(run.df["output"]) == [f"Echo half \\ud800 pair {i}" for i in range(4)]
+    lab.fold()
+    assert in_file(lab, "SELECT count(*) FROM trials") == [(4,)]

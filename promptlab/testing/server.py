@@ -15,7 +15,9 @@ message, so retries can be observed:
   like a careless server would;
 - ``[echo-auth]``: answers 200 with the Authorization header it received
   echoed in the ``x-request-id`` header, the completion's id and the output
-  text (a server that mirrors request headers).
+  text (a server that mirrors request headers);
+- ``[surrogate]``: answers with a lone surrogate in the text, sent as the
+  JSON escape ``\ud800`` (valid JSON, but no valid Unicode), streamed or not.
 
 Run in a thread (``with StubServer() as server: server.url``) or as a
 process: ``python -m promptlab.testing.server --port 8000 --latency 0.2``.
@@ -163,9 +165,9 @@ class StubServer:
         elif "[badjson]" in text:
             self._write_raw(writer, 200, b"{this is not json", {})
         elif payload.get("stream"):
-            self._write_stream(writer, payload, text)
+            self._write_stream(writer, payload, text.replace("[surrogate]", "half \ud800 pair"))
         else:
-            self._write(writer, 200, self._completion(payload, text))
+            self._write(writer, 200, self._completion(payload, text.replace("[surrogate]", "half \ud800 pair")))
 
     def _completion(self, payload: dict[str, Any], text: str) -> dict[str, Any]:
         words = text.split()

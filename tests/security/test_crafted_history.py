@@ -13,7 +13,7 @@ from conftest import query_file, settle, trial_row
 
 import promptlab as pl
 from promptlab.cli import main
-from promptlab.errors import DamagedStoreError, StoreError
+from promptlab.errors import DamagedStoreError, NewerSchemaError, StoreError
 from promptlab.testing import fake_model
 
 # Each one shadows, in the file's own catalog, something promptlab's SQL uses.
@@ -129,3 +129,14 @@ def test_a_truncated_file_gives_a_clear_error_and_exit_2(
     code = main(["--db", str(path), "check", "--prompt", "greet", "--data", str(tmp_path / "none.jsonl"),
                  "--evaluators", "contains:n"])  # fmt: skip
     assert code == 2  # a setup error, never 1 ("regression")
+
+
+def test_load_prompt_refuses_a_file_from_a_newer_promptlab(tmp_path: Path) -> None:
+    path = tmp_path / "shared.duckdb"
+    lab = pl.Lab(path)
+    run = lab.sweep(pl.Prompt("Hi {{ n }}", name="greet"), fake_model("echo"), [{"n": "a"}], display=None)
+    lab.promote("greet", run.df["prompt_version"][0])
+    lab.fold()
+    _craft(path, ["INSERT INTO schema_migrations VALUES (99, 'from_the_future', now())"])
+    with pytest.raises(NewerSchemaError, match="pip install -U promptlab"):
+        pl.load_prompt("greet", db=path)
