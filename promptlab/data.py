@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -15,17 +16,39 @@ from promptlab.keys import to_jsonable
 Data = Union[Sequence[Mapping[str, Any]], pd.DataFrame, str, "os.PathLike[str]"]
 """What ``sweep(data=...)`` accepts: a list of dicts, a DataFrame, or a file path."""
 
+
+def _read_json_lines(path: Path) -> list[dict[str, Any]]:
+    """One row per line, each a JSON object; a bad line is named by its number
+    (pandas' reader only says the file is bad)."""
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(
+                    f"{path}, line {number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                    "each line of a .jsonl file must be one JSON object"
+                ) from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}, line {number}: a JSON {type(row).__name__}, not an object of variables")
+            rows.append(row)
+    return rows
+
+
 _READERS: dict[str, Callable[[Path], Any]] = {
     ".csv": lambda p: pd.read_csv(p, keep_default_na=False, dtype=str),
     ".tsv": lambda p: pd.read_csv(p, sep="\t", keep_default_na=False, dtype=str),
-    ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False),
-    ".ndjson": lambda p: pd.read_json(p, lines=True, dtype=False),
+    ".jsonl": _read_json_lines,
+    ".ndjson": _read_json_lines,
     ".json": lambda p: pd.read_json(p, dtype=False),
     ".parquet": pd.read_parquet,
 }
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def _read_file(path: Path) -> pd.DataFrame | list[dict[str, Any]]:
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise DataError(
@@ -36,8 +59,12 @@ def _read_file(path: Path) -> pd.DataFrame:
         raise DataError(f"data file {path} does not exist (working directory: {Path.cwd()})")
     try:
         frame = reader(path)
+    except DataError:
+        raise
     except Exception as exc:  # pandas raises many types for a bad file; all mean the same
         raise DataError(f"can't read {path} as {path.suffix[1:].upper()}: {exc}") from exc
+    if isinstance(frame, list):
+        return frame
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"{path} does not hold a table of rows")
     return frame

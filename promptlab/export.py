@@ -59,14 +59,29 @@ class TrialFilters(TypedDict, total=False):
 # -- writing files ------------------------------------------------------------------
 
 
-def write_atomically(files: Mapping[Path, Callable[[Path], None]]) -> None:
+def check_folder(path: Path, *, mkdir: bool) -> None:
+    """Refuse a path whose folder doesn't exist (a typo would otherwise make
+    folders anywhere, even at the root), unless ``mkdir`` asks to create it."""
+    if path.parent.is_dir():
+        return
+    if not mkdir:
+        raise ExportError(f"the folder {path.parent} does not exist; create it first, or pass mkdir=True to create it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"can't create the folder {path.parent} ({exc.strerror or exc})") from exc
+
+
+def write_atomically(files: Mapping[Path, Callable[[Path], None]], *, mkdir: bool = False) -> None:
     """Call each writer on a temporary file next to its target, then rename them
-    all into place: on any error no target is touched and no temporary remains."""
+    all into place: on any error no target is touched and no temporary remains.
+    A target's folder must exist unless ``mkdir``."""
     written: dict[Path, Path] = {}
     target = next(iter(files), Path())
+    for path in files:
+        check_folder(path, mkdir=mkdir)
     try:
         for target, write in files.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
             # not mkstemp: its files are private (0600), and an export is for sharing (the umask decides)
             written[target] = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
             write(written[target])
@@ -143,7 +158,9 @@ def _nested_columns(frame: pd.DataFrame) -> list[str]:
     ]  # fmt: skip
 
 
-def export_trials(trials: pd.DataFrame, path: str | os.PathLike[str], format: str | None = None) -> Path:
+def export_trials(
+    trials: pd.DataFrame, path: str | os.PathLike[str], format: str | None = None, *, mkdir: bool = False
+) -> Path:
     """Write a trials DataFrame (``lab.trials(...)``) to CSV, Parquet or JSON Lines,
     chosen by ``path``'s suffix unless ``format`` says; returns the path.
 
@@ -160,14 +177,14 @@ def export_trials(trials: pd.DataFrame, path: str | os.PathLike[str], format: st
         if pd.api.types.is_object_dtype(frame[name]) or pd.api.types.is_string_dtype(frame[name]):
             frame[name] = frame[name].map(lambda v: scrub(v, redactor))
     if chosen == "jsonl":
-        write_atomically({target: jsonl_writer(frame.to_dict("records"))})
+        write_atomically({target: jsonl_writer(frame.to_dict("records"))}, mkdir=mkdir)
         return target
     for name in _nested_columns(frame):
         frame[name] = frame[name].map(lambda v: None if v is None else json.dumps(to_jsonable(v), ensure_ascii=False))
     if chosen == "csv":
-        write_atomically({target: _write_csv(frame)})
+        write_atomically({target: _write_csv(frame)}, mkdir=mkdir)
     else:
-        write_atomically({target: lambda temporary: frame.to_parquet(temporary, index=False)})
+        write_atomically({target: lambda temporary: frame.to_parquet(temporary, index=False)}, mkdir=mkdir)
     return target
 
 
@@ -230,14 +247,18 @@ def split_examples(
 
 
 def write_training_set(
-    train: Sequence[Mapping[str, Any]], validation: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]
+    train: Sequence[Mapping[str, Any]],
+    validation: Sequence[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    *,
+    mkdir: bool = False,
 ) -> ExportedSet:
     """Write ``train`` to ``path`` and, when there is any, ``validation`` beside it, atomically."""
     target = Path(path)
     files = {target: jsonl_writer(train)}
     if validation:
         files[validation_path(target)] = jsonl_writer(validation)
-    write_atomically(files)
+    write_atomically(files, mkdir=mkdir)
     return ExportedSet(target, len(train), validation_path(target) if validation else None, len(validation))
 
 

@@ -259,6 +259,7 @@ def export_finetune(
     *,
     validation_split: float = 0.0,
     seed: int = 0,
+    mkdir: bool = False,
     **filters: Unpack[FinetuneFilters],
 ) -> ExportedSet:
     """Write ``finetune_examples(trials, **filters)`` as JSONL to ``path``, and with
@@ -275,4 +276,4 @@ def export_finetune(
         advice = left_out_advice([f"validation_split={validation_split}: {len(validation)}",
                                   *left_out_reasons(dropped)])  # fmt: skip
         raise ExportError(too_few("training examples after the validation split", len(train), MIN_EXAMPLES, advice))
-    return write_training_set(train, validation, path)
+    return write_training_set(train, validation, path, mkdir=mkdir)

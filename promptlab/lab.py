@@ -14,6 +14,7 @@ import pandas as pd
 from promptlab import columns, evals, export, finetune, preferences, stats
 from promptlab.background import SweepHandle
 from promptlab.data import Data
+from promptlab.errors import ConfigError
 from promptlab.estimate import Estimate, estimate_cells
 from promptlab.evaluation import pair_by_input, prefer_pairs, score_stored
 from promptlab.evaluator import Evaluator
@@ -50,7 +51,15 @@ def _as_utc(since: datetime | str | timedelta | None) -> datetime | None:
         return None
     if isinstance(since, timedelta):
         return utcnow() - since
-    stamp = pd.Timestamp(since)
+    try:
+        stamp = pd.Timestamp(since)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"since={since!r} is not a time; give a datetime, an ISO date such as '2026-11-30' or "
+            "'2026-11-30T09:00', or a timedelta such as timedelta(days=1)"
+        ) from exc
+    if pd.isna(stamp):
+        raise ConfigError(f"since={since!r} is not a time; give a datetime, an ISO date or a timedelta")
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert(UTC).tz_localize(None)
     return stamp.to_pydatetime()
@@ -63,10 +72,15 @@ class Lab(PromptRegistry):
     created and migrated on open. Many processes may use one file at once.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = BUSY_TIMEOUT, mkdir: bool = False
+    ) -> None:
         """``busy_timeout``: seconds a read waits while a program outside
-        promptlab (a DuckDB shell, a DBeaver tab) holds the file."""
-        self.store = Store(Path(path if path is not None else default_db_path()), busy_timeout=busy_timeout)
+        promptlab (a DuckDB shell, a DBeaver tab) holds the file. The file's
+        folder must exist unless ``mkdir=True``."""
+        self.store = Store(
+            Path(path if path is not None else default_db_path()), busy_timeout=busy_timeout, mkdir=mkdir
+        )
 
     @property
     def path(self) -> Path:
@@ -217,11 +231,17 @@ class Lab(PromptRegistry):
     # -- exporting -----------------------------------------------------------------
 
     def export_trials(
-        self, path: str | os.PathLike[str], *, format: str | None = None, **trial_filters: Unpack[TrialFilters]
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None = None,
+        mkdir: bool = False,
+        **trial_filters: Unpack[TrialFilters],
     ) -> Path:
         """Write the trials ``trials(**trial_filters)`` returns to CSV, Parquet or
-        JSONL, by ``path``'s suffix unless ``format`` says (``promptlab.export``)."""
-        return export.export_trials(self.trials(**trial_filters), path, format)
+        JSONL, by ``path``'s suffix unless ``format`` says (``promptlab.export``).
+        The folder must exist unless ``mkdir=True`` (as for every export)."""
+        return export.export_trials(self.trials(**trial_filters), path, format, mkdir=mkdir)
 
     def export_finetune(
         self,
@@ -235,6 +255,7 @@ class Lab(PromptRegistry):
         use_corrections: bool = True,
         validation_split: float = 0.0,
         seed: int = 0,
+        mkdir: bool = False,
         **trial_filters: Unpack[TrialFilters],
     ) -> ExportedSet:
         """Write the matching trials as an OpenAI chat fine-tuning set (JSONL), a
@@ -244,11 +265,11 @@ class Lab(PromptRegistry):
         return finetune.export_finetune(
             self.trials(**trial_filters), path, validation_split=validation_split, seed=seed, min_score=min_score,
             evaluator=evaluator, vote=vote, exclude_errors=exclude_errors, dedupe_inputs=dedupe_inputs,
-            use_corrections=use_corrections,
+            use_corrections=use_corrections, mkdir=mkdir,
         )  # fmt: skip
 
     def export_preferences(
-        self, path: str | os.PathLike[str], *, validation_split: float = 0.0, seed: int = 0,
+        self, path: str | os.PathLike[str], *, validation_split: float = 0.0, seed: int = 0, mkdir: bool = False,
         **trial_filters: Unpack[TrialFilters],
     ) -> ExportedSet:  # fmt: skip
         """Write DPO preference pairs (OpenAI's format) from the matching trials'
@@ -256,15 +277,21 @@ class Lab(PromptRegistry):
         trials = self.trials(**trial_filters)
         verdicts = reads.pairwise_verdicts(self.store, list(trials["trial_id"]))
         return preferences.export_preferences(
-            trials, path, scores=verdicts, validation_split=validation_split, seed=seed
+            trials, path, scores=verdicts, validation_split=validation_split, seed=seed, mkdir=mkdir
         )
 
     def report(
-        self, path: str | os.PathLike[str], experiment: str, *, title: str | None = None, samples: int = 5
+        self,
+        path: str | os.PathLike[str],
+        experiment: str,
+        *,
+        title: str | None = None,
+        samples: int = 5,
+        mkdir: bool = False,
     ) -> Path:
         """Write a self-contained HTML report of ``experiment`` (summary with CIs,
         plots, sample outputs, prompts and their diffs, feedback, runs) to ``path``."""
-        return write_report(self, path, experiment, title=title, samples=samples)
+        return write_report(self, path, experiment, title=title, samples=samples, mkdir=mkdir)
 
     # -- reading -------------------------------------------------------------------
 

@@ -101,7 +101,13 @@ class PromptRegistry:
         )  # fmt: skip
 
     def export_prompt(
-        self, name: str, path: str | os.PathLike[str], *, label: str | None = "production", version: str | None = None
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        label: str | None = "production",
+        version: str | None = None,
+        mkdir: bool = False,
     ) -> Path:
         """Write a prompt (the version ``label`` points at, or ``version``) to .json,
         .yaml or .py for application code: template, variables, model config,
@@ -114,7 +120,7 @@ class PromptRegistry:
             prompt, label=label if version is None else None, evidence=evidence,
             exported_at=utcnow().isoformat(timespec="seconds"), exported_by=current_user(),
         )  # fmt: skip
-        return write_prompt_file(Path(path), document)
+        return write_prompt_file(Path(path), document, mkdir=mkdir)
 
     def labels(self, name: str | None = None) -> pd.DataFrame:
         """Where each label points now."""

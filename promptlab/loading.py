@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from promptlab.errors import ConfigError, HistoryWarning, NotFoundError, StoreBusyError
+from promptlab.export import check_folder
 from promptlab.model import Model
 from promptlab.prompt import Prompt
 from promptlab.secrets import Redactor
@@ -113,7 +114,7 @@ def prompt_document(prompt: Prompt, **extra: Any) -> dict[str, Any]:
     return {**prompt.to_dict(), **extra}
 
 
-def write_prompt_file(path: Path, document: dict[str, Any]) -> Path:
+def write_prompt_file(path: Path, document: dict[str, Any], *, mkdir: bool = False) -> Path:
     """Write an exported prompt as .json, .yaml/.yml or a small .py module (in
     one rename: never half-written); ``load_prompt(path=...)`` reads it back.
     Free text beside the template (a note, the evidence) has secrets masked."""
@@ -131,6 +132,7 @@ def write_prompt_file(path: Path, document: dict[str, Any]) -> Path:
         )
     else:
         raise ConfigError(f"{path}: export a prompt as .json, .yaml or .py")
+    check_folder(path, mkdir=mkdir)
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)

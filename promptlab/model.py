@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -78,6 +78,45 @@ def _secret_inside(value: Any, where: str, redactor: Redactor) -> str | None:
             if found:
                 return found
     return None
+
+
+def _number(low: float, high: float) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low and (high is None or v <= high)
+
+
+def _stop(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    return isinstance(value, list) and 0 < len(value) <= 4 and all(isinstance(s, str) for s in value)
+
+
+PARAMETER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "temperature": (_number(0, 2), "a number from 0 to 2"),
+    "top_p": (_number(0, 1), "a number from 0 to 1"),
+    "max_tokens": (_whole(1), "a whole number ≥ 1"),
+    "max_completion_tokens": (_whole(1), "a whole number ≥ 1"),
+    "seed": (_whole(-(2**63), 2**63 - 1), "a whole number"),
+    "presence_penalty": (_number(-2, 2), "a number from -2 to 2"),
+    "frequency_penalty": (_number(-2, 2), "a number from -2 to 2"),
+    "stop": (_stop, "a string or a list of up to 4 strings"),
+    "logprobs": (lambda v: isinstance(v, bool), "true or false"),
+    "top_logprobs": (_whole(0, 20), "a whole number from 0 to 20"),
+    "stream": (lambda v: isinstance(v, bool), "true or false"),
+    "logit_bias": (lambda v: isinstance(v, dict), "a mapping of token id to bias"),
+}
+"""The common OpenAI parameters, checked before any call: a wrong type or
+range (``temperature="hot"``) would otherwise fail every call of a sweep."""
+
+
+def _check_params(params: Mapping[str, Any]) -> None:
+    for name, value in params.items():
+        rule = PARAMETER_RULES.get(name)
+        if rule is not None and value is not None and not rule[0](value):
+            raise ConfigError(f"{name} must be {rule[1]}, got {value!r}")
 
 
 def _refuse_secrets(params: Mapping[str, Any], base_url: str | None) -> None:
@@ -193,6 +232,7 @@ class Model:
         if provider == "openai" and base_url is None:
             base_url = os.environ.get("OPENAI_BASE_URL") or None
         _refuse_secrets(params, base_url)
+        _check_params(params)
         if params.get("n", 1) != 1:
             raise ConfigError("n must be 1: each trial records one output; use repeats= for more")
         params = to_jsonable(params)  # numpy scalars and the like, as plain JSON values

@@ -195,6 +195,7 @@ def export_preferences(
     scores: pd.DataFrame | None = None,
     validation_split: float = 0.0,
     seed: int = 0,
+    mkdir: bool = False,
 ) -> ExportedSet:
     """Write ``preference_pairs(trials, feedback, scores)`` as JSONL to ``path``
     (a ``validation_split`` share to ``<stem>.val.jsonl``), validated first."""
@@ -206,4 +207,4 @@ def export_preferences(
     if len(train) < MIN_EXAMPLES:
         advice = f"The validation split took {len(validation)}; lower validation_split. {PAIR_SOURCES}"
         raise ExportError(too_few("training pairs after the validation split", len(train), MIN_EXAMPLES, advice))
-    return write_training_set(train, validation, path)
+    return write_training_set(train, validation, path, mkdir=mkdir)

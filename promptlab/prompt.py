@@ -62,7 +62,14 @@ class _PromptSandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+def _shown(value: Any) -> Any:
+    """What a ``{{ value }}`` prints: a missing value (None, a blank cell of a
+    DataFrame) as empty text, never as the word "None"."""
+    return "" if value is None else value
+
+
 _ENV = _PromptSandbox(
+    finalize=_shown,
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,
@@ -101,6 +108,11 @@ def _normalise_messages(template: str | Sequence[Mapping[str, str]]) -> tuple[tu
         if not template.strip():
             raise ConfigError("the prompt is empty: give it a template such as 'Summarize: {{ text }}'")
         return (("user", template),)
+    if isinstance(template, Mapping) or not isinstance(template, Sequence):
+        raise ConfigError(
+            f"a prompt is a template string or a list of {{role, content}} messages, not {type(template).__name__} "
+            "(e.g. pl.Prompt('Summarize: {{ text }}'))"
+        )
     if not template:
         raise ConfigError("the prompt has no messages: give a string or a list of {role, content}")
     messages = []

@@ -269,7 +269,7 @@ def render_report(data: ReportData, *, title: str | None = None, samples: int = 
 
 
 def write_report(lab: Lab, path: str | os.PathLike[str], experiment: str, *, title: str | None = None,
-                 samples: int = SAMPLE_INPUTS) -> Path:  # fmt: skip
+                 samples: int = SAMPLE_INPUTS, mkdir: bool = False) -> Path:  # fmt: skip
     """Write the HTML report of ``experiment`` to ``path``; returns the path."""
     html = render_report(gather(lab, experiment), title=title, samples=samples)
     target = Path(path)
@@ -277,5 +277,5 @@ def write_report(lab: Lab, path: str | os.PathLike[str], experiment: str, *, tit
     def write(temporary: Path) -> None:
         temporary.write_text(html, encoding="utf-8")
 
-    write_atomically({target: write})
+    write_atomically({target: write}, mkdir=mkdir)
     return target

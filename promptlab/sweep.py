@@ -86,8 +86,15 @@ def make_sweep(
             raise ConfigError(f"models must be pl.Model objects, got {type(model).__name__}")
     if not isinstance(repeats, int) or repeats < 1:
         raise ConfigError(f"repeats must be a whole number of at least 1, got {repeats!r}")
+    if params is not None and not isinstance(params, Mapping):
+        raise ConfigError(
+            f"params must be a mapping of parameter to values, e.g. params={{'temperature': [0.0, 0.7]}}, "
+            f"not {type(params).__name__}"
+        )
     grid: dict[str, tuple[Any, ...]] = {}
     for key, given in (params or {}).items():
+        if not isinstance(key, str):
+            raise ConfigError(f"params keys are parameter names, e.g. 'temperature', not {key!r}")
         values = tuple(given) if isinstance(given, (list, tuple)) else (given,)
         if not values:
             raise ConfigError(f"the parameter grid gives no values for {key!r}")

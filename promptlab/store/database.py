@@ -158,7 +158,9 @@ class Reader:
 class Store:
     """One history file: ``path`` and its journal folder ``path.journal``."""
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False, mkdir: bool = False
+    ) -> None:
         # A symlink and the file it points at are one history: one journal, one lock, one policy.
         self.path = Path(path).expanduser().resolve()
         refuse_question_mark(self.path)
@@ -179,7 +181,7 @@ class Store:
             self._refuse_damaged_file()
             return
         self._refuse_damaged_file()
-        self._prepare_location()
+        self._prepare_location(mkdir=mkdir)
         self._open()
         try:
             self.fold()  # one try: leftovers of a crashed writer go in now if the file is free
@@ -277,9 +279,14 @@ class Store:
             )
         return version
 
-    def _prepare_location(self) -> None:
+    def _prepare_location(self, *, mkdir: bool) -> None:
         if self.path.is_dir():
             raise StoreLocationError(f"{self.path} is a folder; give the path of a .duckdb file inside it")
+        if not self.path.parent.is_dir() and not mkdir:
+            raise StoreLocationError(
+                f"the folder {self.path.parent} does not exist; create it first (a typo would otherwise make "
+                "folders anywhere), or pass pl.Lab(path, mkdir=True)"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.journal.create()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from promptlab.errors import NotFoundError
+from promptlab.errors import ConfigError, NotFoundError
 from promptlab.store.database import Reader, Store
 
 Source = Store | Reader
@@ -52,6 +52,17 @@ class TrialFilter:
 
     trial_ids: Sequence[str] | None = None
     """Only these trials."""
+
+    def __post_init__(self) -> None:
+        texts = ("experiment", "prompt", "prompt_version", "model", "run", "user", "search", "kind")
+        for name in texts:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{name}= takes a name (text), not {type(value).__name__} {value!r}")
+        if self.errors is not None and not isinstance(self.errors, bool):
+            raise ConfigError(f"errors= takes True, False or None, not {self.errors!r}")
+        if self.since is not None and not isinstance(self.since, datetime):
+            raise ConfigError(f"since= takes a datetime, not {self.since!r}")
 
     def where(self) -> tuple[str, list[Any]]:
         """SQL condition and its parameters."""
