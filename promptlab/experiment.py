@@ -24,6 +24,7 @@ this one into the arguments of ``Lab.sweep``::
     evaluators:                              # optional: scores for every trial
       - icontains:expected                   # a short spec, as for `promptlab check`
       - {name: one_of, labels: [positive, negative]}   # or a name with its arguments
+      - {name: code, function: "checks:is_polite"}     # your function, in checks.py beside this file
 
 In a model mapping, ``name``, ``provider``, ``base_url``, ``price`` (input and
 output USD per million tokens, as a list of two numbers) and ``api_key_env``
@@ -49,9 +50,11 @@ key and what to change.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -319,6 +322,21 @@ def _data(check: _Checker, value: Any, allow_outside: Sequence[Path]) -> Path:
     return data
 
 
+@contextlib.contextmanager
+def _importable_from(folder: Path) -> Iterator[None]:
+    """Modules beside the experiment file (a ``code`` evaluator's ``checks.py``)
+    import without ``PYTHONPATH=.``, from wherever ``promptlab run`` is started."""
+    entry = str(folder.resolve())
+    added = entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if added and entry in sys.path:
+            sys.path.remove(entry)
+
+
 def _evaluator(check: _Checker, entry: Any, key: str) -> Evaluator:
     if isinstance(entry, Mapping):
         arguments = {str(k): v for k, v in entry.items()}
@@ -331,7 +349,8 @@ def _evaluator(check: _Checker, entry: Any, key: str) -> Evaluator:
     elif not (isinstance(entry, str) and entry.strip()):
         raise check.error(key, f"an evaluator is a spec such as icontains:expected, or a mapping; got {_shown(entry)}")
     try:
-        return evals.from_spec(recorded) if isinstance(entry, Mapping) else evals.parse(entry.strip())
+        with _importable_from(check.path.parent):
+            return evals.from_spec(recorded) if isinstance(entry, Mapping) else evals.parse(entry.strip())
     except ConfigError as exc:
         raise check.error(key, str(exc)) from exc
     except TypeError as exc:  # arguments the evaluator doesn't take

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import promptlab as pl
 from promptlab import evals
 from promptlab.errors import ExperimentFileError, SecretInConfigError
 from promptlab.experiment import TOP_LEVEL_KEYS, ExperimentFile, load_experiment
@@ -305,3 +306,22 @@ def test_bundled_experiments_load(name: str) -> None:
     for prompt in loaded.prompts:
         assert prompt.variables == {"text"}
     assert loaded.evaluators, "the demo scores its trials against the expected column"
+
+
+def test_a_code_evaluator_beside_the_file_imports_from_anywhere(
+    folder: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = f"checks_{folder.name.replace('-', '_')}"  # a name no other test imported
+    (folder / f"{module}.py").write_text("def is_short(output, row):\n    return len(output) < 10\n")
+    (folder / "rows.jsonl").write_text('{"text": "hi"}\n{"text": "a rather long input"}\n')
+    text = MINIMAL.replace("models: [echo]", "models: [{name: echo, provider: fake}]") + textwrap.dedent(f"""\
+        evaluators:
+          - {{name: code, function: "{module}:is_short"}}
+        """)
+    path = write(folder, text)
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))  # not the file's folder, and no PYTHONPATH
+    loaded = load_experiment(path)
+    assert [e.label for e in loaded.evaluators] == ["is_short"]
+    lab = pl.Lab(folder / "h.duckdb")
+    run = lab.sweep(**loaded.sweep_arguments(), display=None)
+    assert sorted(run.df["score_is_short"]) == [0.0, 1.0]

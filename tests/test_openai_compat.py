@@ -84,6 +84,7 @@ def test_faults_each_end_as_exactly_one_trial(lab: pl.Lab, stub_server: StubServ
         "[500:9] server down",
         "[hang] never answers",
         "[badjson] garbled",
+        "[badjson:1] garbled once",
         "[400] bad request",
         "all fine",
     ]
@@ -108,8 +109,9 @@ def test_faults_each_end_as_exactly_one_trial(lab: pl.Lab, stub_server: StubServ
     assert "500" in df.loc["[500:9] server down", "error"]
     assert stub_server.attempts["[500:9] server down"] == 3
     assert outcome("[hang] never answers") == ("CallTimeoutError", 3)
-    assert outcome("[badjson] garbled") == ("PermanentError", 1)
+    assert outcome("[badjson] garbled") == ("TransientError", 3)  # a 200 that isn't JSON is worth retrying
     assert "malformed" in df.loc["[badjson] garbled", "error"]
+    assert outcome("[badjson:1] garbled once") == (None, 2)
     assert outcome("[400] bad request") == ("PermanentError", 1)
     assert stub_server.attempts["[400] bad request"] == 1  # not worth retrying
     assert outcome("all fine") == (None, 1)

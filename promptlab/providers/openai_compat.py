@@ -108,7 +108,9 @@ def translate_error(exc: Exception) -> ProviderError:
         return TransientError(f"connection failed: {type(cause).__name__}: {cause}")
     if isinstance(exc, openai.APIStatusError):
         return _status_error(exc)
-    if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError)):
+    if isinstance(exc, json.JSONDecodeError):  # a body (or a streamed chunk) cut short: worth another try
+        return TransientError(f"malformed response from the endpoint (not JSON): {exc}")
+    if isinstance(exc, openai.APIResponseValidationError):
         return PermanentError(f"malformed response from the endpoint: {exc}")
     return PermanentError(f"{type(exc).__name__}: {exc}")
 
@@ -120,7 +122,8 @@ def _json_body(content: bytes) -> dict[str, Any]:
     try:
         body = json.loads(content)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PermanentError(f"malformed response from the endpoint (not JSON): {content[:200]!r}") from exc
+        # a proxy or a server under load cutting a body short: worth another try
+        raise TransientError(f"malformed response from the endpoint (not JSON): {content[:200]!r}") from exc
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list) or not body["choices"]:
         raise PermanentError(f"malformed response from the endpoint (no choices): {content[:200]!r}")
     if not isinstance(body["choices"][0], dict):

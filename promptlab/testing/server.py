@@ -9,7 +9,8 @@ message, so retries can be observed:
   (``[429:N:S]`` sets S seconds);
 - ``[500:N]``: the first N attempts answer 500;
 - ``[hang]``: never answers (the client's timeout must fire);
-- ``[badjson]``: answers 200 with a body that is not JSON;
+- ``[badjson]``: answers 200 with a body that is not JSON (``[badjson:N]``:
+  only the first N attempts);
 - ``[400]``: answers 400 (not worth retrying);
 - ``[leak]``: answers 401 quoting the Authorization header it received,
   like a careless server would;
@@ -36,6 +37,7 @@ from collections import Counter
 from typing import Any
 
 _MARKER = re.compile(r"\[(429|500):(\d+)(?::(\d+(?:\.\d+)?))?\]")
+_BADJSON = re.compile(r"\[badjson(?::(\d+))?\]")
 
 
 class StubServer:
@@ -162,7 +164,7 @@ class StubServer:
             completion = self._completion(payload, f"{text} {authorization}")
             completion["id"] = authorization
             self._write(writer, 200, completion, {"x-request-id": authorization})
-        elif "[badjson]" in text:
+        elif (garbled := _BADJSON.search(text)) and (not garbled.group(1) or attempt <= int(garbled.group(1))):
             self._write_raw(writer, 200, b"{this is not json", {})
         elif payload.get("stream"):
             self._write_stream(writer, payload, text.replace("[surrogate]", "half \ud800 pair"))
