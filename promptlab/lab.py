@@ -191,6 +191,12 @@ class Lab(PromptRegistry):
         test and paired bootstrap p-values, and a verdict in words."""
         return stats.compare(self._frame(a), self._frame(b), metric, higher_is_better=higher_is_better)
 
+    def stability(self, target: Run | pd.DataFrame | str, metric: str | None = None) -> pd.DataFrame:
+        """For cells run more than once (``repeats > 1``) in a run (or trials
+        DataFrame): per variant and input, how often the repeats agree and how
+        far ``metric`` spreads."""
+        return stats.stability(self._frame(target), metric)
+
     def diff_runs(self, before: Run | pd.DataFrame | str, after: Run | pd.DataFrame | str,
                   metric: str | None = None) -> pd.DataFrame:  # fmt: skip
         """Cells whose outcome changed between two runs of the same sweep (a prompt

@@ -133,7 +133,8 @@ def summary_section(trials: pd.DataFrame, labels: dict[Any, str]) -> dict[str, A
     metrics = score_columns(trials)
     header = ["variant", "trials", "errors", *(f"{m} (95% CI)" for m in metrics)]
     header += [f"{m} pass rate" for m in metrics if PASSED_PREFIX + m in trials]
-    header += ["latency p50", "latency p95", "cost"]
+    repeated = "repeat_agreement" in summary
+    header += [*(["repeats agree"] if repeated else []), "latency p50", "latency p95", "cost"]
     rows = []
     for record in summary.to_dict("records"):
         row = {str(name): value for name, value in record.items()}
@@ -143,6 +144,9 @@ def summary_section(trials: pd.DataFrame, labels: dict[Any, str]) -> dict[str, A
                   for m in metrics]  # fmt: skip
         cells += [f"{row[f'{m}_pass_rate']:.0%}" if not pd.isna(row[f"{m}_pass_rate"]) else "—"
                   for m in metrics if PASSED_PREFIX + m in trials]  # fmt: skip
+        if repeated:  # how often a variant's repeats of one input gave the same output
+            agreement = row["repeat_agreement"]
+            cells.append("—" if pd.isna(agreement) else f"{agreement:.0%}")
         cells += [_ms(row["latency_p50_ms"]), _ms(row["latency_p95_ms"]), _usd(row["cost_usd"])]
         rows.append(cells)
     return {"header": header, "rows": rows}

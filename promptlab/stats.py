@@ -5,7 +5,7 @@ stability of repeated calls. Pure functions; nothing here reads the store."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,46 @@ def params_label(params: Any) -> str:
     if not isinstance(params, dict) or not params:
         return ""
     return ", ".join(f"{key}={value}" for key, value in sorted(params.items()))
+
+
+Selector = str | Mapping[str, Any] | None
+"""Picks variants of a run: a prompt name, a prompt version (or prefix), a
+model name, ``name@version``, or a mapping of trial columns to values
+(``{"model": "gpt-4o-mini", "params": {"temperature": 0}}``)."""
+
+
+def select_variant(trials: pd.DataFrame, selector: Selector) -> pd.DataFrame:
+    """The trials of the one variant ``selector`` picks; a ``ConfigError`` that
+    lists the variants when it picks none or several."""
+    if isinstance(selector, Mapping):
+        chosen = pd.Series(True, index=trials.index)
+        for column, value in selector.items():
+            if column not in trials:
+                raise ConfigError(f"no trial column {column!r} to select a variant by")
+            chosen &= trials[column].map(lambda v, want=value: v == want)
+    elif isinstance(selector, str):
+        name, _, version = selector.partition("@")
+        chosen = (
+            (trials["prompt_name"] == selector)
+            | trials["prompt_version"].astype(str).str.startswith(selector)
+            | (trials["model"] == selector)
+            | ((trials["prompt_name"] == name) & trials["prompt_version"].astype(str).str.startswith(version or "\0"))
+        )
+    else:
+        raise ConfigError(f"a variant is picked by a name, a version or a mapping of columns, not {selector!r}")
+    picked = trials[chosen]
+    names = sorted({variant_name(row) for _, row in picked.iterrows()})
+    if len(names) != 1:
+        every = sorted({variant_name(row) for _, row in trials.iterrows()})
+        found = "no variant" if not names else f"{len(names)} variants"
+        raise ConfigError(f"{selector!r} picks {found}; this run's variants: {'; '.join(every)}")
+    return picked
+
+
+def variants(trials: pd.DataFrame) -> list[pd.DataFrame]:
+    """The trials of each variant, in the order they first appear."""
+    keys = with_variant_labels(trials)[VARIANT].astype(str).agg("\x1f".join, axis=1)
+    return [trials[keys == key] for key in dict.fromkeys(keys)]
 
 
 def with_variant_labels(trials: pd.DataFrame) -> pd.DataFrame:
@@ -129,6 +169,10 @@ def summary(trials: pd.DataFrame, *, ci: bool = True) -> pd.DataFrame:
             result[f"{label}_pass_rate"] = grouped[PASSED_PREFIX + label].mean()
     result = result.reset_index()
     result["error_rate"] = result["errors"] / result["n"]
+    repeated = stability(trials) if trials["repeat"].max() > 0 else pd.DataFrame()
+    if len(repeated):  # repeats > 1: how often a variant's repeats of an input agree
+        agreement = repeated.groupby(VARIANT, sort=False)["agreement"].mean().rename("repeat_agreement")
+        result = result.merge(agreement.reset_index(), on=VARIANT, how="left")
     extra = [c for c in result.columns if c not in base]
     return result[base + extra]
 

@@ -37,8 +37,10 @@ class Cell:
     """The rendered chat messages sent to the model."""
 
     cell_key: str
-    """Hash of prompt version, model config, input (and its position: two equal
-    rows are two cells) and repeat: identifies the cell."""
+    """Hash of prompt version, model config, input (its content, and which
+    occurrence of that content it is: two equal rows are two cells) and
+    repeat: identifies the cell. Inserting or moving rows leaves the other
+    cells' keys as they were."""
 
     cache_key: str
     """Hash of rendered messages, model config and repeat: identifies the request."""
@@ -140,8 +142,10 @@ def expand(sweep: Sweep) -> list[Cell]:
     # Serialise each piece once: a sweep has thousands of cells but few models and rows.
     identities = {model: canonical_json(model.identity(), plain=True) for model in models}
     cells = []
+    occurrences: dict[str, int] = {}
     for r, row in enumerate(sweep.rows):
         row_json = canonical_json(row, plain=True)
+        occurrence = occurrences[row_json] = occurrences.get(row_json, -1) + 1
         for p, prompt in enumerate(sweep.prompts):
             messages = rendered[p, r]
             messages_json = canonical_json(messages, plain=True)
@@ -162,7 +166,7 @@ def expand(sweep: Sweep) -> list[Cell]:
                             repeat=repeat,
                             messages=messages,
                             cell_key=hash_strings(
-                                [prompt.version, identities[model], row_json, str(r), str(repeat)], 20
+                                [prompt.version, identities[model], row_json, str(occurrence), str(repeat)], 20
                             ),
                             cache_key=hash_strings([messages_json, identities[model], str(repeat)], 20),
                         )

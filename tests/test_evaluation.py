@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import RecordingDisplay
 
 import promptlab as pl
 from promptlab import evals, stats
@@ -296,3 +297,54 @@ def test_stability_of_repeated_calls_in_a_run(lab: pl.Lab) -> None:
     assert len(table) == 2
     assert list(table["repeats"]) == [3, 3] and list(table["distinct_outputs"]) == [2, 2]
     assert list(table["agreement"]) == pytest.approx([2 / 3, 2 / 3])
+
+
+def test_evaluator_errors_and_judge_explanations_are_in_the_trials_and_the_summary(lab: pl.Lab) -> None:
+    def picky(output: str, row: Mapping[str, Any]) -> Any:
+        return "good" if row["country"] == "Spain" else True  # "good" is not a score
+
+    _, model = fake_endpoint(capital)
+    _, grader = judge_endpoint('{"score": 7, "explanation": "names a city"}')
+    display = RecordingDisplay()
+    run = lab.sweep(PROMPT, model, ROWS, evaluators=[picky, evals.judge("Right?", model=grader)], display=display)
+    df = run.df
+    assert display.progress is not None and display.progress.eval_errors == 1
+    assert by_country(df, "eval_errors") == {"France": 0, "Italy": 0, "Spain": 1}
+    assert "Score, a bool or a number, not str" in by_country(df, "eval_error_picky")["Spain"]
+    assert set(df["explanation_judge:Right?"]) == {"names a city"}
+    judge_ids = set(df["judge_trial_judge:Right?"])
+    assert judge_ids == set(lab.trials(kind="judge")["trial_id"])  # each links the judge's own recorded call
+    assert run.summary()["eval_errors"].tolist() == [1]
+    assert lab.trials(experiment="default")["eval_errors"].sum() == 1
+
+
+def test_run_compare_picks_two_variants_of_one_run(lab: pl.Lab) -> None:
+    _, right = fake_endpoint(lambda m, _: f"The capital is {dict(CAPITALS, Spain='Madrid')[last_user(m)[11:-1]]}.",
+                             name="right")  # fmt: skip
+    _, wrong = fake_endpoint(capital, name="wrong")
+    run = lab.sweep(PROMPT, [wrong, right], ROWS, evaluators=[evals.contains()], display=NullDisplay())
+    default = run.compare("contains:expected")  # the run's two variants, in the order they ran
+    assert (default.mean_a, default.mean_b) == (pytest.approx(2 / 3), 1.0)
+    picked = run.compare("contains:expected", a="right", b="wrong")
+    assert picked.difference == pytest.approx(-1 / 3) and picked.n == 3
+    assert run.compare("contains:expected", a={"model": "wrong"}, b={"model": "right"}).difference > 0
+    with pytest.raises(pl.ConfigError, match="picks 2 variants; this run's variants"):
+        run.compare("contains:expected", a="capital", b="right")
+    three = lab.sweep([PROMPT, pl.Prompt("Capital city of {{ country }}?", name="city")], [wrong, right], ROWS,
+                      evaluators=[evals.contains()], display=NullDisplay())  # fmt: skip
+    with pytest.raises(pl.ConfigError, match=r"has 4 variants.*pick two with a= and b="):
+        three.compare("contains:expected")
+
+
+def test_repeat_stability_is_on_the_run_the_lab_the_summary_and_the_report(lab: pl.Lab, tmp_path: Path) -> None:
+    answers = iter(["A", "A", "B"] * 10)
+    _, model = fake_endpoint(lambda messages, model: next(answers))
+    run = lab.sweep(PROMPT, model, ROWS, repeats=3, cache=False, concurrency=1, display=NullDisplay())
+    stable = run.stability()
+    assert len(stable) == 3 and stable["agreement"].tolist() == [pytest.approx(2 / 3)] * 3
+    assert lab.stability(run).equals(stable)
+    assert run.summary()["repeat_agreement"].tolist() == [pytest.approx(2 / 3)]
+    once = lab.sweep(PROMPT, model, ROWS, display=NullDisplay(), experiment="once")
+    assert "repeat_agreement" not in once.summary()
+    html = lab.report(tmp_path / "r.html", "default").read_text()
+    assert "repeats agree" in html and "67%" in html

@@ -176,3 +176,15 @@ def test_a_misspelt_option_is_refused_before_anything_runs(
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         asyncio.run(lab.asweep(*arguments, **options))
     assert provider.calls == 0 and lab.runs().empty
+
+
+def test_a_cells_key_follows_its_rows_content_not_its_position() -> None:
+    rows = [{"text": "a"}, {"text": "b"}, {"text": "b"}]
+    before = {
+        (c.vars["text"], c.row_index): c.cell_key for c in expand(make_sweep(pl.Prompt("{{ text }}"), MODELS[0], rows))
+    }
+    moved = [{"text": "new"}, *reversed(rows)]
+    after = expand(make_sweep(pl.Prompt("{{ text }}"), MODELS[0], moved))
+    keys = {c.cell_key for c in after}
+    assert set(before.values()) <= keys  # every old cell keeps its key wherever its row moved
+    assert len(keys) == 4  # the two equal rows are still two cells
