@@ -99,7 +99,31 @@ def _notebook_path() -> str | None:
             return value
     main = sys.modules.get("__main__")
     session = getattr(main, "__session__", None) or getattr(main, "__vsc_ipynb_file__", None)
-    return str(session) if session else None
+    if session:
+        return str(session)
+    return _executing_notebook() if _in_kernel() else None
+
+
+def _in_kernel() -> bool:
+    return bool(sys.argv) and sys.argv[0].endswith("ipykernel_launcher.py")
+
+
+@functools.cache
+def _executing_notebook() -> str | None:
+    """The notebook a headless runner executes (``jupyter nbconvert --execute``,
+    ``papermill``, ``jupyter execute``): none of them tells the kernel, but the
+    kernel's parent was started with the notebook's path (read on Linux)."""
+    parent = os.getppid()
+    try:
+        arguments = Path(f"/proc/{parent}/cmdline").read_bytes().split(b"\0")[1:]
+        folder = os.readlink(f"/proc/{parent}/cwd")
+    except OSError:
+        return None
+    for argument in arguments:
+        text = argument.decode(errors="replace")
+        if text.endswith(".ipynb"):
+            return str((Path(folder) / text).resolve())  # an absolute path stays itself
+    return None
 
 
 def current_source() -> str | None:
@@ -112,7 +136,7 @@ def current_source() -> str | None:
     if notebook:
         return notebook
     script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c") else None
-    if script and not script.endswith("ipykernel_launcher.py"):
+    if script and not _in_kernel():
         return str(Path(script).resolve()) if Path(script).exists() else script
     return None
 

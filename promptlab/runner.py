@@ -10,6 +10,7 @@ then stands for the cell in ``run.df``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -174,6 +175,7 @@ class CellRunner:
         try:
             if self.settings.cache and todo:
                 todo = await self._answer_from_cache(todo, progress)
+            await self._start_providers({cell.model for cell in todo})
             self._pacer = Pacer(self.settings.concurrency)
             cell_iter = iter(todo)
             workers = min(self.settings.concurrency, len(todo))
@@ -189,6 +191,20 @@ class CellRunner:
             raise stopped from failure.__cause__ or failure
         finally:
             await self.aclose()
+
+    async def _start_providers(self, models: set[Model]) -> None:
+        """Let providers with slow set-up (a local model) finish it before any
+        call is timed; a failure here is left for the calls to record."""
+        started: set[int] = set()
+        for model in models:
+            provider = self._provider(model)
+            start = getattr(provider, "start", None)
+            if start is None or id(provider) in started:
+                continue
+            started.add(id(provider))
+            self.display.message(getattr(provider, "starting_message", f"starting {model.name}…"))
+            with contextlib.suppress(Exception):  # each call will record the error, if it persists
+                await start()
 
     async def aclose(self) -> None:
         """Wait for every write, then close the providers this runner made."""

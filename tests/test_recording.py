@@ -168,3 +168,23 @@ def test_a_long_run_keeps_saying_it_is_alive(
     assert info["status"] == "done"
     assert info["revision"] > 3  # opening row, several heartbeats, the end
     assert info["heartbeat_at"] > info["started_at"]
+
+
+def test_a_notebook_run_headless_records_its_path_as_the_source(tmp_path: Path) -> None:
+    import nbformat
+
+    db = tmp_path / "history.duckdb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "import promptlab as pl\nfrom promptlab.testing import fake_model\n"
+        f"pl.Lab({str(db)!r}).sweep(pl.Prompt('Hi {{{{ n }}}}'), fake_model('echo'), [{{'n': 'a'}}], display=None)"
+    )]  # fmt: skip
+    path = tmp_path / "nightly report.ipynb"
+    nbformat.write(notebook, path)
+    jupyter = Path(sys.executable).with_name("jupyter")
+    executed = subprocess.run(
+        [str(jupyter), "nbconvert", "--to", "notebook", "--execute", "--output", "out", path.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert executed.returncode == 0, executed.stderr
+    assert set(pl.Lab(db).trials()["source"]) == {str(path)}

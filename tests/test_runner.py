@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -585,3 +586,30 @@ def test_cost_is_computed_for_a_priced_model(lab: pl.Lab, scripted: Make, quiet:
     assert (trial["prompt_tokens"], trial["completion_tokens"]) == (4, 5)
     assert math.isclose(trial["cost_usd"], (4 * 1.0 + 5 * 2.0) / 1_000_000)
     assert math.isclose(lab.runs().iloc[0]["spent_usd"], trial["cost_usd"])
+
+
+def test_a_slow_starting_provider_starts_before_any_call_is_timed(lab: pl.Lab, recording_display) -> None:  # type: ignore[no-untyped-def]
+    class SlowToStart:
+        starting_message = "starting the local model…"
+
+        def __init__(self) -> None:
+            self.ready = False
+
+        async def start(self) -> None:
+            await asyncio.sleep(0.6)  # loading a model
+            self.ready = True
+
+        async def complete(self, request: Request) -> Completion:
+            assert self.ready, "called before it started"
+            return Completion(output="ok")
+
+        async def aclose(self) -> None:
+            pass
+
+    name = f"slow-{uuid.uuid4().hex[:8]}"
+    pl.register_provider(name, lambda model: SlowToStart())
+    run = lab.sweep(pl.Prompt("Hi {{ n }}"), pl.Model("m", provider=name), [{"n": "a"}, {"n": "b"}],
+                    timeout=0.3, display=recording_display)  # fmt: skip
+    assert run.df["error_type"].isna().all()  # the start-up did not count against the calls' timeout
+    assert (run.df["latency_ms"] < 300).all()
+    assert "starting the local model…" in recording_display.messages

@@ -65,7 +65,10 @@ class Provider(Protocol):
     """Runs chat completions for the models it is registered for.
 
     A provider that applies ``Request.timeout`` itself may say so with a class
-    attribute ``enforces_timeout = True``; otherwise the runner keeps time.
+    attribute ``enforces_timeout = True``; otherwise the runner keeps time. A
+    provider with slow set-up (loading a local model) may have an
+    ``async def start(self)`` that the runner awaits before the first call's
+    clock starts, showing its ``starting_message`` meanwhile.
     """
 
     async def complete(self, request: Request) -> Completion:
