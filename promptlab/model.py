@@ -232,10 +232,10 @@ class Model:
         if provider == "openai" and base_url is None:
             base_url = os.environ.get("OPENAI_BASE_URL") or None
         _refuse_secrets(params, base_url)
-        _check_params(params)
         if params.get("n", 1) != 1:
             raise ConfigError("n must be 1: each trial records one output; use repeats= for more")
         params = to_jsonable(params)  # numpy scalars and the like, as plain JSON values
+        _check_params(params)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "provider", provider)
         object.__setattr__(self, "params", dict(sorted(params.items())))

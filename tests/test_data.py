@@ -93,6 +93,10 @@ def test_unknown_extension(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.jsonl"
     path.write_text('{"text": "fine"}\n{not json\n')
+    with pytest.raises(DataError, match=r"broken.jsonl, line 2: not valid JSON"):
+        load_rows(path)
+    path = tmp_path / "broken.parquet"
+    path.write_text("not parquet")
     with pytest.raises(DataError, match="can't read"):
         load_rows(path)
 

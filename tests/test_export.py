@@ -100,7 +100,7 @@ def lab(tmp_path: Path) -> pl.Lab:
 def test_trials_csv_round_trips_through_pandas(lab: pl.Lab, tmp_path: Path) -> None:
     record(lab, rows(6))
     trials = lab.trials()
-    path = lab.export_trials(tmp_path / "out" / "trials.csv", experiment="exp")
+    path = lab.export_trials(tmp_path / "out" / "trials.csv", experiment="exp", mkdir=True)
     back = pd.read_csv(path)
     assert list(back.columns) == list(trials.columns)
     assert len(back) == len(trials) == 6
@@ -280,9 +280,9 @@ def test_dedupe_keeps_one_example_per_input_the_best_one(lab: pl.Lab) -> None:
 
 def test_validation_split_is_deterministic_and_complete(lab: pl.Lab, tmp_path: Path) -> None:
     record(lab, rows(60))
-    first = lab.export_finetune(tmp_path / "a" / "train.jsonl", validation_split=0.1, seed=7)
-    lab.export_finetune(tmp_path / "b" / "train.jsonl", validation_split=0.1, seed=7)
-    lab.export_finetune(tmp_path / "c" / "train.jsonl", validation_split=0.1, seed=8)
+    first = lab.export_finetune(tmp_path / "a" / "train.jsonl", validation_split=0.1, seed=7, mkdir=True)
+    lab.export_finetune(tmp_path / "b" / "train.jsonl", validation_split=0.1, seed=7, mkdir=True)
+    lab.export_finetune(tmp_path / "c" / "train.jsonl", validation_split=0.1, seed=8, mkdir=True)
     assert (first.n_train, first.n_validation) == (54, 6)
     assert first.validation_path == tmp_path / "a" / "train.val.jsonl"
     for name in ("train.jsonl", "train.val.jsonl"):
@@ -296,7 +296,9 @@ def test_validation_split_is_deterministic_and_complete(lab: pl.Lab, tmp_path: P
         assert_openai_chat(line)
     # the same examples in another order split the same way
     shuffled = lab.trials().sample(frac=1.0, random_state=3)
-    reordered = finetune.export_finetune(shuffled, tmp_path / "d" / "train.jsonl", validation_split=0.1, seed=7)
+    reordered = finetune.export_finetune(
+        shuffled, tmp_path / "d" / "train.jsonl", validation_split=0.1, seed=7, mkdir=True
+    )
     assert sorted(map(json.dumps, read_jsonl(reordered.validation_path or Path()))) == sorted(map(json.dumps, held_out))
 
 
@@ -488,6 +490,7 @@ def test_no_export_holds_a_secret_from_the_environment(
     lab.feedback(trials["trial_id"].iloc[0], correction=f"fixed, key {secret}")
     lab.compare_pairwise(trials[trials["model"] == "quiet"], trials[trials["model"] == "loud"], loud_judge)
     out = tmp_path / "out"
+    out.mkdir()
     files = [lab.export_trials(out / f"trials.{suffix}") for suffix in ("csv", "parquet", "jsonl")]
     files += [lab.export_finetune(out / "train.jsonl", validation_split=0.2).path, out / "train.val.jsonl"]
     files += [lab.export_preferences(out / "dpo.jsonl").path, lab.report(out / "report.html", "exp")]
@@ -510,6 +513,7 @@ def test_cli_exports_and_exit_codes(
     lab.fold()
     db = ["--db", str(lab.path)]
     out = tmp_path / "cli"
+    out.mkdir()
 
     assert cli.main(["export", "trials", str(out / "t.parquet"), *db, "--model", "upper"]) == 0
     assert "wrote 60 trials" in capsys.readouterr().out

@@ -80,9 +80,12 @@ def test_secret_parameters_are_refused_without_echoing_them(param: str) -> None:
     assert isinstance(info.value, ConfigError)
 
 
-@pytest.mark.parametrize("param", ["max_tokens", "top_k", "max_completion_tokens", "top_p", "seed", "stop"])
-def test_ordinary_parameters_are_fine(param: str) -> None:
-    assert param in pl.Model("gpt-4o-mini", **{param: 5}).params
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("max_tokens", 5), ("top_k", 5), ("max_completion_tokens", 5), ("top_p", 0.5), ("seed", 5), ("stop", "5")],
+)
+def test_ordinary_parameters_are_fine(param: str, value: object) -> None:
+    assert param in pl.Model("gpt-4o-mini", **{param: value}).params
 
 
 def test_credentials_in_base_url_are_refused() -> None:

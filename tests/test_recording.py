@@ -105,7 +105,7 @@ def test_identity_prefers_the_person_to_a_shared_login(monkeypatch: pytest.Monke
 @pytest.mark.parametrize("folder", ["all*stars", "[draft]", "{a,b}", "a[*]b"])
 def test_a_history_can_live_in_a_folder_with_pattern_characters(tmp_path: Path, folder: str) -> None:
     # read as a glob, "[draft]" matches a folder named "d" (not itself): its journal would vanish from reads
-    lab = pl.Lab(tmp_path / folder / "history.duckdb")
+    lab = pl.Lab(tmp_path / folder / "history.duckdb", mkdir=True)
     run = lab.sweep(pl.Prompt("Hi {{ n }}"), fake_model("echo"), [{"n": "a"}, {"n": "b"}], display=None)
     assert sorted(run.df["output"]) == ["Hi a", "Hi b"]
     assert sorted(lab.trials()["output"]) == ["Hi a", "Hi b"]  # read while still in the journal

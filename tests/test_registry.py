@@ -89,7 +89,7 @@ def lab(seed: Seed, tmp_path: Path) -> pl.Lab:
 @pytest.fixture
 def blank(tmp_path: Path) -> pl.Lab:
     """An empty history of the test's own."""
-    return pl.Lab(tmp_path / "blank" / "h.duckdb")
+    return pl.Lab(tmp_path / "blank" / "h.duckdb", mkdir=True)
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def lab(tmp_path: Path) -> pl.Lab:
 
 
 def test_report_is_self_contained_and_has_the_summary(lab: pl.Lab, tmp_path: Path) -> None:
-    path = lab.report(tmp_path / "out" / "moods.html", "moods")
+    path = lab.report(tmp_path / "out" / "moods.html", "moods", mkdir=True)
     assert path == tmp_path / "out" / "moods.html"
     page = parse(path)
     html = path.read_text(encoding="utf-8")

@@ -233,15 +233,17 @@ def unwritable_location(tmp_path: Path) -> Path:
 
 def test_unwritable_location_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(StoreLocationError) as info:
-        pl.Lab(unwritable_location(tmp_path))
+        pl.Lab(unwritable_location(tmp_path), mkdir=True)
     assert "folder you can write to" in str(info.value)
     assert "PROMPTLAB_DB" in str(info.value)
 
 
 def test_uncreatable_location_says_what_to_do() -> None:
     with pytest.raises(StoreLocationError) as info:
-        pl.Lab("/proc/promptlab-test/history.duckdb")  # can't be created, by anyone
+        pl.Lab("/proc/promptlab-test/history.duckdb", mkdir=True)  # can't be created, by anyone
     assert "folder you can write to" in str(info.value)
+    with pytest.raises(StoreLocationError, match="does not exist; create it first"):
+        pl.Lab("/proc/promptlab-test/history.duckdb")
 
 
 # -- durability: the journal and the fold ------------------------------------------------

@@ -296,7 +296,7 @@ def symlinked(tmp_path: Path, quiet: NullDisplay, as_user: Callable[[str], None]
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "h.duckdb").symlink_to(real / "h.duckdb")
     as_user("ben")
-    yield pl.Lab(tmp_path / "elsewhere" / "h.duckdb")
+    yield pl.Lab(tmp_path / "elsewhere" / "h.duckdb", mkdir=True)
 
 
 def test_the_policy_beside_the_real_file_applies_through_a_symlink(symlinked: pl.Lab, tmp_path: Path) -> None:

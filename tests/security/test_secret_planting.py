@@ -131,7 +131,7 @@ def test_a_recorded_model_with_a_nested_secret_is_refused_when_read_back() -> No
 def echoed(tmp_path: Path, stub_server: StubServer) -> Iterator[tuple[pl.Lab, pl.Run, Path]]:
     """A history of sweeps against a server that echoes the Authorization
     header in x-request-id, the completion id, the output and errors."""
-    lab = pl.Lab(tmp_path / "team" / "history.duckdb")
+    lab = pl.Lab(tmp_path / "team" / "history.duckdb", mkdir=True)
     models = [
         pl.Model("stub-model", base_url=stub_server.url, api_key_env="MY_SERVICE_TOKEN"),
         pl.Model("stub-model", base_url=stub_server.url, temperature=0),  # OPENAI_API_KEY
@@ -140,6 +140,7 @@ def echoed(tmp_path: Path, stub_server: StubServer) -> Iterator[tuple[pl.Lab, pl
     run = lab.sweep(PROMPT, models, rows, experiment="planted", display=NullDisplay())
     sent = set(stub_server.authorization)
     assert sent == {f"Bearer {TOKEN}", f"Bearer {OPENAI_KEY}"}, "the server did get both keys"
+    (tmp_path / "out").mkdir()
     yield lab, run, tmp_path / "out"
 
 
@@ -208,6 +209,7 @@ def planted_inputs(lab: pl.Lab) -> pl.Run:
 @SMALL_SET
 def test_exports_mask_secrets_at_every_depth(planted_inputs: pl.Run, lab: pl.Lab, tmp_path: Path) -> None:
     out = tmp_path / "out"
+    out.mkdir()
     for name in ("trials.csv", "trials.jsonl"):
         lab.export_trials(out / name)
     lab.export_finetune(out / "train.jsonl")
