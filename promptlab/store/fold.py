@@ -17,12 +17,10 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from promptlab.store.journal import Journal
 from promptlab.store.schema import TABLES, Table
@@ -110,8 +108,7 @@ def missing_rows(con: duckdb.DuckDBPyConnection, alias: str, table: Table, rows:
     this state or a newer one). The comparison is made here, in Python."""
     if not rows:
         return 0
-    keys = pa.table({k: arrow_table(table, rows).column(k) for k in table.key})
-    con.register(_INCOMING, keys)
+    con.register(_INCOMING, arrow_table(table, rows, only=table.key))
     try:
         match = " AND ".join(f'stored."{k}" = wanted."{k}"' for k in table.key)
         selected = table.column_names if table.replace else list(table.key)  # trials: only their keys
@@ -142,9 +139,7 @@ def _equal(sql_type: str, wanted: Any, held: Any) -> bool:
         return wanted is None and held is None
     if sql_type == "JSON":
         return bool(json.loads(wanted) == json.loads(held))
-    if sql_type == "TIMESTAMP" and isinstance(held, datetime):
-        return bool(wanted == held)
-    return bool(wanted == held)
+    return bool(wanted == held)  # times come back as the datetimes that were written
 
 
 @contextlib.contextmanager

@@ -236,8 +236,9 @@ def _older(table: Table, row: Mapping[str, Any], than: Mapping[str, Any]) -> boo
     return (row.get(table.revision) or 0) < (than.get(table.revision) or 0)
 
 
-def arrow_table(table: Table, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """The rows as an Arrow table with the table's column types."""
+def arrow_table(table: Table, rows: Sequence[Mapping[str, Any]], only: Sequence[str] | None = None) -> pa.Table:
+    """The rows as an Arrow table with the table's column types (``only`` these columns)."""
+    columns = [(name, sql_type) for name, sql_type in table.columns if only is None or name in only]
     return pa.table(
-        {name: pa.array([row[name] for row in rows], type=_ARROW_TYPES[sql_type]) for name, sql_type in table.columns}
+        {name: pa.array([row[name] for row in rows], type=_ARROW_TYPES[sql_type]) for name, sql_type in columns}
     )
