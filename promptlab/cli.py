@@ -20,15 +20,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from promptlab import cli_format, stats
-from promptlab.cli_check import add_check_command, add_endpoint_option, check_command
+import pandas as pd
+
+from promptlab import cli_format, cli_show, stats
+from promptlab.cli_check import add_check_command, add_endpoint_option, check_command, junit_on_usage_error
 from promptlab.cli_db import add_db_commands, db_command
 from promptlab.cli_export import add_export_commands, run_export
+from promptlab.columns import EVAL_ERRORS
 from promptlab.endpoints import allowed_endpoints, check_endpoints
 from promptlab.errors import PromptlabError, StoreError
+from promptlab.estimate import estimate_without_writing
 from promptlab.experiment import load_experiment
 from promptlab.lab import Lab, default_db_path
 from promptlab.local_models import KNOWN_MODELS, pull
+from promptlab.run import Run
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -51,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=_positive, help="calls per prompt, model and row (overrides the file)")
     run.add_argument("--concurrency", type=_positive, help="calls in flight (overrides the file)")
     run.add_argument("--no-cache", action="store_true", help="call the model even when history has the answer")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the estimate (calls, tokens, cost) and stop: nothing called or written")  # fmt: skip
     run.add_argument("--allow-outside", action="append", default=[], metavar="PATH",
                      help="let the file's data: read PATH (a file or folder) outside the file's own folder; "
                      "repeatable")  # fmt: skip
@@ -61,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--prompt", help="only this prompt name")
     history.add_argument("--model", help="only this model name")
     history.add_argument("--user", help="only trials run by this user")
+    history.add_argument("--run", metavar="RUN_ID", help="only this run's trials (a unique prefix of its id is enough)")
     history.add_argument("--search", metavar="TEXT", help="text to find in inputs or outputs (any case)")
     history.add_argument("--errors", action="store_true", help="only failed trials")
     history.add_argument("--limit", type=_positive, default=20, help="how many trials (default 20)")
@@ -112,25 +120,38 @@ def _db_option(args: argparse.Namespace) -> str:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``promptlab run FILE.yaml``."""
+    """``promptlab run FILE.yaml`` (``--dry-run``: only the estimate)."""
     experiment = load_experiment(args.file, allow_outside=args.allow_outside)
     arguments = experiment.sweep_arguments()
     if args.repeats is not None:
         arguments["repeats"] = args.repeats
     if args.concurrency is not None:
         arguments["concurrency"] = args.concurrency
+    arguments["cache"] = not args.no_cache
     with allowed_endpoints(*args.allow_endpoint):
         check_endpoints(experiment.models)  # before the history file is created or anything runs
+        if args.dry_run:
+            found = estimate_without_writing(args.db or default_db_path(), **arguments)
+            print(f"estimate: {found}\ndry run: nothing was called or recorded; run without --dry-run to run it")
+            return EXIT_OK
         lab = _open(args, create=True)
+        print(f"estimate: {lab.estimate(**arguments)}", flush=True)
         # Trials record the experiment file as their source, not the promptlab executable.
         os.environ.setdefault("PROMPTLAB_SOURCE", str(Path(args.file).resolve()))
-        run = lab.sweep(**arguments, cache=not args.no_cache)
+        run = lab.sweep(**arguments)
+    return _report_run(args, lab, run, [prompt.version for prompt in experiment.prompts])
+
+
+def _report_run(args: argparse.Namespace, lab: Lab, run: Run, versions: list[str]) -> int:
+    """The finished run's summary, verdict and where to look next; the exit code."""
     trials = run.df
-    prompt_order = {prompt.version: position for position, prompt in enumerate(experiment.prompts)}
+    prompt_order = {version: position for position, version in enumerate(versions)}
     failed = int(trials["error_type"].notna().sum())
     cached = int(trials["cached"].sum())
+    promptlab = "promptlab" + _db_option(args)
     print(f"\nexperiment {run.experiment}, run {run.run_id} ({run.status})")
-    print(f"{len(trials)} trials: {len(trials) - failed} ok, {failed} failed, {cached} from cache\n")
+    print(f"{len(trials)} trials: {len(trials) - failed} ok, {failed} failed, {cached} from cache"
+          f"{_evaluator_errors(trials, promptlab)}\n")  # fmt: skip
     in_file_order = trials.sort_values("prompt_version", key=lambda v: v.map(prompt_order), kind="stable")
     print("\n".join(cli_format.summary_lines(stats.summary(in_file_order))))
     print("".join(f"\n{line}" for line in cli_format.verdict_lines(in_file_order)))
@@ -138,7 +159,6 @@ def run_command(args: argparse.Namespace) -> int:
     # Point at a failure when there is one: that is what the user will want to read first.
     shown = trials[trials["error_type"].notna()] if failed else trials
     example = cli_format.short_id(shown["trial_id"].iloc[0]) if len(shown) else "TRIAL_ID"
-    promptlab = "promptlab" + _db_option(args)
     print("\nwhere to look next:")
     print(f"  {promptlab} history --experiment {shlex.quote(run.experiment)}" + (" --errors" if failed else ""))
     print(f"  {promptlab} show {example}")
@@ -149,11 +169,22 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _evaluator_errors(trials: pd.DataFrame, promptlab: str) -> str:
+    """``, 2 evaluator errors (...)`` when evaluators couldn't score some trials, else ''."""
+    unscored = trials[trials[EVAL_ERRORS] > 0] if EVAL_ERRORS in trials else trials.iloc[:0]
+    if unscored.empty:
+        return ""
+    example = cli_format.short_id(unscored["trial_id"].iloc[0])
+    errors = int(unscored[EVAL_ERRORS].sum())
+    return f", {errors} evaluator error{'' if errors == 1 else 's'} (`{promptlab} show {example}` says why)"
+
+
 def history_command(args: argparse.Namespace) -> int:
     """``promptlab history``."""
     lab = _open(args)
+    run = None if args.run is None else str(lab.run_info(args.run)["run_id"])
     trials = lab.trials(
-        experiment=args.experiment, prompt=args.prompt, model=args.model, user=args.user,
+        experiment=args.experiment, prompt=args.prompt, model=args.model, user=args.user, run=run,
         search=args.search, errors=True if args.errors else None,
         limit=args.limit + 1, newest_first=True,  # one more than shown tells whether there are more
     )  # fmt: skip
@@ -168,8 +199,14 @@ def history_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    """``promptlab show TRIAL_ID``."""
-    print("\n".join(cli_format.trial_lines(_open(args).trial(args.trial_id))))
+    """``promptlab show TRIAL_ID``: the trial, its scores and its feedback."""
+    lab = _open(args)
+    trial = lab.trial(args.trial_id)
+    # lab.trial is the stored row; the scores come with the trial's row of a trials frame.
+    scored = lab.trials(trial_ids=[str(trial["trial_id"])], kind=None)
+    feedback = lab.feedback_for(str(trial["trial_id"]))
+    row = {str(k): v for k, v in scored.iloc[0].items()} if len(scored) else {}
+    print("\n".join(cli_show.trial_lines(trial, row, feedback, promptlab="promptlab" + _db_option(args))))
     return EXIT_OK
 
 
@@ -204,7 +241,7 @@ def pull_command(args: argparse.Namespace) -> int:
 
 def gate_command(args: argparse.Namespace) -> int:
     """``promptlab check`` (the regression gate)."""
-    return check_command(args, _open(args))
+    return check_command(args, lambda: _open(args))
 
 
 def database_command(args: argparse.Namespace) -> int:
@@ -234,8 +271,10 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``promptlab`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = parser.parse_args(argv)
+        with junit_on_usage_error(argv):
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # --help exits 0, a usage error 2; return it rather than exit
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:

@@ -6,7 +6,6 @@ Times are shown in UTC, as they are stored.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -15,7 +14,7 @@ import pandas as pd
 
 from promptlab.columns import score_columns
 from promptlab.pricing import dollars
-from promptlab.stats import VARIANT, compare, params_label, variant_name, with_variant_labels
+from promptlab.stats import VARIANT, compare, variant_name, with_variant_labels
 
 UNKNOWN = "—"
 """Shown for a value nobody knows (a cost without a price, tokens of a failed call)."""
@@ -116,7 +115,10 @@ def summary_lines(summary: pd.DataFrame) -> list[str]:
     """``run.summary()`` as a table: one line per variant, a column per evaluator
     (its mean score and 95% bootstrap interval)."""
     scores = [str(column).removesuffix("_mean") for column in summary.columns if str(column).endswith("_mean")]
-    headers = ["prompt", "model", "params", "n", "errors", "cached", "p50", "p95", "tokens in/out", "cost", *scores]
+    # Evaluator errors get a column only when there are some: a NaN score must not pass for "no errors".
+    unscored = "eval_errors" in summary and bool(summary["eval_errors"].fillna(0).sum())
+    headers = ["prompt", "model", "params", "n", "errors", *(["eval errors"] if unscored else []), "cached",
+               "p50", "p95", "tokens in/out", "cost", *scores]  # fmt: skip
     rows = [
         [
             prompt_label(row["prompt_name"], row["prompt_version"]),
@@ -124,6 +126,7 @@ def summary_lines(summary: pd.DataFrame) -> list[str]:
             str(row["params"]) or "-",
             count(row["n"]),
             count(row["errors"]),
+            *([count(row["eval_errors"])] if unscored else []),
             count(row["cached"]),
             duration(row["latency_p50_ms"]),
             duration(row["latency_p95_ms"]),
@@ -133,7 +136,8 @@ def summary_lines(summary: pd.DataFrame) -> list[str]:
         ]
         for row in summary.to_dict("records")
     ]
-    return table(headers, rows, right=["n", "errors", "cached", "p50", "p95", "tokens in/out", "cost", *scores])
+    right = ["n", "errors", "eval errors", "cached", "p50", "p95", "tokens in/out", "cost", *scores]
+    return table(headers, rows, right=right)
 
 
 def verdict_lines(trials: pd.DataFrame) -> list[str]:
@@ -183,60 +187,6 @@ def _outcome(trial: Mapping[Any, Any]) -> str:
     if not is_missing(trial.get("error_type")):
         return f"ERROR {trial['error_type']}: {trial.get('error') or ''}"
     return "" if is_missing(trial.get("output")) else str(trial["output"])
-
-
-def trial_lines(trial: Mapping[str, Any]) -> list[str]:
-    """Everything about one trial (``Lab.trial``), section by section."""
-
-    def field(label: str, value: Any) -> str:
-        return f"{label + ':':<15}{UNKNOWN if is_missing(value) else value}"
-
-    failed = not is_missing(trial.get("error_type"))
-    cached = is_true(trial.get("cached"))
-    lines = [
-        f"trial {trial['trial_id']}" + ("  (FAILED)" if failed else "") + ("  (cached)" if cached else ""),
-        field("experiment", trial.get("experiment")),
-        field("run", trial.get("run_id")),
-        field("prompt", f"{trial.get('prompt_name')} (version {trial.get('prompt_version')})"),
-        field("model", f"{trial.get('model')} on {trial.get('provider')} (config {trial.get('model_id')})"),
-        field("params", params_label(trial.get("params")) or "none"),
-        field("row", f"{trial.get('row_index')}, repeat {trial.get('repeat')}"),
-        "",
-        "vars:",
-        *_indented(json.dumps(trial.get("vars"), ensure_ascii=False, indent=2, default=str)),
-        "",
-        "messages:",
-    ]
-    for message in trial.get("messages") or []:
-        lines += [f"  [{message.get('role')}]", *_indented(str(message.get("content")), 4)]
-    lines.append("")
-    if failed:
-        lines += [f"error: {trial['error_type']}", *_indented(str(trial.get("error")))]
-    else:
-        lines += ["output:", *_indented("" if is_missing(trial.get("output")) else str(trial["output"]))]
-    tokens = f"{count(trial.get('prompt_tokens'))} prompt + {count(trial.get('completion_tokens'))} completion"
-    lines += [
-        "",
-        field("tokens", tokens),
-        field("latency", duration(trial.get("latency_ms")))
-        + ("" if is_missing(trial.get("ttft_ms")) else f" (first token {duration(trial['ttft_ms'])})"),
-        field("cost", money(trial.get("cost_usd"))),
-        field("cached", f"yes, reused trial {trial.get('cached_from')}" if cached else "no"),
-        field("attempts", trial.get("attempts")),
-        field("finish reason", trial.get("finish_reason")),
-        field("request id", trial.get("request_id")),
-        field("user", trial.get("user")),
-        field("host", trial.get("host")),
-        field("source", trial.get("source")),
-        field("git commit", trial.get("git_commit")),
-        field("started", when(trial.get("started_at"), seconds=True) + " UTC"),
-        field("finished", when(trial.get("created_at"), seconds=True) + " UTC"),
-    ]
-    return lines
-
-
-def _indented(text: str, spaces: int = 2) -> list[str]:
-    return [" " * spaces + line for line in text.splitlines()] or [" " * spaces]
 
 
 def experiments_lines(experiments: pd.DataFrame, width: int) -> list[str]:

@@ -100,6 +100,9 @@ fail, ``passed_<label>``."""
 
 PASSED_PREFIX = "passed_"
 
+LABEL_PREFIX = "label_"
+"""``label_<label>``: the label the evaluator gave (a class, a judge's verdict), when it gave one."""
+
 EXPLANATION_PREFIX = "explanation_"
 """``explanation_<label>``: why the evaluator (a judge, say) gave its score, when it said."""
 
@@ -129,8 +132,8 @@ def trial_frame(stored: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.
         frame[f"{SCORE_PREFIX}{evaluator}"] = frame["trial_id"].map(by_trial["value"]).astype(float)
         if by_trial["passed"].notna().any():
             frame[f"{PASSED_PREFIX}{evaluator}"] = frame["trial_id"].map(by_trial["passed"]).astype("boolean")
-        for prefix, field in ((EXPLANATION_PREFIX, "explanation"), (EVAL_ERROR_PREFIX, "error"),
-                              (JUDGE_TRIAL_PREFIX, "judge_trial_id")):  # fmt: skip
+        for prefix, field in ((LABEL_PREFIX, "label"), (EXPLANATION_PREFIX, "explanation"),
+                              (EVAL_ERROR_PREFIX, "error"), (JUDGE_TRIAL_PREFIX, "judge_trial_id")):  # fmt: skip
             if field in by_trial and by_trial[field].notna().any():
                 frame[f"{prefix}{evaluator}"] = frame["trial_id"].map(by_trial[field]).astype(object)
         if "error" in by_trial:

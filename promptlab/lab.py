@@ -15,7 +15,7 @@ from promptlab import columns, evals, export, finetune, preferences, stats
 from promptlab.background import SweepHandle
 from promptlab.data import Data
 from promptlab.errors import ConfigError
-from promptlab.estimate import Estimate, estimate_cells
+from promptlab.estimate import Estimate, estimate_sweep
 from promptlab.evaluation import pair_by_input, prefer_pairs, score_stored
 from promptlab.evaluator import Evaluator
 from promptlab.export import ExportedSet, TrialFilters
@@ -144,11 +144,7 @@ class Lab(PromptRegistry):
     ) -> Estimate:
         """What ``sweep`` with these arguments would do: cells, calls, cache hits,
         tokens and cost (see ``promptlab.estimate`` for how tokens are counted)."""
-        plan = plan_sweep(prompts, models, data, options)
-        keys = [cell.cache_key for cell in plan.cells]
-        cached = set(reads.cached_responses(self.store, keys)) if plan.settings.cache else set()
-        names = sorted({cell.model.name for cell in plan.cells})
-        return estimate_cells(plan.cells, cached, reads.mean_completion_tokens(self.store, names))
+        return estimate_sweep(self.store, plan_sweep(prompts, models, data, options))
 
     # -- evaluating --------------------------------------------------------------------
 
@@ -316,6 +312,7 @@ class Lab(PromptRegistry):
         limit: int | None = None,
         newest_first: bool = False,
         kind: str | None = "sweep",
+        trial_ids: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Trials matching every filter given, oldest first (columns: ``promptlab.columns``).
 
@@ -323,13 +320,15 @@ class Lab(PromptRegistry):
         timedelta (that long ago); ``search`` finds text in inputs or
         outputs, case-insensitively; ``errors=True`` keeps failed trials only;
         ``newest_first=True`` with ``limit=N`` gives the latest N; ``kind="judge"``
-        gives the calls judges made (None: all). Each evaluator that scored the
-        trials adds ``score_<label>`` (and ``passed_<label>``) columns.
+        gives the calls judges made (None: all); ``trial_ids`` keeps only those
+        trials. Each evaluator that scored the trials adds ``score_<label>``
+        (and ``passed_<label>``, ``label_<label>``, ``explanation_<label>``,
+        ``eval_error_<label>``, ``judge_trial_<label>`` when it gave them) columns.
         """
         where = reads.TrialFilter(
             experiment=experiment, prompt=prompt, prompt_version=prompt_version, model=model,
             run=run.run_id if isinstance(run, Run) else run, user=user, since=_as_utc(since),
-            search=search, errors=errors, kind=kind,
+            search=search, errors=errors, kind=kind, trial_ids=trial_ids,
         )  # fmt: skip
         with self.store.reading() as reader:
             stored = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where, limit, newest_first=newest_first)

@@ -178,8 +178,10 @@ def _as_price(price: Price | tuple[float, float] | None, provider: str, name: st
             raise ConfigError(
                 f"price for {name!r} must be (input, output) USD per million tokens, got {price!r}"
             ) from exc
-    if provider in ("llamacpp", "fake"):
+    if provider == "llamacpp":
         return FREE
+    if provider == "fake":  # a fake named like a priced model costs what it would (tests and docs look real)
+        return lookup_price(name) or FREE
     return lookup_price(name)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -134,8 +134,9 @@ def score_by_variant(trials: pd.DataFrame, metric: str) -> Figure:
         return fig
     intervals = [bootstrap_ci(grouped.get_group(v).dropna().to_numpy()) if v in grouped.groups else (np.nan, np.nan)
                  for v in variants]  # fmt: skip
-    low = np.array([m - lo for m, (lo, _) in zip(means, intervals, strict=True)], dtype=float)
-    high = np.array([hi - m for m, (_, hi) in zip(means, intervals, strict=True)], dtype=float)
+    # clipped at 0: when every value is the same, the interval's ends can miss the mean by a rounding error
+    low = np.clip([m - lo for m, (lo, _) in zip(means, intervals, strict=True)], 0.0, None).astype(float)
+    high = np.clip([hi - m for m, (_, hi) in zip(means, intervals, strict=True)], 0.0, None).astype(float)
     positions = np.arange(len(variants))
     ax.barh(positions, means.fillna(0.0).to_numpy(dtype=float),
             xerr=np.nan_to_num(np.vstack([low, high])), capsize=4)  # fmt: skip
@@ -170,11 +171,10 @@ def quality_vs(trials: pd.DataFrame, metric: str, x: str = "cost_usd") -> Figure
     ax.scatter(points["cost"], points["quality"], color=np.where(on_front, "#e45756", "#9d9d9d"), zorder=3)
     front = points[on_front].sort_values("cost")
     ax.plot(front["cost"], front["quality"], color="#e45756", linewidth=1, zorder=2, label="Pareto front")
-    for name, point in points.iterrows():
-        ax.annotate(str(name), (point["cost"], point["quality"]), xytext=(4, 4), textcoords="offset points", fontsize=8)
     ax.set_xlabel("mean cost per trial (USD)" if x == "cost_usd" else "mean latency (ms)")
     ax.set_ylabel(f"mean {column.removeprefix(SCORE_PREFIX)}")
-    ax.legend(loc="lower right", fontsize=8)
+    fig.legend(loc="outside lower center", fontsize=8, frameon=False)
+    place_labels(ax, [(str(name), p["cost"], p["quality"]) for name, p in points.iterrows()])
     return fig
 
 
@@ -193,5 +193,56 @@ def paired_differences(comparison: Comparison) -> Figure:
     ax.axvline(comparison.difference, color="#4c78a8", linewidth=2, label=f"mean {comparison.difference:+.3g}")
     ax.set_yticks([])
     ax.set_xlabel(f"B − A  (wins {comparison.wins}, losses {comparison.losses}, ties {comparison.ties})")
-    ax.legend(loc="upper right", fontsize=8)
+    fig.legend(loc="outside right upper", fontsize=8)  # beside the axes: never over the points
     return fig
+
+
+LABEL_OFFSETS = [(dx, sign * (3 + 11 * step)) for step in range(10) for sign in (1, -1) for dx in (5, -5)]
+"""Where a point's label may go, in points from it, nearest first: right or left, then
+a line further up or down at a time (a label is about 11 points tall)."""
+
+
+def place_labels(ax: Axes, points: list[tuple[str, float, float]], fontsize: float = 8) -> list[Any]:
+    """Label each ``(text, x, y)`` point next to it where the label overlaps no other
+    label and no point and stays inside the axes: variants at about the same place
+    get their labels stacked apart, joined to their point by a thin line. Where
+    no place is free, the one with the fewest overlaps is taken."""
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
+
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    ax.margins(0.12)  # room for labels inside the axes, around the outermost points
+    fig.draw_without_rendering()  # lay the figure out first: the places are measured in pixels
+    pixels_per_point = fig.dpi / 72
+    marks = [ax.transData.transform((x, y)) for _, x, y in points]
+    taken = [Bbox.from_extents(px - 5, py - 5, px + 5, py + 5) for px, py in marks]
+    placed = []
+    for text, x, y in sorted(points, key=lambda p: (-p[2], p[1])):
+        probe = ax.text(0, 0, text, fontsize=fontsize)
+        size = probe.get_window_extent()  # a label's size doesn't depend on where it goes
+        probe.remove()
+        px, py = ax.transData.transform((x, y))
+        best: tuple[int, tuple[int, int], Any] | None = None
+        for dx, dy in LABEL_OFFSETS:
+            left = px + dx * pixels_per_point - (0 if dx > 0 else size.width)
+            bottom = py + dy * pixels_per_point - (0 if dy > 0 else size.height)
+            box = Bbox.from_bounds(left, bottom, size.width, size.height).padded(1)
+            # a label cut off by the figure's edge is the worst place; outside the axes, over the ticks, the next
+            in_axes, in_figure = (all(r.contains(*corner) for corner in box.corners()) for r in (ax.bbox, fig.bbox))
+            clashes = sum(box.overlaps(other) for other in taken) + (0 if in_axes else 1) + (0 if in_figure else 3)
+            if best is None or clashes < best[0]:
+                best = (clashes, (dx, dy), box)
+            if clashes == 0:
+                break
+        assert best is not None
+        (dx, dy), box = best[1], best[2]
+        taken.append(box)
+        label = ax.annotate(
+            text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+            ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top", annotation_clip=False,
+            arrowprops={"arrowstyle": "-", "color": "#9d9d9d", "lw": 0.5, "shrinkA": 0} if abs(dy) > 3 else None,
+        )  # fmt: skip
+        label.set_in_layout(False)  # placed after the layout: it must not move the axes
+        placed.append(label)
+    return placed

@@ -19,6 +19,9 @@ from promptlab.keys import canonical_json
 VARIANT = ["prompt_name", "prompt_version", "model", "params"]
 """The columns that identify a variant: one prompt version on one model config."""
 
+ALPHA = 0.05
+"""The sign test's significance level for a verdict (and the gate's regression rule)."""
+
 RESAMPLES = 2000
 """Bootstrap resamples; with the fixed seed, results are reproducible."""
 
@@ -162,8 +165,14 @@ def summary(trials: pd.DataFrame, *, ci: bool = True) -> pd.DataFrame:
         result[f"{label}_mean"] = values.mean()
         if ci:
             intervals = values.apply(lambda v: bootstrap_ci(v.dropna().to_numpy()))
-            result[f"{label}_ci_low"] = intervals.map(lambda interval: interval[0])
-            result[f"{label}_ci_high"] = intervals.map(lambda interval: interval[1])
+            # the bootstrap and pandas sum in different orders: keep the mean inside its own interval
+            mean = result[f"{label}_mean"]
+            result[f"{label}_ci_low"] = pd.concat([intervals.map(lambda interval: interval[0]), mean], axis=1).min(
+                axis=1
+            )
+            result[f"{label}_ci_high"] = pd.concat([intervals.map(lambda interval: interval[1]), mean], axis=1).max(
+                axis=1
+            )
         result[f"{label}_n"] = values.count()
         if PASSED_PREFIX + label in frame:
             result[f"{label}_pass_rate"] = grouped[PASSED_PREFIX + label].mean()
@@ -245,18 +254,33 @@ class Comparison:
     """Whether larger values of the metric are better."""
 
     @property
+    def significant(self) -> bool:
+        """Whether A and B clearly differ. Both tests must agree: with a handful of
+        inputs that all moved one way the bootstrap interval collapses away from
+        0 while the sign test rightly says that few inputs prove nothing."""
+        clear = self.n > 0 and self.difference != 0 and self.p_value < ALPHA
+        return clear and (self.ci_low > 0 or self.ci_high < 0)
+
+    @property
+    def clearly_better(self) -> bool:
+        """B is clearly better than A (in the metric's direction)."""
+        return self.significant and (self.difference > 0) == self.higher_is_better
+
+    @property
+    def clearly_worse(self) -> bool:
+        """B is clearly worse than A (in the metric's direction)."""
+        return self.significant and (self.difference > 0) != self.higher_is_better
+
+    @property
     def verdict(self) -> str:
         """The result in plain words."""
         if self.n == 0:
             return f"no inputs in common to compare on {self.metric}"
-        # Both tests must agree: with a handful of inputs that all moved one way
-        # the bootstrap interval collapses away from 0 while the sign test rightly
-        # says that few inputs prove nothing.
-        significant = self.p_value < 0.05 and (self.ci_low > 0 or self.ci_high < 0)
-        better = (self.difference > 0) == self.higher_is_better
-        who = "B is better than A" if better else "B is worse than A"
-        if not significant or self.difference == 0:
-            who = "no clear difference between A and B"
+        who = "no clear difference between A and B"
+        if self.clearly_better:
+            who = "B is better than A"
+        elif self.clearly_worse:
+            who = "B is worse than A"
         return (
             f"{who} on {self.metric}: B wins on {self.wins} of {self.n} inputs, loses on {self.losses}, "
             f"ties {self.ties}; difference {self.difference:+.3g}, 95% CI {self.ci_low:.3g} to "

@@ -72,6 +72,9 @@ class JupyterLab:
     log: Path
     static: Path
     """A folder the server serves under ``/static/`` (no token needed), empty at first."""
+    root: Path
+    """The server's root folder (a copy of ``notebooks/`` and ``experiments/``); notebooks and files a
+    test puts here open at ``page_url(relative path)``."""
 
     def static_url(self, path: str) -> str:
         return f"{self.url}/static/{path}"
@@ -148,7 +151,8 @@ def jupyter_lab(tmp_path: Path) -> Iterator[JupyterLab]:
     port, token = _free_port(), secrets.token_hex(16)
     static = tmp_path / "static"
     static.mkdir()
-    lab = JupyterLab(url=f"http://127.0.0.1:{port}", token=token, log=tmp_path / "jupyter.log", static=static)
+    lab = JupyterLab(url=f"http://127.0.0.1:{port}", token=token, log=tmp_path / "jupyter.log", static=static,
+                     root=root)  # fmt: skip
     command = [
         sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1",
         f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",

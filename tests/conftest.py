@@ -14,6 +14,9 @@ providers it can script and count.
   ``browser_support.py``.
 - ``settle`` / ``plain_query``: wait for background folds, then read the file
   with a plain DuckDB connection like any outside client would.
+- ``team``: a copy of the history a team has after a week (``team_history.py``:
+  several prompts, versions, models, a grid, repeats, failures, judges,
+  feedback, labels, an interrupted run), built once per session.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import pytest
 
 # The real-browser fixtures (chromium, jupyter_lab, page), for test_browser.py and test_vscode.py.
 from browser_support import chromium, jupyter_lab, page  # noqa: F401
+from team_history import TeamHistory, fill_team_history, register_providers
 
 import promptlab as pl
 from promptlab.display import NullDisplay, Progress
@@ -319,3 +323,28 @@ def trial_row(**values: Any) -> dict[str, Any]:
 def trial_row_fixture() -> Callable[..., dict[str, Any]]:
     """``trial_row(**overrides)``: a full trials row for writing to the journal by hand."""
     return trial_row
+
+
+@pytest.fixture(scope="session")
+def team_history_template(tmp_path_factory: pytest.TempPathFactory) -> TeamHistory:
+    """The team's history, built once per session (tests get copies: ``team``)."""
+    folder = tmp_path_factory.mktemp("team-template") / "team"
+    folder.mkdir()
+    with pytest.MonkeyPatch.context() as patch:  # as isolated_history does, which a session fixture can't use
+        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "PROMPTLAB_SOURCE", "PROMPTLAB_ALLOW_ENDPOINTS"):
+            patch.delenv(name, raising=False)
+        patch.setenv("XDG_CONFIG_HOME", str(folder.parent / "config"))
+        patch.setenv("PROMPTLAB_USER", "tester")
+        lab = pl.Lab(folder / "history.duckdb")
+        history = fill_team_history(lab, interrupted=True)
+        lab.fold()
+        settle()  # everything is in the file: copies of the folder are whole
+    return history
+
+
+@pytest.fixture
+def team(team_history_template: TeamHistory, tmp_path: Path) -> TeamHistory:
+    """A copy of the team's history of its own (``team.lab()`` opens it); its
+    providers are registered, so its runs can be run again."""
+    register_providers()
+    return team_history_template.copy_to(tmp_path / "team")

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+import promptlab as pl
 from promptlab import cli, cli_format
+from promptlab.display import NullDisplay
 from promptlab.lab import Lab
 from promptlab.providers import register_provider
-from promptlab.testing import FakeProvider
+from promptlab.testing import FakeProvider, fake_model
 
 ROWS = [
     '{"text": "the cake was lovely", "expected": "positive"}',
@@ -456,3 +458,150 @@ def test_python_dash_m_runs_an_experiment(db: Path, experiment_file: Path) -> No
     assert "where to look next:" in result.stdout
     assert "Traceback" not in result.stderr
     assert len(Lab(db).trials()) == 6
+
+
+# -- show: scores and feedback (issue 11 item 8) ----------------------------------------------
+
+
+def judged_history(db: Path) -> tuple[str, str]:
+    """A trial scored by three evaluators (one passes, one raises, a judge explains) with
+    feedback from two people; returns its id and the judge's trial id."""
+    register_provider("grader-fake", FakeProvider(lambda messages, model: '{"score": 8, "explanation": "Kind."}'))
+
+    def fussy(output: str, row: dict[str, str]) -> bool:
+        raise ValueError("can't read this")
+
+    lab = Lab(db)
+    run = lab.sweep(
+        pl.Prompt("Mood of: {{ text }}", name="plain"), fake_model("echo"),
+        [{"text": "the cake was lovely", "expected": "cake"}], experiment="moods", display=NullDisplay(),
+        evaluators=[pl.evals.contains("expected"), pl.evals.code(fussy),
+                    pl.evals.judge("Is it kind?", model=pl.Model("grader", provider="grader-fake"), threshold=0.5)],
+    )  # fmt: skip
+    trial = run.df.iloc[0]
+    trial_id = str(trial["trial_id"])
+    lab.feedback(trial_id, vote=1, user="ana")
+    lab.feedback(trial_id, vote=-1, user="ana")  # ana changes her mind: her current vote is -1
+    lab.feedback(trial_id, vote="up", user="lee")
+    lab.feedback(trial_id, correction="The cake was lovely.", user="lee")
+    lab.feedback(trial_id, comment="too literal", user="ana")
+    lab.feedback(trial_id, action="copied", user="ana")
+    return trial_id, str(trial["judge_trial_judge:Is it kind?"])
+
+
+def test_show_prints_scores_explanations_errors_and_feedback(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trial_id, judge_id = judged_history(db)
+
+    code, out, err = run_cli(capsys, "--db", str(db), "show", trial_id[:8])
+
+    assert code == 0, err
+    scores = out[out.index("\nscores:\n") :]
+    assert "\n  contains:expected  1, passed\n" in scores
+    assert "\n  fussy              no score\n    evaluator error:\n      ValueError: can't read this" in scores
+    assert "\n  judge:Is it kind?  0.8, passed\n    explanation:\n      Kind.\n" in scores
+    assert f"\n    judge's call:  {judge_id}  (promptlab --db {db} show {judge_id[:8]})\n" in scores
+    feedback = out[out.index("\nfeedback:\n") :]
+    assert "\n  votes (each person's current one): ana -1, lee +1\n" in feedback
+    assert re.search(r"\n  \d{4}-\d\d-\d\d \d\d:\d\d  lee  correction:\n    The cake was lovely\.\n", feedback)
+    assert re.search(r"  ana  comment:\n    too literal\n", feedback)
+    assert re.search(r"  ana  action:\n    copied\n", feedback)
+
+    code, out, _ = run_cli(capsys, "--db", str(db), "show", judge_id[:8])
+    assert code == 0
+    assert out.startswith(f"trial {judge_id}\n") and "prompt:        promptlab/judge" in out
+    assert "scores: none" in out and "feedback: none yet" in out
+
+
+def test_show_says_how_to_score_and_give_feedback_when_there_is_none(
+    recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trial_id = Lab(recorded).trials()["trial_id"].iloc[0]
+
+    _, out, _ = run_cli(capsys, "--db", str(recorded), "show", trial_id)
+
+    assert "\nscores: none (score stored trials with lab.evaluate(run, [...])" in out
+    assert f'\nfeedback: none yet (lab.feedback("{trial_id[:8]}", vote=1) records' in out
+
+
+# -- history --run (issue 11 item 10) ------------------------------------------------------------
+
+
+def test_history_of_one_run_by_a_prefix_of_its_id(
+    recorded: Path, experiment_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_cli(capsys, "--db", str(recorded), "run", str(experiment_file), "--repeats", "2")
+    runs = Lab(recorded).runs()
+    first = runs["run_id"].iloc[-1]
+
+    code, out, _ = run_cli(capsys, "--db", str(recorded), "history", "--run", first[:8], "--limit", "50")
+
+    assert code == 0
+    listed = {line.split()[0] for line in out.splitlines()[1:]}
+    assert listed == {t[:8] for t in Lab(recorded).trials(run=first)["trial_id"]} and len(listed) == 6
+    code, out, _ = run_cli(capsys, "--db", str(recorded), "history", "--run", first, "--errors")
+    assert code == 0 and len(out.splitlines()) == 1 + 2
+    code, _, err = run_cli(capsys, "--db", str(recorded), "history", "--run", "zzzz")
+    assert code == 2 and err.startswith("error: no run with id 'zzzz'")
+
+
+# -- run: the estimate first, --dry-run, evaluator errors (issue 11 items 8, 9) ----------------
+
+
+def test_run_prints_the_estimate_before_it_spends(
+    db: Path, experiment_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run_cli(capsys, "--db", str(db), "run", str(experiment_file))
+
+    first = out.splitlines()[0]
+    assert first.startswith("estimate: 6 cells: 6 calls, 0 answered from history; ~")
+    assert "rough upper bound" in first and "cost $0" in first
+    assert out.index("estimate: ") < out.index("experiment moods, run")
+
+
+def test_dry_run_prints_the_estimate_and_writes_nothing(
+    db: Path, experiment_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "--db", str(db), "run", str(experiment_file), "--dry-run")
+
+    assert code == 0, err
+    assert out.startswith("estimate: 6 cells: 6 calls, 0 answered from history;")
+    assert "dry run: nothing was called or recorded" in out
+    assert not db.exists() and not list(db.parent.glob("history.duckdb*")), "not even a history file"
+
+    run_cli(capsys, "--db", str(db), "run", str(experiment_file))
+    Lab(db).fold()
+    before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in db.parent.rglob("history.duckdb*"))
+    code, out, _ = run_cli(capsys, "--db", str(db), "run", str(experiment_file), "--dry-run")
+    assert code == 0
+    assert out.startswith("estimate: 6 cells: 2 calls, 4 answered from history;"), "failed cells are called again"
+    assert "this prompt version's history on this model (2 calls)" in out
+    after = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in db.parent.rglob("history.duckdb*"))
+    assert after == before
+    assert len(Lab(db).trials()) == 6
+
+
+def test_run_shows_evaluator_errors(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # json.loads(output, row) raises TypeError for every answered trial: 4 evaluator errors
+    raising = EXPERIMENT + (
+        "evaluators:\n  - {name: code, function: 'json:loads'}\n  - {name: icontains, target: the, literal: true}\n"
+    )
+
+    code, out, _ = run_cli(capsys, "--db", str(db), "run", str(write_experiment(tmp_path, raising)))
+
+    assert code == 0
+    trials = Lab(db).trials()
+    unscored = trials.loc[trials["eval_errors"] > 0, "trial_id"].iloc[0]
+    assert (
+        f"6 trials: 4 ok, 2 failed, 0 from cache, 4 evaluator errors (`promptlab --db {db} show {unscored[:8]}`" in out
+    )
+    header = next(line for line in out.splitlines() if line.startswith("prompt"))
+    assert header.split()[3:7] == ["n", "errors", "eval", "errors"]
+    plain = next(line for line in out.splitlines() if line.startswith("plain@"))
+    assert plain.split()[2:6] == ["fail_if=bad", "3", "1", "2"]
+
+
+def test_run_without_evaluator_errors_has_no_such_column(
+    db: Path, experiment_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = run_cli(capsys, "--db", str(db), "run", str(experiment_file))
+    assert "eval errors" not in out and "evaluator errors" not in out

@@ -10,14 +10,27 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import promptlab as pl
 from promptlab import estimate as estimate_module
 from promptlab.display import NullDisplay
-from promptlab.estimate import DEFAULT_COMPLETION_TOKENS, MESSAGE_OVERHEAD, count_tokens
-from promptlab.pricing import PRICES, dollars
-from promptlab.testing import FakeProvider
+from promptlab.estimate import (
+    ASSUMED,
+    DEFAULT_COMPLETION_TOKENS,
+    FROM_MAX_TOKENS,
+    FROM_MODEL,
+    FROM_PROMPT,
+    FROM_VERSION,
+    MESSAGE_OVERHEAD,
+    CompletionHistory,
+    Estimate,
+    count_tokens,
+    estimate_without_writing,
+)
+from promptlab.pricing import PRICES, Price, dollars
+from promptlab.testing import FakeProvider, fake_model
 
 Messages = Sequence[Mapping[str, str]]
 PROMPT = pl.Prompt("Summarize: {{ text }}", name="summarize")
@@ -154,7 +167,7 @@ def test_cost_from_the_pricing_table_without_a_call(lab: pl.Lab) -> None:
     price = PRICES["gpt-4o-mini"]
     assert (price.input, price.output) == (0.15, 0.60)
     assert found.cost_usd == pytest.approx((prompt_tokens * 0.15 + 400 * 0.60) / 1_000_000)
-    assert f"; cost {dollars(found.cost_usd)}" in str(found)
+    assert f"; cost at most {dollars(found.cost_usd)}" in str(found), "max_tokens is the upper end"
     assert dollars(found.cost_usd).startswith("$0.000")  # a small price is shown, not rounded to zero
     assert lab.trials().empty
 
@@ -176,3 +189,113 @@ def test_cached_cells_cost_nothing(lab: pl.Lab) -> None:
     assert (found.calls, found.cached) == (1, 2)
     assert found.cost_usd == pytest.approx((asked * 1.0 + answered * 2.0) / 1_000_000)
     assert answered == 5  # history: each answer was "m: Summarize: item number N", 5 words
+
+
+# -- the range and where the completion tokens came from (issue 11 item 9) ------------------
+
+
+def test_before_the_first_run_the_estimate_is_a_range_marked_rough(lab: pl.Lab) -> None:
+    model = fake_model("gpt-4o-mini")  # priced like the real one, no max_tokens
+
+    found = lab.estimate(PROMPT, model, rows(4))
+
+    prompt_tokens = sum(approx_tokens(f"Summarize: item number {i}") for i in range(4))
+    assert found.completion_tokens == found.completion_tokens_high == 4 * DEFAULT_COMPLETION_TOKENS
+    assert found.completion_tokens_low == 4, "one token per call at the least"
+    assert found.cost_usd == found.cost_high_usd == pytest.approx((prompt_tokens * 0.15 + 1024 * 0.60) / 1e6)
+    assert found.cost_low_usd == pytest.approx((prompt_tokens * 0.15 + 4 * 0.60) / 1e6)
+    assert found.basis == ((ASSUMED, 4),) and found.rough
+    text = str(found)
+    assert f"~{4 * DEFAULT_COMPLETION_TOKENS:,} completion tokens (4 to 1,024)" in text
+    assert f"cost at most {dollars(found.cost_high_usd)} (at least {dollars(found.cost_low_usd)})" in text
+    assert "a rough upper bound (no history, no max_tokens) (4 calls)" in text
+    assert text.endswith("; set max_tokens or run a few rows first for a closer figure")
+
+
+def test_max_tokens_is_the_upper_end(lab: pl.Lab) -> None:
+    found = lab.estimate(PROMPT, fake_model("gpt-4o-mini", max_tokens=8), rows(3))
+
+    assert (found.completion_tokens_low, found.completion_tokens, found.completion_tokens_high) == (3, 24, 24)
+    assert found.basis == ((FROM_MAX_TOKENS, 3),) and not found.rough
+    assert "completion tokens from max_tokens, an upper bound (3 calls)" in str(found)
+    assert "set max_tokens" not in str(found)
+
+
+def short_or_long(messages: Messages, model: pl.Model) -> str:
+    """Two words for a prompt that asks for a label, ten otherwise."""
+    return "a b" if "Label" in messages[-1]["content"] else " ".join(["w"] * 10)
+
+
+LABEL = pl.Prompt("Label: {{ text }}", name="label")
+LABEL_V2 = pl.Prompt("Label this: {{ text }}", name="label")
+ESSAY = pl.Prompt("Essay: {{ text }}", name="essay")
+
+
+def test_the_prompts_own_history_beats_the_models(lab: pl.Lab) -> None:
+    _, model = fake_endpoint(short_or_long, name="talker")
+    lab.sweep([LABEL, ESSAY], model, rows(4), display=NullDisplay())
+    new = [{"text": "something new"}, {"text": "and more"}]
+
+    def estimate(prompt: pl.Prompt, chosen: pl.Model = model) -> Estimate:
+        return estimate_without_writing(lab.path, prompt, chosen, new)
+
+    same = estimate(LABEL)
+    assert (same.completion_tokens, same.basis) == (2 * 2, ((FROM_VERSION, 2),)), "the model's mean would be 6"
+    assert same.completion_tokens_low == same.completion_tokens_high == 4
+    other_version = estimate(LABEL_V2)
+    assert (other_version.completion_tokens, other_version.basis) == (4, ((FROM_PROMPT, 2),))
+    unseen = estimate(pl.Prompt("Poem: {{ text }}", name="poem"))
+    assert (unseen.completion_tokens, unseen.basis) == (2 * 6, ((FROM_MODEL, 2),))
+    assert (unseen.completion_tokens_low, unseen.completion_tokens_high) == (2 * 2, 2 * 10), "its prompts' means"
+    assert "~12 completion tokens (4 to 20)" in str(unseen)
+    capped = estimate(ESSAY, model.with_params(max_tokens=5))
+    assert capped.completion_tokens == capped.completion_tokens_high == 2 * 5
+    mixed = estimate_without_writing(lab.path, [LABEL, ESSAY, pl.Prompt("Poem: {{ text }}", name="poem")], model, new)
+    assert mixed.basis == ((FROM_VERSION, 4), (FROM_MODEL, 2))
+
+
+def test_history_from_the_calls_themselves() -> None:
+    calls = pd.DataFrame({
+        "model": ["m", "m", "m", "m", "other"], "prompt_name": ["p", "p", "p", "q", "p"],
+        "prompt_version": ["v1", "v1", "v2", "w1", "v1"], "completion_tokens": [2.0, 4.0, 9.0, 20.0, None],
+    })  # fmt: skip
+    history = CompletionHistory.from_calls(calls)
+    assert history.by_version == {("m", "v1"): 3.0, ("m", "v2"): 9.0, ("m", "w1"): 20.0}
+    assert history.by_prompt == {("m", "p"): (5.0, 3.0, 9.0), ("m", "q"): (20.0, 20.0, 20.0)}
+    assert history.by_model == {"m": (8.75, 5.0, 20.0)}
+    assert CompletionHistory.from_calls(calls.iloc[4:]) == CompletionHistory()
+
+
+def test_an_estimate_without_a_history_file_creates_none(tmp_path: Path) -> None:
+    missing = tmp_path / "none" / "h.duckdb"
+    found = estimate_without_writing(missing, PROMPT, fake_model("gpt-4o-mini", max_tokens=4), rows(2))
+    assert (found.calls, found.cached, found.completion_tokens) == (2, 0, 8)
+    assert not (tmp_path / "none").exists()
+
+
+def test_an_estimate_reads_an_existing_history_without_writing_to_it(lab: pl.Lab) -> None:
+    _, model = fake_endpoint()
+    lab.sweep(PROMPT, model, rows(2), display=NullDisplay())
+    lab.fold()
+    before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in lab.path.parent.rglob("*"))
+
+    found = estimate_without_writing(lab.path, PROMPT, model, rows(3))
+
+    assert (found.cached, found.calls) == (2, 1)
+    assert sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in lab.path.parent.rglob("*")) == before
+
+
+# -- the fake provider's prices --------------------------------------------------------------
+
+
+def test_a_fake_model_named_like_a_priced_one_costs_what_it_costs(lab: pl.Lab) -> None:
+    run = lab.sweep(PROMPT, [fake_model("gpt-4o-mini"), fake_model("echo"), fake_model("gpt-4o-2024-08-06")],
+                    rows(2), display=NullDisplay())  # fmt: skip
+    trials = run.df.set_index("model")
+    mini = trials.loc["gpt-4o-mini"].iloc[0]
+    assert mini["cost_usd"] == pytest.approx((mini["prompt_tokens"] * 0.15 + mini["completion_tokens"] * 0.60) / 1e6)
+    assert mini["cost_usd"] > 0
+    assert (trials.loc["echo", "cost_usd"] == 0).all(), "echo stays free"
+    assert (trials.loc["gpt-4o-2024-08-06", "cost_usd"] > mini["cost_usd"]).all()
+    assert fake_model("gpt-4o-mini", price=(1.0, 1.0)).price == Price(1.0, 1.0)
+    assert fake_model("upper").price == Price(0.0, 0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,14 +69,29 @@ def gate(lab: pl.Lab, candidate: object, **kwargs: object) -> pl.CheckResult:
     return pl.check(NAME, lab=lab, data=DATA, evaluators=[METRIC], candidate=candidate, **kwargs)  # type: ignore[arg-type]
 
 
+RULES = ("errors", "compared", "regression", "min_score", "max_drop")
+
+
 def junit_failures(xml: str) -> dict[str, list[str]]:
-    """Per JUnit test case, the messages of its failures (and the suite's own count must agree)."""
+    """Per JUnit test case, the messages of its failures (and the suite's own counts must agree)."""
     suite = ET.fromstring(xml)
     assert suite.tag == "testsuite"
     cases = {case.get("name", ""): [f.get("message", "") for f in case.findall("failure")] for case in suite}
     assert int(suite.get("tests", "-1")) == len(cases)
     assert int(suite.get("failures", "-1")) == sum(1 for messages in cases.values() if messages)
+    assert int(suite.get("skipped", "-1")) == len(junit_skipped(xml))
+    assert int(suite.get("errors", "-1")) == 0
     return cases
+
+
+def junit_skipped(xml: str) -> set[str]:
+    """The JUnit test cases marked skipped (rules nobody asked for)."""
+    return {case.get("name", "") for case in ET.fromstring(xml) if case.find("skipped") is not None}
+
+
+def no_failures(**failed: list[str]) -> dict[str, list[str]]:
+    """Every rule's case, with the given failures."""
+    return {rule: failed.get(rule, []) for rule in RULES}
 
 
 # -- pl.check ------------------------------------------------------------------------
@@ -95,7 +111,8 @@ def test_an_improving_candidate_passes(lab: pl.Lab) -> None:
     assert result.errors == 0
     assert repr(result) == result.table()
     assert result.table().splitlines()[-1].split() == ["result", "PASS"]
-    assert junit_failures(result.junit_xml()) == {"min_score": [], "max_drop": [], "calls": []}
+    assert junit_failures(result.junit_xml()) == no_failures()
+    assert junit_skipped(result.junit_xml()) == set(), "min score, max drop and the regression rule all applied"
     recorded = lab.trials(run=result.run_id, experiment="checks")
     assert sorted(recorded["prompt_version"].unique()) == sorted([BASE.version, IMPROVED.version])
 
@@ -110,13 +127,15 @@ def test_a_regression_beyond_max_drop_fails(lab: pl.Lab) -> None:
         result.assert_passed()
     assert str(caught.value) == result.table()
     assert "FAIL: candidate drops 0.500" in repr(result)
-    cases = junit_failures(result.junit_xml())
-    assert cases == {"min_score": [], "max_drop": [result.failures[0]], "calls": []}
+    assert junit_failures(result.junit_xml()) == no_failures(max_drop=[result.failures[0]])
+    assert junit_skipped(result.junit_xml()) == {"min_score"}
 
 
 def test_a_drop_within_max_drop_passes(lab: pl.Lab) -> None:
     assert gate(lab, REGRESSED, max_drop=0.6)
-    assert gate(lab, REGRESSED), "no threshold: nothing to fail"
+    result = gate(lab, REGRESSED)
+    assert result, "no threshold, and two losses in four inputs is no clear regression (sign test p=0.5)"
+    assert junit_skipped(result.junit_xml()) == {"min_score", "max_drop"}
 
 
 def test_a_candidate_below_min_score_fails(lab: pl.Lab) -> None:
@@ -125,7 +144,7 @@ def test_a_candidate_below_min_score_fails(lab: pl.Lab) -> None:
     assert not result
     assert result.comparison.difference == 0.0
     assert result.failures == ("candidate mean 0.500 is below min score 0.75",)
-    assert junit_failures(result.junit_xml()) == {"min_score": [result.failures[0]], "max_drop": [], "calls": []}
+    assert junit_failures(result.junit_xml()) == no_failures(min_score=[result.failures[0]])
     assert gate(lab, FLAT, min_score=0.5), "reaching min score exactly passes"
 
 
@@ -138,8 +157,11 @@ def test_a_candidate_whose_every_call_fails_fails(lab: pl.Lab) -> None:
     assert result.errors == len(DATA)
     assert any(f.startswith(f"every candidate call failed ({len(DATA)})") for f in result.failures)
     cases = junit_failures(result.junit_xml())
-    assert len(cases["calls"]) == 1 and "every candidate call failed" in cases["calls"][0]
-    assert len(cases["min_score"]) == 1, "no score at all is below any min score"
+    assert len(cases["errors"]) == 1 and "every candidate call failed" in cases["errors"][0]
+    assert len(cases["min_score"]) == 1, "failed cells score 0, below any min score"
+    assert not gate(lab, broken, model=fake_model("echo", fail_if="BROKEN"), max_errors=len(DATA)), (
+        "every call failing fails whatever max_errors allows"
+    )
 
 
 def test_the_candidate_is_the_newest_version_a_prefix_or_an_exported_file(lab: pl.Lab, tmp_path: Path) -> None:
@@ -203,7 +225,7 @@ def test_the_cli_exit_codes(lab: pl.Lab, data_file: Path, tmp_path: Path, capsys
                           "--junit", str(passing))) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "PASS" in out and IMPROVED.version in out
-    assert junit_failures(passing.read_text(encoding="utf-8")) == {"min_score": [], "max_drop": [], "calls": []}
+    assert junit_failures(passing.read_text(encoding="utf-8")) == no_failures()
 
     assert main(cli_check(lab, data_file, "--candidate", REGRESSED.version[:6], "--max-drop", "0.1",
                           "--junit", str(failing))) == 1  # fmt: skip
@@ -241,3 +263,204 @@ def test_the_cli_in_a_subprocess(lab: pl.Lab, data_file: Path, tmp_path: Path) -
     assert "FAIL: candidate drops 0.500" in done.stdout
     assert junit_failures(junit.read_text(encoding="utf-8"))["max_drop"]
     assert not (tmp_path / "not-this-one.duckdb").exists()
+
+
+# -- failed cells, the regression rule, directions (issue 11 items 2-3) -----------------
+
+ROWS = [{"text": f"item {i} {'odd' if i % 2 else 'even'}", "expected": f"item {i}"} for i in range(20)]
+STEADY = pl.Prompt("Answer: {{ text }}", name=NAME)  # echo contains the expected text on every row: 1.0
+FLAKY = pl.Prompt("Reply: {{ text | replace('odd', 'BROKEN') }}", name=NAME)  # the odd rows' calls fail
+WRONG = pl.Prompt("Reply: {{ text | upper }}", name=NAME)  # never contains it: 0.0 on every row
+FAILS_ON_BROKEN = fake_model("echo", fail_if="BROKEN")
+
+
+def labelled(tmp_path: Path, baseline: pl.Prompt = STEADY, rows: list[dict[str, str]] = ROWS) -> pl.Lab:
+    """A history where ``baseline`` was run on ``rows`` and is production."""
+    lab = pl.Lab(tmp_path / "labelled.duckdb")
+    lab.sweep(baseline, FAILS_ON_BROKEN, rows, display=NullDisplay())
+    lab.promote(NAME, baseline.version, label="production")
+    return lab
+
+
+def check_rows(lab: pl.Lab, candidate: pl.Prompt, **kwargs: object) -> pl.CheckResult:
+    return pl.check(NAME, lab=lab, data=ROWS, evaluators=[METRIC], candidate=candidate, **kwargs)  # type: ignore[arg-type]
+
+
+def test_failed_candidate_calls_fail_the_gate_and_score_zero(tmp_path: Path) -> None:
+    lab = labelled(tmp_path)
+
+    result = check_rows(lab, FLAKY, min_score=0.8, max_drop=0.02)
+
+    assert not result, "half the candidate's calls failed: it passed before, on the ten it survived"
+    assert (result.errors, result.unscored, result.cells) == (10, 0, 20)
+    assert result.failed_rules[0] == "errors"
+    assert result.failures[0].startswith("10 of 20 candidate cells failed (max errors 0): 10 calls failed (`")
+    assert f"history --run {result.run_id} --errors` lists them" in result.failures[0]
+    c = result.comparison
+    assert (c.n, c.mean_b, c.wins, c.losses, c.ties) == (20, 0.5, 0, 10, 10), "a failed cell scores 0"
+    assert {"min_score", "max_drop", "regression"} <= set(result.failed_rules)
+    row = next(line for line in result.table().splitlines() if line.startswith("candidate errors"))
+    assert row.split("  ", 1)[1].strip() == "10 of 20: 10 calls failed, 0 not scored  (max errors 0)"
+    assert "(failed cells score the worst value)" in result.table()
+    failed_lines = [line.split("FAIL: ", 1)[1] for line in result.table().splitlines() if "FAIL: " in line]
+    assert failed_lines == list(result.failures), "one line per rule that failed"
+    cases = junit_failures(result.junit_xml())
+    assert cases["errors"] == [result.failures[0]]
+    assert "10 of 20: 10 calls failed" in result.junit_xml(), "the JUnit failure carries the table"
+
+
+def test_max_errors_allows_some_failed_cells(tmp_path: Path) -> None:
+    lab = labelled(tmp_path)
+
+    allowed = check_rows(lab, FLAKY, max_errors=10, allow_regression=True)
+    assert allowed, allowed.table()
+    assert "errors" not in allowed.failed_rules and allowed.errors == 10
+    assert not check_rows(lab, FLAKY, max_errors=9, allow_regression=True)
+    still_scored = check_rows(lab, FLAKY, max_errors=10, min_score=0.8)
+    assert still_scored.failed_rules == ("regression", "min_score"), "allowed failures still score 0"
+    with pytest.raises(ConfigError, match="max_errors must be 0 or more"):
+        check_rows(lab, FLAKY, max_errors=-1)
+
+
+def test_an_output_the_evaluator_cannot_score_counts_as_a_failed_cell(tmp_path: Path) -> None:
+    lab = labelled(tmp_path)
+
+    def picky(output: str, row: dict[str, str]) -> bool:
+        if "ODD" in output:
+            raise ValueError("can't read shouting")
+        return row["expected"] in output
+
+    judged = pl.evals.code(picky, label="picky")
+    shouting = pl.Prompt("Reply: {{ text | replace('odd', 'ODD') }}", name=NAME)
+    result = pl.check(NAME, lab=lab, data=ROWS, evaluators=[judged], candidate=shouting, max_errors=9)
+
+    assert not result
+    assert (result.errors, result.unscored) == (0, 10)
+    assert "10 outputs not scored on picky (`promptlab --db" in result.failures[0]
+    assert " show " in result.failures[0] and "` says why)" in result.failures[0]
+
+
+def test_with_no_threshold_a_clear_regression_fails(tmp_path: Path) -> None:
+    lab = labelled(tmp_path)
+
+    result = check_rows(lab, WRONG)
+
+    assert not result, "1.0 to 0.0 on 20 inputs passed before: no threshold, nothing to fail"
+    assert result.failed_rules == ("regression",)
+    assert result.failures[0].startswith(
+        "the candidate is clearly worse than the baseline (regression rule): it loses on 20 of 20 inputs and wins on 0"
+    )
+    assert "sign test p=1.91e-06" in result.failures[0]
+    assert "--allow-regression" in result.failures[0]
+    assert junit_failures(result.junit_xml()) == no_failures(regression=[result.failures[0]])
+    assert junit_skipped(result.junit_xml()) == {"min_score", "max_drop"}
+
+
+def test_the_regression_rule_applies_with_thresholds_unless_allowed(tmp_path: Path) -> None:
+    lab = labelled(tmp_path)
+
+    assert check_rows(lab, WRONG, max_drop=1.0, min_score=0.0).failed_rules == ("regression",)
+    allowed = check_rows(lab, WRONG, max_drop=1.0, allow_regression=True)
+    assert allowed, "the thresholds given allow it and the rule is off"
+    assert "off (allow_regression)" in allowed.table()
+    assert junit_skipped(allowed.junit_xml()) == {"regression", "min_score"}
+    assert check_rows(lab, WRONG, max_drop=0.5, allow_regression=True).failed_rules == ("max_drop",)
+
+
+def test_a_candidate_no_worse_passes_the_regression_rule(tmp_path: Path) -> None:
+    lab = labelled(tmp_path)
+    assert check_rows(lab, pl.Prompt("Say: {{ text }}", name=NAME))
+
+
+def test_the_metrics_direction_comes_from_its_evaluator(tmp_path: Path) -> None:
+    lab = labelled(tmp_path)
+    words = pl.evals.code(lambda output, row: float(len(output.split())), label="words")
+    words.higher_is_better = False  # type: ignore[attr-defined]
+    wordy = pl.Prompt("Answer at length: {{ text }}", name=NAME)
+
+    result = pl.check(NAME, lab=lab, data=ROWS, evaluators=[words], candidate=wordy, max_drop=1.5)
+
+    assert result.comparison.difference == 2.0 and not result.comparison.higher_is_better
+    assert result.failed_rules == ("regression", "max_drop"), "more words is worse here"
+    assert "candidate drops 2.000 below the baseline (max drop 1.5)" in result.failures
+
+
+def test_nothing_compared_fails(tmp_path: Path) -> None:
+    broken_baseline = pl.Prompt("BROKEN {{ text }}", name=NAME)
+    lab = labelled(tmp_path, broken_baseline)
+
+    result = check_rows(lab, STEADY)
+
+    assert result.comparison.n == 0 and result.baseline_errors == 20
+    assert result.failed_rules == ("compared",)
+    assert result.failures[0].startswith("no input has a score for both the baseline and the candidate")
+
+
+# -- promptlab check: the new options and setup errors in JUnit (items 2, 3, 10) ------------
+
+
+def rows_file(tmp_path: Path) -> Path:
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in ROWS), encoding="utf-8")
+    return path
+
+
+def test_the_cli_fails_on_failed_calls_and_regressions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab = labelled(tmp_path)  # production runs on FAILS_ON_BROKEN, so the check does too
+    base = ["--db", str(lab.path), "check", "--prompt", NAME, "--data", str(rows_file(tmp_path)),
+            "--evaluators", METRIC]  # fmt: skip
+    lab.sweep([FLAKY, WRONG], FAILS_ON_BROKEN, ROWS, display=NullDisplay())  # so their prefixes resolve
+    flaky, wrong = ["--candidate", FLAKY.version[:8]], ["--candidate", WRONG.version[:8]]
+
+    assert main([*base, *flaky, "--min-score", "0.8", "--max-drop", "0.02"]) == 1
+    assert re.search(
+        r"^candidate errors +10 of 20: 10 calls failed, 0 not scored  \(max errors 0\)$", capsys.readouterr().out, re.M
+    )
+    assert main([*base, *flaky, "--max-errors", "10", "--allow-regression"]) == 0
+    capsys.readouterr()
+    assert main([*base, *wrong]) == 1
+    assert "FAIL: the candidate is clearly worse than the baseline (regression rule)" in capsys.readouterr().out
+    assert main([*base, *wrong, "--allow-regression"]) == 0
+    capsys.readouterr()
+    assert main([*base, *wrong, "--max-errors", "-1"]) == 2
+    assert "expected a whole number ≥ 0" in capsys.readouterr().err
+
+
+SETUP_ERRORS = [
+    (["--against", "nightly"], "no label 'nightly'"),
+    (["--evaluators", "no_such_evaluator"], "unknown evaluator"),
+    (["--db", "MISSING"], "no history file at"),
+]
+
+
+@pytest.mark.parametrize("setup", SETUP_ERRORS, ids=["no-label", "no-evaluator", "no-history"])
+def test_a_setup_error_still_writes_the_junit_file(
+    lab: pl.Lab, data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], setup: tuple[list[str], str]
+) -> None:
+    problem, message = setup
+    junit = tmp_path / "setup.xml"
+    problem = [str(tmp_path / "missing.duckdb") if word == "MISSING" else word for word in problem]
+
+    assert main([*cli_check(lab, data_file, "--junit", str(junit)), *problem]) == 2
+
+    err = capsys.readouterr().err
+    assert message in err
+    suite = ET.fromstring(junit.read_text(encoding="utf-8"))
+    assert (suite.get("tests"), suite.get("errors"), suite.get("failures")) == ("1", "1", "0")
+    (case,) = list(suite)
+    error = case.find("error")
+    assert case.get("name") == "setup" and error is not None
+    assert message in error.get("message", "") and message in (error.text or "")
+    assert not (tmp_path / "missing.duckdb").exists()
+
+
+def test_a_usage_error_still_writes_the_junit_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junit = tmp_path / "usage.xml"
+
+    assert main(["check", "--prompt", NAME, "--evaluators", METRIC, "--junit", str(junit)]) == 2
+
+    assert "the following arguments are required: --data" in capsys.readouterr().err, "argparse's message still shows"
+    suite = ET.fromstring(junit.read_text(encoding="utf-8"))
+    error = suite.find("testcase/error")
+    assert error is not None and "the following arguments are required: --data" in error.get("message", "")
+    assert suite.get("name") == f"promptlab check {NAME}"

@@ -6,7 +6,10 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 import promptlab as pl
 from promptlab import plots, stats
@@ -111,3 +114,72 @@ def test_plots_of_no_trials_say_so(trials) -> None:
     empty = trials.iloc[0:0]
     for fig in (plots.latency_by_variant(empty), plots.cost_by_variant(empty)):
         assert "no" in fig.axes[0].texts[0].get_text()
+
+
+# -- on crowded plots (issue 11: labels on top of each other, a legend over the points) -------------------
+
+
+def renderer_of(fig: Figure) -> RendererAgg:
+    """The figure drawn as its PNG is (by Agg), to measure where things landed."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def label_boxes(fig: Figure) -> list[Bbox]:
+    renderer = renderer_of(fig)
+    # Text's own extent: an Annotation's adds its leader line, which may cross other labels' lines
+    return [Text.get_window_extent(text, renderer) for text in fig.axes[0].texts]
+
+
+def clustered(lab: pl.Lab) -> pd.DataFrame:
+    """Twelve variants, eight of them at about the same quality and cost."""
+    prompts = [pl.Prompt("Say {{ text }}", name="say"), pl.Prompt("Say it: {{ text }}", name="say")]
+    models = [fake_model("echo"), fake_model("upper"), fake_model("other")]
+    df = lab.sweep(prompts, models, [{"text": f"input {i}"} for i in range(4)], params={"temperature": [0.0, 0.7]},
+                   display=NullDisplay()).df  # fmt: skip
+    shouting = df["model"] == "upper"
+    return df.assign(score_q=[0.3 if s else 0.8 for s in shouting], cost_usd=[2e-4 if s else 1e-5 for s in shouting])
+
+
+def test_pareto_labels_of_variants_at_the_same_place_do_not_overlap(lab: pl.Lab) -> None:
+    trials = clustered(lab)
+    for x in ("cost_usd", "latency_ms"):
+        fig = plots.quality_vs(trials, "q", x)
+        boxes = label_boxes(fig)
+        assert len(boxes) == 12
+        for i, a in enumerate(boxes):
+            assert not any(a.overlaps(b) for b in boxes[i + 1 :]), fig.axes[0].texts[i].get_text()
+            assert fig.bbox.contains(a.x0, a.y0) and fig.bbox.contains(a.x1, a.y1)  # none cut off
+        points = fig.axes[0].transData.transform(fig.axes[0].collections[0].get_offsets())
+        for box in boxes:
+            assert not any(box.contains(px, py) for px, py in points)  # no label over a point
+
+
+def test_place_labels_stacks_labels_of_one_point(lab: pl.Lab) -> None:
+    fig, ax = plt.subplots(figsize=(4, 3))
+    plt.close(fig)
+    ax.scatter([1.0] * 5, [1.0] * 5)
+    placed = plots.place_labels(ax, [(f"variant number {i}", 1.0, 1.0) for i in range(5)])
+    boxes = label_boxes(fig)
+    assert len(placed) == 5 and not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+def test_the_paired_differences_legend_is_outside_the_data(lab: pl.Lab) -> None:
+    a = pd.DataFrame({"vars": [{"i": i} for i in range(30)], "repeat": 0, "score_acc": [0.0] * 30})
+    b = a.assign(score_acc=[float(i % 3 == 0) for i in range(30)])
+    fig = plots.paired_differences(stats.compare(a, b, "acc"))
+    renderer = renderer_of(fig)
+    (legend,) = fig.legends
+    assert not legend.get_window_extent(renderer).overlaps(fig.axes[0].get_window_extent(renderer))
+    assert fig.bbox.contains(*legend.get_window_extent(renderer).p1)  # and still in the picture
+    assert [t.get_text() for t in legend.get_texts()] == ["95% CI of the mean", "mean +0.333"]
+
+
+def test_score_bars_of_a_score_that_never_varies(lab: pl.Lab) -> None:
+    # eight judge grades of 0.8: pandas' mean is 0.7999999999999999, the bootstrap interval's
+    # ends 0.8, so the lower error bar came out negative and matplotlib refused to draw it
+    run = lab.sweep(pl.Prompt("Say {{ text }}"), fake_model("echo"), [{"text": f"t{i}"} for i in range(8)],
+                    display=NullDisplay())  # fmt: skip
+    fig = plots.score_by_variant(run.df.assign(score_judge=0.8), "judge")
+    assert len(fig.axes[0].patches) == 1

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from widget_support import raise_handler_errors
+from team_history import TeamHistory
+from widget_support import raise_handler_errors, text_of
 
 import promptlab as pl
 from promptlab.display import Progress
 from promptlab.testing import fake_model
-from promptlab.ui import SweepBuilder, WidgetDisplay, builder
+from promptlab.ui import SweepArguments, SweepBuilder, WidgetDisplay, builder
+from promptlab.ui.common import RED
 from promptlab.ui.progress import describe
 
 
@@ -269,7 +271,8 @@ def test_the_widget_display_redraws_at_most_five_times_a_second() -> None:
     shown.message("rate limited: pausing all calls for 2.0s")
     shown.finish(progress, "done")
     assert shown.bar.value == shown.bar.max == 1000 and shown.bar.bar_style == "success"
-    assert "1000/1000 done · 10 errors · 0 cached" in shown.label.value and "demo · run 1234" in shown.label.value
+    assert "1000/1000 done · 10 errors · 0 cached" in text_of(shown.label.value)
+    assert "demo · run 1234" in shown.label.value
     assert "rate limited" in shown.messages.value
     assert "application/vnd.jupyter.widget-view+json" in shown._repr_mimebundle_()
 
@@ -278,6 +281,29 @@ def test_the_display_line_has_an_eta_while_running() -> None:
     progress = Progress(total=10, done=4, started=time.monotonic() - 2.0)
     assert describe(progress).startswith("4/10 done · 0 errors · 0 cached · 2.0 s · ETA 3 s")
     assert describe(progress, "cancelled").endswith("cancelled")
+
+
+def test_the_progress_widget_shows_evaluator_errors_next_to_errors() -> None:
+    shown = WidgetDisplay()
+    progress = Progress(total=10, done=10, errors=1, eval_errors=3)
+    shown.start("judged", progress)
+    shown.finish(progress, "done")
+    assert "10/10 done · 1 errors · 3 evaluator errors · 0 cached" in text_of(shown.label.value)
+    assert f'<span style="color:{RED}">3 evaluator errors</span>' in shown.label.value
+    assert "evaluator" not in describe(Progress(total=10, done=10))  # none: not mentioned
+    assert "1 evaluator error ·" in describe(Progress(total=2, done=2, eval_errors=1))
+
+
+def test_a_sweep_run_from_the_builder_counts_its_evaluator_errors(lab: pl.Lab) -> None:
+    b = builder(lab, models=[fake_model("echo")], namespace={})
+    fill_prompt(b, "Say {{ text }}")
+    type_rows(b, ["one", "two"])
+    arguments = b.sweep_arguments()
+    failing = pl.evals.code(lambda output, row: 1 / 0)
+    options = {**arguments.options, "evaluators": [failing]}
+    handle = SweepArguments(arguments.prompts, arguments.models, arguments.data, options).start(lab, display=b.display)
+    handle.result()
+    assert "2 evaluator errors" in text_of(b.display.label.value)
 
 
 def test_loaded_rows_sit_next_to_notebook_dataframes(lab: pl.Lab) -> None:
@@ -292,3 +318,34 @@ def test_loaded_rows_sit_next_to_notebook_dataframes(lab: pl.Lab) -> None:
     assert b.sweep_arguments().data == rows  # still picked
     b.data.frame.index = 0
     assert b.sweep_arguments().data is frame
+
+
+# -- on the history a team has (tests/team_history.py) -----------------------------------------------
+
+
+def test_load_a_run_on_three_models_with_a_grid_and_repeats_and_run_it_again(team: TeamHistory) -> None:
+    lab = team.lab()
+    b = builder(lab, namespace={})
+    b.load_run(team.runs["grid"])
+    assert [e.name.value for e in b.editors()] == ["summarize", "summarize"]
+    assert b.editors()[0].rows.children[0].content.value == "Be terse."
+    assert [m.name for m in b.models.selected()] == ["echo", "upper", "flaky"]
+    assert b.temperature.value == "0.0, 0.7" and b.repeats.value == 2 and b.experiment.value == "summaries"
+    assert not b.check()
+    assert b.size.value.startswith("96 cells: 96 calls")  # ben's run didn't reuse answers: nor does its copy
+    b.cache.value = True
+    assert b.size.value.startswith("96 cells: 8 calls, 88 answered from history")  # flaky's failures are asked again
+    handle = b.run()
+    assert handle is not None
+    finish(b)
+    again = lab.trials(run=handle.run_id)
+    assert len(again) == 96 and again["cached"].sum() == 88 and again["error_type"].notna().sum() == 8
+    assert len(b.results.table.variants) == 12
+    assert "96/96 done · 8 errors · 88 cached" in text_of(b.display.label.value)
+
+
+def test_models_used_by_a_team_are_offered(team: TeamHistory) -> None:
+    b = builder(team.lab(), namespace={})
+    offered = [choice.model.name for choice in b.models.choices.children]
+    assert {"echo", "upper", "flaky"} <= set(offered)
+    assert "grader" not in offered  # the judge's model ran no sweep

@@ -4,12 +4,14 @@ load it into the builder, compare a prompt's versions."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from widget_support import raise_handler_errors
+from team_history import TeamHistory
+from widget_support import raise_handler_errors, text_of
 
 import promptlab as pl
 from promptlab.display import NullDisplay
@@ -114,7 +116,7 @@ def test_a_filter_with_nothing_to_choose_is_hidden_until_there_is(lab: pl.Lab) -
     lab.sweep(GREET, fake_model("echo"), [{"text": "bo"}], experiment="tagged", tags=["demo"], display=NullDisplay())
     browser.refresh()
     assert browser.tag.layout.display is None
-    assert [label for label, _ in browser.tag.options] == ["any", "demo"] and browser.tag.value is None
+    assert [label for label, _ in browser.tag.options] == ["any", "demo"] and browser.tag.value == ""
 
 
 def test_auto_refresh_runs_on_a_timer_thread(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
@@ -229,3 +231,85 @@ def test_playground_wires_history_results_and_review(shared: dict[str, pl.Run], 
 
 def test_browser_describes_itself(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
     assert repr(HistoryBrowser(lab)) == "HistoryBrowser(2 runs)"
+
+
+# -- on the history a team has (tests/team_history.py) -----------------------------------------------
+
+
+def row_of(browser: HistoryBrowser, run_id: str) -> str:
+    (row,) = [r for r in browser.run_rows.children if r.run_id == run_id]
+    return text_of(row.summary.value)
+
+
+def test_a_teams_runs_read_right_the_interrupted_one_too(team: TeamHistory) -> None:
+    browser = history(team.lab())
+    assert len(browser.run_ids()) == 6 and browser.run_ids()[0] == team.runs["crashed"]  # newest first
+    crashed = row_of(browser, team.runs["crashed"])  # no trials: its lists and counts are <NA>
+    assert "ben · greetings · interrupted · 0/3 trials" in crashed and "prompts: — · models: —" in crashed
+    assert "run the same sweep again to resume it" in crashed
+    grid = row_of(browser, team.runs["grid"])
+    assert "96/96 trials · 8 errors · 0 cached" in grid and "models: echo, flaky, upper" in grid
+    assert re.search(r"\$[\d.]+ \+ judge \$[\d.]+ \(88 calls\)", grid), grid  # judge spend apart
+    assert "8/8 trials · 8 cached" in row_of(browser, team.runs["rerun"])
+    experiments = text_of(browser.experiments.value)
+    assert re.search(r"summaries +news, weekly 3 112 8 \$", experiments), experiments  # cells only: no judge calls
+    assert [label for label, _ in browser.status.options] == ["any", "done", "interrupted"]
+
+
+@pytest.mark.parametrize(
+    ("control", "value", "roles"),
+    [
+        ("status", "interrupted", ["crashed"]),
+        ("status", "done", ["rerun", "greetings", "sentiment", "grid", "first_look"]),
+        ("model", "flaky", ["sentiment", "grid"]),
+        ("prompt", "summarize", ["rerun", "grid", "first_look"]),
+        ("user", "kim", ["rerun"]),
+        ("tag", "support", ["sentiment"]),
+        ("experiment", "greetings", ["crashed", "greetings"]),
+    ],
+)
+def test_filters_on_a_teams_history(team: TeamHistory, control: str, value: str, roles: list[str]) -> None:
+    browser = history(team.lab())
+    getattr(browser, control).value = value
+    assert browser.run_ids() == [team.runs[role] for role in roles]
+    assert len(browser.run_rows.children) == len(roles)
+
+
+def test_every_filter_choice_of_a_teams_history_shows(team: TeamHistory) -> None:
+    browser = history(team.lab())
+    for control in (browser.user, browser.experiment, browser.tag, browser.prompt, browser.model, browser.status):
+        assert control.layout.display is None  # something to choose in each
+        for label, value in [*control.options[1:], control.options[0]]:  # each choice, then "any" again
+            control.value = value
+            assert browser.run_ids() and "no runs match" not in text_of(browser.run_rows.children[0].summary.value)
+            assert control.label == label and control.index is not None  # "any" again reads "any", not blank
+    browser.status.value = "interrupted"
+    browser.user.value = "ana"
+    assert browser.run_ids() == [] and "no runs match" in browser.run_rows.children[0].value
+
+
+def test_every_run_of_a_team_opens_and_loads(team: TeamHistory, tmp_path: Path) -> None:
+    app = playground(team.lab(), namespace={})
+    for row in list(app.history.run_rows.children):
+        row.open_button.click()
+        assert app.results.run_id == row.run_id and not app.results.error.value
+        app.results.review_button.click()
+        assert not app.review.error.value
+        row.load_button.click()
+        assert not app.builder.run_error.value
+    app.history.run_rows.children[0].open_button.click()  # the interrupted run, with no trials
+    assert "interrupted · 0/3 trials" in text_of(app.results.title.value) and "resume" in app.results.title.value
+    app.history.run_rows.children[0].load_button.click()
+    assert "recorded no trial" in app.builder.note.value and "pick the data again" in app.builder.note.value
+
+
+def test_a_teams_prompt_versions_side_by_side(team: TeamHistory) -> None:
+    browser = history(team.lab())
+    browser.versions_of.value = "summarize"
+    v1, v2, v3 = team.versions["summarize"]
+    assert "3 versions of summarize" in browser.versions.value
+    assert (browser.version_a.value, browser.version_b.value) == (v2, v3)
+    assert browser.version_a.label.endswith("48 trials · production, staging")
+    assert "judge:Is it one clear sentence?" in browser.diff.value
+    browser.version_a.value = v1
+    assert "contains:expected" in browser.diff.value

@@ -7,7 +7,8 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import pytest
-from widget_support import raise_handler_errors
+from team_history import JUDGE_LABEL, ROWS, TeamHistory
+from widget_support import raise_handler_errors, text_of
 
 import promptlab as pl
 from promptlab import plots
@@ -265,3 +266,64 @@ def test_scores_recorded_by_evaluators_appear_in_the_grid(lab: pl.Lab) -> None:
     assert f"mean {label}" in grid.summary.value and "0.500" in grid.summary.value
     assert [f"{label} 1" in c.body.value for c in grid.output_cells()] == [True, False]
     assert set(grid.figures()) == {"latency", "cost", column, f"{column} vs cost", f"{column} vs latency"}
+
+
+# -- on the history a team has (tests/team_history.py) -----------------------------------------------
+
+
+def test_a_judged_grid_on_three_models_two_temperatures_and_repeats(team: TeamHistory) -> None:
+    lab = team.lab()
+    grid = results(team.runs["grid"], lab=lab)
+    assert len(grid.table.variants) == 12 and len(grid.table.rows) == 8  # 2 versions × 3 models × 2 temperatures
+    assert "summarize@1828dd · flaky (temperature=0.7)" in grid.table.variants
+    assert "repeat 1" in text_of(grid.grid.children[1 + 12 + 1 + 12].body.value)  # input 0 again, its 2nd repeat
+    assert "96/96 trials · by ben" in text_of(grid.title.value)
+    grid.errors_only.value = True
+    assert {row["text"] for row in grid.visible_rows()["vars"]} == {ROWS[1]["text"]}  # flaky refuses storms
+    grid.errors_only.value = False
+    grid.sort_by.value = "score_" + JUDGE_LABEL
+    grid.descending.value = True
+    assert grid.visible_rows()["vars"].iloc[0]["text"] != ROWS[1]["text"]
+    grid.plots_button.click()  # judge scores that are all the same once broke the bar chart's error bars
+    assert len(grid.plots.children) == 2 + 3 * 3
+
+
+def test_votes_in_the_grid_are_current_votes(team: TeamHistory) -> None:
+    lab = team.lab()
+    grid = results(team.runs["grid"], lab=lab, page_size=100)
+    cells = {cell.trial_id: cell for cell in grid.output_cells()}
+    expected = {"disputed": "▲ 1 ▼ 1", "agreed": "▲ 2 ▼ 0", "withdrawn": "▲ 0 ▼ 0", "corrected": "▲ 0 ▼ 0"}
+    trials = lab.trials(run=team.runs["grid"]).set_index("trial_id")
+    for role, counts in expected.items():
+        bar = cells[team.trials[role]].feedback
+        assert bar is not None and counts in bar.state.value, role  # drawn from lab.trials()
+        row = trials.loc[team.trials[role]]
+        assert f"▲ {row['votes_up']} ▼ {row['votes_down']}" == counts
+        bar.refresh()  # read from the feedback log, as after a click
+        assert counts in bar.state.value, role
+    assert "corrected · 2 comments" in cells[team.trials["corrected"]].feedback.state.value
+
+
+def test_a_vote_stays_shown_when_its_page_is_drawn_again(team: TeamHistory) -> None:
+    grid = results(team.runs["grid"], lab=team.lab())
+    (first,) = [cell for cell in grid.output_cells() if cell.trial_id == team.trials["disputed"]]
+    assert first.feedback is not None
+    first.feedback.down.click()
+    assert "▲ 1 ▼ 2" in first.feedback.state.value
+    grid.filter_text.value = "kettle"
+    grid.filter_text.value = ""  # the page's widgets are built again from the grid's trials
+    (again,) = [cell for cell in grid.output_cells() if cell.trial_id == team.trials["disputed"]]
+    assert again is not first
+    assert again.feedback is not None and "▲ 1 ▼ 2" in again.feedback.state.value
+
+
+def test_refresh_redraws_votes_that_moved_between_trials(team: TeamHistory) -> None:
+    lab = team.lab()
+    grid = results(team.runs["grid"], lab=lab, page_size=100)
+    lab.feedback(team.trials["agreed"], vote=0, user="ben")  # ben takes his 👍 from one trial …
+    lab.feedback(team.trials["withdrawn"], vote="up", user="ben")  # … to another: the run's totals don't move
+    grid.refresh()
+    cells = {cell.trial_id: cell for cell in grid.output_cells()}
+    for role in ("agreed", "withdrawn"):
+        bar = cells[team.trials[role]].feedback
+        assert bar is not None and "▲ 1 ▼ 0" in bar.state.value, role

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from team_history import TeamHistory
 from widget_support import raise_handler_errors
 
 import promptlab as pl
 from promptlab.display import NullDisplay
 from promptlab.testing import fake_model
-from promptlab.ui import ReviewPanel, review
+from promptlab.ui import ReviewPanel, playground, review
 
 
 @pytest.fixture(autouse=True)
@@ -166,3 +167,53 @@ def test_a_run_id_needs_its_lab(run: pl.Run) -> None:
     with pytest.raises(pl.ConfigError, match="needs its lab"):
         review(run.run_id)
     assert review(run.run_id, lab=run.lab).count.value == "of 6"
+
+
+# -- on the history a team has (tests/team_history.py) -----------------------------------------------
+
+
+def go_to(panel: ReviewPanel, trial_id: str) -> None:
+    ids = list(panel.trials["trial_id"])
+    panel.position.value = ids.index(trial_id) + 1
+
+
+def test_review_of_a_teams_run_shows_current_votes(team: TeamHistory) -> None:
+    lab = team.lab()
+    panel = review(team.runs["grid"], lab=lab)
+    assert panel.count.value == "of 96"
+    for role, counts in {"disputed": "▲ 1 ▼ 1", "agreed": "▲ 2 ▼ 0", "withdrawn": "▲ 0 ▼ 0"}.items():
+        go_to(panel, team.trials[role])
+        bar = panel.feedback_box.children[0]
+        assert counts in bar.state.value, role
+        bar.refresh()
+        assert counts in bar.state.value, role
+    go_to(panel, team.trials["corrected"])
+    assert "corrected · 2 comments" in panel.feedback_box.children[0].state.value
+    go_to(panel, team.trials["failed"])
+    assert "PermanentError" in panel.output.value and "content filter" in panel.output.value
+
+
+def test_a_vote_stays_shown_after_stepping_away_and_back(team: TeamHistory) -> None:
+    panel = review(team.runs["grid"], lab=team.lab())
+    go_to(panel, team.trials["withdrawn"])
+    panel.key_box.value = "u"  # 👍, then on to the next output
+    panel.key_box.value = "k"  # and back
+    assert panel.current is not None and panel.current["trial_id"] == team.trials["withdrawn"]
+    assert "▲ 1 ▼ 0" in panel.feedback_box.children[0].state.value
+
+
+def test_feedback_given_in_results_shows_in_review_and_back(team: TeamHistory) -> None:
+    app = playground(team.lab(), namespace={})
+    app.open_run(team.runs["grid"])
+    (cell,) = [c for c in app.results.output_cells() if c.trial_id == team.trials["disputed"]]
+    assert cell.feedback is not None
+    cell.feedback.up.click()  # tester's 👍 next to ana's 👎 and ben's 👍
+    app.results.review_button.click()
+    go_to(app.review, team.trials["disputed"])
+    bar = app.review.feedback_box.children[0]
+    assert "▲ 2 ▼ 1" in bar.state.value
+    bar.vote(-1)  # changed their mind in Review
+    assert "▲ 1 ▼ 2" in bar.state.value
+    app.selected_index = 1
+    (shown,) = [c for c in app.results.output_cells() if c.trial_id == team.trials["disputed"]]
+    assert shown.feedback is not None and "▲ 1 ▼ 2" in shown.feedback.state.value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 import ipywidgets as widgets
@@ -24,3 +26,10 @@ def raise_handler_errors(monkeypatch: pytest.MonkeyPatch) -> None:
         return value
 
     monkeypatch.setattr(widgets.CallbackDispatcher, "__call__", call)
+
+
+def text_of(markup: str) -> str:
+    """What an HTML widget's value reads as on screen: tags dropped (a line break, a
+    block or a table row ends a line; a table cell is set off by a space), entities decoded."""
+    lines = re.sub(r"<br\s*/?>|</(?:div|tr|p|table|h\d)>", "\n", markup)
+    return html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"</t[dh]>", " ", lines)))

@@ -93,14 +93,15 @@ def prompt_template(store: Source, name: str, version: str) -> dict[str, Any]:
 
 
 def model_usage(store: Source, name: str, version: str) -> pd.DataFrame:
-    """The model configs a prompt version ran with, most trials first."""
+    """The model configs a prompt version ran with, most trials first (then fewest
+    errors, then by name: the same history always recommends the same model)."""
     return store.query(
         """
         SELECT m.model_id, m.provider, m.name, m.base_url, m.params, count(*) AS n_trials,
-               arg_max(t.run_id, t.created_at) AS last_run
+               count(t.error_type) AS n_errors, arg_max(t.run_id, t.created_at) AS last_run
         FROM trials t JOIN models m ON m.model_id = t.model_id
         WHERE t.prompt_name = ? AND t.prompt_version = ? AND coalesce(t.kind, 'sweep') = 'sweep'
-        GROUP BY ALL ORDER BY n_trials DESC
+        GROUP BY ALL ORDER BY n_trials DESC, n_errors, m.name, m.model_id
         """,
         [name, version],
     )

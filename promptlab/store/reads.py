@@ -203,16 +203,20 @@ def feedback(store: Source, trial_id: str | None = None) -> pd.DataFrame:
     return store.query("SELECT * FROM feedback WHERE trial_id = ? ORDER BY created_at, feedback_id", [trial_id])
 
 
-def mean_completion_tokens(store: Source, model_names: Sequence[str]) -> dict[str, float]:
-    """Mean completion tokens of successful calls per model name in history."""
-    if not model_names:
-        return {}
-    frame = store.query(
-        "SELECT model, avg(completion_tokens) AS mean FROM trials "
-        "WHERE model IN (SELECT unnest(?)) AND NOT cached AND completion_tokens IS NOT NULL GROUP BY model",
+def completion_tokens(store: Source, model_names: Sequence[str]) -> pd.DataFrame:
+    """Completion tokens of successful, paid-for sweep calls on these models, per
+    (``model``, ``prompt_name``, ``prompt_version``): their ``total`` and ``n``."""
+    return store.query(
+        """
+        SELECT model, coalesce(prompt_name, '') AS prompt_name, prompt_version,
+               sum(completion_tokens) AS total, count(*) AS n
+        FROM trials
+        WHERE model IN (SELECT unnest(?)) AND NOT cached AND error_type IS NULL
+              AND completion_tokens IS NOT NULL AND coalesce(kind, 'sweep') = 'sweep'
+        GROUP BY ALL
+        """,
         [list(model_names)],
     )
-    return dict(zip(frame["model"], frame["mean"], strict=True))
 
 
 def done_cells(store: Source, run_id: str) -> set[str]:
@@ -305,11 +309,11 @@ def runs(store: Source, where: RunFilter | None = None, *, limit: int | None = N
                sum(t.cost_usd) AS cost_usd,
                sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END) AS spent_usd,
                quantile_cont(t.latency_ms, 0.5) FILTER (WHERE t.error_type IS NULL) AS latency_p50_ms,
-               list(DISTINCT t.prompt_name ORDER BY t.prompt_name) FILTER (WHERE t.prompt_name IS NOT NULL)
-                   AS prompts,
-               list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL) AS models,
-               any_value(j.n_judge_calls) AS n_judge_calls,
-               any_value(j.judge_spent_usd) AS judge_spent_usd,
+               coalesce(list(DISTINCT t.prompt_name ORDER BY t.prompt_name) FILTER (WHERE t.prompt_name IS NOT NULL),
+                        []) AS prompts,
+               coalesce(list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL), []) AS models,
+               coalesce(any_value(j.n_judge_calls), 0) AS n_judge_calls,
+               coalesce(any_value(j.judge_spent_usd), 0) AS judge_spent_usd,
                coalesce(sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END), 0)
                    + coalesce(any_value(j.judge_spent_usd), 0) AS total_spent_usd,
                r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config,

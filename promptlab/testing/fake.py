@@ -8,6 +8,7 @@ from typing import Any
 
 from promptlab.errors import PermanentError
 from promptlab.model import Model
+from promptlab.pricing import Price
 from promptlab.providers import Completion, Request
 
 Responder = Callable[[Sequence[Mapping[str, str]], Model], str]
@@ -30,7 +31,8 @@ class FakeProvider:
     """Answers from the messages alone, the same way every time.
 
     Model names pick the answer: ``echo`` repeats the last user message,
-    ``upper`` shouts it, any other name prefixes it with the name. Model
+    ``upper`` shouts it, any other name prefixes it with the name (its price
+    comes from ``fake_model``, by name). Model
     parameters steer it from data, so subprocesses behave the same:
     ``latency`` (seconds to wait), ``fail_if`` (fail when the last user
     message contains this text), ``max_tokens`` (cut the answer to that many
@@ -79,6 +81,9 @@ class FakeProvider:
         self.requests.clear()
 
 
-def fake_model(name: str = "echo", **params: Any) -> Model:
-    """A ``Model`` on the built-in fake provider."""
-    return Model(name, provider="fake", **params)
+def fake_model(name: str = "echo", *, price: Price | tuple[float, float] | None = None, **params: Any) -> Model:
+    """A ``Model`` on the built-in fake provider. A name the pricing table knows
+    costs what that model costs (``fake_model("gpt-4o-mini")``: $0.15 / $0.60 per
+    million tokens, counting the fake's words as tokens), so tests and docs show
+    real-looking costs; other names (``echo``, ``upper``) are free unless ``price`` says."""
+    return Model(name, provider="fake", price=price, **params)

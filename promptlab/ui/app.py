@@ -24,7 +24,8 @@ class Playground(widgets.Tab):
     """The whole widget app over one history file.
 
     History's Open shows a run in Results; its Load fills the builder; the
-    results grid's "Review one by one" opens the Review tab on what it shows.
+    results grid's "Review one by one" opens the Review tab on what it shows;
+    feedback given in Results or Review shows in both.
     """
 
     def __init__(
@@ -36,9 +37,9 @@ class Playground(widgets.Tab):
     ) -> None:
         self.lab = lab
         self.builder = SweepBuilder(lab, models=models, namespace=namespace)
-        self.results = ResultsGrid(lab=lab, on_review=self._review_results)
+        self.results = ResultsGrid(lab=lab, on_review=self._review_results, on_feedback=self._voted_in_results)
         self.history = HistoryBrowser(lab, on_open=self.open_run, on_load=self.load_run)
-        self.review = ReviewPanel(lab=lab)
+        self.review = ReviewPanel(lab=lab, on_feedback=self.results.remember_feedback)
         self.registry = RegistryPanel(lab)
         super().__init__([self.builder, self.results, self.history, self.review, self.registry], titles=TABS)
 
@@ -51,6 +52,10 @@ class Playground(widgets.Tab):
         """Load a run's variants into the builder, to re-run or fork them."""
         self.builder.load_run(run_id)
         self.selected_index = TABS.index("Build & run")
+
+    def _voted_in_results(self, trial_id: str, totals: dict[str, Any]) -> None:
+        # feedback given in one tab shows in the other: both draw from trials frames they hold
+        self.review.remember_feedback(trial_id, totals)
 
     def _review_results(self, grid: ResultsGrid) -> None:
         if grid.run_id is not None:

@@ -165,7 +165,10 @@ def sweep_arguments_from_run(lab: Lab, run_id: str) -> SweepArguments:
     else:
         data = rows_of_run(lab, str(info["run_id"]))
         expected = config.get("n_rows")
-        if expected is not None and len(data) < int(expected):
+        if expected is not None and not data:
+            note = (f"the run ({info['status']}) recorded no trial, and its {expected} input rows were given as "
+                    "rows, not a file: pick the data again to run it")  # fmt: skip
+        elif expected is not None and len(data) < int(expected):
             note = f"only {len(data)} of the run's {expected} input rows have trials; those are loaded"
     experiments = lab.experiments()
     mine = experiments[experiments["experiment"] == info["experiment"]]

@@ -7,16 +7,50 @@ import atexit
 import html
 import threading
 import weakref
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeGuard
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
+import numpy as np
+import pandas as pd
 
 from promptlab.errors import PromptlabError
 
 RED = "#c0392b"
 MUTED = "#777"
 MONO = "font-family:var(--jp-code-font-family, monospace);font-size:12px"
+STATUS_COLOURS = {
+    "done": "#2e7d32", "running": "#1565c0", "cancelled": "#ef6c00", "interrupted": "#ef6c00", "failed": RED,
+}  # fmt: skip
+STATUS_HINTS = {
+    "interrupted": "its process died before it ended (a crash, a kernel restart); "
+    "whoever ran it can run the same sweep again to resume it",
+}
+"""What a run's status means, where it needs saying."""
+
+
+def present(value: Any) -> TypeGuard[Any]:
+    """False for None, NaN, NaT and ``pd.NA`` (a missing value, whatever pandas made of it)."""
+    if value is None:
+        return False
+    if isinstance(value, (list, tuple, dict, set, np.ndarray)):
+        return True  # a collection is a value, even when empty
+    try:
+        return not bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def listed(value: Any) -> list[str]:
+    """A list column's value as a list of text: DuckDB lists arrive as arrays,
+    JSON ones as lists, and a run with no trials yet has ``<NA>`` (none)."""
+    if isinstance(value, str):
+        return [value]
+    if not present(value):
+        return []
+    if isinstance(value, (list, tuple, set, np.ndarray)):
+        return [str(v) for v in value if present(v)]
+    return [str(value)]
 
 
 def escape(value: Any) -> str:
@@ -37,11 +71,26 @@ def block(text: str, *, color: str | None = None) -> str:
     return f'<div style="white-space:pre-wrap;word-break:break-word;{MONO};{tint}">{escape(text)}</div>'
 
 
+def messages_text(messages: Any) -> str:
+    """Rendered chat messages as ``[role]`` blocks."""
+    if not isinstance(messages, list):
+        return "" if messages is None else str(messages)
+    return "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in messages if isinstance(m, Mapping))
+
+
 def error_html(message: str | None) -> str:
     """A red message (empty when there is none)."""
     if not message:
         return ""
     return f'<span style="color:{RED}">⚠ {escape(message)}</span>'
+
+
+def status_html(status: Any) -> str:
+    """A run's status in its colour, with what it means as a tooltip where that needs saying."""
+    text = str(status)
+    hint = STATUS_HINTS.get(text)
+    tooltip = f' title="{escape(hint)}"' if hint else ""
+    return f'<span style="color:{STATUS_COLOURS.get(text, "#555")}"{tooltip}>{escape(text)}</span>'
 
 
 def muted(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from promptlab.prompt_diff import PromptDiff
@@ -18,12 +19,22 @@ _STYLE = """<style>
 </style>"""
 
 
+def _cell(column: str, value: object) -> str:
+    """A score delta table's cell: numbers to three decimals (a mean is 0.455, not
+    0.45454545454545453), the delta with its sign."""
+    if isinstance(value, float | np.floating):
+        return "—" if np.isnan(value) else f"{value:+.3f}" if column == "delta" else f"{value:.3f}"
+    return escape(value)
+
+
 def _scores_html(scores: pd.DataFrame) -> str:
     if scores.empty:
         return muted("no evaluator scored both versions on the same inputs")
     head = "".join(f'<th style="padding:1px 8px;text-align:left">{escape(c)}</th>' for c in scores.columns)
     rows = "".join(
-        "<tr>" + "".join(f'<td style="padding:1px 8px">{escape(v)}</td>' for v in row) + "</tr>"
+        "<tr>"
+        + "".join(f'<td style="padding:1px 8px">{_cell(c, v)}</td>' for c, v in zip(scores.columns, row, strict=True))
+        + "</tr>"
         for row in scores.itertuples(index=False)
     )
     return f'<table style="font-size:12px"><tr>{head}</tr>{rows}</table>'

@@ -7,7 +7,7 @@ history now holds for the trial.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
@@ -19,6 +19,10 @@ from promptlab.ui.common import button, error_html, escape
 
 if TYPE_CHECKING:
     from promptlab.lab import Lab
+
+
+FEEDBACK_COLUMNS = ("votes_up", "votes_down", "correction", "n_comments")
+"""The trials frame's feedback columns (current votes, as ``promptlab.feedback.current_votes`` counts them)."""
 
 
 def feedback_state(votes_up: int, votes_down: int, correction: str | None, n_comments: int) -> str:
@@ -50,6 +54,19 @@ def _value(trial: Mapping[str, Any], key: str) -> Any:
     return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
 
 
+def remember_totals(trials: pd.DataFrame, trial_id: str, totals: Mapping[str, Any]) -> None:
+    """Write a trial's feedback ``totals`` into its row of ``trials`` (in place), so
+    widgets drawn from that frame again show what was just recorded."""
+    if "trial_id" not in trials.columns:
+        return
+    rows = trials.index[trials["trial_id"] == trial_id]
+    for column, value in totals.items():
+        if column in trials.columns:
+            if isinstance(value, str) and trials[column].dtype != object:
+                trials[column] = trials[column].astype(object)  # a first correction in an all-empty column
+            trials.loc[rows, column] = value
+
+
 def trial_totals(trial: Mapping[str, Any]) -> dict[str, Any]:
     """The feedback totals a trials DataFrame row already carries."""
     counts = {k: int(_value(trial, k) or 0) for k in ("votes_up", "votes_down", "n_comments")}
@@ -60,10 +77,20 @@ class FeedbackBar(widgets.VBox):
     """👍 👎 ✎ for one trial and what is recorded; ✎ opens a correction and comment editor.
 
     Errors from the library show in red in place of the recorded state.
+    ``on_change(trial_id, totals)`` hears what the history holds after each
+    recorded verdict, so a grid or a review keeps its trials up to date.
     """
 
-    def __init__(self, lab: Lab, trial: Mapping[str, Any], *, leading: Sequence[widgets.Widget] = ()) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        trial: Mapping[str, Any],
+        *,
+        leading: Sequence[widgets.Widget] = (),
+        on_change: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.lab = lab
+        self.on_change = on_change
         self.trial_id = str(trial["trial_id"])
         self.output_text = str(_value(trial, "output") or "")
         self.totals = trial_totals(trial)
@@ -96,6 +123,11 @@ class FeedbackBar(widgets.VBox):
             text = escape(feedback_state(**self.totals))
             self.state.value = f'<span style="font-size:12px" title="recorded feedback">{text}</span>'
 
+    def show_totals(self, totals: Mapping[str, Any]) -> None:
+        """Show these feedback totals (read elsewhere: the trial's row in a fresh frame)."""
+        self.totals = {**self.totals, **totals}
+        self._show_state()
+
     def refresh(self) -> None:
         """Read the trial's feedback again and show it."""
         try:
@@ -112,6 +144,8 @@ class FeedbackBar(widgets.VBox):
             self._show_state(exc)
             return False
         self.refresh()
+        if self.on_change is not None and self._error is None:
+            self.on_change(self.trial_id, dict(self.totals))
         return True
 
     def vote(self, vote: int) -> bool:

@@ -12,98 +12,36 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
-from promptlab.pricing import dollars
 from promptlab.ui.common import (
-    RED,
     Ticker,
     button,
     catching,
     error_label,
-    escape,
+    listed,
     muted,
+    present,
     replace_children,
     set_options,
     show_error,
 )
 from promptlab.ui.diff import prompt_diff_html
+from promptlab.ui.listing import experiments_html, run_line, version_label
 
 if TYPE_CHECKING:
     from promptlab.lab import Lab
 
 RUNS_PER_PAGE = 20
 AUTO_REFRESH_SECONDS = 5.0
-STATUS_COLOURS = {
-    "done": "#2e7d32", "running": "#1565c0", "cancelled": "#ef6c00", "interrupted": "#ef6c00", "failed": RED,
-}  # fmt: skip
 
 
-def _choices(values: Any, anyone: str) -> list[tuple[str, str | None]]:
-    found = sorted({str(v) for v in values if v is not None and not (isinstance(v, float) and pd.isna(v))})
-    return [(anyone, None), *((v, v) for v in found)]
+ANY = ""
+"""A filter's value for "any": not None, since ipywidgets reads a value of None as no
+choice at all and the browser then shows an empty box once "any" is picked again."""
 
 
-def _listed(value: Any) -> list[str]:
-    """A list column's value (DuckDB lists arrive as arrays) as a list of text."""
-    return [] if value is None or isinstance(value, float) else [str(v) for v in value]
-
-
-def _money(value: Any) -> str:
-    return "cost ?" if value is None or pd.isna(value) else dollars(float(value))
-
-
-def run_line(run: Mapping[str, Any]) -> str:
-    """One run as HTML: when, who, experiment, status, counts and headline numbers."""
-    started = pd.Timestamp(run["started_at"]).strftime("%Y-%m-%d %H:%M") if run.get("started_at") is not None else "?"
-    status = str(run.get("status"))
-    colour = STATUS_COLOURS.get(status, "#555")
-    p50 = run.get("latency_p50_ms")
-    latency = "" if p50 is None or pd.isna(p50) else f" · p50 {float(p50):,.0f} ms"
-    errors = int(run.get("n_errors") or 0)
-    error_text = f' · <span style="color:{RED}">{errors} errors</span>' if errors else ""
-    prompts = ", ".join(_listed(run.get("prompts")))
-    models = ", ".join(_listed(run.get("models")))
-    return (
-        f'<span style="font-size:12px"><b>{escape(started)}</b> UTC · {escape(run.get("user"))} · '
-        f"<b>{escape(run.get('experiment'))}</b> · "
-        f'<span style="color:{colour}">{escape(status)}</span> · {int(run.get("n_trials") or 0)}/'
-        f"{int(run.get('n_cells') or 0)} trials{error_text} · {int(run.get('n_cached') or 0)} cached · "
-        f"{_money(run.get('cost_usd'))}{latency}<br>"
-        f'<span style="color:#777">run {escape(str(run["run_id"])[:8])} · prompts: {escape(prompts)} · '
-        f"models: {escape(models)}</span></span>"
-    )
-
-
-def version_label(version: Mapping[str, Any]) -> str:
-    """``abc12345 · ana · 2026-11-22 01:59 · 8 trials · production``: one prompt version."""
-    first_seen = pd.Timestamp(version["first_seen"]).strftime("%Y-%m-%d %H:%M")
-    labels = ", ".join(_listed(version.get("labels")))
-    parts = [
-        str(version["version"])[:8],
-        str(version.get("created_by")),
-        first_seen,
-        f"{version.get('n_trials', 0)} trials",
-    ]
-    return " · ".join(parts + ([labels] if labels else []))
-
-
-def experiments_html(experiments: pd.DataFrame, limit: int = 12) -> str:
-    """The experiments table: name, description, tags, runs, trials, people, last activity."""
-    if experiments.empty:
-        return muted("no experiments yet: run a sweep")
-    rows = []
-    for e in experiments.head(limit).to_dict("records"):
-        last = e.get("last_trial_at")
-        when = "" if last is None or pd.isna(last) else pd.Timestamp(last).strftime("%Y-%m-%d %H:%M")
-        cells = [
-            f"<b>{escape(e['experiment'])}</b>", escape(e.get("description") or ""),
-            escape(", ".join(_listed(e.get("tags")))), str(e.get("n_runs", 0)), str(e.get("n_trials", 0)),
-            escape(", ".join(_listed(e.get("users")))), escape(when),
-        ]  # fmt: skip
-        rows.append("<tr>" + "".join(f'<td style="padding:1px 8px">{c}</td>' for c in cells) + "</tr>")
-    head = ["experiment", "description", "tags", "runs", "trials", "people", "last trial (UTC)"]
-    header = "".join(f'<th style="padding:1px 8px;text-align:left">{h}</th>' for h in head)
-    more = muted(f"… and {len(experiments) - limit} more") if len(experiments) > limit else ""
-    return f'<table style="font-size:12px"><tr>{header}</tr>{"".join(rows)}</table>{more}'
+def _choices(values: Any, anyone: str) -> list[tuple[str, str]]:
+    found = sorted({str(v) for v in values if present(v) and str(v) != ANY})
+    return [(anyone, ANY), *((v, v) for v in found)]
 
 
 class RunRow(widgets.HBox):
@@ -145,11 +83,12 @@ class HistoryBrowser(widgets.VBox):
         self._lock = threading.RLock()
         self._updating = False
         self._shown: tuple[Any, ...] | None = None
-        self.user = widgets.Dropdown(description="user", options=[("anyone", None)])
-        self.experiment = widgets.Dropdown(description="experiment", options=[("any", None)])
-        self.tag = widgets.Dropdown(description="tag", options=[("any", None)])
-        self.prompt = widgets.Dropdown(description="prompt", options=[("any", None)])
-        self.model = widgets.Dropdown(description="model", options=[("any", None)])
+        self.user = widgets.Dropdown(description="user", options=[("anyone", ANY)])
+        self.experiment = widgets.Dropdown(description="experiment", options=[("any", ANY)])
+        self.tag = widgets.Dropdown(description="tag", options=[("any", ANY)])
+        self.prompt = widgets.Dropdown(description="prompt", options=[("any", ANY)])
+        self.model = widgets.Dropdown(description="model", options=[("any", ANY)])
+        self.status = widgets.Dropdown(description="status", options=[("any", ANY)])
         self.since = widgets.DatePicker(description="since")
         self.until = widgets.DatePicker(description="until")
         self.search = widgets.Text(
@@ -170,7 +109,7 @@ class HistoryBrowser(widgets.VBox):
         self.detail = widgets.VBox()
         self._wire()
         filters = [
-            widgets.HBox([self.user, self.experiment, self.tag]), widgets.HBox([self.prompt, self.model]),
+            widgets.HBox([self.user, self.experiment, self.tag]), widgets.HBox([self.prompt, self.model, self.status]),
             widgets.HBox([self.since, self.until]), widgets.HBox([self.search, self.refresh_button, self.auto_refresh]),
         ]  # fmt: skip
         versions = widgets.VBox([self.versions_of, self.versions, self.version_a, self.version_b, self.diff])
@@ -185,8 +124,8 @@ class HistoryBrowser(widgets.VBox):
         self.refresh()
 
     def _wire(self) -> None:
-        for control in (self.user, self.experiment, self.tag, self.prompt, self.model, self.since, self.until,
-                        self.search):  # fmt: skip
+        for control in (self.user, self.experiment, self.tag, self.prompt, self.model, self.status, self.since,
+                        self.until, self.search):  # fmt: skip
             control.observe(self._filter_changed, "value")
         self.page.observe(lambda _: None if self._updating else self.render_runs(), "value")
         self.refresh_button.on_click(lambda _: self.refresh())
@@ -203,11 +142,11 @@ class HistoryBrowser(widgets.VBox):
     # -- reading ----------------------------------------------------------------------
 
     def filters(self) -> dict[str, Any]:
-        """The ``lab.runs(...)`` keyword arguments the filters describe."""
+        """The ``lab.runs(...)`` keyword arguments the filters describe (all but ``status``)."""
         until = self.until.value + dt.timedelta(days=1) if self.until.value else None  # through that whole day
         given = {
-            "experiment": self.experiment.value, "user": self.user.value, "tag": self.tag.value,
-            "prompt": self.prompt.value, "model": self.model.value,
+            "experiment": self.experiment.value or None, "user": self.user.value or None, "tag": self.tag.value or None,
+            "prompt": self.prompt.value or None, "model": self.model.value or None,
             "since": self.since.value.isoformat() if self.since.value else None,
             "until": until.isoformat() if until else None, "search": self.search.value.strip() or None,
         }  # fmt: skip
@@ -225,11 +164,12 @@ class HistoryBrowser(widgets.VBox):
             try:
                 self._set_options(self.user, _choices(everything["user"], "anyone"))
                 self._set_options(self.experiment, _choices(experiments["experiment"], "any"))
-                tags = [tag for tags in experiments["tags"] for tag in _listed(tags)]
+                tags = [tag for tags in experiments["tags"] for tag in listed(tags)]
                 self._set_options(self.tag, _choices(tags, "any"))
                 self._set_options(self.prompt, _choices(prompts["name"], "any"))
-                models = [m for listed in everything["models"] for m in _listed(listed)]
+                models = [m for names in everything["models"] for m in listed(names)]
                 self._set_options(self.model, _choices(models, "any"))
+                self._set_options(self.status, _choices(everything["status"], "any"))
                 names = [str(n) for n in prompts["name"]]
                 if list(self.versions_of.options) != names:
                     set_options(self.versions_of, names, keep=self.versions_of.value)
@@ -240,7 +180,7 @@ class HistoryBrowser(widgets.VBox):
             self.show_versions()
 
     @staticmethod
-    def _set_options(control: widgets.Dropdown, options: list[tuple[str, str | None]]) -> None:
+    def _set_options(control: widgets.Dropdown, options: list[tuple[str, str]]) -> None:
         if list(control.options) != options:
             set_options(control, options, keep=control.value)
         # A filter with nothing to choose but "any" (no tags yet) is hidden until there is.
@@ -252,7 +192,8 @@ class HistoryBrowser(widgets.VBox):
             runs = catching(self.error, lambda: self.lab.runs(**self.filters()))
             if runs is None:
                 return
-            self.runs = runs
+            # lab.runs works out `interrupted` as it reads (a dead process), so status is chosen here
+            self.runs = runs[runs["status"] == self.status.value] if self.status.value else runs
             self.render_runs()
 
     def render_runs(self) -> None:

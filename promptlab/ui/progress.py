@@ -12,15 +12,19 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from promptlab.background import SweepHandle
 from promptlab.display import Progress
-from promptlab.ui.common import SHUTTING_DOWN, escape, guarded, muted
+from promptlab.ui.common import RED, SHUTTING_DOWN, escape, guarded, muted
 
 MIN_INTERVAL = 0.2
 """Seconds between redraws: updates arrive per trial, the bar moves at most ~5 times a second."""
 
 
 def describe(progress: Progress, status: str | None = None) -> str:
-    """``37/100 done · 2 errors · 5 cached · 3.1 s · ETA 4 s`` (and the status once ended)."""
-    parts = [f"{progress.done}/{progress.total} done", f"{progress.errors} errors", f"{progress.cached} cached"]
+    """``37/100 done · 2 errors · 1 evaluator error · 5 cached · 3.1 s · ETA 4 s`` (the
+    evaluator errors when there are any, and the status once ended)."""
+    parts = [f"{progress.done}/{progress.total} done", f"{progress.errors} errors"]
+    if progress.eval_errors:
+        parts.append(f"{progress.eval_errors} evaluator error{'s' * (progress.eval_errors != 1)}")
+    parts.append(f"{progress.cached} cached")
     if progress.resumed:
         parts.append(f"{progress.resumed} resumed")
     parts.append(f"{progress.elapsed:.1f} s")
@@ -29,6 +33,16 @@ def describe(progress: Progress, status: str | None = None) -> str:
         parts.append(f"ETA {eta:.0f} s")
     if status is not None:
         parts.append(status)
+    return " · ".join(parts)
+
+
+def describe_html(progress: Progress, status: str | None = None) -> str:
+    """``describe`` with the errors and evaluator errors in red when there are any."""
+    parts = []
+    for part in describe(progress, status).split(" · "):
+        count = part.split(" ", 1)[0]
+        wrong = part.endswith(("errors", "error")) and count.isdigit() and int(count) > 0
+        parts.append(f'<span style="color:{RED}">{escape(part)}</span>' if wrong else escape(part))
     return " · ".join(parts)
 
 
@@ -60,8 +74,9 @@ class WidgetDisplay:
             self.redraws += 1
         self.bar.max = max(progress.total, 1)
         self.bar.value = min(progress.done, progress.total)
-        self.bar.bar_style = {"done": "success", "cancelled": "warning", "failed": "danger"}.get(status or "", "")
-        self.label.value = f"<b>{escape(self.title)}</b> {escape(describe(progress, status))}"
+        self.bar.bar_style = {"done": "success", "cancelled": "warning", "interrupted": "warning",
+                              "failed": "danger"}.get(status or "", "")  # fmt: skip
+        self.label.value = f"<b>{escape(self.title)}</b> {describe_html(progress, status)}"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """Shown in a notebook as its widgets (``display(WidgetDisplay())``)."""

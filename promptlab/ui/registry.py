@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from promptlab.errors import PromptlabError
-from promptlab.ui.common import escape, muted, set_options, show_error
+from promptlab.stats import params_label
+from promptlab.ui.common import escape, listed, muted, present, set_options, show_error
 from promptlab.ui.diff import prompt_diff_html
 
 if TYPE_CHECKING:
@@ -22,10 +23,24 @@ if TYPE_CHECKING:
 EXPORT_FORMATS = (".json", ".yaml", ".py")
 
 
-def _scores_text(scores: object) -> str:
+def _scores_html(scores: object) -> str:
+    """``echo: contains 1.000, judge 0.800`` a line per model: a version's mean scores."""
     if not isinstance(scores, dict):
         return ""
-    return "; ".join(f"{model}: " + ", ".join(f"{k} {v:.3f}" for k, v in s.items()) for model, s in scores.items())
+    per_model = []
+    for model, means in scores.items():
+        values = means.items() if isinstance(means, dict) else ()
+        shown = ", ".join(f"{label} {float(v):.3f}" if present(v) else f"{label} —" for label, v in values)
+        per_model.append(f"<b>{escape(model)}</b>: {escape(shown)}")
+    return "<br>".join(per_model)
+
+
+def _model_text(model: object) -> str:
+    """`` (on echo, temperature=0.7)``: the model a label recommends, when it names one."""
+    if not isinstance(model, dict) or not model.get("name"):
+        return ""
+    params = params_label(model.get("params"))
+    return f" (on {model['name']}{', ' + params if params else ''})"
 
 
 def _versions_html(versions: pd.DataFrame, labels: pd.DataFrame) -> str:
@@ -34,11 +49,15 @@ def _versions_html(versions: pd.DataFrame, labels: pd.DataFrame) -> str:
     head = ["version", "labels", "first seen", "by", "trials", "models", "scores"]
     rows = []
     for row in versions.to_dict("records"):
-        cells = [str(row["version"])[:12], ", ".join(row["labels"]), str(row["first_seen"])[:16], row["created_by"],
-                 row["n_trials"], ", ".join(row["models"] or []), _scores_text(row.get("scores"))]  # fmt: skip
-        rows.append("<tr>" + "".join(f'<td style="padding:1px 8px">{escape(c)}</td>' for c in cells) + "</tr>")
+        cells = [escape(c) for c in (str(row["version"])[:12], ", ".join(listed(row["labels"])),
+                                     str(row["first_seen"])[:16], row["created_by"], row["n_trials"],
+                                     ", ".join(listed(row["models"])))]  # fmt: skip
+        cells.append(_scores_html(row.get("scores")))
+        rows.append("<tr>" + "".join(f'<td style="padding:1px 8px">{c}</td>' for c in cells) + "</tr>")
     header = "".join(f'<th style="padding:1px 8px;text-align:left">{h}</th>' for h in head)
-    pointers = [f"{r['label']} → {str(r['version'])[:8]}" for r in labels.to_dict("records")]
+    pointers = [
+        f"{r['label']} → {str(r['version'])[:8]}{_model_text(r.get('model'))}" for r in labels.to_dict("records")
+    ]
     current = escape(", ".join(pointers) or "no labels yet")
     table = f"<table style='font-size:12px'><tr>{header}</tr>{''.join(rows)}</table>"
     return f"<div><b>labels:</b> {current}</div>{table}"
@@ -57,8 +76,10 @@ class RegistryPanel(widgets.VBox):
         self.diff_button = widgets.Button(description="Show diff")
         self.diff = widgets.HTML()
         self.label = widgets.Text(value="production", description="label", layout=widgets.Layout(width="260px"))
-        self.approver = widgets.Text(description="approved by", placeholder="an approver (protected labels)",
-                                     layout=widgets.Layout(width="360px"))  # fmt: skip
+        self.approver = widgets.Text(
+            description="approved by", placeholder="an approver (protected labels)",
+            layout=widgets.Layout(width="380px"), style={"description_width": "initial"},
+        )  # fmt: skip
         self.note = widgets.Text(description="note", layout=widgets.Layout(width="520px"))
         self.promote_button = widgets.Button(description="Promote", button_style="primary", icon="arrow-up")
         self.rollback_button = widgets.Button(description="Roll back", icon="undo")
@@ -98,8 +119,9 @@ class RegistryPanel(widgets.VBox):
         labels = self.lab.labels(name)
         self.versions.value = _versions_html(versions, labels)
         newest_first = list(reversed(list(versions["version"])))
+        labels_of = [listed(ls) for ls in reversed(list(versions["labels"]))]
         options = [(f"{v[:12]}" + (f" ({', '.join(ls)})" if ls else ""), v)
-                   for v, ls in zip(newest_first, reversed(list(versions["labels"])), strict=True)]  # fmt: skip
+                   for v, ls in zip(newest_first, labels_of, strict=True)]  # fmt: skip
         # The versions shown stay if they are still there, else the newest against the one before.
         shown, against = self.version.value, self.compare_to.value
         set_options(self.version, options, keep=shown if shown in newest_first else None)
@@ -116,10 +138,11 @@ class RegistryPanel(widgets.VBox):
             return
         lines = []
         for event in events.to_dict("records"):
-            approved = f", approved by {event['approved_by']}" if isinstance(event["approved_by"], str) else ""
-            note = f" — {event['note']}" if isinstance(event["note"], str) else ""
+            approved = f", approved by {event['approved_by']}" if present(event["approved_by"]) else ""
+            note = f" — {event['note']}" if present(event["note"]) else ""
+            before = str(event["from_version"])[:8] if present(event["from_version"]) else "—"
             lines.append(escape(
-                f"{str(event['created_at'])[:16]} · {event['label']}: {str(event['from_version'] or '—')[:8]} → "
+                f"{str(event['created_at'])[:16]} · {event['label']}: {before} → "
                 f"{str(event['to_version'])[:8]} ({event['action']} by {event['user']}{approved}){note}"
             ))  # fmt: skip
         self.history.value = "<b>label history</b><br>" + "<br>".join(reversed(lines))

@@ -21,7 +21,21 @@ from promptlab.errors import ConfigError
 from promptlab.pricing import dollars
 from promptlab.run import Run
 from promptlab.ui.cells import EmptyCell, InputCell, OutputCell
-from promptlab.ui.common import MUTED, button, catching, error_label, escape, muted, replace_children
+from promptlab.ui.common import (
+    MUTED,
+    RED,
+    STATUS_HINTS,
+    button,
+    catching,
+    error_label,
+    escape,
+    muted,
+    present,
+    replace_children,
+    status_html,
+)
+from promptlab.ui.feedback import FEEDBACK_COLUMNS, remember_totals
+from promptlab.ui.scores import score_labels
 from promptlab.ui.table import page_count, page_of, results_table, select_rows, variant_summary
 
 if TYPE_CHECKING:
@@ -41,27 +55,33 @@ def figure_png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _count_html(count: Any) -> str:
+    """A count of things that went wrong: red when there are any."""
+    n = int(count) if present(count) else 0
+    return f'<span style="color:{RED}">{n}</span>' if n else "0"
+
+
 def summary_html(trials: pd.DataFrame) -> str:
-    """The per-variant strip above the grid: n, errors, mean scores, p50 latency, cost."""
+    """The per-variant strip above the grid: n, errors, evaluator errors (when anything
+    was scored), mean scores with pass rates, p50 latency, cost."""
     summary = variant_summary(trials)
     if summary.empty:
         return muted("no trials yet")
-    score_columns = [c for c in summary.columns if str(c).endswith("_mean")]
-    head = [
-        "variant",
-        "n",
-        "errors",
-        *(f"mean {c.removesuffix('_mean')}" for c in score_columns),
-        "p50 latency",
-        "cost",
-    ]
+    labels = score_labels(trials.columns)
+    show_eval_errors = bool(labels) or bool(summary["eval_errors"].fillna(0).sum())
+    head = ["variant", "n", "errors", *(["eval errors"] if show_eval_errors else []),
+            *(f"mean {label}" for label in labels), "p50 latency", "cost"]  # fmt: skip
     lines = []
     for row in summary.to_dict("records"):
-        cost = "?" if pd.isna(row["cost_usd"]) else dollars(float(row["cost_usd"]))
-        p50 = "—" if pd.isna(row["latency_p50_ms"]) else f"{row['latency_p50_ms']:,.0f} ms"
-        errors = f'<span style="color:#c0392b">{row["errors"]}</span>' if row["errors"] else "0"
-        scores = ["—" if pd.isna(row[c]) else f"{row[c]:.3f}" for c in score_columns]
-        cells = [escape(row["variant"]), str(row["n"]), errors, *scores, p50, cost]
+        cost = dollars(float(row["cost_usd"])) if present(row["cost_usd"]) else "?"
+        p50 = f"{row['latency_p50_ms']:,.0f} ms" if present(row["latency_p50_ms"]) else "—"
+        scores = []
+        for label in labels:
+            mean, rate = row.get(f"{label}_mean"), row.get(f"{label}_pass_rate")
+            text = f"{mean:.3f}" if present(mean) else "—"
+            scores.append(text + (f" ({rate:.0%} pass)" if present(rate) else ""))
+        cells = [escape(row["variant"]), str(row["n"]), _count_html(row["errors"]),
+                 *([_count_html(row["eval_errors"])] if show_eval_errors else []), *scores, p50, cost]  # fmt: skip
         lines.append("<tr>" + "".join(f'<td style="padding:1px 8px">{c}</td>' for c in cells) + "</tr>")
     header = "".join(f'<th style="padding:1px 8px;text-align:left">{escape(h)}</th>' for h in head)
     return f'<table style="font-size:12px;border-collapse:collapse"><tr>{header}</tr>{"".join(lines)}</table>'
@@ -81,12 +101,15 @@ class ResultsGrid(widgets.VBox):
         lab: Lab | None = None,
         page_size: int = 10,
         on_review: Callable[[ResultsGrid], None] | None = None,
+        on_feedback: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         if isinstance(source, str) and lab is None:
             raise ConfigError("a run id needs its lab: results(run_id, lab=lab), or pass the Run itself")
         self.lab = lab
         self.run_id: str | None = None
         self.on_review = on_review
+        self.on_feedback = on_feedback
+        """Called with ``(trial_id, totals)`` after feedback is recorded in a cell."""
         self.table = results_table(pd.DataFrame(columns=EMPTY_COLUMNS))  # replaced by what is shown
         self._lock = threading.RLock()
         self._shown: tuple[Any, ...] | None = None
@@ -170,9 +193,12 @@ class ResultsGrid(widgets.VBox):
         if trials is None or info is None:
             return
         status, done = info.get("status"), len(trials)
+        cells = info.get("n_cells") if present(info.get("n_cells")) else "?"
+        hint = STATUS_HINTS.get(str(status))
         self.title.value = (
-            f"<b>run {escape(str(info['run_id'])[:8])}</b> · {escape(info.get('experiment'))} · {escape(status)} · "
-            f"{done}/{info.get('n_cells') or '?'} trials · by {escape(info.get('user'))}"
+            f"<b>run {escape(str(info['run_id'])[:8])}</b> · {escape(info.get('experiment'))} · "
+            f"{status_html(status)} · {done}/{cells} trials · by {escape(info.get('user'))}"
+            + (f"<br>{muted(hint)}" if hint else "")
         )
         self._set_table(trials)
 
@@ -223,17 +249,36 @@ class ResultsGrid(widgets.VBox):
                 control.disabled = disabled
             self.refresh_button.layout.display = None if self.run_id and self.lab else "none"
             self.review_button.layout.display = None if self.on_review else "none"
-            shown = (tuple(self.table.variants), tuple(map(tuple, self.table.cells[on_page])), self._feedback_key())
+            shown = (tuple(self.table.variants), tuple(map(tuple, self.table.cells[on_page])),
+                     self._feedback_key(on_page))  # fmt: skip
             if shown == self._shown:
                 return
             self._shown = shown
             replace_children(self.grid, self._page_widgets(on_page))
 
-    def _feedback_key(self) -> int:
+    def _feedback_key(self, on_page: np.ndarray) -> tuple[Any, ...]:
+        """What the page's trials hold in feedback: a changed vote redraws it even when
+        the totals don't move (one 👍 turned 👎 while another 👎 turned 👍)."""
         trials = self.table.trials
         if "votes_up" not in trials or trials.empty:
-            return 0
-        return int(trials["votes_up"].sum() + trials["votes_down"].sum() + trials["n_comments"].sum() * 7)
+            return ()
+        positions = self.table.cells[on_page].ravel()
+        shown = trials.iloc[positions[positions >= 0]]
+        columns = [c for c in FEEDBACK_COLUMNS if c in shown]
+        return tuple(map(tuple, shown[columns].astype(object).where(shown[columns].notna(), None).to_numpy()))
+
+    def remember_feedback(self, trial_id: str, totals: Mapping[str, Any], *, redraw: bool = True) -> None:
+        """Keep a trial's new feedback ``totals`` (from a feedback bar here or in Review), and
+        redraw the page so it shows them (not while the bar that recorded them is in use)."""
+        with self._lock:
+            remember_totals(self.table.trials, trial_id, totals)
+            if redraw:
+                self.render()
+
+    def _feedback_here(self, trial_id: str, totals: dict[str, Any]) -> None:
+        self.remember_feedback(trial_id, totals, redraw=False)
+        if self.on_feedback is not None:
+            self.on_feedback(trial_id, totals)
 
     def _page_widgets(self, on_page: np.ndarray) -> list[widgets.Widget]:
         variants = self.table.variants
@@ -245,14 +290,15 @@ class ResultsGrid(widgets.VBox):
             return [widgets.HTML(f'<span style="color:{MUTED}">{message}</span>')]
         header = [widgets.HTML("<b>input</b>")] + [widgets.HTML(f"<b>{escape(v)}</b>") for v in variants]
         show_repeat = bool(self.table.rows["repeat"].max() > 0)
-        scores = self.table.scores
+        scores = score_labels(self.table.scores)
         children: list[widgets.Widget] = header
         for position in on_page:
             row: Mapping[str, Any] = self.table.rows.iloc[position]
             children.append(InputCell(int(row["row_index"]), int(row["repeat"]), row["vars"], show_repeat=show_repeat))
             for j in range(len(variants)):
                 trial = self.table.trial(int(position), j)
-                children.append(EmptyCell() if trial is None else OutputCell(trial, lab=self.lab, scores=scores))
+                children.append(EmptyCell() if trial is None else OutputCell(
+                    trial, lab=self.lab, scores=scores, on_feedback=self._feedback_here))  # fmt: skip
         return children
 
     def output_cells(self) -> list[OutputCell]:

@@ -10,19 +10,29 @@ typed faster than the kernel answers are never acted on twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
-from promptlab.columns import SCORE_PREFIX
 from promptlab.errors import ConfigError
 from promptlab.plots import variant_labels
 from promptlab.run import Run
 from promptlab.ui.cells import input_lines, trial_meta, trial_text
-from promptlab.ui.common import MUTED, RED, block, button, catching, error_label, escape, replace_children
-from promptlab.ui.feedback import FeedbackBar
+from promptlab.ui.common import (
+    MUTED,
+    RED,
+    block,
+    button,
+    catching,
+    error_label,
+    escape,
+    messages_text,
+    replace_children,
+)
+from promptlab.ui.feedback import FeedbackBar, remember_totals
+from promptlab.ui.scores import JudgeButton, judge_trials, score_labels, scores_html
 
 if TYPE_CHECKING:
     from promptlab.lab import Lab
@@ -44,18 +54,19 @@ def review_order(trials: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop(columns="_variant_rank").reset_index(drop=True)
 
 
-def messages_text(messages: Any) -> str:
-    """Rendered chat messages as ``[role]`` blocks."""
-    if not isinstance(messages, list):
-        return "" if messages is None else str(messages)
-    return "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in messages if isinstance(m, Mapping))
-
-
 class ReviewPanel(widgets.VBox):
     """Steps through a run's outputs one at a time for voting and corrections."""
 
-    def __init__(self, source: Run | str | pd.DataFrame | None = None, *, lab: Lab | None = None) -> None:
+    def __init__(
+        self,
+        source: Run | str | pd.DataFrame | None = None,
+        *,
+        lab: Lab | None = None,
+        on_feedback: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.lab = lab
+        self.on_feedback = on_feedback
+        """Called with ``(trial_id, totals)`` after feedback is recorded here."""
         self.trials = review_order(pd.DataFrame())
         self.position = widgets.BoundedIntText(value=1, min=1, max=1, description="output", layout={"width": "170px"})
         self.count = widgets.HTML()
@@ -181,13 +192,39 @@ class ReviewPanel(widgets.VBox):
         self.input.value = "<b>input</b>" + block(input_lines(trial.get("vars")))
         self.prompt.value = block(messages_text(trial.get("messages")))
         text, failed = trial_text(trial)
-        meta = f'<div style="color:{MUTED};font-size:12px">{escape(trial_meta(trial, self._scores()))}</div>'
-        self.output.value = "<b>output</b>" + block(text, color=RED if failed else None) + meta
-        bar = [FeedbackBar(self.lab, trial)] if self.lab is not None else []
+        labels = score_labels(self.trials.columns)
+        meta = f'<div style="color:{MUTED};font-size:12px">{escape(trial_meta(trial))}</div>'
+        verdicts = scores_html(trial, labels, full=True)
+        self.output.value = "<b>output</b>" + block(text, color=RED if failed else None) + meta + verdicts
+        judges = judge_trials(trial, labels)
+        place = self._below_feedback
+        judge = JudgeButton(self.lab, judges, place=place) if judges and self.lab is not None else None
+        leading = [judge] if judge is not None else []
+        bar = [FeedbackBar(self.lab, trial, leading=leading, on_change=self._feedback_here)] if self.lab else []
         replace_children(self.feedback_box, bar)
 
-    def _scores(self) -> list[str]:
-        return [str(c) for c in self.trials.columns if str(c).startswith(SCORE_PREFIX)]
+    def _below_feedback(self, widget: widgets.Widget) -> None:
+        self.feedback_box.children = (*self.feedback_box.children, widget)
+
+    def remember_feedback(self, trial_id: str, totals: Mapping[str, Any]) -> None:
+        """Keep a trial's new feedback ``totals`` (recorded here or in the results grid),
+        so stepping back to it shows them; redraws the output shown when it is that trial."""
+        remember_totals(self.trials, trial_id, totals)
+        bar = self._feedback_bar()
+        if bar is not None and bar.trial_id == trial_id:
+            bar.show_totals(totals)
+
+    def _feedback_here(self, trial_id: str, totals: dict[str, Any]) -> None:
+        remember_totals(self.trials, trial_id, totals)
+        if self.on_feedback is not None:
+            self.on_feedback(trial_id, totals)
+
+    @property
+    def judge(self) -> JudgeButton | None:
+        """The "judge" button of the output shown (``judge.show()``), when a judge scored it."""
+        bar = self._feedback_bar()
+        found = [child for child in bar.controls.children if isinstance(child, JudgeButton)] if bar else []
+        return found[0] if found else None
 
     def __repr__(self) -> str:
         return f"ReviewPanel({len(self.trials)} outputs)"

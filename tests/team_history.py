@@ -1,0 +1,289 @@
+"""The history a team has after a week, for the app's tests (STYLE.md 16).
+
+The widget tests once ran on one prompt and one model, and the app crashed
+for everyone who had run a prompt on two (issue 11). ``fill_team_history``
+records what a week of a small team looks like, with fake and scripted
+providers only (about a second, no network, no real model):
+
+- four people: ana and ben run sweeps, kim reviews, lee approves;
+- three prompt names with 1–3 versions each (``summarize`` has three,
+  ``classify`` two, ``greet`` one), plain text and chat messages;
+- three models on one run (``echo``, ``upper``, ``flaky``, priced, so costs
+  show), a temperature grid, two repeats;
+- failed calls: ``flaky`` refuses every input that mentions a storm;
+- evaluators: ``contains``, ``one_of``, a ``code`` evaluator that raises on
+  some outputs, and a judge (``grader``) whose grades come with an
+  explanation, and which answers one output in words (an evaluator error);
+  its calls are recorded as judge trials;
+- feedback: two people voting the same trial different ways, a reviewer who
+  changed their mind, a withdrawn vote, a correction, comments, an action;
+- labels, under a ``promptlab.toml`` that protects ``production``: a free
+  move of ``staging``, two approved promotions, an approved rollback;
+- a run answered entirely from the history (cached);
+- optionally (``interrupted=True``) a run whose process died mid-sweep.
+
+``TeamHistory`` says where everything is, so tests assert on it by name.
+Building it takes about a second; the fixtures in ``conftest.py`` build it
+once per session and hand each test a copy of the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import promptlab as pl
+from promptlab.display import NullDisplay
+from promptlab.errors import PermanentError
+from promptlab.providers import Completion, Request
+from promptlab.testing import FakeProvider, fake_model
+
+POLICY = '[labels]\nprotected = ["production"]\napprovers = ["lee"]\n'
+
+ROWS = [
+    {"text": "The kettle boils fast and looks good on the counter", "expected": "kettle"},
+    {"text": "A storm knocked the power out, so the fridge thawed", "expected": "storm"},
+    {"text": "Delivery was late but the chair is sturdy and comfortable", "expected": "chair"},
+    {"text": "The lamp flickers and support never answered my emails", "expected": "lamp"},
+]
+"""Product reviews; ``flaky`` fails on the one that mentions a storm."""
+
+NAMES = [{"name": n} for n in ("Ada", "Grace", "Linus")]
+
+SUMMARIZE = [
+    pl.Prompt("Summarize: {{ text }}", name="summarize"),
+    pl.Prompt(
+        [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Summarize briefly: {{ text }}"}],
+        name="summarize",
+    ),
+    pl.Prompt("Summarize in one sentence, naming the product: {{ text }}", name="summarize"),
+]
+CLASSIFY = [
+    pl.Prompt("Positive or negative? {{ text }}", name="classify"),
+    pl.Prompt(
+        [{"role": "system", "content": "Answer positive or negative."}, {"role": "user", "content": "{{ text }}"}],
+        name="classify",
+    ),
+]
+GREET = pl.Prompt("Say hello to {{ name }}", name="greet")
+
+FLAKY_PROVIDER = "team-flaky"
+GRADER_PROVIDER = "team-grader"
+JUDGE_RUBRIC = "Is it one clear sentence?"
+JUDGE_LABEL = "judge:" + JUDGE_RUBRIC
+UNGRADEABLE = "fridge"
+"""The grader answers in words, with no score, for outputs that mention this."""
+
+
+class Flaky:
+    """Answers like ``upper`` would, in lower case; refuses inputs about storms."""
+
+    async def complete(self, request: Request) -> Completion:
+        text = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), "")
+        if "storm" in text:
+            raise PermanentError("the endpoint refused the request: content filter (storm)", status=400)
+        words = text.split()
+        return Completion(
+            output=" ".join(words[-6:]).lower(),
+            finish_reason="stop",
+            prompt_tokens=len(words),
+            completion_tokens=6,
+            request_id="flaky",
+            raw={},
+        )
+
+    async def aclose(self) -> None:
+        """Shared: nothing to close."""
+
+
+def grade(messages: Sequence[Mapping[str, str]], model: pl.Model) -> str:
+    """The grader's answer: a high score for quiet outputs, a low one for shouting,
+    and no score at all (words only) for outputs about a fridge."""
+    response = messages[-1]["content"].split("Response:\n")[-1].split("\n\nGrade the response")[0]
+    if UNGRADEABLE in response.lower():
+        return "It reads well enough, I suppose."
+    if response.isupper():
+        return '{"score": 3, "explanation": "shouted in capitals"}'
+    return '{"score": 8, "explanation": "fine, one sentence"}'
+
+
+def short_enough(output: str | None, row: Mapping[str, Any]) -> float:
+    """A code evaluator with a bug: it can't cope with an output that names a lamp."""
+    if output is not None and "lamp" in output.lower():
+        raise ValueError("lamp outputs are not handled yet")
+    return 1.0 if output is not None and len(output) < 60 else 0.0
+
+
+def register_providers() -> None:
+    """Register ``flaky`` and the judge's endpoint (idempotent)."""
+    pl.register_provider(FLAKY_PROVIDER, Flaky())
+    pl.register_provider(GRADER_PROVIDER, FakeProvider(grade))
+
+
+def models() -> dict[str, pl.Model]:
+    """The models the team sweeps over, and the judge's."""
+    return {
+        "echo": fake_model("echo", price=(0.15, 0.6)),
+        "upper": fake_model("upper", price=(2.5, 10.0)),
+        "flaky": pl.Model("flaky", provider=FLAKY_PROVIDER, price=(0.5, 1.5)),
+        "grader": pl.Model("grader", provider=GRADER_PROVIDER, price=(1.0, 2.0)),
+    }
+
+
+@dataclass(frozen=True)
+class TeamHistory:
+    """Where things are in a filled history."""
+
+    path: Path
+    """The DuckDB file (``promptlab.toml`` beside it)."""
+
+    runs: dict[str, str] = field(default_factory=dict)
+    """Run ids by role: ``first_look`` (ana), ``grid`` (ben), ``sentiment``, ``greetings``, ``rerun`` (kim,
+    all cached) and ``crashed`` (interrupted, only with ``interrupted=True``)."""
+
+    versions: dict[str, list[str]] = field(default_factory=dict)
+    """Prompt versions by name, oldest first."""
+
+    trials: dict[str, str] = field(default_factory=dict)
+    """Trial ids by role: ``disputed`` (ana 👎 after 👍, ben 👍), ``agreed`` (ana and ben 👍),
+    ``corrected``, ``withdrawn`` (kim's vote withdrawn), ``failed``, ``judged``, ``eval_error``."""
+
+    def lab(self) -> pl.Lab:
+        """A ``Lab`` on the file."""
+        return pl.Lab(self.path)
+
+    def copy_to(self, folder: Path) -> TeamHistory:
+        """The same history in ``folder`` (files copied; nothing may be writing)."""
+        shutil.copytree(self.path.parent, folder)
+        return replace(self, path=folder / self.path.name)
+
+
+@contextlib.contextmanager
+def as_user(name: str) -> Iterator[None]:
+    """Record what happens inside as ``name`` (``PROMPTLAB_USER``)."""
+    before = os.environ.get("PROMPTLAB_USER")
+    os.environ["PROMPTLAB_USER"] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PROMPTLAB_USER", None)
+        else:
+            os.environ["PROMPTLAB_USER"] = before
+
+
+def _sweeps(lab: pl.Lab) -> dict[str, pl.Run]:
+    m = models()
+    judge = pl.evals.judge(JUDGE_RUBRIC, model=m["grader"], threshold=0.5)
+    quiet = NullDisplay()
+    runs = {}
+    with as_user("ana"):
+        runs["first_look"] = lab.sweep(
+            SUMMARIZE[0], [m["echo"], m["upper"]], ROWS, evaluators=[pl.evals.contains("expected")],
+            experiment="summaries", tags=["news", "weekly"], display=quiet,
+        )  # fmt: skip
+    with as_user("ben"):
+        runs["grid"] = lab.sweep(
+            SUMMARIZE[1:], [m["echo"], m["upper"], m["flaky"]], ROWS, params={"temperature": [0.0, 0.7]},
+            repeats=2, evaluators=[pl.evals.contains("expected"), judge, pl.evals.code(short_enough)],
+            experiment="summaries", display=quiet, cache=False,  # judged cells each look up the cache: 6 s, not 0.5
+        )  # fmt: skip
+    with as_user("ana"):
+        runs["sentiment"] = lab.sweep(
+            CLASSIFY, [m["echo"], m["flaky"]], ROWS, evaluators=[pl.evals.one_of(["positive", "negative"])],
+            experiment="sentiment", tags=["support"], display=quiet,
+        )  # fmt: skip
+        runs["greetings"] = lab.sweep(GREET, m["echo"], NAMES, experiment="greetings", display=quiet)
+    with as_user("kim"):  # the first look again, answered from the history
+        runs["rerun"] = lab.sweep(SUMMARIZE[0], [m["echo"], m["upper"]], ROWS, experiment="summaries",
+                                  resume=False, display=quiet)  # fmt: skip
+    return runs
+
+
+def _feedback(lab: pl.Lab, grid: pl.Run) -> dict[str, str]:
+    # in a fixed order (the calls finish in any order): each role is the same trial in every build
+    trials = grid.df.assign(temperature=grid.df["params"].map(lambda p: p["temperature"]))
+    trials = trials.sort_values(["prompt_version", "model", "temperature", "row_index", "repeat"])
+    ok = trials[trials["error_type"].isna() & (trials["model"] == "echo")]
+    disputed, agreed, corrected, withdrawn = (str(t) for t in ok["trial_id"].iloc[:4])
+    lab.feedback(agreed, vote="up", user="ana")
+    lab.feedback(agreed, vote="up", user="ben")
+    lab.feedback(agreed, action="copied", user="ana")
+    lab.feedback(disputed, vote="up", user="ana")
+    lab.feedback(disputed, vote="up", user="ben")
+    lab.feedback(disputed, vote="down", user="ana", comment="too long after all")  # ana changed her mind
+    lab.feedback(corrected, correction="The fridge thawed in a storm power cut.", user="kim")
+    lab.feedback(corrected, comment="name the product", user="kim")
+    lab.feedback(corrected, comment="agreed", user="ben")
+    lab.feedback(withdrawn, vote="down", user="kim")
+    lab.feedback(withdrawn, vote=0, user="kim")
+    failed = trials[trials["error_type"].notna()]
+    lamp = trials["eval_error_short_enough"].notna() if "eval_error_short_enough" in trials else trials["output"].isna()
+    return {
+        "disputed": disputed, "agreed": agreed, "corrected": corrected, "withdrawn": withdrawn,
+        "failed": str(failed["trial_id"].iloc[0]), "judged": str(ok["trial_id"].iloc[0]),
+        "eval_error": str(trials.loc[lamp, "trial_id"].iloc[0]),
+    }  # fmt: skip
+
+
+def _labels(lab: pl.Lab) -> None:
+    v1, v2, v3 = (p.version for p in SUMMARIZE)
+    with as_user("ben"):
+        lab.promote("summarize", v1, "staging")
+        lab.promote("summarize", v2, "staging", note="terser")
+    with as_user("ana"):
+        lab.promote("summarize", v2, "production", approved_by="lee", note="wins on contains")
+        lab.promote("summarize", v3, "production", approved_by="lee", note="names the product")
+        lab.rollback("summarize", "production", approved_by="lee", note="v3 is too long for the app")
+        lab.promote("classify", CLASSIFY[1].version, "production", approved_by="lee")
+
+
+def crash_a_run(path: Path, user: str = "ben") -> None:
+    """A sweep whose process dies mid-run (a kernel crash): it reads as ``interrupted``."""
+    code = textwrap.dedent(
+        f"""
+        import os, promptlab as pl
+
+        class Dies:
+            async def complete(self, request):
+                os._exit(9)
+            async def aclose(self):
+                pass
+
+        pl.register_provider("dies", Dies())
+        pl.Lab({str(path)!r}).sweep(pl.Prompt("Say hello to {{{{ name }}}}", name="greet"),
+                                   pl.Model("doomed", provider="dies"), {NAMES!r}, experiment="greetings",
+                                   display=None)
+        """
+    )
+    env = {**os.environ, "PROMPTLAB_USER": user}
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120,
+                          env=env)  # fmt: skip
+    assert done.returncode == 9, done.stderr
+
+
+def fill_team_history(lab: pl.Lab, *, interrupted: bool = False) -> TeamHistory:
+    """Record a week of a team's work into ``lab`` (see the module docstring);
+    ``promptlab.toml`` is written beside its file. Returns where things are."""
+    register_providers()
+    (lab.path.parent / "promptlab.toml").write_text(POLICY)
+    runs = _sweeps(lab)
+    trials = _feedback(lab, runs["grid"])
+    _labels(lab)
+    run_ids = {role: run.run_id for role, run in runs.items()}
+    if interrupted:
+        lab.fold()
+        crash_a_run(lab.path)
+        greetings = lab.runs(experiment="greetings")
+        run_ids["crashed"] = str(greetings.loc[greetings["status"] == "interrupted", "run_id"].iloc[0])
+    versions = {"summarize": [p.version for p in SUMMARIZE], "classify": [p.version for p in CLASSIFY],
+                "greet": [GREET.version]}  # fmt: skip
+    return TeamHistory(lab.path, run_ids, versions, trials)
