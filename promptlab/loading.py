@@ -10,6 +10,7 @@ request costs a few ``stat`` calls.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import pprint
@@ -48,6 +49,14 @@ def _signature(db: Path) -> tuple[int, ...]:
     return tuple(stamps)
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(db: str) -> Path:
+    """The real history file ``db`` names: the journal whose changes the cache
+    watches lives beside it. Resolved once per path and process (it costs as
+    much as the rest of a warm call)."""
+    return Path(db).expanduser().resolve()
+
+
 def load_prompt(
     name: str | None = None,
     label: str = "production",
@@ -66,8 +75,7 @@ def load_prompt(
         raise ConfigError("load_prompt needs a prompt name (or path= an exported prompt file)")
     from promptlab.lab import default_db_path
 
-    # resolved: the journal whose changes the signature watches lives beside the real file
-    database = Path(db if db is not None else default_db_path()).expanduser().resolve()
+    database = _resolved(os.fspath(db if db is not None else default_db_path()))
     key = (str(database), name, label)
     signature = _signature(database)
     with _CACHE_LOCK:
