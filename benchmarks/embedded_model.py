@@ -21,9 +21,8 @@ from pathlib import Path
 import openai
 
 import promptlab as pl
-from promptlab import local_models
-from promptlab.display import NullDisplay
-from promptlab.providers import embedded
+from promptlab.providers import embedded, model_files
+from promptlab.runner.progress import NullDisplay
 
 PROMPT = pl.Prompt("Write one sentence about {{ topic }}.", name="sentence")
 
@@ -74,7 +73,7 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=32)
     args = parser.parse_args()
-    path = local_models.pull("smollm2")
+    path = model_files.pull("smollm2")
     print(f"cells {args.cells}, max_tokens {args.max_tokens}, model {path.name}")
     widths = {"slots": 5, "bare tok/s": 11, "bare trials/s": 14, "sweep tok/s": 12, "sweep trials/s": 15}
     print(" ".join(f"{heading:>{width}}" for heading, width in {**widths, "sweep/bare": 11}.items()))

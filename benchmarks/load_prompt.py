@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import promptlab as pl
-from promptlab.display import NullDisplay
-from promptlab.loading import prompt_document
+from promptlab.release.prompt_files import prompt_document
+from promptlab.runner.progress import NullDisplay
 from promptlab.store import database
 from promptlab.testing import fake_model
 
@@ -59,7 +59,7 @@ print(imported - started, done - imported)
 WRITER = """
 import sys, time
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 lab = pl.Lab(sys.argv[1])
 prompt = pl.Prompt("Write down: {{ text }}", name="writer")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 from promptlab.ui import ResultsGrid, results
 

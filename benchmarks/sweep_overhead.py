@@ -25,7 +25,7 @@ from pathlib import Path
 import openai
 
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 
 PROMPTS = [
     pl.Prompt("Summarize in one sentence: {{ text }}", name="summarize"),

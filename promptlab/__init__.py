@@ -3,6 +3,10 @@
 from typing import TYPE_CHECKING, Any
 
 from promptlab import evals
+from promptlab.core.lineage import promptlab_version
+from promptlab.core.model import Model
+from promptlab.core.pricing import Price
+from promptlab.core.prompt import Prompt
 from promptlab.errors import (
     ConfigError,
     DataError,
@@ -15,12 +19,8 @@ from promptlab.errors import (
 )
 from promptlab.gate import CheckResult, check
 from promptlab.lab import Lab
-from promptlab.lineage import promptlab_version
-from promptlab.loading import load_prompt
-from promptlab.model import Model
-from promptlab.pricing import Price
-from promptlab.prompt import Prompt
 from promptlab.providers import Completion, Provider, Request, register_provider
+from promptlab.release.prompt_files import load_prompt
 from promptlab.run import Run
 
 __version__ = promptlab_version()

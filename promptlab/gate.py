@@ -41,16 +41,16 @@ from typing import Any
 import pandas as pd
 
 from promptlab import evals
-from promptlab.columns import SCORE_PREFIX, score_columns
-from promptlab.data import Data
-from promptlab.endpoints import check_endpoints
+from promptlab.analysis.columns import SCORE_PREFIX, score_columns
+from promptlab.analysis.stats import ALPHA, Comparison, compare
+from promptlab.core.model import Model
+from promptlab.core.prompt import Prompt
+from promptlab.core.rows import Data
 from promptlab.errors import ConfigError
-from promptlab.gate_junit import check_junit
 from promptlab.lab import Lab, default_db_path
-from promptlab.loading import read_prompt_file
-from promptlab.model import Model
-from promptlab.prompt import Prompt
-from promptlab.stats import ALPHA, Comparison, compare
+from promptlab.providers.endpoints import check_endpoints
+from promptlab.release.junit import check_junit
+from promptlab.release.prompt_files import read_prompt_file
 
 RULES = ("errors", "compared", "regression", "min_score", "max_drop")
 """The gate's rules, in the order they are checked and reported."""

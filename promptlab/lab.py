@@ -11,39 +11,35 @@ from typing import Any, Unpack
 
 import pandas as pd
 
-from promptlab import columns, evals, export, finetune, preferences, stats
-from promptlab.background import SweepHandle
-from promptlab.data import Data
+from promptlab import evals
+from promptlab.analysis import columns, stats
+from promptlab.core.feedback import Verdict, feedback_row
+from promptlab.core.lineage import run_status, utcnow
+from promptlab.core.model import Model
+from promptlab.core.prompt import Prompt
+from promptlab.core.rows import Data
 from promptlab.errors import ConfigError
-from promptlab.estimate import Estimate, estimate_sweep
-from promptlab.evaluation import pair_by_input, prefer_pairs, score_stored
-from promptlab.evaluator import Evaluator
-from promptlab.export import ExportedSet, TrialFilters
-from promptlab.feedback import Vote, feedback_row
-from promptlab.judges import PairwiseJudge
+from promptlab.evals.judges import PairwiseJudge
+from promptlab.evals.protocol import Evaluator
 from promptlab.lab_prompts import PromptRegistry
-from promptlab.lineage import run_status, utcnow
-from promptlab.loops import run_sync
-from promptlab.model import Model
-from promptlab.prompt import Prompt
-from promptlab.recording import SweepOptions, plan_sweep, record_sweep
-from promptlab.report import write_report
-from promptlab.run import Run
-from promptlab.runner import RunSettings
-from promptlab.scoring import check_columns
+from promptlab.release import export, finetune, preferences
+from promptlab.release.export import ExportedSet, TrialFilters
+from promptlab.release.report import ReportData, experiment_row, write_report
+from promptlab.run import Run, SweepHandle
+from promptlab.runner.cells import RunSettings
+from promptlab.runner.estimate import Estimate, estimate_sweep
+from promptlab.runner.loops import run_sync
+from promptlab.runner.plan import SweepOptions, plan_sweep
+from promptlab.runner.record import record_sweep
+from promptlab.runner.rescore import pair_by_input, prefer_pairs, score_stored
+from promptlab.runner.scoring import check_columns
 from promptlab.store import Store, reads
 from promptlab.store.database import BUSY_TIMEOUT
 from promptlab.store.doctor import Checkup, checkup
-
-DEFAULT_DB = "promptlab.duckdb"
+from promptlab.store.location import default_db_path
 
 FEEDBACK_FOLD_DELAY = 3.0
 """Seconds a feedback write waits before folding, so a reviewer's burst of clicks shares one fold."""
-
-
-def default_db_path() -> str:
-    """``$PROMPTLAB_DB``, else ``./promptlab.duckdb``."""
-    return os.environ.get("PROMPTLAB_DB") or DEFAULT_DB
 
 
 def _as_utc(since: datetime | str | timedelta | None) -> datetime | None:
@@ -107,7 +103,7 @@ class Lab(PromptRegistry):
         ``resume="auto"`` continues this user's unfinished run of the same
         sweep (cancelled, failed, or whose process died); pass a run id to
         continue that run, or False to always start a new one. Interrupting
-        keeps every finished trial. Options: ``promptlab.recording.SweepOptions``.
+        keeps every finished trial. Options: ``promptlab.SweepOptions``.
         """
         plan = plan_sweep(prompts, models, data, options)
         run_id = run_sync(lambda: record_sweep(self.store, plan, options))
@@ -143,7 +139,7 @@ class Lab(PromptRegistry):
         **options: Unpack[SweepOptions],
     ) -> Estimate:
         """What ``sweep`` with these arguments would do: cells, calls, cache hits,
-        tokens and cost (see ``promptlab.estimate`` for how tokens are counted)."""
+        tokens and cost (see ``promptlab.runner.estimate`` for how tokens are counted)."""
         return estimate_sweep(self.store, plan_sweep(prompts, models, data, options))
 
     # -- evaluating --------------------------------------------------------------------
@@ -241,7 +237,7 @@ class Lab(PromptRegistry):
         **trial_filters: Unpack[TrialFilters],
     ) -> Path:
         """Write the trials ``trials(**trial_filters)`` returns to CSV, Parquet or
-        JSONL, by ``path``'s suffix unless ``format`` says (``promptlab.export``).
+        JSONL, by ``path``'s suffix unless ``format`` says (``promptlab.release.export``).
         The folder must exist unless ``mkdir=True`` (as for every export)."""
         return export.export_trials(self.trials(**trial_filters), path, format, mkdir=mkdir)
 
@@ -249,33 +245,33 @@ class Lab(PromptRegistry):
         self,
         path: str | os.PathLike[str],
         *,
-        min_score: float | None = None,
-        evaluator: str | None = None,
-        vote: finetune.VoteFilter | None = None,
-        exclude_errors: bool = True,
-        dedupe_inputs: bool = True,
-        use_corrections: bool = True,
         validation_split: float = 0.0,
         seed: int = 0,
         mkdir: bool = False,
-        **trial_filters: Unpack[TrialFilters],
+        **selection: Unpack[finetune.FinetuneSelection],
     ) -> ExportedSet:
         """Write the matching trials as an OpenAI chat fine-tuning set (JSONL), a
         ``validation_split`` share to ``<stem>.val.jsonl``; validated before anything
-        is written. ``min_score`` needs ``evaluator`` unless one evaluator scored
-        the trials; ``vote="up"`` keeps net up-voted ones (``promptlab.finetune``)."""
+        is written. ``selection``: the ``trials`` filters and the example
+        filters (``min_score`` needs ``evaluator`` unless one evaluator scored
+        the trials; ``vote="up"`` keeps net up-voted ones; errors excluded,
+        inputs deduplicated and corrections used unless told otherwise)."""
+        trial_filters, example_filters = finetune.split_selection(selection)
         return finetune.export_finetune(
-            self.trials(**trial_filters), path, validation_split=validation_split, seed=seed, min_score=min_score,
-            evaluator=evaluator, vote=vote, exclude_errors=exclude_errors, dedupe_inputs=dedupe_inputs,
-            use_corrections=use_corrections, mkdir=mkdir,
-        )  # fmt: skip
+            self.trials(**trial_filters),
+            path,
+            validation_split=validation_split,
+            seed=seed,
+            mkdir=mkdir,
+            **example_filters,
+        )
 
     def export_preferences(
         self, path: str | os.PathLike[str], *, validation_split: float = 0.0, seed: int = 0, mkdir: bool = False,
         **trial_filters: Unpack[TrialFilters],
     ) -> ExportedSet:  # fmt: skip
         """Write DPO preference pairs (OpenAI's format) from the matching trials'
-        corrections, votes and pairwise judge verdicts (``promptlab.preferences``)."""
+        corrections, votes and pairwise judge verdicts (``promptlab.release.preferences``)."""
         trials = self.trials(**trial_filters)
         verdicts = reads.pairwise_verdicts(self.store, list(trials["trial_id"]))
         return preferences.export_preferences(
@@ -293,7 +289,15 @@ class Lab(PromptRegistry):
     ) -> Path:
         """Write a self-contained HTML report of ``experiment`` (summary with CIs,
         plots, sample outputs, prompts and their diffs, feedback, runs) to ``path``."""
-        return write_report(self, path, experiment, title=title, samples=samples, mkdir=mkdir)
+        return write_report(self.report_data(experiment), path, title=title, samples=samples, mkdir=mkdir)
+
+    def report_data(self, experiment: str) -> ReportData:
+        """What the report of ``experiment`` shows: its row, runs, trials and the
+        versions of each prompt its trials used."""
+        row = experiment_row(self.experiments(), experiment, self.path)
+        trials = self.trials(experiment=experiment)
+        names = [str(name) for name in dict.fromkeys(trials["prompt_name"])]
+        return ReportData(row, self.runs(experiment), trials, {name: self.prompt_versions(name) for name in names})
 
     # -- reading -------------------------------------------------------------------
 
@@ -314,7 +318,7 @@ class Lab(PromptRegistry):
         kind: str | None = "sweep",
         trial_ids: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Trials matching every filter given, oldest first (columns: ``promptlab.columns``).
+        """Trials matching every filter given, oldest first (columns: ``promptlab.analysis.columns``).
 
         ``since`` takes a datetime (UTC when naive), an ISO string or a
         timedelta (that long ago); ``search`` finds text in inputs or
@@ -390,16 +394,7 @@ class Lab(PromptRegistry):
 
     # -- feedback ------------------------------------------------------------------
 
-    def feedback(
-        self,
-        trial_id: str,
-        *,
-        vote: Vote | None = None,
-        correction: str | None = None,
-        comment: str | None = None,
-        action: str | None = None,
-        user: str | None = None,
-    ) -> str:
+    def feedback(self, trial_id: str, **verdict: Unpack[Verdict]) -> str:
         """Record a person's verdict on a trial; returns the feedback id.
 
         ``vote`` is 1 / -1 (or "up" / "down"); ``correction`` is the output as
@@ -409,7 +404,7 @@ class Lab(PromptRegistry):
         of the trial id is enough.
         """
         full_id = str(reads.trial(self.store, trial_id)["trial_id"])
-        row = feedback_row(full_id, vote=vote, correction=correction, comment=comment, action=action, user=user)
+        row = feedback_row(full_id, **verdict)
         self.store.append({"feedback": [row]})
         self.store.fold_soon(delay=FEEDBACK_FOLD_DELAY)
         return str(row["feedback_id"])

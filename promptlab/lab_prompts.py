@@ -11,13 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-from promptlab import audit, columns, registry
+from promptlab.analysis import columns
+from promptlab.core.lineage import current_user, utcnow
+from promptlab.core.model import Model
+from promptlab.core.prompt import Prompt
 from promptlab.errors import NotFoundError
-from promptlab.lineage import current_user, utcnow
-from promptlab.loading import prompt_document, write_prompt_file
-from promptlab.model import Model
-from promptlab.prompt import Prompt
-from promptlab.prompt_diff import PromptDiff
+from promptlab.release import audit, labels
+from promptlab.release.diff import PromptDiff
+from promptlab.release.prompt_files import prompt_document, write_prompt_file
 from promptlab.store import Store, prompt_reads
 
 
@@ -34,12 +35,12 @@ class PromptRegistry:
         """Every version ever run under ``name``, oldest first: template, who
         wrote it, when it first ran, trials, runs, models, the labels on it
         and its mean scores per model (``scores``)."""
-        return registry.version_table(self.store, name)
+        return labels.version_table(self.store, name)
 
     def prompt(self, name: str, version: str | None = None, *, label: str | None = None) -> Prompt:
         """A stored prompt: a version (prefix), the one a label points at, or the newest."""
         if label is not None:
-            version = registry.current_version(self.store, name, label)
+            version = labels.current_version(self.store, name, label)
             if version is None:
                 raise NotFoundError(f"prompt {name!r} has no label {label!r}")
         if version is None:
@@ -51,17 +52,17 @@ class PromptRegistry:
         if label is not None:
             current = prompt_reads.labels(self.store, name)
             model = current.loc[current["label"] == label, "model"].iloc[0]
-        return registry.prompt_at(self.store, name, version, model, label=label)
+        return labels.prompt_at(self.store, name, version, model, label=label)
 
     def prompt_diff(self, name: str, a: str, b: str) -> PromptDiff:
         """Versions ``a`` and ``b`` (prefixes or labels) of ``name``: the text diff
         next to the score deltas on the inputs both were run on."""
         first, second = (self._version_or_label(name, v) for v in (a, b))
-        trials_a, trials_b = registry.versions_trials(self.store, name, [first.version, second.version])
-        return PromptDiff(first, second, registry.shared_input_deltas(trials_a, trials_b))
+        trials_a, trials_b = labels.versions_trials(self.store, name, [first.version, second.version])
+        return PromptDiff(first, second, labels.shared_input_deltas(trials_a, trials_b))
 
     def _version_or_label(self, name: str, ref: str) -> Prompt:
-        if registry.current_version(self.store, name, ref) is not None:
+        if labels.current_version(self.store, name, ref) is not None:
             return self.prompt(name, label=ref)
         return self.prompt(name, ref)
 
@@ -84,18 +85,18 @@ class PromptRegistry:
         scores). The recommended model defaults to the one it ran with most.
         Protected labels (``promptlab.toml``) need an approver who is neither
         the author nor you. Returns the recorded event."""
-        return registry.move_label(self.store, name, version, label, action="promote", approved_by=approved_by,
+        return labels.move_label(self.store, name, version, label, action="promote", approved_by=approved_by,
                                    note=note, evidence=evidence, model=model)  # fmt: skip
 
     def rollback(
         self, name: str, label: str = "production", *, approved_by: str | None = None, note: str | None = None
     ) -> dict[str, Any]:
         """Move ``label`` back to the version it pointed at before; audited like a promotion."""
-        previous = registry.previous_version(self.store, name, label)
+        previous = labels.previous_version(self.store, name, label)
         events = prompt_reads.label_events(self.store, name, label)
         earlier = events[events["to_version"] == previous].iloc[-1]
         model = columns.decode_json(earlier["model"])
-        return registry.move_label(
+        return labels.move_label(
             self.store, name, previous, label, action="rollback", approved_by=approved_by, note=note,
             evidence=None, model=Model.from_dict(model) if model else None,
         )  # fmt: skip

@@ -40,8 +40,8 @@ from browser_support import chromium, jupyter_lab, page  # noqa: F401
 from team_history import TeamHistory, fill_team_history, register_providers
 
 import promptlab as pl
-from promptlab.display import NullDisplay, Progress
 from promptlab.providers import Completion, Request
+from promptlab.runner.progress import NullDisplay, Progress
 from promptlab.store import database
 from promptlab.store.schema import TABLES
 from promptlab.testing import StubServer

@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import promptlab as pl
-from promptlab.display import NullDisplay
 from promptlab.errors import PermanentError
 from promptlab.providers import Completion, Request
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider, fake_model
 
 POLICY = '[labels]\nprotected = ["production"]\napprovers = ["lee"]\n'

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 import promptlab as pl
-from promptlab import cli, cli_format
-from promptlab.display import NullDisplay
+from promptlab import cli
+from promptlab.cli import render
 from promptlab.lab import Lab
 from promptlab.providers import register_provider
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider, fake_model
 
 ROWS = [
@@ -434,14 +435,14 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     [(None, "—"), (float("nan"), "—"), (0.0, "$0"), (0.000043, "$0.000043"), (0.0123, "$0.0123"), (12.5, "$12.50")],
 )
 def test_money(usd: float | None, shown: str) -> None:
-    assert cli_format.money(usd) == shown
+    assert render.money(usd) == shown
 
 
 @pytest.mark.parametrize(
     ("ms", "shown"), [(None, "—"), (0.04, "0.0ms"), (850.2, "850ms"), (2400, "2.4s"), (185_000, "3m05s")]
 )
 def test_duration(ms: float | None, shown: str) -> None:
-    assert cli_format.duration(ms) == shown
+    assert render.duration(ms) == shown
 
 
 def test_python_dash_m_runs_an_experiment(db: Path, experiment_file: Path) -> None:

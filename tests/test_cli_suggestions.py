@@ -22,7 +22,7 @@ import pytest
 
 import promptlab as pl
 from promptlab import cli
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 PACKAGE = Path(pl.__file__).parent

@@ -16,7 +16,7 @@ import pytest
 from conftest import running_stub_server
 
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -36,7 +36,7 @@ CHILD = (
     SWEEP
     + """
 import sys
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 lab = pl.Lab(sys.argv[1])
 print("started", flush=True)
 lab.sweep(prompt, model(sys.argv[2]), rows, experiment="crash", concurrency=4, display=NullDisplay())

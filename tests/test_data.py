@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import promptlab as pl
-from promptlab.data import load_rows
+from promptlab.core.rows import load_rows
 from promptlab.errors import DataError
 
 ROWS = [{"text": "the cat sat", "expected": "cat"}, {"text": "a dog ran", "expected": "dog"}]

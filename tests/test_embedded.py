@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 import promptlab as pl
-from promptlab import local_models
-from promptlab.display import NullDisplay
-from promptlab.providers import embedded
+from promptlab.providers import embedded, model_files
+from promptlab.runner.progress import NullDisplay
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +31,7 @@ ROWS = [{"thing": "colors"}, {"thing": "fruits"}, {"thing": "animals"}, {"thing"
 @pytest.fixture(scope="module")
 def smollm2() -> Path:
     """The default local model, pulled once for the whole run."""
-    return local_models.pull("smollm2", quiet=True)
+    return model_files.pull("smollm2", quiet=True)
 
 
 def test_sweep_on_smollm2_records_real_tokens_latency_and_outputs(smollm2: Path, tmp_path: Path) -> None:
@@ -76,7 +75,7 @@ def test_two_processes_sweep_the_embedded_model_at_once(smollm2: Path, tmp_path:
         """
         import json, sys
         import promptlab as pl
-        from promptlab.display import NullDisplay
+        from promptlab.runner.progress import NullDisplay
         lab = pl.Lab(sys.argv[1])
         rows = [{"thing": f"{sys.argv[2]} {i}"} for i in range(4)]
         run = lab.sweep(pl.Prompt("Say {{ thing }}."), pl.Model("smollm2", max_tokens=6), rows,

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 import promptlab as pl
-from promptlab import local_models
-from promptlab.display import NullDisplay
-from promptlab.providers import embedded
+from promptlab.providers import embedded, model_files
+from promptlab.runner.progress import NullDisplay
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +31,7 @@ OWNER = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def smollm2() -> Path:
-    return local_models.pull("smollm2", quiet=True)
+    return model_files.pull("smollm2", quiet=True)
 
 
 def test_a_second_process_uses_the_first_ones_server_and_takes_over_when_it_exits(

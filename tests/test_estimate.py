@@ -1,4 +1,4 @@
-"""``lab.estimate`` (``promptlab/estimate.py``): calls, cache hits, tokens and
+"""``lab.estimate`` (``promptlab/runner/estimate.py``): calls, cache hits, tokens and
 cost of a sweep before it runs, and without making a single call."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 import promptlab as pl
-from promptlab import estimate as estimate_module
-from promptlab.display import NullDisplay
-from promptlab.estimate import (
+from promptlab.core.pricing import PRICES, Price, dollars
+from promptlab.runner import estimate as estimate_module
+from promptlab.runner.estimate import (
     ASSUMED,
     DEFAULT_COMPLETION_TOKENS,
     FROM_MAX_TOKENS,
@@ -29,7 +29,7 @@ from promptlab.estimate import (
     count_tokens,
     estimate_without_writing,
 )
-from promptlab.pricing import PRICES, Price, dollars
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider, fake_model
 
 Messages = Sequence[Mapping[str, str]]

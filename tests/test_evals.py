@@ -15,9 +15,9 @@ import pytest
 
 import promptlab as pl
 from promptlab import evals
-from promptlab.display import NullDisplay
 from promptlab.errors import ConfigError, EvaluatorError
 from promptlab.evals import Score, TrialView
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider
 
 BUILT_IN = {

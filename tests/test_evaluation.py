@@ -1,4 +1,4 @@
-"""Scoring in a lab (``promptlab/scoring.py``, ``promptlab/evaluation.py``): at
+"""Scoring in a lab (``promptlab/runner/scoring.py``, ``promptlab/runner/rescore.py``): at
 sweep time as trials finish (cached ones too), and afterwards with
 ``lab.evaluate`` without calling the scored model again; judges answered from
 the cache; newest scores shown; errors kept per score; comparisons of runs."""
@@ -17,9 +17,10 @@ import pytest
 from conftest import RecordingDisplay
 
 import promptlab as pl
-from promptlab import evals, stats
-from promptlab.display import NullDisplay
+from promptlab import evals
+from promptlab.analysis import stats
 from promptlab.evals import Score
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider
 
 Messages = Sequence[Mapping[str, str]]

@@ -9,10 +9,10 @@ import pytest
 
 import promptlab as pl
 from promptlab import evals
+from promptlab.cli.experiment_file import TOP_LEVEL_KEYS, ExperimentFile, load_experiment
+from promptlab.core.model import Model
+from promptlab.core.pricing import Price
 from promptlab.errors import ExperimentFileError, SecretInConfigError
-from promptlab.experiment import TOP_LEVEL_KEYS, ExperimentFile, load_experiment
-from promptlab.model import Model
-from promptlab.pricing import Price
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 

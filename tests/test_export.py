@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 
 import promptlab as pl
-from promptlab import cli, export, finetune, preferences
+from promptlab import cli
 from promptlab.errors import ConfigError, ExportError
+from promptlab.release import export, finetune, preferences
 from promptlab.testing import FakeProvider, fake_model
 
 CHAT = pl.Prompt([{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Say {{ text }}"}],

@@ -9,7 +9,7 @@ import pytest
 
 import promptlab as pl
 from promptlab.cli import main
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 

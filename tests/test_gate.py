@@ -17,9 +17,9 @@ from conftest import settle
 
 import promptlab as pl
 from promptlab.cli import main
-from promptlab.display import NullDisplay
 from promptlab.errors import ConfigError, NotFoundError
-from promptlab.loading import prompt_document
+from promptlab.release.prompt_files import prompt_document
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider, fake_model
 
 NAME = "answer"

@@ -17,13 +17,13 @@ import pytest
 from conftest import RecordingDisplay, ScriptedProvider, query_file, running_stub_server, trial_row
 
 import promptlab as pl
+from promptlab.core.files import file_lock
+from promptlab.core.trial import MAX_INPUT_BYTES, MAX_TRIAL_BYTES
 from promptlab.errors import DataError, DiskFullError, HistoryWarning
 from promptlab.providers import Completion, Request
 from promptlab.store import fold, journal
-from promptlab.store.lock import file_lock
 from promptlab.store.segments import TRUNCATION_NOTE
 from promptlab.testing import fake_model
-from promptlab.trial import MAX_INPUT_BYTES, MAX_TRIAL_BYTES
 
 PROMPT = pl.Prompt("Echo {{ text }}", name="echo")
 

@@ -1,4 +1,4 @@
-"""Model-graded evaluators (``promptlab/judges.py``): grading and its parsing,
+"""Model-graded evaluators (``promptlab/evals/judges.py``): grading and its parsing,
 the judge's call recorded as a ``kind="judge"`` trial linked from the score,
 and pairwise preferences asked in both orders so position bias cancels."""
 
@@ -19,10 +19,10 @@ from conftest import settle
 
 import promptlab as pl
 from promptlab import evals
-from promptlab.display import NullDisplay
 from promptlab.errors import ConfigError, EvaluatorError
 from promptlab.evals import Score, TrialView
-from promptlab.judges import JUDGE_PROMPT, PAIRWISE_PROMPT, parse_grade, parse_winner
+from promptlab.evals.judges import JUDGE_PROMPT, PAIRWISE_PROMPT, parse_grade, parse_winner
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider
 
 Messages = Sequence[Mapping[str, str]]

@@ -19,10 +19,10 @@ import yaml
 from conftest import held_by_another_program, settle
 
 import promptlab as pl
-from promptlab import loading
-from promptlab.display import NullDisplay
 from promptlab.errors import ConfigError, HistoryWarning, NotFoundError, StoreBusyError, StoreError
-from promptlab.loading import prompt_document
+from promptlab.release import prompt_files
+from promptlab.release.prompt_files import prompt_document
+from promptlab.runner.progress import NullDisplay
 from promptlab.store import Store, prompt_reads
 from promptlab.store.database import BUSY_TIMEOUT
 from promptlab.store.journal import Journal
@@ -65,13 +65,13 @@ def lab(seed: Path, tmp_path: Path) -> pl.Lab:
 def reads_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every time load_prompt reads the database (rather than its cache), the label it read."""
     made: list[str] = []
-    real = loading._read_label
+    real = prompt_files._read_label
 
     def counted(database: Path, name: str, label: str) -> pl.Prompt:
         made.append(label)
         return real(database, name, label)
 
-    monkeypatch.setattr(loading, "_read_label", counted)
+    monkeypatch.setattr(prompt_files, "_read_label", counted)
     return made
 
 
@@ -209,7 +209,7 @@ def test_load_from_a_read_only_copy_writes_nothing(lab: pl.Lab, tmp_path: Path) 
 WRITER = """
 import json, sys, time
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 lab = pl.Lab(sys.argv[1])

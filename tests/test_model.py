@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import promptlab as pl
+from promptlab.core.pricing import FREE, PRICES
 from promptlab.errors import ConfigError, SecretInConfigError
-from promptlab.pricing import FREE, PRICES
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ import pytest
 from conftest import cancel_pending, settle
 
 import promptlab as pl
-from promptlab.display import NullDisplay
 from promptlab.errors import ConfigError
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import StubServer
 
 pytestmark = pytest.mark.integration

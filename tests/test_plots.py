@@ -1,4 +1,4 @@
-"""promptlab.plots: DataFrames in, Figures out, nothing left open in pyplot."""
+"""promptlab.analysis.plots: DataFrames in, Figures out, nothing left open in pyplot."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 import promptlab as pl
-from promptlab import plots, stats
-from promptlab.display import NullDisplay
+from promptlab.analysis import plots, stats
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 
@@ -104,9 +104,9 @@ def test_paired_differences_marks_the_mean_and_interval() -> None:
 
 
 def test_score_by_variant_needs_the_score_column(trials) -> None:
-    with pytest.raises(pl.ConfigError, match="no score columns"):
+    with pytest.raises(pl.ConfigError, match=r"scored none of these trials.*none yet"):
         plots.score_by_variant(trials, "exact")
-    with pytest.raises(pl.ConfigError, match="scores present: other"):
+    with pytest.raises(pl.ConfigError, match="Evaluators that did: other"):
         plots.score_by_variant(trials.assign(score_other=1.0), "exact")
 
 

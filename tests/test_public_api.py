@@ -45,6 +45,6 @@ def test_sweep_takes_the_documented_arguments() -> None:
     # concurrency=, timeout=, max_retries=) and the resume/cache controls.
     parameters = inspect.signature(pl.Lab.sweep).parameters
     assert list(parameters)[:4] == ["self", "prompts", "models", "data"]
-    options = inspect.get_annotations(importlib.import_module("promptlab.recording").SweepOptions)
+    options = inspect.get_annotations(importlib.import_module("promptlab.runner.plan").SweepOptions)
     for name in ("params", "repeats", "experiment", "concurrency", "timeout", "max_retries", "cache", "resume"):
         assert name in options, name

@@ -12,9 +12,9 @@ import pytest
 from conftest import ScriptedProvider
 
 import promptlab as pl
-from promptlab.display import NullDisplay
 from promptlab.errors import NotFoundError
 from promptlab.providers import Completion, Request
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 DESIGN_COLUMNS = [

@@ -16,10 +16,10 @@ import pytest
 from conftest import RecordingDisplay, held_by_another_program, query_file, running_stub_server
 
 import promptlab as pl
-from promptlab import recording
 from promptlab.cli import main
+from promptlab.core.lineage import current_user, run_status
 from promptlab.errors import StoreLocationError
-from promptlab.lineage import current_user, run_status
+from promptlab.runner import record
 from promptlab.testing import fake_model
 
 CELLS = 40
@@ -160,7 +160,7 @@ def test_a_silent_run_on_another_host_reads_as_interrupted() -> None:
 def test_a_long_run_keeps_saying_it_is_alive(
     lab: pl.Lab, scripted: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(recording, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(record, "HEARTBEAT_SECONDS", 0.05)
     provider = scripted(latency=0.1)
     run = lab.sweep(pl.Prompt("Hi {{ n }}"), provider.model(), [{"n": str(i)} for i in range(6)], concurrency=1,
                     display=None)  # fmt: skip

@@ -20,9 +20,9 @@ import pytest
 from conftest import settle
 
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.core.lineage import utcnow
 from promptlab.errors import ConfigError, NotFoundError, PolicyError
-from promptlab.lineage import utcnow
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 NAME = "greet"

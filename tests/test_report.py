@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import promptlab as pl
-from promptlab import report
 from promptlab.errors import NotFoundError
+from promptlab.release import report
 from promptlab.testing import fake_model
 
 TERSE = pl.Prompt([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Say {{ text }}"}],
@@ -148,7 +148,7 @@ def test_unknown_experiment(lab: pl.Lab, tmp_path: Path) -> None:
 
 
 def test_render_is_a_pure_function_of_the_data(lab: pl.Lab) -> None:
-    data = report.gather(lab, "moods")
+    data = lab.report_data("moods")
     first: Any = report.render_report(data, title="Moods, compared", now=data.trials["created_at"].max())
     second = report.render_report(data, title="Moods, compared", now=data.trials["created_at"].max())
     assert first == second and "<title>Moods, compared</title>" in first

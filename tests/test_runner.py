@@ -20,10 +20,10 @@ import pytest
 from conftest import RecordingDisplay, ScriptedProvider, settle
 
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.core.grid import expand, make_sweep
 from promptlab.errors import ConfigError, PermanentError, RateLimitError, TransientError, UnknownProviderError
 from promptlab.providers import Completion, Request
-from promptlab.sweep import expand, make_sweep
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 Make = Callable[..., ScriptedProvider]
@@ -476,7 +476,7 @@ def test_a_hung_call_ends_as_a_timeout_trial(
 ) -> None:
     # The runner allows a provider that keeps no time of its own TIMEOUT_GRACE
     # extra seconds; none here, so the test takes ~timeout per attempt.
-    monkeypatch.setattr("promptlab.runner.TIMEOUT_GRACE", 0.0)
+    monkeypatch.setattr("promptlab.runner.cells.TIMEOUT_GRACE", 0.0)
 
     async def behave(request: Request, text: str, attempt: int) -> Completion | None:
         if "hang" in text:

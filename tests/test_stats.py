@@ -1,4 +1,4 @@
-"""Statistics (``promptlab/stats.py``) against answers computed here independently:
+"""Statistics (``promptlab/analysis/stats.py``) against answers computed here independently:
 sign test vs the binomial distribution, bootstrap vs a plain numpy resampler,
 comparisons, summaries, run diffs and stability on DataFrames built by hand."""
 
@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from promptlab import stats
+from promptlab.analysis import stats
+from promptlab.core.hashing import canonical_json
 from promptlab.errors import ConfigError
-from promptlab.keys import canonical_json
 
 # -- independent references ----------------------------------------------------------------
 

@@ -19,7 +19,6 @@ import pytest
 from conftest import held_by_another_program, settle, trial_row
 
 import promptlab as pl
-from promptlab.display import NullDisplay
 from promptlab.errors import (
     DamagedStoreError,
     NewerSchemaError,
@@ -28,6 +27,7 @@ from promptlab.errors import (
     StoreError,
     StoreLocationError,
 )
+from promptlab.runner.progress import NullDisplay
 from promptlab.store import migrations
 from promptlab.store.schema import TABLES
 from promptlab.testing import fake_model
@@ -441,7 +441,7 @@ def test_a_reader_survives_another_writer_sealing_its_segment(tmp_path: Path) ->
 WRITER = """
 import sys, traceback
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 path, name, sweeps, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

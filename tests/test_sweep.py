@@ -9,9 +9,9 @@ import re
 import pytest
 
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.core.grid import expand, fingerprint, make_sweep, model_variants
 from promptlab.errors import ConfigError, TemplateError
-from promptlab.sweep import expand, fingerprint, make_sweep, model_variants
+from promptlab.runner.progress import NullDisplay
 
 PROMPTS = [
     pl.Prompt("Summarize: {{ text }}", name="summarize"),

@@ -13,7 +13,7 @@ from team_history import TeamHistory
 from widget_support import raise_handler_errors, text_of
 
 import promptlab as pl
-from promptlab.display import Progress
+from promptlab.runner.progress import Progress
 from promptlab.testing import fake_model
 from promptlab.ui import SweepArguments, SweepBuilder, WidgetDisplay, builder
 from promptlab.ui.common import RED

@@ -14,7 +14,7 @@ from team_history import TeamHistory
 from widget_support import raise_handler_errors, text_of
 
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 from promptlab.ui import HistoryBrowser, Playground, ResultsGrid, SweepBuilder, history, playground
 from promptlab.ui.arguments import sweep_arguments_from_run

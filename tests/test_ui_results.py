@@ -11,9 +11,9 @@ from team_history import JUDGE_LABEL, ROWS, TeamHistory
 from widget_support import raise_handler_errors, text_of
 
 import promptlab as pl
-from promptlab import plots
-from promptlab.display import NullDisplay
-from promptlab.pricing import dollars
+from promptlab.analysis import plots
+from promptlab.core.pricing import dollars
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 from promptlab.ui import ResultsGrid, results
 from promptlab.ui.results import figure_png

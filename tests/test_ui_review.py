@@ -7,7 +7,7 @@ from team_history import TeamHistory
 from widget_support import raise_handler_errors
 
 import promptlab as pl
-from promptlab.display import NullDisplay
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 from promptlab.ui import ReviewPanel, playground, review
 

@@ -12,9 +12,9 @@ from team_history import JUDGE_LABEL, JUDGE_RUBRIC, TeamHistory
 from widget_support import raise_handler_errors, text_of
 
 import promptlab as pl
-from promptlab import stats
-from promptlab.display import NullDisplay
+from promptlab.analysis import stats
 from promptlab.evals import Score
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 from promptlab.ui import ResultsGrid, results, review
 from promptlab.ui.cells import OutputCell

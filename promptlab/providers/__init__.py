@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from promptlab.core.model import Model
 from promptlab.errors import UnknownProviderError
-from promptlab.model import Model
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def _builtin(name: str) -> Provider | ProviderFactory | None:
 
         return EmbeddedProvider.for_model
     if name == "fake":
-        from promptlab.testing.fake import FakeProvider
+        from promptlab.providers.fake import FakeProvider
 
         return FakeProvider()
     return None

@@ -31,11 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptlab import local_models
+from promptlab.core.hashing import content_hash
+from promptlab.core.model import Model
 from promptlab.errors import ModelFileError, TransientError
-from promptlab.keys import content_hash
-from promptlab.model import Model
-from promptlab.providers import Completion, Request
+from promptlab.providers import Completion, Request, model_files
 from promptlab.providers.openai_compat import OpenAICompatProvider
 
 SLOTS = int(os.environ.get("PROMPTLAB_LOCAL_SLOTS", "4"))
@@ -107,7 +106,7 @@ def server_for(path: Path, slots: int | None = None) -> LlamaServer:
 
 
 def _announcement(path: Path, slots: int) -> tuple[Path, Path]:
-    folder = local_models.models_dir() / "servers"
+    folder = model_files.models_dir() / "servers"
     folder.mkdir(parents=True, exist_ok=True)
     key = content_hash([str(path), slots], 16)
     return folder / f"{key}.lock", folder / f"{key}.json"
@@ -203,7 +202,7 @@ class EmbeddedProvider:
     @classmethod
     def for_model(cls, model: Model) -> EmbeddedProvider:
         """The provider for ``model``'s file; pulls a known model on first use."""
-        return cls(local_models.resolve(model.name))
+        return cls(model_files.resolve(model.name))
 
     starting_message = "starting the local model…"
     """What the runner shows while ``start`` runs (loading a model takes seconds)."""

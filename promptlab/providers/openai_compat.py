@@ -13,7 +13,8 @@ from typing import Any
 
 import openai
 
-from promptlab.endpoints import key_variable
+from promptlab.core.model import Model
+from promptlab.core.redaction import Redactor
 from promptlab.errors import (
     CallTimeoutError,
     ConfigError,
@@ -22,9 +23,8 @@ from promptlab.errors import (
     RateLimitError,
     TransientError,
 )
-from promptlab.model import Model
 from promptlab.providers import Completion, Request
-from promptlab.secrets import Redactor
+from promptlab.providers.endpoints import key_variable
 
 # Sent as named arguments; everything else a Model carries goes in extra_body,
 # so server-specific parameters (top_k, min_p, ...) reach servers that take them.
@@ -56,7 +56,7 @@ NO_KEY = "not-needed"
 
 def api_key_for(model: Model) -> str:
     """The key for ``model``'s endpoint, read from the environment at call time:
-    only from a variable that may go there (``promptlab.endpoints``), so a
+    only from a variable that may go there (``promptlab.providers.endpoints``), so a
     model from a file can't send a key to a host of the file's choosing."""
     variable = key_variable(model)  # a ConfigError when the endpoint or the key is refused
     key = os.environ.get(variable) if variable else None

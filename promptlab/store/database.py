@@ -30,6 +30,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from promptlab.core.files import EXITING, file_lock
 from promptlab.errors import (
     DamagedStoreError,
     HistoryWarning,
@@ -42,7 +43,8 @@ from promptlab.errors import (
 from promptlab.store import fold, migrations, sql
 from promptlab.store.engine import attached, fresh_connection, is_duckdb_file, refuse_question_mark
 from promptlab.store.journal import Journal
-from promptlab.store.lock import EXITING, busy_error, file_lock
+from promptlab.store.location import journal_folder
+from promptlab.store.lock import busy_error
 from promptlab.store.schema import TABLES
 from promptlab.store.segments import ParsedSegment
 
@@ -164,7 +166,7 @@ class Store:
         # A symlink and the file it points at are one history: one journal, one lock, one policy.
         self.path = Path(path).expanduser().resolve()
         refuse_question_mark(self.path)
-        self.journal = Journal(self.path.with_name(self.path.name + ".journal"))
+        self.journal = Journal(journal_folder(self.path))
         # The journal folder itself is what promptlab processes lock: a lock file
         # beside it could be deleted while held, letting two folds run at once.
         self.lock_path = self.journal.root

@@ -31,8 +31,9 @@ from pathlib import Path
 
 import duckdb
 
+from promptlab.core.files import EXITING
 from promptlab.errors import DamagedStoreError, NotADatabaseError, StoreLocationError
-from promptlab.store.lock import EXITING, busy_error
+from promptlab.store.lock import busy_error
 
 _ENGINE_LOCK = threading.Lock()
 _SPECIAL = frozenset("?*[]{}")

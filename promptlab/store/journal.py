@@ -40,10 +40,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from promptlab.core.trial import MAX_TRIAL_BYTES
 from promptlab.errors import DiskFullError, StoreError
 from promptlab.store.schema import TABLES
 from promptlab.store.segments import ParsedSegment, encode_row, fit_trial
-from promptlab.trial import MAX_TRIAL_BYTES
 
 _SEQUENCE = itertools.count()
 _LAST_TIME = [0]

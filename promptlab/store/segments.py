@@ -26,8 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from promptlab.core.trial import MAX_TRIAL_BYTES
 from promptlab.store.schema import Table
-from promptlab.trial import MAX_TRIAL_BYTES
 
 _ARROW_TYPES = {
     "VARCHAR": pa.string(),

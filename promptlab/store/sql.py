@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from promptlab.core.trial import MAX_TRIAL_BYTES
 from promptlab.store.engine import duckdb_path
 from promptlab.store.schema import Table
-from promptlab.trial import MAX_TRIAL_BYTES
 
 READ_OBJECT_BYTES = 2 * MAX_TRIAL_BYTES
 """``read_json``'s ``maximum_object_size`` for readers: room for any line a

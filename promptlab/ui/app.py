@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from promptlab.model import Model
+from promptlab.core.model import Model
 from promptlab.ui.builder import SweepBuilder
 from promptlab.ui.history import HistoryBrowser
 from promptlab.ui.registry import RegistryPanel

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from promptlab.data import Data
+from promptlab.core.model import Model
+from promptlab.core.prompt import Prompt
+from promptlab.core.rows import Data
 from promptlab.errors import ConfigError
-from promptlab.model import Model
-from promptlab.prompt import Prompt
-from promptlab.recording import SweepOptions
+from promptlab.runner.plan import SweepOptions
 
 if TYPE_CHECKING:
-    from promptlab.background import SweepHandle
-    from promptlab.display import Display
     from promptlab.lab import Lab
+    from promptlab.run import SweepHandle
+    from promptlab.runner.progress import Display
 
 DATA_SUFFIXES = (".jsonl", ".csv", ".parquet")
 """Files the builder offers from ``experiments/``."""

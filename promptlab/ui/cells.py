@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from promptlab.pricing import dollars
+from promptlab.core.pricing import dollars
 from promptlab.ui.common import MUTED, RED, block, escape, present, truncate
 from promptlab.ui.feedback import FeedbackBar
 from promptlab.ui.scores import JudgeButton, judge_trials, scores_html

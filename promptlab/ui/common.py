@@ -7,13 +7,14 @@ import atexit
 import html
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, TypeGuard
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 
+from promptlab.core.prompt import template_text
 from promptlab.errors import PromptlabError
 
 RED = "#c0392b"
@@ -75,7 +76,7 @@ def messages_text(messages: Any) -> str:
     """Rendered chat messages as ``[role]`` blocks."""
     if not isinstance(messages, list):
         return "" if messages is None else str(messages)
-    return "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in messages if isinstance(m, Mapping))
+    return template_text(messages)
 
 
 def error_html(message: str | None) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
-from promptlab.data import Data, load_rows
+from promptlab.core.rows import Data, load_rows
 from promptlab.errors import DataError
 from promptlab.ui.arguments import data_files, table_columns
 from promptlab.ui.common import button, error_label, escape, muted, replace_children, show_error

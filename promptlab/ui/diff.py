@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from promptlab.prompt_diff import PromptDiff
+from promptlab.release.diff import PromptDiff
 from promptlab.ui.common import escape, muted
 
 _STYLE = """<style>

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
+from promptlab.core.feedback import current_votes
 from promptlab.errors import PromptlabError
-from promptlab.feedback import current_votes
 from promptlab.ui.common import button, error_html, escape
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from promptlab.pricing import dollars
+from promptlab.core.pricing import dollars
 from promptlab.ui.common import RED, STATUS_COLOURS, STATUS_HINTS, escape, listed, muted, present, status_html
 
 

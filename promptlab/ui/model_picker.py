@@ -9,8 +9,8 @@ from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
+from promptlab.core.model import EMBEDDED_MODELS, Model
 from promptlab.errors import ConfigError
-from promptlab.model import EMBEDDED_MODELS, Model
 from promptlab.providers import registered_providers
 from promptlab.ui.common import button, catching, error_label, replace_children, show_error
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from promptlab.background import SweepHandle
-from promptlab.display import Progress
+from promptlab.run import SweepHandle
+from promptlab.runner.progress import Progress
 from promptlab.ui.common import RED, SHUTTING_DOWN, escape, guarded, muted
 
 MIN_INTERVAL = 0.2

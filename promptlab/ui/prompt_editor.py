@@ -8,8 +8,8 @@ from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
+from promptlab.core.prompt import ROLES, Prompt
 from promptlab.errors import ConfigError
-from promptlab.prompt import ROLES, Prompt
 from promptlab.ui.common import button, error_label, escape, muted, replace_children, show_error
 
 PLACEHOLDERS = {

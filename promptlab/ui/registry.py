@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from promptlab.errors import PromptlabError
-from promptlab.stats import params_label
-from promptlab.ui.common import escape, listed, muted, present, set_options, show_error
+from promptlab.analysis.stats import params_label
+from promptlab.ui.common import catching, escape, listed, muted, present, set_options, show_error
 from promptlab.ui.diff import prompt_diff_html
 
 if TYPE_CHECKING:
@@ -147,35 +146,33 @@ class RegistryPanel(widgets.VBox):
             ))  # fmt: skip
         self.history.value = "<b>label history</b><br>" + "<br>".join(reversed(lines))
 
+    def _approval(self) -> tuple[str | None, str | None]:
+        """The approver and the note as typed (None when blank)."""
+        return self.approver.value.strip() or None, self.note.value.strip() or None
+
     def show_diff(self) -> None:
         """The chosen version against the other, text and scores."""
-        try:
-            diff = self.lab.prompt_diff(self.name.value, self.compare_to.value, self.version.value)
-        except PromptlabError as exc:
-            show_error(self.message, exc)
-            return
-        self.diff.value = prompt_diff_html(diff)
+        name, before, after = self.name.value, self.compare_to.value, self.version.value
+        diff = catching(self.message, lambda: self.lab.prompt_diff(name, before, after))
+        if diff is not None:
+            self.diff.value = prompt_diff_html(diff)
 
     def promote(self) -> None:
         """Point the label at the chosen version (the library checks the policy)."""
-        try:
-            event = self.lab.promote(self.name.value, self.version.value, self.label.value.strip(),
-                                     approved_by=self.approver.value.strip() or None,
-                                     note=self.note.value.strip() or None)  # fmt: skip
-        except PromptlabError as exc:
-            show_error(self.message, exc)
+        name, version, label = self.name.value, self.version.value, self.label.value.strip()
+        approver, note = self._approval()
+        event = catching(self.message, lambda: self.lab.promote(name, version, label, approved_by=approver, note=note))
+        if event is None:
             return
         self.message.value = f"✓ {escape(event['label'])} → {escape(event['to_version'][:8])}"
         self.show_name()
 
     def rollback(self) -> None:
         """Move the label back to its previous version."""
-        try:
-            event = self.lab.rollback(self.name.value, self.label.value.strip(),
-                                      approved_by=self.approver.value.strip() or None,
-                                      note=self.note.value.strip() or None)  # fmt: skip
-        except PromptlabError as exc:
-            show_error(self.message, exc)
+        name, label = self.name.value, self.label.value.strip()
+        approver, note = self._approval()
+        event = catching(self.message, lambda: self.lab.rollback(name, label, approved_by=approver, note=note))
+        if event is None:
             return
         self.message.value = f"✓ rolled {escape(event['label'])} back to {escape(event['to_version'][:8])}"
         self.show_name()
@@ -186,10 +183,9 @@ class RegistryPanel(widgets.VBox):
         if not target or Path(target).suffix not in EXPORT_FORMATS:
             show_error(self.message, f"name a file ending in {', '.join(EXPORT_FORMATS)}")
             return
-        try:
-            path = self.lab.export_prompt(self.name.value, target, version=self.version.value)
-        except PromptlabError as exc:
-            show_error(self.message, exc)
+        name, version = self.name.value, self.version.value
+        path = catching(self.message, lambda: self.lab.export_prompt(name, target, version=version))
+        if path is None:
             return
         self.message.value = f"✓ wrote {escape(path)}; load it with pl.load_prompt(path={escape(repr(str(path)))})"
 

@@ -16,9 +16,9 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 
-from promptlab import plots
+from promptlab.analysis import plots
+from promptlab.core.pricing import dollars
 from promptlab.errors import ConfigError
-from promptlab.pricing import dollars
 from promptlab.run import Run
 from promptlab.ui.cells import EmptyCell, InputCell, OutputCell
 from promptlab.ui.common import (

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
+from promptlab.analysis.plots import variant_labels
 from promptlab.errors import ConfigError
-from promptlab.plots import variant_labels
 from promptlab.run import Run
 from promptlab.ui.cells import input_lines, trial_meta, trial_text
 from promptlab.ui.common import (

@@ -17,8 +17,8 @@ from promptlab.ui.progress import SweepWatch, WidgetDisplay
 from promptlab.ui.results import ResultsGrid
 
 if TYPE_CHECKING:
-    from promptlab.background import SweepHandle
     from promptlab.lab import Lab
+    from promptlab.run import SweepHandle
 
 LIVE_REFRESH_SECONDS = 1.0
 """How often the results grid re-reads a running sweep's trials."""

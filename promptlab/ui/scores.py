@@ -4,7 +4,7 @@ behind a button (``lab.trial(judge_trial_id)``).
 
 The trial frames carry these as ``score_<label>``, ``passed_<label>``,
 ``explanation_<label>``, ``eval_error_<label>`` and ``judge_trial_<label>``
-(``promptlab.columns``); a score whose evaluator failed is NaN, so without
+(``promptlab.analysis.columns``); a score whose evaluator failed is NaN, so without
 its error it would read as if nobody had scored it.
 """
 
@@ -15,9 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from promptlab.columns import EVAL_ERROR_PREFIX, EXPLANATION_PREFIX, JUDGE_TRIAL_PREFIX, PASSED_PREFIX, SCORE_PREFIX
+from promptlab.analysis.columns import (
+    EVAL_ERROR_PREFIX,
+    EXPLANATION_PREFIX,
+    JUDGE_TRIAL_PREFIX,
+    PASSED_PREFIX,
+    SCORE_PREFIX,
+)
+from promptlab.core.pricing import dollars
 from promptlab.errors import PromptlabError
-from promptlab.pricing import dollars
 from promptlab.ui.common import MUTED, RED, block, error_html, escape, messages_text, present, truncate
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promptlab import stats
-from promptlab.columns import SCORE_PREFIX
-from promptlab.plots import variant_labels
+from promptlab.analysis import stats
+from promptlab.analysis.columns import SCORE_PREFIX
+from promptlab.analysis.plots import variant_labels
 
 SORT_KEYS = ("input", "latency", "cost")
 """Sort orders every table offers; each ``score_*`` column adds one."""

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 import promptlab as pl
-from promptlab.display import NullDisplay
-from promptlab.export import defuse_formula
+from promptlab.release.export import defuse_formula
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 FORMULAS = [

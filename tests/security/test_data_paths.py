@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from promptlab.cli import main
+from promptlab.cli.experiment_file import load_experiment
 from promptlab.errors import ExperimentFileError
-from promptlab.experiment import load_experiment
 
 SECRET_LINE = "aws_secret_access_key=planted-credentials-0123456789"
 

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 
 import promptlab as pl
-from promptlab import endpoints
 from promptlab.cli import main
-from promptlab.display import NullDisplay
-from promptlab.endpoints import EndpointPolicy, allowed_endpoints, key_variable, parse_entry
+from promptlab.cli.experiment_file import load_experiment
+from promptlab.core.model import FROM_HISTORY
 from promptlab.errors import ConfigError, ExperimentFileError
-from promptlab.experiment import load_experiment
-from promptlab.model import FROM_HISTORY
+from promptlab.providers import endpoints
+from promptlab.providers.endpoints import EndpointPolicy, allowed_endpoints, key_variable, parse_entry
 from promptlab.providers.openai_compat import NO_KEY, OpenAICompatProvider, api_key_for
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import StubServer, fake_model
 
 NAME = "answer"

@@ -26,11 +26,11 @@ import pytest
 from conftest import settle
 
 import promptlab as pl
-from promptlab.audit import ChainReport, event_hash
-from promptlab.display import NullDisplay
+from promptlab.core.hashing import new_id
 from promptlab.errors import PolicyError, StoreError
-from promptlab.keys import new_id
-from promptlab.registry import Policy
+from promptlab.release.audit import ChainReport, event_hash
+from promptlab.release.labels import Policy
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 NAME = "greet"

@@ -26,10 +26,10 @@ from conftest import settle
 
 import promptlab as pl
 from promptlab.cli import main
-from promptlab.display import NullDisplay
+from promptlab.cli.experiment_file import load_experiment
+from promptlab.core.redaction import Redactor
 from promptlab.errors import ExperimentFileError, SecretInConfigError
-from promptlab.experiment import load_experiment
-from promptlab.secrets import Redactor
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import StubServer, fake_model
 
 TOKEN = "s3cr3t&<\"'>PLANTED-7f3a9-value-1234567890"

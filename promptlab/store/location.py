@@ -1,0 +1,29 @@
+"""Where a history lives: the DuckDB file, and the files promptlab keeps beside it.
+
+``history.duckdb`` is the file any DuckDB client can read; beside it,
+``history.duckdb.journal/`` holds rows not yet folded into it (and is what
+promptlab processes lock), and DuckDB keeps its own ``history.duckdb.wal``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_DB = "promptlab.duckdb"
+"""The history file when neither a path nor ``$PROMPTLAB_DB`` says otherwise."""
+
+
+def default_db_path() -> str:
+    """``$PROMPTLAB_DB``, else ``./promptlab.duckdb``."""
+    return os.environ.get("PROMPTLAB_DB") or DEFAULT_DB
+
+
+def journal_folder(db: Path) -> Path:
+    """The journal beside history file ``db``."""
+    return db.with_name(db.name + ".journal")
+
+
+def wal_file(db: Path) -> Path:
+    """DuckDB's write-ahead log beside ``db``."""
+    return db.with_name(db.name + ".wal")
