@@ -59,8 +59,14 @@ async def bare(url: str, data: list[dict[str, str]], concurrency: int, max_token
 def swept(lab: pl.Lab, data: list[dict[str, str]], slots: int, max_tokens: int) -> tuple[float, int]:
     """Seconds and completion tokens for the cells through lab.sweep."""
     started = time.perf_counter()
-    run = lab.sweep(PROMPT, pl.Model("smollm2", max_tokens=max_tokens, temperature=0), data,
-                    concurrency=slots, cache=False, display=NullDisplay())  # fmt: skip
+    run = lab.sweep(
+        PROMPT,
+        pl.Model("smollm2", max_tokens=max_tokens, temperature=0),
+        data,
+        concurrency=slots,
+        cache=False,
+        display=NullDisplay(),
+    )
     elapsed = time.perf_counter() - started
     df = run.df
     assert df["error"].isna().all(), df["error"].dropna().tolist()

@@ -41,9 +41,10 @@ from promptlab.testing import fake_model
 NAME = "summarize"
 PROMPTS = [
     pl.Prompt("Summarize in one sentence:\n{{ text }}", name=NAME),
-    pl.Prompt([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Summarize:\n{{ text }}"}],
-              name=NAME),
-]  # fmt: skip
+    pl.Prompt(
+        [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Summarize:\n{{ text }}"}], name=NAME
+    ),
+]
 
 COLD = """
 import sys, time
@@ -123,12 +124,16 @@ def cold(script: str, rounds: int, cwd: Path) -> tuple[float, float]:
 
 
 def measure_cold(db: Path, export: Path, rounds: int) -> None:
-    load = COLD.format(imports="import promptlab as pl",
-                       call=f"prompt = pl.load_prompt({NAME!r}, db={str(db)!r})",
-                       check=f"prompt.version == {PROMPTS[0].version!r}")  # fmt: skip
-    read = COLD.format(imports="import json",
-                       call=f"document = json.load(open({str(export)!r}, encoding='utf-8'))",
-                       check=f"document['template'] == {PROMPTS[0].template!r}")  # fmt: skip
+    load = COLD.format(
+        imports="import promptlab as pl",
+        call=f"prompt = pl.load_prompt({NAME!r}, db={str(db)!r})",
+        check=f"prompt.version == {PROMPTS[0].version!r}",
+    )
+    read = COLD.format(
+        imports="import json",
+        call=f"document = json.load(open({str(export)!r}, encoding='utf-8'))",
+        check=f"document['template'] == {PROMPTS[0].template!r}",
+    )
     load_import, load_call = cold(load, rounds, db.parent)
     read_import, read_call = cold(read, rounds, db.parent)
     print(f"\ncold: first call in a fresh process (median of {rounds} processes)")
@@ -149,11 +154,16 @@ def measure_warm(db: Path, export: Path, calls: int) -> None:
     from_file = per_call(lambda: pl.load_prompt(path=export), calls)
     print(f"\nwarm: {calls} calls each")
     print(f"  {'':26s} {'median':>12s} {'p99':>12s}")
-    for name, times in (("load_prompt (cached)", loaded), ("json.load of export", baseline),
-                        ("load_prompt(path=export)", from_file)):  # fmt: skip
+    for name, times in (
+        ("load_prompt (cached)", loaded),
+        ("json.load of export", baseline),
+        ("load_prompt(path=export)", from_file),
+    ):
         print(f"  {name:26s} {us(statistics.median(times)):>12s} {us(p99(times)):>12s}")
-    print(f"  cached load / json.load: median {statistics.median(loaded) / statistics.median(baseline):.2f}x, "
-          f"p99 {p99(loaded) / p99(baseline):.2f}x")  # fmt: skip
+    print(
+        f"  cached load / json.load: median {statistics.median(loaded) / statistics.median(baseline):.2f}x, "
+        f"p99 {p99(loaded) / p99(baseline):.2f}x"
+    )
 
 
 def measure_promotions(db: Path, rounds: int) -> None:
@@ -174,8 +184,11 @@ def measure_promotions(db: Path, rounds: int) -> None:
         after_fold.append(time.perf_counter() - started)
     print(f"\nafter a promotion ({rounds} promotions)")
     print(f"  {'':34s} {'median':>12s} {'max':>12s}")
-    for name, times in (("lab.promote", promote), ("first load after the promotion", after_promote),
-                        ("first load after its fold", after_fold)):  # fmt: skip
+    for name, times in (
+        ("lab.promote", promote),
+        ("first load after the promotion", after_promote),
+        ("first load after its fold", after_fold),
+    ):
         print(f"  {name:34s} {us(statistics.median(times)):>12s} {us(max(times)):>12s}")
 
 

@@ -31,8 +31,9 @@ PROMPTS = [pl.Prompt("Say {{ text }}", name="say"), pl.Prompt("Shout {{ text }}"
 
 def recorded(lab: pl.Lab, inputs: int) -> pl.Run:
     rows = [{"text": f"input {i} {'cat' if i % 7 else 'dog'}"} for i in range(inputs)]
-    return lab.sweep(PROMPTS, fake_model("echo"), rows, experiment=f"grid{inputs}", concurrency=64,
-                     display=NullDisplay())  # fmt: skip
+    return lab.sweep(
+        PROMPTS, fake_model("echo"), rows, experiment=f"grid{inputs}", concurrency=64, display=NullDisplay()
+    )
 
 
 def median_ms(action: Callable[[], object], repeat: int) -> float:

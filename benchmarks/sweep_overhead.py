@@ -29,9 +29,11 @@ from promptlab.runner.progress import NullDisplay
 
 PROMPTS = [
     pl.Prompt("Summarize in one sentence: {{ text }}", name="summarize"),
-    pl.Prompt([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Summarize: {{ text }}"}],
-              name="summarize"),
-]  # fmt: skip
+    pl.Prompt(
+        [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Summarize: {{ text }}"}],
+        name="summarize",
+    ),
+]
 
 
 @contextmanager

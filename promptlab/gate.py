@@ -131,13 +131,17 @@ class CheckResult:
             ("wins / losses / ties", f"{c.wins} / {c.losses} / {c.ties}  (sign test p={c.p_value:.3g})"),
             ("candidate errors", self._errors_text()),
             ("baseline errors", str(self.baseline_errors)),
-            ("regression rule", "off (allow_regression)" if self.allow_regression else
-             f"fail when clearly worse (sign test p<{ALPHA} and the 95% CI agree)"),
+            (
+                "regression rule",
+                "off (allow_regression)"
+                if self.allow_regression
+                else f"fail when clearly worse (sign test p<{ALPHA} and the 95% CI agree)",
+            ),
             ("min score", "—" if self.min_score is None else f"{self.min_score}"),
             ("max drop", "—" if self.max_drop is None else f"{self.max_drop}"),
             ("run", self.run_id),
             *((("result" if i == 0 else ""), f"FAIL: {failure}") for i, failure in enumerate(self.failures)),
-        ]  # fmt: skip
+        ]
         if self.passed:
             rows.append(("result", "PASS"))
         width = max(len(name) for name, _ in rows)
@@ -158,8 +162,11 @@ class CheckResult:
 
     def junit_xml(self) -> str:
         """The result as JUnit XML (one test case per rule; rules not asked for are skipped) for CI dashboards."""
-        unset = {"regression": self.allow_regression, "min_score": self.min_score is None,
-                 "max_drop": self.max_drop is None}  # fmt: skip
+        unset = {
+            "regression": self.allow_regression,
+            "min_score": self.min_score is None,
+            "max_drop": self.max_drop is None,
+        }
         cases = {
             rule: [f for f, r in zip(self.failures, self.failed_rules, strict=True) if r == rule] for rule in RULES
         }
@@ -253,8 +260,13 @@ def _comparison_failures(
 ) -> list[tuple[str, str]]:
     failures = []
     if c.n == 0:
-        failures.append(("compared", "no input has a score for both the baseline and the candidate, so nothing "
-                         f"was compared (`{listing}` shows the failed calls)"))  # fmt: skip
+        failures.append(
+            (
+                "compared",
+                "no input has a score for both the baseline and the candidate, so nothing "
+                f"was compared (`{listing}` shows the failed calls)",
+            )
+        )
     if not allow_regression and c.clearly_worse:
         failures.append(("regression", _regression(c)))
     if min_score is not None and not (c.mean_b >= min_score):
@@ -309,8 +321,15 @@ def check(
     if runs_on is None:
         raise ConfigError(f"no model to run on: {against!r} recorded none; pass model=pl.Model(...) (--model)")
     check_endpoints([runs_on])  # a label's model is the history's choice: its endpoint and key must be allowed
-    run = lab.sweep([baseline, contender], runs_on, data, evaluators=chosen, experiment=experiment,
-                    concurrency=concurrency, display=None)  # fmt: skip
+    run = lab.sweep(
+        [baseline, contender],
+        runs_on,
+        data,
+        evaluators=chosen,
+        experiment=experiment,
+        concurrency=concurrency,
+        display=None,
+    )
     trials = run.df
     labels = score_columns(trials)
     metric = metric or chosen[0].label
@@ -324,9 +343,21 @@ def check(
     found = [("errors", f) for f in _error_failures(cells, max_errors, metric, promptlab, listing)]
     found += _comparison_failures(comparison, min_score, max_drop, allow_regression, listing)
     return CheckResult(
-        prompt=prompt, against=against, candidate=contender.version, baseline=baseline.version, metric=metric,
-        comparison=comparison, min_score=min_score, max_drop=max_drop, run_id=run.run_id,
-        errors=len(cells.failed_calls), failures=tuple(f for _, f in found), failed_rules=tuple(r for r, _ in found),
-        unscored=len(cells.unscored), cells=len(cells.candidate), baseline_errors=cells.baseline_errors,
-        max_errors=max_errors, allow_regression=allow_regression,
-    )  # fmt: skip
+        prompt=prompt,
+        against=against,
+        candidate=contender.version,
+        baseline=baseline.version,
+        metric=metric,
+        comparison=comparison,
+        min_score=min_score,
+        max_drop=max_drop,
+        run_id=run.run_id,
+        errors=len(cells.failed_calls),
+        failures=tuple(f for _, f in found),
+        failed_rules=tuple(r for r, _ in found),
+        unscored=len(cells.unscored),
+        cells=len(cells.candidate),
+        baseline_errors=cells.baseline_errors,
+        max_errors=max_errors,
+        allow_regression=allow_regression,
+    )

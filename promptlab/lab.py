@@ -5,26 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Unpack
 
 import pandas as pd
 
 from promptlab import evals
-from promptlab.analysis import columns, stats
+from promptlab.analysis import columns, frames, stats
 from promptlab.core.feedback import Verdict, feedback_row
-from promptlab.core.lineage import run_status, utcnow
+from promptlab.core.lineage import run_status
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.core.rows import Data
-from promptlab.errors import ConfigError
 from promptlab.evals.judges import PairwiseJudge
 from promptlab.evals.protocol import Evaluator
-from promptlab.lab_prompts import PromptRegistry
-from promptlab.release import export, finetune, preferences
-from promptlab.release.export import ExportedSet, TrialFilters
-from promptlab.release.report import ReportData, experiment_row, write_report
+from promptlab.lab_release import ReleaseMethods
 from promptlab.run import Run, SweepHandle
 from promptlab.runner.cells import RunSettings
 from promptlab.runner.estimate import Estimate, estimate_sweep
@@ -33,7 +29,7 @@ from promptlab.runner.plan import SweepOptions, plan_sweep
 from promptlab.runner.record import record_sweep
 from promptlab.runner.rescore import pair_by_input, prefer_pairs, score_stored
 from promptlab.runner.scoring import check_columns
-from promptlab.store import Store, reads
+from promptlab.store import Store, reads, run_reads
 from promptlab.store.database import BUSY_TIMEOUT
 from promptlab.store.doctor import Checkup, checkup
 from promptlab.store.location import default_db_path
@@ -42,26 +38,7 @@ FEEDBACK_FOLD_DELAY = 3.0
 """Seconds a feedback write waits before folding, so a reviewer's burst of clicks shares one fold."""
 
 
-def _as_utc(since: datetime | str | timedelta | None) -> datetime | None:
-    if since is None:
-        return None
-    if isinstance(since, timedelta):
-        return utcnow() - since
-    try:
-        stamp = pd.Timestamp(since)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"since={since!r} is not a time; give a datetime, an ISO date such as '2026-11-30' or "
-            "'2026-11-30T09:00', or a timedelta such as timedelta(days=1)"
-        ) from exc
-    if pd.isna(stamp):
-        raise ConfigError(f"since={since!r} is not a time; give a datetime, an ISO date or a timedelta")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert(UTC).tz_localize(None)
-    return stamp.to_pydatetime()
-
-
-class Lab(PromptRegistry):
+class Lab(ReleaseMethods):
     """A history file and everything recorded in it.
 
     ``Lab()`` opens ``$PROMPTLAB_DB`` or ``./promptlab.duckdb``; any path is
@@ -189,8 +166,9 @@ class Lab(PromptRegistry):
         far ``metric`` spreads."""
         return stats.stability(self._frame(target), metric)
 
-    def diff_runs(self, before: Run | pd.DataFrame | str, after: Run | pd.DataFrame | str,
-                  metric: str | None = None) -> pd.DataFrame:  # fmt: skip
+    def diff_runs(
+        self, before: Run | pd.DataFrame | str, after: Run | pd.DataFrame | str, metric: str | None = None
+    ) -> pd.DataFrame:
         """Cells whose outcome changed between two runs of the same sweep (a prompt
         change, a model upgrade): regressions first, then fixes, then changed outputs."""
         return stats.diff_runs(self._frame(before), self._frame(after), metric)
@@ -217,7 +195,7 @@ class Lab(PromptRegistry):
         if isinstance(target, pd.DataFrame):
             return target
         run_id = target.run_id if isinstance(target, Run) else target
-        return self.trials(run=str(reads.run(self.store, run_id)["run_id"]))
+        return self.trials(run=str(run_reads.run(self.store, run_id)["run_id"]))
 
     def _trials_by_id(self, trial_ids: list[str]) -> pd.DataFrame:
         where = reads.TrialFilter(trial_ids=trial_ids, kind=None)
@@ -225,79 +203,6 @@ class Lab(PromptRegistry):
             stored = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where)
             scores = reads.latest_scores(reader, where)
         return columns.trial_frame(stored, scores)
-
-    # -- exporting -----------------------------------------------------------------
-
-    def export_trials(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        format: str | None = None,
-        mkdir: bool = False,
-        **trial_filters: Unpack[TrialFilters],
-    ) -> Path:
-        """Write the trials ``trials(**trial_filters)`` returns to CSV, Parquet or
-        JSONL, by ``path``'s suffix unless ``format`` says (``promptlab.release.export``).
-        The folder must exist unless ``mkdir=True`` (as for every export)."""
-        return export.export_trials(self.trials(**trial_filters), path, format, mkdir=mkdir)
-
-    def export_finetune(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        validation_split: float = 0.0,
-        seed: int = 0,
-        mkdir: bool = False,
-        **selection: Unpack[finetune.FinetuneSelection],
-    ) -> ExportedSet:
-        """Write the matching trials as an OpenAI chat fine-tuning set (JSONL), a
-        ``validation_split`` share to ``<stem>.val.jsonl``; validated before anything
-        is written. ``selection``: the ``trials`` filters and the example
-        filters (``min_score`` needs ``evaluator`` unless one evaluator scored
-        the trials; ``vote="up"`` keeps net up-voted ones; errors excluded,
-        inputs deduplicated and corrections used unless told otherwise)."""
-        trial_filters, example_filters = finetune.split_selection(selection)
-        return finetune.export_finetune(
-            self.trials(**trial_filters),
-            path,
-            validation_split=validation_split,
-            seed=seed,
-            mkdir=mkdir,
-            **example_filters,
-        )
-
-    def export_preferences(
-        self, path: str | os.PathLike[str], *, validation_split: float = 0.0, seed: int = 0, mkdir: bool = False,
-        **trial_filters: Unpack[TrialFilters],
-    ) -> ExportedSet:  # fmt: skip
-        """Write DPO preference pairs (OpenAI's format) from the matching trials'
-        corrections, votes and pairwise judge verdicts (``promptlab.release.preferences``)."""
-        trials = self.trials(**trial_filters)
-        verdicts = reads.pairwise_verdicts(self.store, list(trials["trial_id"]))
-        return preferences.export_preferences(
-            trials, path, scores=verdicts, validation_split=validation_split, seed=seed, mkdir=mkdir
-        )
-
-    def report(
-        self,
-        path: str | os.PathLike[str],
-        experiment: str,
-        *,
-        title: str | None = None,
-        samples: int = 5,
-        mkdir: bool = False,
-    ) -> Path:
-        """Write a self-contained HTML report of ``experiment`` (summary with CIs,
-        plots, sample outputs, prompts and their diffs, feedback, runs) to ``path``."""
-        return write_report(self.report_data(experiment), path, title=title, samples=samples, mkdir=mkdir)
-
-    def report_data(self, experiment: str) -> ReportData:
-        """What the report of ``experiment`` shows: its row, runs, trials and the
-        versions of each prompt its trials used."""
-        row = experiment_row(self.experiments(), experiment, self.path)
-        trials = self.trials(experiment=experiment)
-        names = [str(name) for name in dict.fromkeys(trials["prompt_name"])]
-        return ReportData(row, self.runs(experiment), trials, {name: self.prompt_versions(name) for name in names})
 
     # -- reading -------------------------------------------------------------------
 
@@ -329,16 +234,20 @@ class Lab(PromptRegistry):
         (and ``passed_<label>``, ``label_<label>``, ``explanation_<label>``,
         ``eval_error_<label>``, ``judge_trial_<label>`` when it gave them) columns.
         """
-        where = reads.TrialFilter(
-            experiment=experiment, prompt=prompt, prompt_version=prompt_version, model=model,
-            run=run.run_id if isinstance(run, Run) else run, user=user, since=_as_utc(since),
-            search=search, errors=errors, kind=kind, trial_ids=trial_ids,
-        )  # fmt: skip
-        with self.store.reading() as reader:
-            stored = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where, limit, newest_first=newest_first)
-            only_these = reads.TrialFilter(trial_ids=list(stored["trial_id"]), kind=None)
-            scores = reads.latest_scores(reader, only_these) if len(stored) else None
-        return columns.trial_frame(stored, scores)
+        where = frames.trial_filter(
+            experiment=experiment,
+            prompt=prompt,
+            prompt_version=prompt_version,
+            model=model,
+            run=run,
+            user=user,
+            since=since,
+            search=search,
+            errors=errors,
+            kind=kind,
+            trial_ids=trial_ids,
+        )
+        return frames.read_trials(self.store, where, limit, newest_first=newest_first)
 
     def trial(self, trial_id: str) -> dict[str, Any]:
         """Every stored field of one trial (a unique id prefix is enough)."""
@@ -346,9 +255,7 @@ class Lab(PromptRegistry):
 
     def experiments(self) -> pd.DataFrame:
         """Experiments with run and trial counts, most recently active first."""
-        frame = reads.experiments(self.store)
-        frame["tags"] = frame["tags"].map(columns.decode_json)
-        return frame
+        return frames.read_experiments(self.store)
 
     def runs(
         self,
@@ -368,28 +275,28 @@ class Lab(PromptRegistry):
         counts, cost, p50 latency, prompts and models; filtered by any of the
         arguments (``search`` looks in the runs' inputs and outputs); ``limit``
         and ``offset`` page through them."""
-        where = reads.RunFilter(
-            experiment=experiment, user=user, tag=tag, prompt=prompt, model=model,
-            since=_as_utc(since), until=_as_utc(until), search=search,
-        )  # fmt: skip
-        frame = reads.runs(self.store, where, limit=limit, offset=offset)
-        frame["config"] = frame["config"].map(columns.decode_json)
-        frame["status"] = [
-            run_status(*row) for row in zip(frame["status"], frame["host"], frame["pid"], frame["heartbeat_at"],
-                                            strict=True)
-        ]  # fmt: skip
-        return frame
+        where = run_reads.RunFilter(
+            experiment=experiment,
+            user=user,
+            tag=tag,
+            prompt=prompt,
+            model=model,
+            since=frames.as_utc(since),
+            until=frames.as_utc(until),
+            search=search,
+        )
+        return frames.read_runs(self.store, where, limit=limit, offset=offset)
 
     def run_info(self, run_id: str) -> dict[str, Any]:
         """One run's stored row (a unique id prefix is enough); a ``running`` run
         whose process is gone reads as ``interrupted``."""
-        info = columns.decode_row(reads.run(self.store, run_id))
+        info = columns.decode_row(run_reads.run(self.store, run_id))
         info["status"] = run_status(info["status"], info["host"], info["pid"], info.get("heartbeat_at"))
         return info
 
     def run(self, run_id: str) -> Run:
         """A handle on a recorded run (a unique id prefix is enough)."""
-        info = reads.run(self.store, run_id)
+        info = run_reads.run(self.store, run_id)
         return Run(self, str(info["run_id"]), str(info["experiment"]))
 
     # -- feedback ------------------------------------------------------------------

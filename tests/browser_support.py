@@ -40,9 +40,14 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = Path(os.environ.get("PROMPTLAB_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 LAB_SETTINGS = {
     # Start the notebook's kernel without asking, and keep every cell in the
     # page (JupyterLab 4 otherwise only renders the cells in view).
@@ -151,15 +156,25 @@ def jupyter_lab(tmp_path: Path) -> Iterator[JupyterLab]:
     port, token = _free_port(), secrets.token_hex(16)
     static = tmp_path / "static"
     static.mkdir()
-    lab = JupyterLab(url=f"http://127.0.0.1:{port}", token=token, log=tmp_path / "jupyter.log", static=static,
-                     root=root)  # fmt: skip
+    lab = JupyterLab(
+        url=f"http://127.0.0.1:{port}", token=token, log=tmp_path / "jupyter.log", static=static, root=root
+    )
     command = [
-        sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1",
-        f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--allow-root",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         f"--ServerApp.extra_static_paths={json.dumps([str(static)])}",
-    ]  # fmt: skip
+    ]
     with open(lab.log, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
         try:

@@ -187,24 +187,41 @@ def _sweeps(lab: pl.Lab) -> dict[str, pl.Run]:
     runs = {}
     with as_user("ana"):
         runs["first_look"] = lab.sweep(
-            SUMMARIZE[0], [m["echo"], m["upper"]], ROWS, evaluators=[pl.evals.contains("expected")],
-            experiment="summaries", tags=["news", "weekly"], display=quiet,
-        )  # fmt: skip
+            SUMMARIZE[0],
+            [m["echo"], m["upper"]],
+            ROWS,
+            evaluators=[pl.evals.contains("expected")],
+            experiment="summaries",
+            tags=["news", "weekly"],
+            display=quiet,
+        )
     with as_user("ben"):
         runs["grid"] = lab.sweep(
-            SUMMARIZE[1:], [m["echo"], m["upper"], m["flaky"]], ROWS, params={"temperature": [0.0, 0.7]},
-            repeats=2, evaluators=[pl.evals.contains("expected"), judge, pl.evals.code(short_enough)],
-            experiment="summaries", display=quiet, cache=False,  # judged cells each look up the cache: 6 s, not 0.5
-        )  # fmt: skip
+            SUMMARIZE[1:],
+            [m["echo"], m["upper"], m["flaky"]],
+            ROWS,
+            params={"temperature": [0.0, 0.7]},
+            repeats=2,
+            evaluators=[pl.evals.contains("expected"), judge, pl.evals.code(short_enough)],
+            experiment="summaries",
+            display=quiet,
+            cache=False,  # judged cells each look up the cache: 6 s, not 0.5
+        )
     with as_user("ana"):
         runs["sentiment"] = lab.sweep(
-            CLASSIFY, [m["echo"], m["flaky"]], ROWS, evaluators=[pl.evals.one_of(["positive", "negative"])],
-            experiment="sentiment", tags=["support"], display=quiet,
-        )  # fmt: skip
+            CLASSIFY,
+            [m["echo"], m["flaky"]],
+            ROWS,
+            evaluators=[pl.evals.one_of(["positive", "negative"])],
+            experiment="sentiment",
+            tags=["support"],
+            display=quiet,
+        )
         runs["greetings"] = lab.sweep(GREET, m["echo"], NAMES, experiment="greetings", display=quiet)
     with as_user("kim"):  # the first look again, answered from the history
-        runs["rerun"] = lab.sweep(SUMMARIZE[0], [m["echo"], m["upper"]], ROWS, experiment="summaries",
-                                  resume=False, display=quiet)  # fmt: skip
+        runs["rerun"] = lab.sweep(
+            SUMMARIZE[0], [m["echo"], m["upper"]], ROWS, experiment="summaries", resume=False, display=quiet
+        )
     return runs
 
 
@@ -228,10 +245,14 @@ def _feedback(lab: pl.Lab, grid: pl.Run) -> dict[str, str]:
     failed = trials[trials["error_type"].notna()]
     lamp = trials["eval_error_short_enough"].notna() if "eval_error_short_enough" in trials else trials["output"].isna()
     return {
-        "disputed": disputed, "agreed": agreed, "corrected": corrected, "withdrawn": withdrawn,
-        "failed": str(failed["trial_id"].iloc[0]), "judged": str(ok["trial_id"].iloc[0]),
+        "disputed": disputed,
+        "agreed": agreed,
+        "corrected": corrected,
+        "withdrawn": withdrawn,
+        "failed": str(failed["trial_id"].iloc[0]),
+        "judged": str(ok["trial_id"].iloc[0]),
         "eval_error": str(trials.loc[lamp, "trial_id"].iloc[0]),
-    }  # fmt: skip
+    }
 
 
 def _labels(lab: pl.Lab) -> None:
@@ -265,8 +286,9 @@ def crash_a_run(path: Path, user: str = "ben") -> None:
         """
     )
     env = {**os.environ, "PROMPTLAB_USER": user}
-    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120,
-                          env=env)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, env=env
+    )
     assert done.returncode == 9, done.stderr
 
 
@@ -284,6 +306,9 @@ def fill_team_history(lab: pl.Lab, *, interrupted: bool = False) -> TeamHistory:
         crash_a_run(lab.path)
         greetings = lab.runs(experiment="greetings")
         run_ids["crashed"] = str(greetings.loc[greetings["status"] == "interrupted", "run_id"].iloc[0])
-    versions = {"summarize": [p.version for p in SUMMARIZE], "classify": [p.version for p in CLASSIFY],
-                "greet": [GREET.version]}  # fmt: skip
+    versions = {
+        "summarize": [p.version for p in SUMMARIZE],
+        "classify": [p.version for p in CLASSIFY],
+        "greet": [GREET.version],
+    }
     return TeamHistory(lab.path, run_ids, versions, trials)

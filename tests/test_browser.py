@@ -242,8 +242,11 @@ def test_the_app_on_a_teams_history_in_a_real_browser(
     prompts and versions, three models on one run, a grid, repeats, failures, a judge,
     evaluator errors, votes, labels and an interrupted run. It once crashed on opening."""
     team = team_history_template.copy_to(jupyter_lab.root / "team")
-    write_notebook(jupyter_lab.root / "team.ipynb", "import promptlab as pl\n\nlab = pl.Lab('team/history.duckdb')",
-                   "pl.ui.playground(lab)")  # fmt: skip
+    write_notebook(
+        jupyter_lab.root / "team.ipynb",
+        "import promptlab as pl\n\nlab = pl.Lab('team/history.duckdb')",
+        "pl.ui.playground(lab)",
+    )
     page_errors: list[str] = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
     page.goto(jupyter_lab.page_url("team.ipynb"))

@@ -400,8 +400,18 @@ def test_runs_table(recorded: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     header, row = out.splitlines()
     assert header.split() == [
-        "run", "experiment", "status", "trials", "errors", "cached", "spent", "started", "(UTC)", "took", "user",
-    ]  # fmt: skip
+        "run",
+        "experiment",
+        "status",
+        "trials",
+        "errors",
+        "cached",
+        "spent",
+        "started",
+        "(UTC)",
+        "took",
+        "user",
+    ]
     run_id = Lab(recorded).runs()["run_id"].iloc[0]
     assert row.split()[:7] == [run_id[:8], "moods", "done", "6/6", "2", "0", "$0"]
     assert row.split()[-1] == "ana"
@@ -474,11 +484,17 @@ def judged_history(db: Path) -> tuple[str, str]:
 
     lab = Lab(db)
     run = lab.sweep(
-        pl.Prompt("Mood of: {{ text }}", name="plain"), fake_model("echo"),
-        [{"text": "the cake was lovely", "expected": "cake"}], experiment="moods", display=NullDisplay(),
-        evaluators=[pl.evals.contains("expected"), pl.evals.code(fussy),
-                    pl.evals.judge("Is it kind?", model=pl.Model("grader", provider="grader-fake"), threshold=0.5)],
-    )  # fmt: skip
+        pl.Prompt("Mood of: {{ text }}", name="plain"),
+        fake_model("echo"),
+        [{"text": "the cake was lovely", "expected": "cake"}],
+        experiment="moods",
+        display=NullDisplay(),
+        evaluators=[
+            pl.evals.contains("expected"),
+            pl.evals.code(fussy),
+            pl.evals.judge("Is it kind?", model=pl.Model("grader", provider="grader-fake"), threshold=0.5),
+        ],
+    )
     trial = run.df.iloc[0]
     trial_id = str(trial["trial_id"])
     lab.feedback(trial_id, vote=1, user="ana")

@@ -144,8 +144,11 @@ def test_the_check_rejects_what_does_not_exist() -> None:
     assert problems_with("promptlab --db h.duckdb histroy") == ["no command 'histroy'"]
     assert problems_with("promptlab db doctr") == ["db has no action ['doctr']"]
     assert suggestions("see `promptlab show 1a2b` (promptlab run FILE.yaml, promptlab check)\n  promptlab runs") == [
-        "promptlab show 1a2b", "promptlab run FILE.yaml", "promptlab check", "promptlab runs",
-    ]  # fmt: skip
+        "promptlab show 1a2b",
+        "promptlab run FILE.yaml",
+        "promptlab check",
+        "promptlab runs",
+    ]
     said = "failed; see promptlab history --run 1a2b. promptlab never stores keys; promptlab --db x show 3c."
     assert mentions(said) == ["promptlab history --run 1a2b", "promptlab --db x show 3c"]
 
@@ -199,8 +202,9 @@ def test_every_suggestion_printed_runs(scene: Path, capsys: pytest.CaptureFixtur
     )
     lab.sweep([steady, flaky], fake_model("echo", fail_if="BROKEN"), ROWS, display=NullDisplay())
     lab.promote(NAME, steady.version, label="production")
-    code, text = said(capsys, "--db", db, "check", "--prompt", NAME, "--data", "check.jsonl",
-                      "--evaluators", "contains:expected")  # fmt: skip
+    code, text = said(
+        capsys, "--db", db, "check", "--prompt", NAME, "--data", "check.jsonl", "--evaluators", "contains:expected"
+    )
     assert code == 1 and "3 calls failed" in text
     outputs.append(text)
     pl.Lab(scene / "empty.duckdb")

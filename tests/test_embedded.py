@@ -22,9 +22,11 @@ pytestmark = pytest.mark.integration
 
 PROMPTS = [
     pl.Prompt("Name three {{ thing }}.", name="three"),
-    pl.Prompt([{"role": "system", "content": "Answer in one word."}, {"role": "user", "content": "A {{ thing }}?"}],
-              name="one-word"),
-]  # fmt: skip
+    pl.Prompt(
+        [{"role": "system", "content": "Answer in one word."}, {"role": "user", "content": "A {{ thing }}?"}],
+        name="one-word",
+    ),
+]
 ROWS = [{"thing": "colors"}, {"thing": "fruits"}, {"thing": "animals"}, {"thing": "cities"}]
 
 
@@ -86,10 +88,11 @@ def test_two_processes_sweep_the_embedded_model_at_once(smollm2: Path, tmp_path:
     )
     db = str(tmp_path / "shared.duckdb")
     writers = [
-        subprocess.Popen([sys.executable, "-c", script, db, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", script, db, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for name in ("alpha", "beta")
-    ]  # fmt: skip
+    ]
     results = [writer.communicate(timeout=240) for writer in writers]
     for writer, (out, err) in zip(writers, results, strict=True):
         assert writer.returncode == 0, err

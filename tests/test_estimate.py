@@ -34,16 +34,16 @@ from promptlab.testing import FakeProvider, fake_model
 
 Messages = Sequence[Mapping[str, str]]
 PROMPT = pl.Prompt("Summarize: {{ text }}", name="summarize")
-TERSE = pl.Prompt([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "{{ text }}"}],
-                  name="terse")  # fmt: skip
+TERSE = pl.Prompt([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "{{ text }}"}], name="terse")
 
 
 def rows(n: int) -> list[dict[str, str]]:
     return [{"text": f"item number {i}"} for i in range(n)]
 
 
-def fake_endpoint(respond: Callable[[Messages, pl.Model], str] | None = None, name: str = "m",
-                  **options: Any) -> tuple[FakeProvider, pl.Model]:  # fmt: skip
+def fake_endpoint(
+    respond: Callable[[Messages, pl.Model], str] | None = None, name: str = "m", **options: Any
+) -> tuple[FakeProvider, pl.Model]:
     """A FakeProvider registered under a fresh name, and a Model that runs on it."""
     provider = FakeProvider(respond)
     endpoint = f"fake-{uuid.uuid4().hex[:10]}"
@@ -133,8 +133,9 @@ def test_failed_cells_are_not_counted_as_cached(lab: pl.Lab) -> None:
 def test_prompt_tokens_are_counted_over_every_message(lab: pl.Lab) -> None:
     _, model = fake_endpoint()
     found = lab.estimate([PROMPT, TERSE], model, rows(2))
-    expected = sum(approx_tokens(f"Summarize: item number {i}") + approx_tokens("Be terse.", f"item number {i}")
-                   for i in range(2))  # fmt: skip
+    expected = sum(
+        approx_tokens(f"Summarize: item number {i}") + approx_tokens("Be terse.", f"item number {i}") for i in range(2)
+    )
     assert found.prompt_tokens == expected
     assert found.tokenizer.startswith("approximation")
 
@@ -255,10 +256,14 @@ def test_the_prompts_own_history_beats_the_models(lab: pl.Lab) -> None:
 
 
 def test_history_from_the_calls_themselves() -> None:
-    calls = pd.DataFrame({
-        "model": ["m", "m", "m", "m", "other"], "prompt_name": ["p", "p", "p", "q", "p"],
-        "prompt_version": ["v1", "v1", "v2", "w1", "v1"], "completion_tokens": [2.0, 4.0, 9.0, 20.0, None],
-    })  # fmt: skip
+    calls = pd.DataFrame(
+        {
+            "model": ["m", "m", "m", "m", "other"],
+            "prompt_name": ["p", "p", "p", "q", "p"],
+            "prompt_version": ["v1", "v1", "v2", "w1", "v1"],
+            "completion_tokens": [2.0, 4.0, 9.0, 20.0, None],
+        }
+    )
     history = CompletionHistory.from_calls(calls)
     assert history.by_version == {("m", "v1"): 3.0, ("m", "v2"): 9.0, ("m", "w1"): 20.0}
     assert history.by_prompt == {("m", "p"): (5.0, 3.0, 9.0), ("m", "q"): (20.0, 20.0, 20.0)}
@@ -289,8 +294,12 @@ def test_an_estimate_reads_an_existing_history_without_writing_to_it(lab: pl.Lab
 
 
 def test_a_fake_model_named_like_a_priced_one_costs_what_it_costs(lab: pl.Lab) -> None:
-    run = lab.sweep(PROMPT, [fake_model("gpt-4o-mini"), fake_model("echo"), fake_model("gpt-4o-2024-08-06")],
-                    rows(2), display=NullDisplay())  # fmt: skip
+    run = lab.sweep(
+        PROMPT,
+        [fake_model("gpt-4o-mini"), fake_model("echo"), fake_model("gpt-4o-2024-08-06")],
+        rows(2),
+        display=NullDisplay(),
+    )
     trials = run.df.set_index("model")
     mini = trials.loc["gpt-4o-mini"].iloc[0]
     assert mini["cost_usd"] == pytest.approx((mini["prompt_tokens"] * 0.15 + mini["completion_tokens"] * 0.60) / 1e6)

@@ -21,9 +21,23 @@ from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider
 
 BUILT_IN = {
-    "exact", "contains", "icontains", "not_contains", "regex", "json_valid", "json_schema", "one_of",
-    "max_length", "word_count", "latency_under", "cost_under", "similarity", "code", "judge", "pairwise_judge",
-}  # fmt: skip
+    "exact",
+    "contains",
+    "icontains",
+    "not_contains",
+    "regex",
+    "json_valid",
+    "json_schema",
+    "one_of",
+    "max_length",
+    "word_count",
+    "latency_under",
+    "cost_under",
+    "similarity",
+    "code",
+    "judge",
+    "pairwise_judge",
+}
 
 SCHEMA = {
     "type": "object",
@@ -39,8 +53,14 @@ class NoJudges:
         raise AssertionError("a deterministic evaluator asked a judge")
 
 
-def view(output: str | None, *, error: str | None = None, latency_ms: float | None = None,
-         cost_usd: float | None = None, **row: Any) -> TrialView:  # fmt: skip
+def view(
+    output: str | None,
+    *,
+    error: str | None = None,
+    latency_ms: float | None = None,
+    cost_usd: float | None = None,
+    **row: Any,
+) -> TrialView:
     return TrialView("t1", output, row, latency_ms=latency_ms, cost_usd=cost_usd, error=error)
 
 
@@ -298,8 +318,15 @@ def test_code_from_an_import_path() -> None:
 
 
 def test_evaluators_score_none_on_a_failed_call() -> None:
-    for ev in (evals.exact(), evals.contains(), evals.json_valid(), evals.word_count(), evals.code(half),
-               evals.latency_under(1000), evals.similarity()):  # fmt: skip
+    for ev in (
+        evals.exact(),
+        evals.contains(),
+        evals.json_valid(),
+        evals.word_count(),
+        evals.code(half),
+        evals.latency_under(1000),
+        evals.similarity(),
+    ):
         result = score(ev, None, error="RateLimitError: slow down", expected="x", latency_ms=1.0)
         assert result.value is None and result.passed is None, ev
         assert "slow down" in (result.explanation or "")
@@ -418,8 +445,13 @@ def test_sweep_refuses_duplicate_labels_before_any_call(tmp_path: Path) -> None:
     lab = pl.Lab(tmp_path / "h.duckdb")
     provider, model = fake_endpoint()
     with pytest.raises(ConfigError, match="share the label"):
-        lab.sweep(PROMPT, model, [{"text": "a", "expected": "a"}], evaluators=[evals.contains(), evals.contains()],
-                  display=NullDisplay())  # fmt: skip
+        lab.sweep(
+            PROMPT,
+            model,
+            [{"text": "a", "expected": "a"}],
+            evaluators=[evals.contains(), evals.contains()],
+            display=NullDisplay(),
+        )
     assert provider.calls == 0 and lab.trials().empty
 
 

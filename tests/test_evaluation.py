@@ -33,8 +33,9 @@ ROWS = [
 CAPITALS = {"France": "Paris", "Italy": "Rome", "Spain": "Barcelona"}  # one wrong
 
 
-def fake_endpoint(respond: Callable[[Messages, pl.Model], str] | None = None, name: str = "m",
-                  **params: Any) -> tuple[FakeProvider, pl.Model]:  # fmt: skip
+def fake_endpoint(
+    respond: Callable[[Messages, pl.Model], str] | None = None, name: str = "m", **params: Any
+) -> tuple[FakeProvider, pl.Model]:
     """A FakeProvider registered under a fresh name, and a Model that runs on it."""
     provider = FakeProvider(respond)
     endpoint = f"fake-{uuid.uuid4().hex[:10]}"
@@ -118,7 +119,9 @@ def test_a_rerun_scores_the_trials_answered_from_the_cache(lab: pl.Lab) -> None:
     assert set(scores(lab)["trial_id"]) == set(first.df["trial_id"]) | set(df["trial_id"])
     judged = lab.trials(kind="judge")
     assert dict(Counter(zip(judged["run_id"], judged["cached"], strict=True))) == {
-        (first.run_id, False): 3, (second.run_id, True): 3}  # fmt: skip
+        (first.run_id, False): 3,
+        (second.run_id, True): 3,
+    }
 
 
 def test_an_evaluator_that_raises_records_an_error_for_that_score_only(lab: pl.Lab) -> None:
@@ -243,8 +246,11 @@ def test_evaluate_takes_a_run_id_or_a_trials_dataframe(lab: pl.Lab) -> None:
 def test_a_run_can_be_rescored_from_its_recorded_evaluators(lab: pl.Lab) -> None:
     _, model = fake_endpoint(capital)
     _, judge_model = judge_endpoint()
-    run = sweep(lab, model, evaluators=[evals.contains(), evals.json_schema({"type": "string"}),
-                                        evals.judge("Right?", model=judge_model)])  # fmt: skip
+    run = sweep(
+        lab,
+        model,
+        evaluators=[evals.contains(), evals.json_schema({"type": "string"}), evals.judge("Right?", model=judge_model)],
+    )
     before = run.df
     recorded = json.loads(json.dumps(lab.run_info(run.run_id)["config"]["evaluators"]))
     after = lab.evaluate(run, [evals.from_spec(s) for s in recorded])
@@ -320,8 +326,9 @@ def test_evaluator_errors_and_judge_explanations_are_in_the_trials_and_the_summa
 
 
 def test_run_compare_picks_two_variants_of_one_run(lab: pl.Lab) -> None:
-    _, right = fake_endpoint(lambda m, _: f"The capital is {dict(CAPITALS, Spain='Madrid')[last_user(m)[11:-1]]}.",
-                             name="right")  # fmt: skip
+    _, right = fake_endpoint(
+        lambda m, _: f"The capital is {dict(CAPITALS, Spain='Madrid')[last_user(m)[11:-1]]}.", name="right"
+    )
     _, wrong = fake_endpoint(capital, name="wrong")
     run = lab.sweep(PROMPT, [wrong, right], ROWS, evaluators=[evals.contains()], display=NullDisplay())
     default = run.compare("contains:expected")  # the run's two variants, in the order they ran
@@ -331,8 +338,13 @@ def test_run_compare_picks_two_variants_of_one_run(lab: pl.Lab) -> None:
     assert run.compare("contains:expected", a={"model": "wrong"}, b={"model": "right"}).difference > 0
     with pytest.raises(pl.ConfigError, match="picks 2 variants; this run's variants"):
         run.compare("contains:expected", a="capital", b="right")
-    three = lab.sweep([PROMPT, pl.Prompt("Capital city of {{ country }}?", name="city")], [wrong, right], ROWS,
-                      evaluators=[evals.contains()], display=NullDisplay())  # fmt: skip
+    three = lab.sweep(
+        [PROMPT, pl.Prompt("Capital city of {{ country }}?", name="city")],
+        [wrong, right],
+        ROWS,
+        evaluators=[evals.contains()],
+        display=NullDisplay(),
+    )
     with pytest.raises(pl.ConfigError, match=r"has 4 variants.*pick two with a= and b="):
         three.compare("contains:expected")
 

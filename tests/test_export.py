@@ -23,8 +23,9 @@ from promptlab.errors import ConfigError, ExportError
 from promptlab.release import export, finetune, preferences
 from promptlab.testing import FakeProvider, fake_model
 
-CHAT = pl.Prompt([{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Say {{ text }}"}],
-                 name="say")  # fmt: skip
+CHAT = pl.Prompt(
+    [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Say {{ text }}"}], name="say"
+)
 PLAIN = pl.Prompt("Repeat: {{ text }}", name="say")
 
 
@@ -33,10 +34,21 @@ def rows(n: int, *, hit: int = 4) -> list[dict[str, str]]:
     return [{"text": f"item {i}", "expected": "nope" if i % hit == 0 else f"item {i}"} for i in range(n)]
 
 
-def record(lab: pl.Lab, data: Sequence[Mapping[str, Any]], *, prompts: Sequence[pl.Prompt] = (CHAT,),
-           models: Sequence[pl.Model] | None = None, experiment: str = "exp") -> pl.Run:  # fmt: skip
-    run = lab.sweep(prompts=list(prompts), models=list(models or [fake_model("echo")]), data=list(data),
-                    experiment=experiment, display=None)  # fmt: skip
+def record(
+    lab: pl.Lab,
+    data: Sequence[Mapping[str, Any]],
+    *,
+    prompts: Sequence[pl.Prompt] = (CHAT,),
+    models: Sequence[pl.Model] | None = None,
+    experiment: str = "exp",
+) -> pl.Run:
+    run = lab.sweep(
+        prompts=list(prompts),
+        models=list(models or [fake_model("echo")]),
+        data=list(data),
+        experiment=experiment,
+        display=None,
+    )
     lab.evaluate(run, [pl.evals.contains("expected")])
     return run
 
@@ -237,8 +249,10 @@ def test_corrections_replace_outputs_and_pass_the_filters_that_judged_the_origin
     lab.feedback(ids[2], vote="up")
     trials = by_row(lab)
     assert answers(finetune.finetune_examples(trials, min_score=1.0, vote="up")) == [
-        "item 0, corrected", "item 1, corrected", "Say item 2",
-    ]  # fmt: skip
+        "item 0, corrected",
+        "item 1, corrected",
+        "Say item 2",
+    ]
     everything = answers(finetune.finetune_examples(trials))
     assert everything[:3] == ["item 0, corrected", "item 1, corrected", "Say item 2"]
     originals = answers(finetune.finetune_examples(trials, use_corrections=False))
@@ -394,23 +408,32 @@ def test_pairs_from_pairwise_judge_verdicts_skip_ties(lab: pl.Lab, loud_judge: A
         assert pair["preferred_output"][0]["content"] == pair["non_preferred_output"][0]["content"].upper()
     (first,) = [p for p in pairs if p["preferred_output"][0]["content"] == "SAY ITEM 1"]
     assert first["input"]["messages"] == [
-        {"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Say item 1"},
-    ]  # fmt: skip
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "Say item 1"},
+    ]
     assert not any("item 0" in json.dumps(p) for p in pairs)
 
 
 def test_pairs_from_votes_and_corrections(lab: pl.Lab) -> None:
     record(lab, rows(3), models=[fake_model("echo"), fake_model("upper")])
     trials = lab.trials()
-    echo, upper = ({int(row["row_index"]): str(row["trial_id"]) for _, row in trials[trials["model"] == m].iterrows()}
-                   for m in ("echo", "upper"))  # fmt: skip
+    echo, upper = (
+        {int(row["row_index"]): str(row["trial_id"]) for _, row in trials[trials["model"] == m].iterrows()}
+        for m in ("echo", "upper")
+    )
     lab.feedback(echo[0], vote="up")
     lab.feedback(upper[0], vote="down")
     lab.feedback(echo[1], correction="Item one.")
     lab.feedback(upper[2], vote="down")  # nothing up-voted for item 2: no pair
     pairs = preferences.preference_pairs(lab.trials())
-    as_tuples = [(p["input"]["messages"][-1]["content"], p["preferred_output"][0]["content"],
-                  p["non_preferred_output"][0]["content"]) for p in pairs]  # fmt: skip
+    as_tuples = [
+        (
+            p["input"]["messages"][-1]["content"],
+            p["preferred_output"][0]["content"],
+            p["non_preferred_output"][0]["content"],
+        )
+        for p in pairs
+    ]
     assert as_tuples == [
         ("Say item 1", "Item one.", "Say item 1"),  # the correction over the output it corrects
         ("Say item 0", "Say item 0", "SAY ITEM 0"),  # up-voted over down-voted, same messages
@@ -427,18 +450,26 @@ def test_pairs_never_contradict_a_stronger_verdict(lab: pl.Lab) -> None:
     lab.feedback(echo_id, vote="up")
     lab.feedback(upper_id, vote="down")
     judge_says_upper = pd.DataFrame(
-        [{"trial_id": upper_id, "label": "win", "args": json.dumps({"opponent": echo_id}),
-          "evaluator_name": "pairwise_judge"}]
-    )  # fmt: skip
+        [
+            {
+                "trial_id": upper_id,
+                "label": "win",
+                "args": json.dumps({"opponent": echo_id}),
+                "evaluator_name": "pairwise_judge",
+            }
+        ]
+    )
     pairs = preferences.preference_pairs(lab.trials(), scores=judge_says_upper)
     assert [p["preferred_output"][0]["content"] for p in pairs] == ["Say item 0"]
 
 
 def test_preference_validation(tmp_path: Path) -> None:
     def pair(better: str, worse: str) -> dict[str, Any]:
-        return {"input": {"messages": [{"role": "user", "content": "q"}]},
-                "preferred_output": [{"role": "assistant", "content": better}],
-                "non_preferred_output": [{"role": "assistant", "content": worse}]}  # fmt: skip
+        return {
+            "input": {"messages": [{"role": "user", "content": "q"}]},
+            "preferred_output": [{"role": "assistant", "content": better}],
+            "non_preferred_output": [{"role": "assistant", "content": worse}],
+        }
 
     good = [pair(f"good {i}", f"bad {i}") for i in range(60)]
     preferences.validate_preference_pairs(good)
@@ -522,8 +553,24 @@ def test_cli_exports_and_exit_codes(
     assert cli.main(["export", "trials", str(out / "t.data"), *db, "--format", "csv"]) == 0
     assert len(pd.read_csv(out / "t.data")) == 120
 
-    args = ["export", "finetune", str(out / "ft.jsonl"), *db, "--experiment", "exp", "--min-score", "1",
-            "--evaluator", "contains:expected", "--model", "echo", "--split", "0.1", "--seed", "3"]  # fmt: skip
+    args = [
+        "export",
+        "finetune",
+        str(out / "ft.jsonl"),
+        *db,
+        "--experiment",
+        "exp",
+        "--min-score",
+        "1",
+        "--evaluator",
+        "contains:expected",
+        "--model",
+        "echo",
+        "--split",
+        "0.1",
+        "--seed",
+        "3",
+    ]
     assert cli.main(args) == 0
     captured = capsys.readouterr()
     assert "wrote 40 examples to" in captured.out and "warning: only 45 examples" in captured.err

@@ -16,10 +16,12 @@ from promptlab.testing import fake_model
 @pytest.fixture
 def promoted(tmp_path: Path) -> tuple[pl.Lab, pl.Prompt]:
     lab = pl.Lab(tmp_path / "h.duckdb")
-    prompt = pl.Prompt([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "{{ text }}"}],
-                       name="brief")  # fmt: skip
-    run = lab.sweep(prompt, fake_model("echo", temperature=0), [{"text": "hello", "expected": "hello"}],
-                    display=NullDisplay())  # fmt: skip
+    prompt = pl.Prompt(
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "{{ text }}"}], name="brief"
+    )
+    run = lab.sweep(
+        prompt, fake_model("echo", temperature=0), [{"text": "hello", "expected": "hello"}], display=NullDisplay()
+    )
     lab.evaluate(run, [pl.evals.contains("expected")])
     lab.promote("brief", prompt.version, "production", note="the only one")
     return lab, prompt
@@ -53,8 +55,21 @@ def test_export_prompt_on_the_command_line(promoted: tuple[pl.Lab, pl.Prompt], t
     out = tmp_path / "cli.yaml"
     assert main(["--db", str(lab.path), "export", "prompt", "brief", str(out)]) == 0
     assert pl.load_prompt(path=out).version == prompt.version
-    assert main(["--db", str(lab.path), "export", "prompt", "brief", str(tmp_path / "v.json"),
-                 "--version", prompt.version[:6]]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--db",
+                str(lab.path),
+                "export",
+                "prompt",
+                "brief",
+                str(tmp_path / "v.json"),
+                "--version",
+                prompt.version[:6],
+            ]
+        )
+        == 0
+    )
     assert main(["--db", str(lab.path), "export", "prompt", "missing", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()
     assert main(["--db", str(lab.path), "export", "prompt", "brief", str(tmp_path / "x.txt")]) == 2

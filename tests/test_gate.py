@@ -214,21 +214,30 @@ def test_the_baselines_unchanged_cells_are_free_on_a_second_check(lab: pl.Lab) -
 
 
 def cli_check(lab: pl.Lab, data_file: Path, *extra: str) -> list[str]:
-    return ["--db", str(lab.path), "check", "--prompt", NAME, "--data", str(data_file),
-            "--evaluators", METRIC, *extra]  # fmt: skip
+    return ["--db", str(lab.path), "check", "--prompt", NAME, "--data", str(data_file), "--evaluators", METRIC, *extra]
 
 
 def test_the_cli_exit_codes(lab: pl.Lab, data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     passing, failing = tmp_path / "pass.xml", tmp_path / "fail.xml"
 
-    assert main(cli_check(lab, data_file, "--candidate", IMPROVED.version[:6], "--max-drop", "0.1",
-                          "--junit", str(passing))) == 0  # fmt: skip
+    assert (
+        main(
+            cli_check(lab, data_file, "--candidate", IMPROVED.version[:6], "--max-drop", "0.1", "--junit", str(passing))
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "PASS" in out and IMPROVED.version in out
     assert junit_failures(passing.read_text(encoding="utf-8")) == no_failures()
 
-    assert main(cli_check(lab, data_file, "--candidate", REGRESSED.version[:6], "--max-drop", "0.1",
-                          "--junit", str(failing))) == 1  # fmt: skip
+    assert (
+        main(
+            cli_check(
+                lab, data_file, "--candidate", REGRESSED.version[:6], "--max-drop", "0.1", "--junit", str(failing)
+            )
+        )
+        == 1
+    )
     assert "FAIL: candidate drops 0.500" in capsys.readouterr().out
     cases = junit_failures(ET.tostring(ET.parse(failing).getroot(), encoding="unicode"))
     assert cases["max_drop"] == ["candidate drops 0.500 below the baseline (max drop 0.1)"]
@@ -242,8 +251,22 @@ def test_the_cli_exit_codes(lab: pl.Lab, data_file: Path, tmp_path: Path, capsys
     assert "error: " in capsys.readouterr().err
     assert main(cli_check(lab, data_file, "--evaluators", " , ")) == 2
     assert "at least one evaluator" in capsys.readouterr().err
-    assert main(["--db", str(tmp_path / "missing.duckdb"), "check", "--prompt", NAME, "--data", str(data_file),
-                 "--evaluators", METRIC]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "--db",
+                str(tmp_path / "missing.duckdb"),
+                "check",
+                "--prompt",
+                NAME,
+                "--data",
+                str(data_file),
+                "--evaluators",
+                METRIC,
+            ]
+        )
+        == 2
+    )
     assert not (tmp_path / "missing.duckdb").exists()
 
 
@@ -407,8 +430,17 @@ def rows_file(tmp_path: Path) -> Path:
 
 def test_the_cli_fails_on_failed_calls_and_regressions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lab = labelled(tmp_path)  # production runs on FAILS_ON_BROKEN, so the check does too
-    base = ["--db", str(lab.path), "check", "--prompt", NAME, "--data", str(rows_file(tmp_path)),
-            "--evaluators", METRIC]  # fmt: skip
+    base = [
+        "--db",
+        str(lab.path),
+        "check",
+        "--prompt",
+        NAME,
+        "--data",
+        str(rows_file(tmp_path)),
+        "--evaluators",
+        METRIC,
+    ]
     lab.sweep([FLAKY, WRONG], FAILS_ON_BROKEN, ROWS, display=NullDisplay())  # so their prefixes resolve
     flaky, wrong = ["--candidate", FLAKY.version[:8]], ["--candidate", WRONG.version[:8]]
 

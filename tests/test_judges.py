@@ -28,8 +28,9 @@ from promptlab.testing import FakeProvider
 Messages = Sequence[Mapping[str, str]]
 
 
-def fake_endpoint(respond: Callable[[Messages, pl.Model], str] | None = None, name: str = "m",
-                  **params: Any) -> tuple[FakeProvider, pl.Model]:  # fmt: skip
+def fake_endpoint(
+    respond: Callable[[Messages, pl.Model], str] | None = None, name: str = "m", **params: Any
+) -> tuple[FakeProvider, pl.Model]:
     """A FakeProvider registered under a fresh name, and a Model that runs on it."""
     provider = FakeProvider(respond)
     endpoint = f"fake-{uuid.uuid4().hex[:10]}"
@@ -244,8 +245,13 @@ def test_an_unparseable_judge_answer_is_a_score_error_not_a_failed_sweep(tmp_pat
     lab = pl.Lab(tmp_path / "h.duckdb")
     _, model = fake_endpoint(answering("an answer"))
     _, judge_model = fake_endpoint(answering("It reads well, I suppose."))
-    run = lab.sweep(PROMPT, model, ROWS, evaluators=[evals.judge("Good?", model=judge_model), evals.word_count()],
-                    display=NullDisplay())  # fmt: skip
+    run = lab.sweep(
+        PROMPT,
+        model,
+        ROWS,
+        evaluators=[evals.judge("Good?", model=judge_model), evals.word_count()],
+        display=NullDisplay(),
+    )
     assert run.status == "done"
     df = run.df
     assert df["score_judge:Good?"].isna().all()
@@ -313,8 +319,14 @@ def test_judge_calls_are_not_counted_as_trials_and_their_spend_is_shown_apart(tm
     _, model = fake_endpoint(answering("an answer"), price=(1.0, 2.0))
     _, judge_model = fake_endpoint(answering('{"score": 8, "explanation": "fine"}'), name="grader", price=(10.0, 20.0))
     rows = [{"text": f"item {i}"} for i in range(5)]
-    run = lab.sweep(PROMPT, model, rows, evaluators=[evals.judge("Good?", model=judge_model)], experiment="judged",
-                    display=NullDisplay())  # fmt: skip
+    run = lab.sweep(
+        PROMPT,
+        model,
+        rows,
+        evaluators=[evals.judge("Good?", model=judge_model)],
+        experiment="judged",
+        display=NullDisplay(),
+    )
     [experiment] = lab.experiments().to_dict("records")
     assert experiment["n_trials"] == 5 and experiment["n_judge_calls"] == 5
     [listed] = lab.runs().to_dict("records")

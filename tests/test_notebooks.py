@@ -109,10 +109,19 @@ def test_sanitize_patterns_mask_only_what_varies() -> None:
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_reproduces_its_stored_outputs(notebook: Path, tmp_path: Path) -> None:
     command = [
-        sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
-        "--nbval-sanitize-with", str(SANITIZE), str(notebook.relative_to(ROOT)),
-        "-p", "no:cacheprovider", "-q", "--color=no",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbval",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(SANITIZE),
+        str(notebook.relative_to(ROOT)),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--color=no",
+    ]
     # Kernel connection files and the notebooks' temporary history files go
     # to the test's own folder.
     (tmp_path / "tmp").mkdir()

@@ -136,8 +136,13 @@ def clustered(lab: pl.Lab) -> pd.DataFrame:
     """Twelve variants, eight of them at about the same quality and cost."""
     prompts = [pl.Prompt("Say {{ text }}", name="say"), pl.Prompt("Say it: {{ text }}", name="say")]
     models = [fake_model("echo"), fake_model("upper"), fake_model("other")]
-    df = lab.sweep(prompts, models, [{"text": f"input {i}"} for i in range(4)], params={"temperature": [0.0, 0.7]},
-                   display=NullDisplay()).df  # fmt: skip
+    df = lab.sweep(
+        prompts,
+        models,
+        [{"text": f"input {i}"} for i in range(4)],
+        params={"temperature": [0.0, 0.7]},
+        display=NullDisplay(),
+    ).df
     shouting = df["model"] == "upper"
     return df.assign(score_q=[0.3 if s else 0.8 for s in shouting], cost_usd=[2e-4 if s else 1e-5 for s in shouting])
 
@@ -179,7 +184,8 @@ def test_the_paired_differences_legend_is_outside_the_data(lab: pl.Lab) -> None:
 def test_score_bars_of_a_score_that_never_varies(lab: pl.Lab) -> None:
     # eight judge grades of 0.8: pandas' mean is 0.7999999999999999, the bootstrap interval's
     # ends 0.8, so the lower error bar came out negative and matplotlib refused to draw it
-    run = lab.sweep(pl.Prompt("Say {{ text }}"), fake_model("echo"), [{"text": f"t{i}"} for i in range(8)],
-                    display=NullDisplay())  # fmt: skip
+    run = lab.sweep(
+        pl.Prompt("Say {{ text }}"), fake_model("echo"), [{"text": f"t{i}"} for i in range(8)], display=NullDisplay()
+    )
     fig = plots.score_by_variant(run.df.assign(score_judge=0.8), "judge")
     assert len(fig.axes[0].patches) == 1

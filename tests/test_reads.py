@@ -18,10 +18,26 @@ from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
 DESIGN_COLUMNS = [
-    "trial_id", "run_id", "experiment", "prompt_name", "prompt_version", "model", "params", "vars",
-    "messages", "output", "error", "latency_ms", "prompt_tokens", "completion_tokens", "cost_usd",
-    "cached", "repeat", "created_at", "user",
-]  # fmt: skip
+    "trial_id",
+    "run_id",
+    "experiment",
+    "prompt_name",
+    "prompt_version",
+    "model",
+    "params",
+    "vars",
+    "messages",
+    "output",
+    "error",
+    "latency_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "cached",
+    "repeat",
+    "created_at",
+    "user",
+]
 """The columns DESIGN.md §4 promises on run.df and lab.trials()."""
 
 GREET = pl.Prompt("Hello {{ name }}", name="greet")
@@ -53,8 +69,9 @@ def history(lab: pl.Lab, monkeypatch: pytest.MonkeyPatch) -> History:
     )
     between = datetime.now(UTC).replace(tzinfo=None)
     monkeypatch.setenv("PROMPTLAB_USER", "lee")
-    beta = lab.sweep(SHOUT, fake_model("upper"), [{"words": "quiet words"}, {"words": "50% off"}],
-                     experiment="beta", display=quiet)  # fmt: skip
+    beta = lab.sweep(
+        SHOUT, fake_model("upper"), [{"words": "quiet words"}, {"words": "50% off"}], experiment="beta", display=quiet
+    )
     return History(lab, alpha, beta, between)
 
 
@@ -220,8 +237,11 @@ def test_summary_per_variant(lab: pl.Lab, scripted: Callable[..., ScriptedProvid
     summary = run.summary()
     assert len(summary) == 4  # 2 prompts × 2 models
     assert set(zip(summary["prompt_name"], summary["model"], strict=True)) == {
-        ("greet", "unpriced"), ("greet", "priced"), ("bye", "unpriced"), ("bye", "priced"),
-    }  # fmt: skip
+        ("greet", "unpriced"),
+        ("greet", "priced"),
+        ("bye", "unpriced"),
+        ("bye", "priced"),
+    }
     assert (summary["n"] == 3).all()
     assert (summary["errors"] == 1).all()
     assert summary["error_rate"].tolist() == pytest.approx([1 / 3] * 4)

@@ -55,8 +55,9 @@ def test_two_processes_resuming_one_run_call_each_remaining_cell_once(tmp_path: 
         assert recorded < CELLS
 
         arguments = [sys.executable, "-c", RESUMER, str(db), server.url, str(CELLS)]
-        resumers = [subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                    for _ in range(2)]  # fmt: skip
+        resumers = [
+            subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+        ]
         outputs = [resumer.communicate(timeout=240) for resumer in resumers]
         for resumer, (_, errors) in zip(resumers, outputs, strict=True):
             assert resumer.returncode == 0, errors
@@ -162,8 +163,9 @@ def test_a_long_run_keeps_saying_it_is_alive(
 ) -> None:
     monkeypatch.setattr(record, "HEARTBEAT_SECONDS", 0.05)
     provider = scripted(latency=0.1)
-    run = lab.sweep(pl.Prompt("Hi {{ n }}"), provider.model(), [{"n": str(i)} for i in range(6)], concurrency=1,
-                    display=None)  # fmt: skip
+    run = lab.sweep(
+        pl.Prompt("Hi {{ n }}"), provider.model(), [{"n": str(i)} for i in range(6)], concurrency=1, display=None
+    )
     info = lab.run_info(run.run_id)
     assert info["status"] == "done"
     assert info["revision"] > 3  # opening row, several heartbeats, the end
@@ -175,16 +177,22 @@ def test_a_notebook_run_headless_records_its_path_as_the_source(tmp_path: Path) 
 
     db = tmp_path / "history.duckdb"
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(
-        "import promptlab as pl\nfrom promptlab.testing import fake_model\n"
-        f"pl.Lab({str(db)!r}).sweep(pl.Prompt('Hi {{{{ n }}}}'), fake_model('echo'), [{{'n': 'a'}}], display=None)"
-    )]  # fmt: skip
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "import promptlab as pl\nfrom promptlab.testing import fake_model\n"
+            f"pl.Lab({str(db)!r}).sweep(pl.Prompt('Hi {{{{ n }}}}'), fake_model('echo'), [{{'n': 'a'}}], display=None)"
+        )
+    ]
     path = tmp_path / "nightly report.ipynb"
     nbformat.write(notebook, path)
     jupyter = Path(sys.executable).with_name("jupyter")
     executed = subprocess.run(
         [str(jupyter), "nbconvert", "--to", "notebook", "--execute", "--output", "out", path.name],
-        cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert executed.returncode == 0, executed.stderr
     assert set(pl.Lab(db).trials()["source"]) == {str(path)}

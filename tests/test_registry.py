@@ -37,9 +37,23 @@ GOOD = pl.Prompt("Repeat: {{ text }}", name=NAME)
 ALSO_GOOD = pl.Prompt("Say it back: {{ text }}", name=NAME)
 BAD = pl.Prompt("Shout: {{ text | upper }}", name=NAME)  # never contains the lower-case expected text
 EVENT_FIELDS = {
-    "event_id", "name", "label", "action", "from_version", "to_version", "model", "user",
-    "approved_by", "note", "evidence", "created_at", "seq", "policy", "prev_hash", "hash",
-}  # fmt: skip
+    "event_id",
+    "name",
+    "label",
+    "action",
+    "from_version",
+    "to_version",
+    "model",
+    "user",
+    "approved_by",
+    "note",
+    "evidence",
+    "created_at",
+    "seq",
+    "policy",
+    "prev_hash",
+    "hash",
+}
 POLICY = '[labels]\nprotected = ["production"]\napprovers = ["lee", "kim", "ana", "ben"]\n'
 UNKNOWN_VERSION = "0" * 12 if not GOOD.version.startswith("0") else "f" * 12
 

@@ -14,8 +14,9 @@ from promptlab.errors import NotFoundError
 from promptlab.release import report
 from promptlab.testing import fake_model
 
-TERSE = pl.Prompt([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Say {{ text }}"}],
-                  name="say")  # fmt: skip
+TERSE = pl.Prompt(
+    [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Say {{ text }}"}], name="say"
+)
 TERSER = pl.Prompt(
     [{"role": "system", "content": "Be very terse.\nNo lists."}, {"role": "user", "content": "Say {{ text }}"}],
     name="say",
@@ -70,8 +71,14 @@ def parse(path: Path) -> Page:
 def lab(tmp_path: Path) -> pl.Lab:
     lab = pl.Lab(tmp_path / "h.duckdb")
     data = [{"text": f"item {i} {PLANTED}", "expected": f"item {i}" if i % 3 else "nope"} for i in range(8)]
-    run = lab.sweep(prompts=[TERSE, TERSER], models=[fake_model("echo"), fake_model("upper", fail_if="item 7")],
-                    data=data, experiment="moods", description="Which prompt says it best?", display=None)  # fmt: skip
+    run = lab.sweep(
+        prompts=[TERSE, TERSER],
+        models=[fake_model("echo"), fake_model("upper", fail_if="item 7")],
+        data=data,
+        experiment="moods",
+        description="Which prompt says it best?",
+        display=None,
+    )
     lab.evaluate(run, [pl.evals.contains("expected")])
     trials = lab.trials()
     lab.feedback(trials["trial_id"].iloc[0], vote="up", comment="nice")

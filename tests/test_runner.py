@@ -608,8 +608,13 @@ def test_a_slow_starting_provider_starts_before_any_call_is_timed(lab: pl.Lab, r
 
     name = f"slow-{uuid.uuid4().hex[:8]}"
     pl.register_provider(name, lambda model: SlowToStart())
-    run = lab.sweep(pl.Prompt("Hi {{ n }}"), pl.Model("m", provider=name), [{"n": "a"}, {"n": "b"}],
-                    timeout=0.3, display=recording_display)  # fmt: skip
+    run = lab.sweep(
+        pl.Prompt("Hi {{ n }}"),
+        pl.Model("m", provider=name),
+        [{"n": "a"}, {"n": "b"}],
+        timeout=0.3,
+        display=recording_display,
+    )
     assert run.df["error_type"].isna().all()  # the start-up did not count against the calls' timeout
     assert (run.df["latency_ms"] < 300).all()
     assert "starting the local model…" in recording_display.messages

@@ -26,8 +26,9 @@ def binomial_two_sided(wins: int, losses: int) -> float:
     if n == 0:
         return 1.0
     observed = math.comb(n, wins)
-    return float(sum((Fraction(math.comb(n, k), 2**n) for k in range(n + 1) if math.comb(n, k) <= observed),
-                     Fraction(0)))  # fmt: skip
+    return float(
+        sum((Fraction(math.comb(n, k), 2**n) for k in range(n + 1) if math.comb(n, k) <= observed), Fraction(0))
+    )
 
 
 def numpy_bootstrap_ci(values: list[float], resamples: int, seed: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -42,8 +43,10 @@ def numpy_bootstrap_ci(values: list[float], resamples: int, seed: int, confidenc
 # -- sign test -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("wins", "losses", "p"), [(8, 2, 0.109375), (9, 1, 0.021484375), (0, 0, 1.0),
-                                                     (2, 8, 0.109375), (10, 0, 0.001953125), (5, 5, 1.0)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("wins", "losses", "p"),
+    [(8, 2, 0.109375), (9, 1, 0.021484375), (0, 0, 1.0), (2, 8, 0.109375), (10, 0, 0.001953125), (5, 5, 1.0)],
+)
 def test_sign_test_known_values(wins: int, losses: int, p: float) -> None:
     assert stats.sign_test(wins, losses) == pytest.approx(p, abs=1e-15)
 
@@ -124,10 +127,21 @@ def trial(text: str, **values: Any) -> dict[str, Any]:
     """One row of a trials DataFrame, with what stats reads filled in."""
     row: dict[str, Any] = {
         "trial_id": f"t-{text}-{values.get('repeat', 0)}-{values.get('prompt_version', 'v1')}",
-        "prompt_name": "p", "prompt_version": "v1", "model": "m", "params": {},
-        "vars": {"text": text}, "repeat": 0, "output": f"out {text}", "error": None, "error_type": None,
-        "latency_ms": 100.0, "cached": False, "cost_usd": 0.001, "prompt_tokens": 10, "completion_tokens": 5,
-    }  # fmt: skip
+        "prompt_name": "p",
+        "prompt_version": "v1",
+        "model": "m",
+        "params": {},
+        "vars": {"text": text},
+        "repeat": 0,
+        "output": f"out {text}",
+        "error": None,
+        "error_type": None,
+        "latency_ms": 100.0,
+        "cached": False,
+        "cost_usd": 0.001,
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+    }
     row.update(values)
     return row
 
@@ -197,8 +211,14 @@ def test_compare_says_no_clear_difference_when_it_is_noise() -> None:
 
 def test_compare_pairs_only_inputs_both_have_by_input_and_repeat() -> None:
     a = frame([trial("x", score_acc=0.0), trial("x", repeat=1, score_acc=0.0), trial("only-a", score_acc=0.0)])
-    b = frame([trial("x", score_acc=1.0), trial("x", repeat=1, score_acc=0.0), trial("only-b", score_acc=1.0),
-               trial("y", score_acc=float("nan"))])  # fmt: skip
+    b = frame(
+        [
+            trial("x", score_acc=1.0),
+            trial("x", repeat=1, score_acc=0.0),
+            trial("only-b", score_acc=1.0),
+            trial("y", score_acc=float("nan")),
+        ]
+    )
     result = stats.compare(a, b, "acc")
     assert (result.n, result.wins, result.ties) == (2, 1, 1)
     assert result.difference == pytest.approx(0.5)
@@ -228,10 +248,22 @@ def test_compare_names_the_scored_metrics_when_one_is_missing() -> None:
 def test_summary_per_variant_with_intervals_and_pass_rates() -> None:
     v1 = [1.0, 0.0, 1.0, 1.0]
     rows = [trial(f"q{i}", score_acc=v, passed_acc=bool(v)) for i, v in enumerate(v1)]
-    rows += [trial(f"q{i}", prompt_version="v2", score_acc=v, passed_acc=bool(v), latency_ms=200.0 + i, cached=i == 0)
-             for i, v in enumerate([0.0, 0.0, 1.0])]  # fmt: skip
-    rows.append(trial("q9", prompt_version="v2", output=None, error="boom", error_type="PermanentError",
-                      score_acc=float("nan"), passed_acc=None, cost_usd=None))  # fmt: skip
+    rows += [
+        trial(f"q{i}", prompt_version="v2", score_acc=v, passed_acc=bool(v), latency_ms=200.0 + i, cached=i == 0)
+        for i, v in enumerate([0.0, 0.0, 1.0])
+    ]
+    rows.append(
+        trial(
+            "q9",
+            prompt_version="v2",
+            output=None,
+            error="boom",
+            error_type="PermanentError",
+            score_acc=float("nan"),
+            passed_acc=None,
+            cost_usd=None,
+        )
+    )
     trials = frame(rows)
     trials["passed_acc"] = trials["passed_acc"].astype("boolean")
     table = stats.summary(trials).set_index("prompt_version")
@@ -257,14 +289,24 @@ def test_summary_of_nothing_has_the_base_columns() -> None:
 
 
 def test_diff_runs_labels_regressions_and_fixes_regressions_first() -> None:
-    before = frame([
-        trial("unchanged-output", output="x"), trial("fixed", output=None, error="boom", error_type="PermanentError"),
-        trial("broken", output="fine"), trial("reworded", output="old words"), trial("same", output="same"),
-    ])  # fmt: skip
-    after = frame([
-        trial("unchanged-output", output="x"), trial("reworded", output="new words"), trial("fixed", output="ok"),
-        trial("broken", output=None, error="boom", error_type="PermanentError"), trial("same", output="same"),
-    ])  # fmt: skip
+    before = frame(
+        [
+            trial("unchanged-output", output="x"),
+            trial("fixed", output=None, error="boom", error_type="PermanentError"),
+            trial("broken", output="fine"),
+            trial("reworded", output="old words"),
+            trial("same", output="same"),
+        ]
+    )
+    after = frame(
+        [
+            trial("unchanged-output", output="x"),
+            trial("reworded", output="new words"),
+            trial("fixed", output="ok"),
+            trial("broken", output=None, error="boom", error_type="PermanentError"),
+            trial("same", output="same"),
+        ]
+    )
     changes = stats.diff_runs(before, after)
     assert list(changes["change"]) == ["regression", "fix", "changed"]
     assert [v["text"] for v in changes["vars"]] == ["broken", "fixed", "reworded"]
@@ -273,13 +315,17 @@ def test_diff_runs_labels_regressions_and_fixes_regressions_first() -> None:
 
 
 def test_diff_runs_on_a_metric() -> None:
-    before = frame([trial(t, score_acc=s, passed_acc=p) for t, s, p in
-                    [("a", 1.0, True), ("b", 0.0, False), ("c", 1.0, True)]])  # fmt: skip
-    after = frame([trial(t, score_acc=s, passed_acc=p) for t, s, p in
-                   [("a", 0.0, False), ("b", 1.0, True), ("c", 1.0, True)]])  # fmt: skip
+    before = frame(
+        [trial(t, score_acc=s, passed_acc=p) for t, s, p in [("a", 1.0, True), ("b", 0.0, False), ("c", 1.0, True)]]
+    )
+    after = frame(
+        [trial(t, score_acc=s, passed_acc=p) for t, s, p in [("a", 0.0, False), ("b", 1.0, True), ("c", 1.0, True)]]
+    )
     changes = stats.diff_runs(after=after, before=before, metric="acc")
     assert dict(zip([v["text"] for v in changes["vars"]], changes["change"], strict=True)) == {
-        "a": "regression", "b": "fix"}  # fmt: skip
+        "a": "regression",
+        "b": "fix",
+    }
     # a score without a pass/fail column: a lower value is a regression
     lower = stats.diff_runs(scored([0.9, 0.5]), scored([0.4, 0.5]), metric="acc")
     assert list(lower["change"]) == ["regression"] and lower["vars"][0] == {"text": "q0"}
@@ -305,8 +351,12 @@ def test_stability_agreement_of_repeats() -> None:
 
 
 def test_stability_counts_failed_repeats_as_an_output_of_their_own() -> None:
-    rows = [trial("a", repeat=0, output="yes"), trial("a", repeat=1, output=None, error_type="X"),
-            trial("a", repeat=2, output=None, error_type="X"), trial("a", repeat=3, output="yes")]  # fmt: skip
+    rows = [
+        trial("a", repeat=0, output="yes"),
+        trial("a", repeat=1, output=None, error_type="X"),
+        trial("a", repeat=2, output=None, error_type="X"),
+        trial("a", repeat=3, output="yes"),
+    ]
     (row,) = stats.stability(frame(rows)).to_dict("records")
     assert row["agreement"] == pytest.approx(0.5) and row["distinct_outputs"] == 2
 

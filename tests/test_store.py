@@ -35,11 +35,37 @@ from promptlab.testing import fake_model
 PROMPT = pl.Prompt("Echo {{ text }}", name="echo")
 
 TRIALS_VIEW_COLUMNS = [
-    "trial_id", "run_id", "experiment", "prompt_name", "prompt_version", "model", "params", "vars",
-    "messages", "output", "error_type", "error", "latency_ms", "ttft_ms", "prompt_tokens",
-    "completion_tokens", "cost_usd", "spent_usd", "cached", "repeat", "finish_reason", "created_at",
-    "user", "host", "source", "git_commit", "run_status", "prompt_template", "kind", "truncated",
-]  # fmt: skip
+    "trial_id",
+    "run_id",
+    "experiment",
+    "prompt_name",
+    "prompt_version",
+    "model",
+    "params",
+    "vars",
+    "messages",
+    "output",
+    "error_type",
+    "error",
+    "latency_ms",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "spent_usd",
+    "cached",
+    "repeat",
+    "finish_reason",
+    "created_at",
+    "user",
+    "host",
+    "source",
+    "git_commit",
+    "run_status",
+    "prompt_template",
+    "kind",
+    "truncated",
+]
 
 
 @contextlib.contextmanager

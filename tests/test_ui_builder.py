@@ -154,8 +154,9 @@ def test_variants_can_be_duplicated_renamed_and_removed(ready: SweepBuilder) -> 
     args = ready.sweep_arguments()
     assert [p.name for p in args.prompts] == ["prompt-1", "shouty"]
     assert args.prompts[1].template == [
-        {"role": "system", "content": "Be terse."}, {"role": "user", "content": "SAY {{ text }}!"}
-    ]  # fmt: skip
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "SAY {{ text }}!"},
+    ]
 
 
 def test_a_model_typed_in_is_added_with_its_endpoint(ready: SweepBuilder) -> None:

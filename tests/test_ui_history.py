@@ -43,15 +43,25 @@ def shared(lab: pl.Lab, monkeypatch: pytest.MonkeyPatch) -> dict[str, pl.Run]:
     """Two people, two experiments, two versions of one prompt."""
     monkeypatch.setenv("PROMPTLAB_USER", "ana")
     first = lab.sweep(
-        SUMMARIZE_V1, fake_model("echo"), [{"text": "apples"}, {"text": "pears"}], experiment="fruit",
-        tags=["food", "demo"], display=NullDisplay(),
-    )  # fmt: skip
+        SUMMARIZE_V1,
+        fake_model("echo"),
+        [{"text": "apples"}, {"text": "pears"}],
+        experiment="fruit",
+        tags=["food", "demo"],
+        display=NullDisplay(),
+    )
     time.sleep(0.01)
     monkeypatch.setenv("PROMPTLAB_USER", "ben")
     second = lab.sweep(
-        [SUMMARIZE_V2, GREET], [fake_model("upper", temperature=0.5)], [{"text": "rain"}], experiment="weather",
-        params={"max_tokens": [32, 64]}, repeats=2, concurrency=3, display=NullDisplay(),
-    )  # fmt: skip
+        [SUMMARIZE_V2, GREET],
+        [fake_model("upper", temperature=0.5)],
+        [{"text": "rain"}],
+        experiment="weather",
+        params={"max_tokens": [32, 64]},
+        repeats=2,
+        concurrency=3,
+        display=NullDisplay(),
+    )
     monkeypatch.setenv("PROMPTLAB_USER", "tester")
     return {"ana": first, "ben": second}
 
@@ -187,8 +197,13 @@ def test_sweep_arguments_from_run_keeps_a_data_file_path(lab: pl.Lab, tmp_path: 
 
 
 def test_sweep_arguments_from_a_cancelled_run_note_missing_rows(lab: pl.Lab) -> None:
-    handle = lab.start(GREET, fake_model("echo", latency=0.05), [{"text": f"r{i}"} for i in range(40)],
-                       concurrency=1, display=NullDisplay())  # fmt: skip
+    handle = lab.start(
+        GREET,
+        fake_model("echo", latency=0.05),
+        [{"text": f"r{i}"} for i in range(40)],
+        concurrency=1,
+        display=NullDisplay(),
+    )
     while handle.progress is None or handle.progress.done < 2:
         time.sleep(0.01)
     handle.cancel()

@@ -117,8 +117,12 @@ def test_the_playground_has_a_registry_tab(scored: pl.Lab) -> None:
 
 def test_the_app_opens_once_a_prompt_ran_on_two_models(lab: pl.Lab) -> None:
     # issue 11, item 1: the versions table joined a version's models with `or []` over an array
-    lab.sweep(pl.Prompt("Hi {{ n }}", name="greet"), [fake_model("echo"), fake_model("upper")], [{"n": "a"}],
-              display=NullDisplay())  # fmt: skip
+    lab.sweep(
+        pl.Prompt("Hi {{ n }}", name="greet"),
+        [fake_model("echo"), fake_model("upper")],
+        [{"n": "a"}],
+        display=NullDisplay(),
+    )
     for app in (playground(lab), lab.ui(), registry(lab)):
         panel = app if isinstance(app, RegistryPanel) else app.registry
         assert '<td style="padding:1px 8px">echo, upper</td>' in panel.versions.value

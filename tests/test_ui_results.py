@@ -206,8 +206,13 @@ def test_a_run_id_needs_its_lab(lab: pl.Lab) -> None:
 
 
 def test_refresh_reads_the_run_again(lab: pl.Lab) -> None:
-    handle = lab.start([SAY], fake_model("echo", latency=0.02), [{"text": f"r{i}"} for i in range(30)],
-                       concurrency=1, display=NullDisplay())  # fmt: skip
+    handle = lab.start(
+        [SAY],
+        fake_model("echo", latency=0.02),
+        [{"text": f"r{i}"} for i in range(30)],
+        concurrency=1,
+        display=NullDisplay(),
+    )
     while handle.run_id is None:
         handle.wait(0.01)
     grid = ResultsGrid(handle.run_id, lab=lab)
@@ -244,12 +249,20 @@ def test_an_empty_grid_says_there_is_nothing_yet() -> None:
 def test_results_table_of_a_frame_with_missing_cells() -> None:
     trials = pd.DataFrame(
         {
-            "trial_id": ["t1", "t2", "t3"], "params": [{}, {}, {}], "vars": [{"x": 1}, {"x": 2}, {"x": 1}],
-            "prompt_name": ["p", "p", "q"], "prompt_version": ["v1", "v1", "v2"], "model": ["m", "m", "m"],
-            "row_index": [0, 1, 0], "repeat": [0, 0, 0], "output": ["a", "b", "a"], "error": [None] * 3,
-            "error_type": [None] * 3, "created_at": pd.to_datetime(["2026-01-01"] * 3),
+            "trial_id": ["t1", "t2", "t3"],
+            "params": [{}, {}, {}],
+            "vars": [{"x": 1}, {"x": 2}, {"x": 1}],
+            "prompt_name": ["p", "p", "q"],
+            "prompt_version": ["v1", "v1", "v2"],
+            "model": ["m", "m", "m"],
+            "row_index": [0, 1, 0],
+            "repeat": [0, 0, 0],
+            "output": ["a", "b", "a"],
+            "error": [None] * 3,
+            "error_type": [None] * 3,
+            "created_at": pd.to_datetime(["2026-01-01"] * 3),
         }
-    )  # fmt: skip
+    )
     table = results_table(trials)
     assert table.cells.tolist() == [[0, 2], [1, -1]]
     assert table.trial(1, 1) is None

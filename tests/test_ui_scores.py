@@ -111,8 +111,13 @@ def test_a_long_explanation_is_cut_with_more_and_whole_in_the_tooltip(lab: pl.La
     def verbose(output: str, row: dict) -> Score:
         return Score(0.5, explanation=reason)
 
-    run = lab.sweep(pl.Prompt("Say {{ text }}"), fake_model("echo"), [{"text": "hi"}],
-                    evaluators=[pl.evals.code(verbose)], display=NullDisplay())  # fmt: skip
+    run = lab.sweep(
+        pl.Prompt("Say {{ text }}"),
+        fake_model("echo"),
+        [{"text": "hi"}],
+        evaluators=[pl.evals.code(verbose)],
+        display=NullDisplay(),
+    )
     (cell,) = results(run).output_cells()
     assert reason not in text_of(cell.body.value) and "…" in cell.body.value
     assert f'title="{reason}"' in cell.body.value

@@ -134,8 +134,12 @@ def trial_frame(stored: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.
         frame[f"{SCORE_PREFIX}{evaluator}"] = frame["trial_id"].map(by_trial["value"]).astype(float)
         if by_trial["passed"].notna().any():
             frame[f"{PASSED_PREFIX}{evaluator}"] = frame["trial_id"].map(by_trial["passed"]).astype("boolean")
-        for prefix, field in ((LABEL_PREFIX, "label"), (EXPLANATION_PREFIX, "explanation"),
-                              (EVAL_ERROR_PREFIX, "error"), (JUDGE_TRIAL_PREFIX, "judge_trial_id")):  # fmt: skip
+        for prefix, field in (
+            (LABEL_PREFIX, "label"),
+            (EXPLANATION_PREFIX, "explanation"),
+            (EVAL_ERROR_PREFIX, "error"),
+            (JUDGE_TRIAL_PREFIX, "judge_trial_id"),
+        ):
             if field in by_trial and by_trial[field].notna().any():
                 frame[f"{prefix}{evaluator}"] = frame["trial_id"].map(by_trial[field]).astype(object)
         if "error" in by_trial:

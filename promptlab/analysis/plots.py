@@ -101,9 +101,13 @@ def cost_by_variant(trials: pd.DataFrame) -> Figure:
     ax.barh(positions, totals.fillna(0.0).to_numpy(dtype=float), color="#4c78a8")
     for y, value in zip(positions, totals, strict=True):
         ax.annotate(
-            "price unknown" if pd.isna(value) else dollars(float(value)), (0, y), xytext=(4, 0),
-            textcoords="offset points", va="center", fontsize=8,
-        )  # fmt: skip
+            "price unknown" if pd.isna(value) else dollars(float(value)),
+            (0, y),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
     ax.set_yticks(positions, variants)
     ax.invert_yaxis()
     ax.set_xlabel("cost (USD)")
@@ -120,14 +124,15 @@ def score_by_variant(trials: pd.DataFrame, metric: str) -> Figure:
     if means.isna().all():
         _empty(ax, f"no {column} values to plot")
         return fig
-    intervals = [bootstrap_ci(grouped.get_group(v).dropna().to_numpy()) if v in grouped.groups else (np.nan, np.nan)
-                 for v in variants]  # fmt: skip
+    intervals = [
+        bootstrap_ci(grouped.get_group(v).dropna().to_numpy()) if v in grouped.groups else (np.nan, np.nan)
+        for v in variants
+    ]
     # clipped at 0: when every value is the same, the interval's ends can miss the mean by a rounding error
     low = np.clip([m - lo for m, (lo, _) in zip(means, intervals, strict=True)], 0.0, None).astype(float)
     high = np.clip([hi - m for m, (_, hi) in zip(means, intervals, strict=True)], 0.0, None).astype(float)
     positions = np.arange(len(variants))
-    ax.barh(positions, means.fillna(0.0).to_numpy(dtype=float),
-            xerr=np.nan_to_num(np.vstack([low, high])), capsize=4)  # fmt: skip
+    ax.barh(positions, means.fillna(0.0).to_numpy(dtype=float), xerr=np.nan_to_num(np.vstack([low, high])), capsize=4)
     ax.set_yticks(positions, variants)
     ax.invert_yaxis()
     ax.set_xlabel(f"mean {column.removeprefix(SCORE_PREFIX)} (95% bootstrap CI)")
@@ -227,10 +232,16 @@ def place_labels(ax: Axes, points: list[tuple[str, float, float]], fontsize: flo
         (dx, dy), box = best[1], best[2]
         taken.append(box)
         label = ax.annotate(
-            text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
-            ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top", annotation_clip=False,
+            text,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=fontsize,
+            ha="left" if dx > 0 else "right",
+            va="bottom" if dy > 0 else "top",
+            annotation_clip=False,
             arrowprops={"arrowstyle": "-", "color": "#9d9d9d", "lw": 0.5, "shrinkA": 0} if abs(dy) > 3 else None,
-        )  # fmt: skip
+        )
         label.set_in_layout(False)  # placed after the layout: it must not move the axes
         placed.append(label)
     return placed

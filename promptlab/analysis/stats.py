@@ -135,9 +135,19 @@ def summary(trials: pd.DataFrame, *, ci: bool = True) -> pd.DataFrame:
     every evaluator its mean with a 95% bootstrap interval (``ci=False`` skips the
     intervals, for live displays) and pass rate."""
     base = [
-        *VARIANT, "n", "errors", "error_rate", "eval_errors", "cached", "latency_p50_ms", "latency_p95_ms",
-        "prompt_tokens", "completion_tokens", "cost_usd", "spent_usd",
-    ]  # fmt: skip
+        *VARIANT,
+        "n",
+        "errors",
+        "error_rate",
+        "eval_errors",
+        "cached",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "spent_usd",
+    ]
     if trials.empty:
         return pd.DataFrame(columns=base)
     frame = with_variant_labels(trials)
@@ -296,14 +306,21 @@ def compare(
     wins, losses = int((signed > 0).sum()), int((signed < 0).sum())
     low, high = bootstrap_ci(pairs["difference"].to_numpy())
     return Comparison(
-        metric=metric, n=len(pairs),
+        metric=metric,
+        n=len(pairs),
         mean_a=float(pairs["a"].mean()) if len(pairs) else math.nan,
         mean_b=float(pairs["b"].mean()) if len(pairs) else math.nan,
         difference=float(pairs["difference"].mean()) if len(pairs) else math.nan,
-        ci_low=low, ci_high=high, wins=wins, losses=losses, ties=len(pairs) - wins - losses,
-        p_value=sign_test(wins, losses), p_value_bootstrap=paired_bootstrap_p(pairs["difference"].to_numpy()),
-        pairs=pairs.reset_index(), higher_is_better=higher_is_better,
-    )  # fmt: skip
+        ci_low=low,
+        ci_high=high,
+        wins=wins,
+        losses=losses,
+        ties=len(pairs) - wins - losses,
+        p_value=sign_test(wins, losses),
+        p_value_bootstrap=paired_bootstrap_p(pairs["difference"].to_numpy()),
+        pairs=pairs.reset_index(),
+        higher_is_better=higher_is_better,
+    )
 
 
 def _outcome(frame: pd.DataFrame, metric: str | None) -> pd.Series:

@@ -45,32 +45,43 @@ def _count(text: str) -> int:
 def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
     """``--allow-endpoint URL[=KEY_VAR]`` (repeatable), for commands that call models."""
     parser.add_argument(
-        "--allow-endpoint", action="append", default=[], type=_endpoint, metavar="URL[=KEY_VAR]",
+        "--allow-endpoint",
+        action="append",
+        default=[],
+        type=_endpoint,
+        metavar="URL[=KEY_VAR]",
         help="trust this endpoint (base URL, or HOST[:PORT]) for models from files and the history, and with "
         "=KEY_VAR send it that variable's key; repeatable (see promptlab.providers.endpoints)",
-    )  # fmt: skip
+    )
 
 
 def add_check_command(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``check`` subcommand to the CLI's subparsers."""
     gate = commands.add_parser(
-        "check", parents=parents, help="regression gate: candidate prompt vs a labelled one (exit 0/1/2)",
+        "check",
+        parents=parents,
+        help="regression gate: candidate prompt vs a labelled one (exit 0/1/2)",
         description="Fails (exit 1) on failed candidate calls (beyond --max-errors), on a statistically clear "
         "regression (unless --allow-regression), and on the thresholds given.",
-    )  # fmt: skip
+    )
     gate.add_argument("--prompt", required=True, help="prompt name")
     gate.add_argument("--against", default="production", help="label of the baseline (default: production)")
     gate.add_argument("--candidate", help="version prefix or exported prompt file (default: the newest version)")
     gate.add_argument("--data", required=True, help="data file (CSV, JSONL, Parquet)")
-    gate.add_argument("--evaluators", required=True,
-                      help="comma-separated evaluators, e.g. contains:expected,json_valid")  # fmt: skip
+    gate.add_argument(
+        "--evaluators", required=True, help="comma-separated evaluators, e.g. contains:expected,json_valid"
+    )
     gate.add_argument("--metric", help="evaluator label to judge on (default: the first)")
     gate.add_argument("--min-score", type=float, help="lowest mean score the candidate may have")
     gate.add_argument("--max-drop", type=float, help="how far below the baseline the candidate may fall")
-    gate.add_argument("--max-errors", type=_count, default=0,
-                      help="candidate cells that may fail, calls or scores (default 0)")  # fmt: skip
-    gate.add_argument("--allow-regression", action="store_true",
-                      help="don't fail on a statistically clear regression (the thresholds still apply)")  # fmt: skip
+    gate.add_argument(
+        "--max-errors", type=_count, default=0, help="candidate cells that may fail, calls or scores (default 0)"
+    )
+    gate.add_argument(
+        "--allow-regression",
+        action="store_true",
+        help="don't fail on a statistically clear regression (the thresholds still apply)",
+    )
     gate.add_argument("--model", help="model to run both on (default: the label's recommended model)")
     gate.add_argument("--junit", metavar="FILE.xml", help="also write the result as JUnit XML")
     add_endpoint_option(gate)
@@ -85,11 +96,19 @@ def check_command(args: argparse.Namespace, open_lab: Callable[[], Any]) -> int:
     try:
         with allowed_endpoints(*args.allow_endpoint):
             result = check(
-                args.prompt, lab=open_lab(), data=args.data, evaluators=evaluators, against=args.against,
-                candidate=args.candidate, metric=args.metric, min_score=args.min_score, max_drop=args.max_drop,
-                max_errors=args.max_errors, allow_regression=args.allow_regression,
+                args.prompt,
+                lab=open_lab(),
+                data=args.data,
+                evaluators=evaluators,
+                against=args.against,
+                candidate=args.candidate,
+                metric=args.metric,
+                min_score=args.min_score,
+                max_drop=args.max_drop,
+                max_errors=args.max_errors,
+                allow_regression=args.allow_regression,
                 model=Model(args.model) if args.model else None,
-            )  # fmt: skip
+            )
     except PromptlabError as exc:
         if args.junit:
             Path(args.junit).write_text(setup_error_junit(args.prompt, f"error: {exc}"), encoding="utf-8")
@@ -131,8 +150,9 @@ def junit_on_usage_error(argv: Sequence[str]) -> Iterator[None]:
     except SystemExit as exc:
         if exc.code not in (0, None):
             lines = captured.getvalue().strip().splitlines()
-            Path(target[1]).write_text(setup_error_junit(target[0], lines[-1] if lines else "usage error"),
-                                       encoding="utf-8")  # fmt: skip
+            Path(target[1]).write_text(
+                setup_error_junit(target[0], lines[-1] if lines else "usage error"), encoding="utf-8"
+            )
         raise
     finally:
         sys.stderr.write(captured.getvalue())

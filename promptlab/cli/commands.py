@@ -57,11 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeats", type=_positive, help="calls per prompt, model and row (overrides the file)")
     run.add_argument("--concurrency", type=_positive, help="calls in flight (overrides the file)")
     run.add_argument("--no-cache", action="store_true", help="call the model even when history has the answer")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print the estimate (calls, tokens, cost) and stop: nothing called or written")  # fmt: skip
-    run.add_argument("--allow-outside", action="append", default=[], metavar="PATH",
-                     help="let the file's data: read PATH (a file or folder) outside the file's own folder; "
-                     "repeatable")  # fmt: skip
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the estimate (calls, tokens, cost) and stop: nothing called or written",
+    )
+    run.add_argument(
+        "--allow-outside",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="let the file's data: read PATH (a file or folder) outside the file's own folder; repeatable",
+    )
     add_endpoint_option(run)
 
     history = commands.add_parser("history", parents=[db_after], help="recent trials, newest first")
@@ -151,8 +158,10 @@ def _report_run(args: argparse.Namespace, lab: Lab, run: Run, versions: list[str
     cached = int(trials["cached"].sum())
     promptlab = "promptlab" + _db_option(args)
     print(f"\nexperiment {run.experiment}, run {run.run_id} ({run.status})")
-    print(f"{len(trials)} trials: {len(trials) - failed} ok, {failed} failed, {cached} from cache"
-          f"{_evaluator_errors(trials, promptlab)}\n")  # fmt: skip
+    print(
+        f"{len(trials)} trials: {len(trials) - failed} ok, {failed} failed, {cached} from cache"
+        f"{_evaluator_errors(trials, promptlab)}\n"
+    )
     in_file_order = trials.sort_values("prompt_version", key=lambda v: v.map(prompt_order), kind="stable")
     print("\n".join(render.summary_lines(stats.summary(in_file_order))))
     print("".join(f"\n{line}" for line in render.verdict_lines(in_file_order)))
@@ -185,10 +194,16 @@ def history_command(args: argparse.Namespace) -> int:
     lab = _open(args)
     run = None if args.run is None else str(lab.run_info(args.run)["run_id"])
     trials = lab.trials(
-        experiment=args.experiment, prompt=args.prompt, model=args.model, user=args.user, run=run,
-        search=args.search, errors=True if args.errors else None,
-        limit=args.limit + 1, newest_first=True,  # one more than shown tells whether there are more
-    )  # fmt: skip
+        experiment=args.experiment,
+        prompt=args.prompt,
+        model=args.model,
+        user=args.user,
+        run=run,
+        search=args.search,
+        errors=True if args.errors else None,
+        limit=args.limit + 1,
+        newest_first=True,  # one more than shown tells whether there are more
+    )
     if trials.empty:
         print(f"no trials match in {lab.path}")
         return EXIT_OK

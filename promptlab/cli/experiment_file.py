@@ -51,7 +51,6 @@ key and what to change.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -59,18 +58,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from promptlab import evals
+from promptlab.cli.yaml_checks import Checker, read_yaml, shown
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.errors import ConfigError, ExperimentFileError, SecretInConfigError
 from promptlab.evals.protocol import Evaluator
 
 TOP_LEVEL_KEYS = (
-    "experiment", "description", "tags", "prompts", "models", "params", "data",
-    "repeats", "concurrency", "timeout", "max_retries", "evaluators",
-)  # fmt: skip
+    "experiment",
+    "description",
+    "tags",
+    "prompts",
+    "models",
+    "params",
+    "data",
+    "repeats",
+    "concurrency",
+    "timeout",
+    "max_retries",
+    "evaluators",
+)
 """Keys an experiment file may have."""
 
 REQUIRED_KEYS = ("experiment", "prompts", "models", "data")
@@ -147,97 +155,11 @@ class ExperimentFile:
         return arguments
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key given twice (YAML would keep the last silently)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        line = key_node.start_mark.line + 1
-        if isinstance(key, str) and key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice (lines {seen[key]} and {line})", key_node.start_mark
-            )
-        if isinstance(key, str):
-            seen[key] = line
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-class _Checker:
-    """Type checks that raise errors naming the file and the key."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def error(self, key: str, problem: str) -> ExperimentFileError:
-        return ExperimentFileError(f"{self.path}: {key}: {problem}")
-
-    def text(self, value: Any, key: str, example: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(key, f"must be a non-empty string, got {_shown(value)}; e.g. {key}: {example}")
-        return value
-
-    def integer(self, value: Any, key: str, minimum: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.error(key, f"must be a whole number ≥ {minimum}, got {_shown(value)}")
-        return value
-
-    def seconds(self, value: Any, key: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise self.error(key, f"must be a number of seconds > 0, got {_shown(value)}")
-        return float(value)
-
-    def items(self, value: Any, key: str, example: str) -> list[Any]:
-        if not isinstance(value, list) or not value:
-            raise self.error(key, f"must be a non-empty list, got {_shown(value)}; e.g.\n{example}")
-        return value
-
-    def keys(self, mapping: Mapping[Any, Any], allowed: tuple[str, ...], where: str) -> None:
-        for key in mapping:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                raise self.error(f"{where}{key}", f"unknown key; {hint}allowed keys: {', '.join(allowed)}")
-
-
-def _shown(value: Any) -> str:
-    """A value and its YAML type, for messages: YAML turns ``no`` into false and ``1.10`` into 1.1."""
-    kind = {bool: "boolean", int: "number", float: "number", str: "string", list: "list", dict: "mapping"}
-    if value is None:
-        return "nothing"
-    return f"{kind.get(type(value), type(value).__name__)} {value!r}"
-
-
-def _read_yaml(path: Path) -> Any:
-    if not path.is_file():
-        raise ExperimentFileError(f"{path}: no such experiment file (working directory: {Path.cwd()})")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExperimentFileError(f"{path}: can't read the file: {exc}") from exc
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: builds plain data only
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ExperimentFileError(
-            f"{path}: not valid YAML{where}: {problem}. Check the indentation there, and quote text "
-            "containing ': ' or starting with '{' or '*'."
-        ) from exc
-
-
-def _prompt(check: _Checker, entry: Any, key: str) -> Prompt:
+def _prompt(check: Checker, entry: Any, key: str) -> Prompt:
     if isinstance(entry, str):
         entry = {"template": entry}
     if not isinstance(entry, Mapping):
-        raise check.error(key, f"must be a mapping with name and template (or messages), got {_shown(entry)}")
+        raise check.error(key, f"must be a mapping with name and template (or messages), got {shown(entry)}")
     check.keys(entry, PROMPT_KEYS, f"{key}.")
     name = check.text(entry["name"], f"{key}.name", "terse") if "name" in entry else None
     if ("template" in entry) == ("messages" in entry):
@@ -254,11 +176,11 @@ def _prompt(check: _Checker, entry: Any, key: str) -> Prompt:
         raise check.error(key, str(exc)) from exc
 
 
-def _model(check: _Checker, entry: Any, key: str) -> Model:
+def _model(check: Checker, entry: Any, key: str) -> Model:
     if isinstance(entry, str):
         entry = {"name": entry}
     if not isinstance(entry, Mapping):
-        raise check.error(key, f"must be a model name or a mapping with a name, got {_shown(entry)}")
+        raise check.error(key, f"must be a model name or a mapping with a name, got {shown(entry)}")
     if "name" not in entry:
         raise check.error(key, "this model has no name; add one, e.g. {name: gpt-4o-mini, temperature: 0}")
     config = {k: v for k, v in entry.items() if k in MODEL_CONFIG_KEYS}
@@ -271,7 +193,7 @@ def _model(check: _Checker, entry: Any, key: str) -> Model:
         price = config["price"]
         if not (isinstance(price, list) and len(price) == 2 and all(_is_number(p) for p in price)):
             raise check.error(
-                f"{key}.price", f"must be [input, output] USD per million tokens, e.g. [0.15, 0.6], got {_shown(price)}"
+                f"{key}.price", f"must be [input, output] USD per million tokens, e.g. [0.15, 0.6], got {shown(price)}"
             )
         config["price"] = (float(price[0]), float(price[1]))
     if "origin" in params:
@@ -290,10 +212,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _params(check: _Checker, value: Any) -> dict[str, tuple[Any, ...]]:
+def _params(check: Checker, value: Any) -> dict[str, tuple[Any, ...]]:
     if not isinstance(value, Mapping):
         example = "{temperature: [0.0, 0.7]}"
-        raise check.error("params", f"must be a mapping of parameter to values, e.g. {example}, got {_shown(value)}")
+        raise check.error("params", f"must be a mapping of parameter to values, e.g. {example}, got {shown(value)}")
     grid = {}
     for name, given in value.items():
         values = tuple(given) if isinstance(given, list) else (given,)
@@ -303,7 +225,7 @@ def _params(check: _Checker, value: Any) -> dict[str, tuple[Any, ...]]:
     return grid
 
 
-def _data(check: _Checker, value: Any, allow_outside: Sequence[Path]) -> Path:
+def _data(check: Checker, value: Any, allow_outside: Sequence[Path]) -> Path:
     text = check.text(value, "data", "data/reviews.jsonl")
     folder = check.path.parent.resolve()
     data = (folder / Path(text).expanduser()).resolve()  # an absolute path stays itself
@@ -337,7 +259,7 @@ def _importable_from(folder: Path) -> Iterator[None]:
             sys.path.remove(entry)
 
 
-def _evaluator(check: _Checker, entry: Any, key: str) -> Evaluator:
+def _evaluator(check: Checker, entry: Any, key: str) -> Evaluator:
     if isinstance(entry, Mapping):
         arguments = {str(k): v for k, v in entry.items()}
         name = arguments.pop("name", None)
@@ -347,7 +269,7 @@ def _evaluator(check: _Checker, entry: Any, key: str) -> Evaluator:
             raise check.error(key, f"{name} needs a model object; add it in Python with pl.evals.{name}(...)")
         recorded = {"name": name, "label": arguments.pop("label", None), "args": arguments}
     elif not (isinstance(entry, str) and entry.strip()):
-        raise check.error(key, f"an evaluator is a spec such as icontains:expected, or a mapping; got {_shown(entry)}")
+        raise check.error(key, f"an evaluator is a spec such as icontains:expected, or a mapping; got {shown(entry)}")
     try:
         with _importable_from(check.path.parent):
             return evals.from_spec(recorded) if isinstance(entry, Mapping) else evals.parse(entry.strip())
@@ -365,13 +287,13 @@ def load_experiment(
     that its ``data`` may name."""
     path = Path(path)
     allowed = [Path(p).expanduser().resolve() for p in allow_outside]
-    check = _Checker(path)
-    document = _read_yaml(path)
+    check = Checker(path)
+    document = read_yaml(path)
     if document is None:
         raise ExperimentFileError(f"{path}: the file is empty; it needs the keys {', '.join(REQUIRED_KEYS)}")
     if not isinstance(document, Mapping):
         raise ExperimentFileError(
-            f"{path}: the file must be a mapping of keys ({', '.join(REQUIRED_KEYS)}, ...), not a {_shown(document)}"
+            f"{path}: the file must be a mapping of keys ({', '.join(REQUIRED_KEYS)}, ...), not a {shown(document)}"
         )
     check.keys(document, TOP_LEVEL_KEYS, "")
     missing = [key for key in REQUIRED_KEYS if key not in document]
@@ -380,10 +302,10 @@ def load_experiment(
 
     tags = document.get("tags")
     if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
-        raise check.error("tags", f"must be a list of strings, e.g. [classification, demo], got {_shown(tags)}")
+        raise check.error("tags", f"must be a list of strings, e.g. [classification, demo], got {shown(tags)}")
     description = document.get("description")
     if description is not None and not isinstance(description, str):
-        raise check.error("description", f"must be a string, got {_shown(description)}")
+        raise check.error("description", f"must be a string, got {shown(description)}")
     prompt_list = check.items(document["prompts"], "prompts", '  - name: terse\n    template: "Summarize: {{ text }}"')
     model_list = check.items(document["models"], "models", "  - smollm2\n  - {name: gpt-4o-mini, temperature: 0}")
     concurrency, timeout, max_retries = (document.get(key) for key in ("concurrency", "timeout", "max_retries"))

@@ -42,9 +42,12 @@ def _filters_parser() -> argparse.ArgumentParser:
 
 def _split_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--split", type=_fraction, default=0.0, metavar="SHARE",
+        "--split",
+        type=_fraction,
+        default=0.0,
+        metavar="SHARE",
         help="share of the examples for a validation file OUT.val.jsonl, e.g. 0.1 (default 0)",
-    )  # fmt: skip
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the validation split (default 0)")
 
 
@@ -73,8 +76,9 @@ def add_export_commands(commands: Any, parents: list[argparse.ArgumentParser]) -
     finetune.add_argument("out", metavar="OUT.jsonl", help="training file to write")
     finetune.add_argument("--min-score", type=float, help="keep trials scoring at least this")
     finetune.add_argument("--evaluator", help="whose score --min-score reads (needed when several scored)")
-    finetune.add_argument("--vote", choices=["up", "any"],
-                          help="up: more up-votes than down-votes; any: at least one up-vote")  # fmt: skip
+    finetune.add_argument(
+        "--vote", choices=["up", "any"], help="up: more up-votes than down-votes; any: at least one up-vote"
+    )
     finetune.add_argument("--keep-errors", action="store_true", help="keep failed calls that still returned text")
     finetune.add_argument("--no-dedupe", action="store_true", help="keep every trial of an input, not the best one")
     finetune.add_argument("--no-corrections", action="store_true", help="use outputs even where people corrected them")
@@ -113,10 +117,17 @@ def trials_export(args: argparse.Namespace, lab: Lab) -> None:
 def finetune_export(args: argparse.Namespace, lab: Lab) -> None:
     """``promptlab export finetune OUT.jsonl``."""
     written = lab.export_finetune(
-        args.out, min_score=args.min_score, evaluator=args.evaluator, vote=args.vote,
-        exclude_errors=not args.keep_errors, dedupe_inputs=not args.no_dedupe,
-        use_corrections=not args.no_corrections, validation_split=args.split, seed=args.seed, **_filters(args),
-    )  # fmt: skip
+        args.out,
+        min_score=args.min_score,
+        evaluator=args.evaluator,
+        vote=args.vote,
+        exclude_errors=not args.keep_errors,
+        dedupe_inputs=not args.no_dedupe,
+        use_corrections=not args.no_corrections,
+        validation_split=args.split,
+        seed=args.seed,
+        **_filters(args),
+    )
     print(f"wrote {written}")
 
 

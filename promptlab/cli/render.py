@@ -117,8 +117,20 @@ def summary_lines(summary: pd.DataFrame) -> list[str]:
     scores = [str(column).removesuffix("_mean") for column in summary.columns if str(column).endswith("_mean")]
     # Evaluator errors get a column only when there are some: a NaN score must not pass for "no errors".
     unscored = "eval_errors" in summary and bool(summary["eval_errors"].fillna(0).sum())
-    headers = ["prompt", "model", "params", "n", "errors", *(["eval errors"] if unscored else []), "cached",
-               "p50", "p95", "tokens in/out", "cost", *scores]  # fmt: skip
+    headers = [
+        "prompt",
+        "model",
+        "params",
+        "n",
+        "errors",
+        *(["eval errors"] if unscored else []),
+        "cached",
+        "p50",
+        "p95",
+        "tokens in/out",
+        "cost",
+        *scores,
+    ]
     rows = [
         [
             prompt_label(row["prompt_name"], row["prompt_version"]),
@@ -213,8 +225,19 @@ def experiments_lines(experiments: pd.DataFrame, width: int) -> list[str]:
 def runs_lines(runs: pd.DataFrame) -> list[str]:
     """``Lab.runs()`` as a table."""
     judged = bool(runs["n_judge_calls"].fillna(0).sum()) if "n_judge_calls" in runs else False
-    headers = ["run", "experiment", "status", "trials", "errors", "cached", "spent", *(["judge"] if judged else []),
-               "started (UTC)", "took", "user"]  # fmt: skip
+    headers = [
+        "run",
+        "experiment",
+        "status",
+        "trials",
+        "errors",
+        "cached",
+        "spent",
+        *(["judge"] if judged else []),
+        "started (UTC)",
+        "took",
+        "user",
+    ]
     rows = []
     for row in runs.to_dict("records"):
         took = UNKNOWN

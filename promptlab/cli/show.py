@@ -140,8 +140,10 @@ def feedback_lines(rows: pd.DataFrame, trial_id: str) -> list[str]:
     """What people said about a trial (``Lab.feedback_for`` rows, oldest first):
     each person's current vote, then corrections, comments and actions."""
     if rows.empty:
-        return [f'feedback: none yet (lab.feedback("{short_id(trial_id)}", vote=1) records a vote, a correction, '
-                "a comment or an action)"]  # fmt: skip
+        return [
+            f'feedback: none yet (lab.feedback("{short_id(trial_id)}", vote=1) records a vote, a correction, '
+            "a comment or an action)"
+        ]
     votes = current_votes(rows)
     shown = ", ".join(f"{user} {int(vote):+d}" for user, vote in zip(votes["user"], votes["vote"], strict=True))
     lines = ["feedback:", f"  votes (each person's current one): {shown or 'none'}"]

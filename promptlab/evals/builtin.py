@@ -144,8 +144,9 @@ def regex(pattern: str, *, label: str | None = None) -> Evaluator:
         compiled = re.compile(pattern)
     except re.error as exc:
         raise ConfigError(f"regex {pattern!r} doesn't compile: {exc}") from exc
-    return CheckEvaluator("regex", lambda t: compiled.search(t.output or "") is not None, {"pattern": pattern},
-                          label=label)  # fmt: skip
+    return CheckEvaluator(
+        "regex", lambda t: compiled.search(t.output or "") is not None, {"pattern": pattern}, label=label
+    )
 
 
 def _parse_json(text: str) -> Any:
@@ -210,15 +211,17 @@ def one_of(labels: Sequence[str], *, case_sensitive: bool = False, label: str | 
             return Score(1.0, passed=True, label=canon[key])
         return Score(0.0, passed=False, explanation=f"{got[:60]!r} is not one of {list(labels)}")
 
-    return CheckEvaluator("one_of", check, {"labels": list(labels), "case_sensitive": case_sensitive},
-                          label=label or "one_of")  # fmt: skip
+    return CheckEvaluator(
+        "one_of", check, {"labels": list(labels), "case_sensitive": case_sensitive}, label=label or "one_of"
+    )
 
 
 @register("max_length")
 def max_length(characters: int, *, label: str | None = None) -> Evaluator:
     """Passes when the output has at most ``characters`` characters."""
-    return CheckEvaluator("max_length", lambda t: len(t.output or "") <= characters, {"characters": characters},
-                          label=label)  # fmt: skip
+    return CheckEvaluator(
+        "max_length", lambda t: len(t.output or "") <= characters, {"characters": characters}, label=label
+    )
 
 
 @register("word_count")
@@ -236,15 +239,20 @@ def word_count(maximum: int | None = None, *, minimum: int = 0, label: str | Non
 @register("latency_under")
 def latency_under(milliseconds: float, *, label: str | None = None) -> Evaluator:
     """Passes when the call took less than ``milliseconds``."""
-    return CheckEvaluator("latency_under", lambda t: t.latency_ms is not None and t.latency_ms < milliseconds,
-                          {"milliseconds": milliseconds}, label=label)  # fmt: skip
+    return CheckEvaluator(
+        "latency_under",
+        lambda t: t.latency_ms is not None and t.latency_ms < milliseconds,
+        {"milliseconds": milliseconds},
+        label=label,
+    )
 
 
 @register("cost_under")
 def cost_under(usd: float, *, label: str | None = None) -> Evaluator:
     """Passes when the call cost less than ``usd`` (fails when the cost is unknown)."""
-    return CheckEvaluator("cost_under", lambda t: t.cost_usd is not None and t.cost_usd < usd, {"usd": usd},
-                          label=label)  # fmt: skip
+    return CheckEvaluator(
+        "cost_under", lambda t: t.cost_usd is not None and t.cost_usd < usd, {"usd": usd}, label=label
+    )
 
 
 # -- similarity -------------------------------------------------------------------
@@ -367,4 +375,4 @@ __all__ = [
     "spec",
     "token_f1",
     "word_count",
-]  # fmt: skip
+]

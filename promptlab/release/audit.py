@@ -39,9 +39,22 @@ from promptlab.store import Store, prompt_reads
 from promptlab.store.segments import escape_surrogates
 
 HASHED_FIELDS = (
-    "event_id", "seq", "prev_hash", "name", "label", "action", "from_version", "to_version",
-    "model", "user", "approved_by", "note", "evidence", "policy", "created_at",
-)  # fmt: skip
+    "event_id",
+    "seq",
+    "prev_hash",
+    "name",
+    "label",
+    "action",
+    "from_version",
+    "to_version",
+    "model",
+    "user",
+    "approved_by",
+    "note",
+    "evidence",
+    "policy",
+    "created_at",
+)
 """The fields of a label event its hash covers (all but the hash itself)."""
 
 _JSON_FIELDS = frozenset({"model", "evidence", "policy"})
@@ -203,11 +216,16 @@ def verify_events(events: pd.DataFrame) -> ChainReport:
         elif start is None or _recorded_before(row, start):
             unchained += 1
         else:
-            problems.append(_problem(row, (
-                f"has no hash, yet was recorded after the chain began (seq {int(start['seq'])}): it was "
-                "inserted by hand or written by a promptlab older than this file; it counts only before "
-                "every chained move of its label"
-            )))  # fmt: skip
+            problems.append(
+                _problem(
+                    row,
+                    (
+                        f"has no hash, yet was recorded after the chain began (seq {int(start['seq'])}): it was "
+                        "inserted by hand or written by a promptlab older than this file; it counts only before "
+                        "every chained move of its label"
+                    ),
+                )
+            )
     taken = {int(r["seq"]) for r in rows if _value(r, "seq") is not None and not _is_chained(r)}
     problems += _walk(chained, taken)
     position = {str(row["event_id"]): index for index, row in enumerate(rows)}
@@ -270,6 +288,9 @@ def _link_problem(row: Mapping[str, Any], previous: Mapping[str, Any] | None, ta
 def _problem(row: Mapping[str, Any], problem: str) -> ChainProblem:
     seq = _value(row, "seq")
     return ChainProblem(
-        event_id=str(row["event_id"]), seq=None if seq is None else int(seq),
-        name=str(row["name"]), label=str(row["label"]), problem=problem,
-    )  # fmt: skip
+        event_id=str(row["event_id"]),
+        seq=None if seq is None else int(seq),
+        name=str(row["name"]),
+        label=str(row["label"]),
+        problem=problem,
+    )

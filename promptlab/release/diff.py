@@ -27,17 +27,22 @@ class PromptDiff:
     def unified(self) -> str:
         """The text diff, unified format."""
         lines = difflib.unified_diff(
-            template_text(self.a.template).splitlines(), template_text(self.b.template).splitlines(),
-            fromfile=f"{self.a.name}@{self.a.version}", tofile=f"{self.b.name}@{self.b.version}", lineterm="",
-        )  # fmt: skip
+            template_text(self.a.template).splitlines(),
+            template_text(self.b.template).splitlines(),
+            fromfile=f"{self.a.name}@{self.a.version}",
+            tofile=f"{self.b.name}@{self.b.version}",
+            lineterm="",
+        )
         return "\n".join(lines)
 
     def html(self) -> str:
         """The two texts side by side as an HTML table, changes highlighted."""
         return difflib.HtmlDiff(wrapcolumn=80).make_table(
-            template_text(self.a.template).splitlines(), template_text(self.b.template).splitlines(),
-            fromdesc=f"{self.a.version}", todesc=f"{self.b.version}",
-        )  # fmt: skip
+            template_text(self.a.template).splitlines(),
+            template_text(self.b.template).splitlines(),
+            fromdesc=f"{self.a.version}",
+            todesc=f"{self.b.version}",
+        )
 
     def __str__(self) -> str:
         scores = "no evaluator scored both versions" if self.scores.empty else self.scores.to_string(index=False)

@@ -37,8 +37,13 @@ from promptlab.errors import ExportError
 Format = Literal["csv", "parquet", "jsonl"]
 """A table format ``export_trials`` writes."""
 
-SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
-                               ".ndjson": "jsonl"}  # fmt: skip
+SUFFIXES: dict[str, Format] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 """File suffixes and the format each one means."""
 
 
@@ -118,9 +123,10 @@ def table_format(path: Path, format: str | None) -> Format:
 def _nested_columns(frame: pd.DataFrame) -> list[str]:
     """Columns holding dicts or lists (params, vars, messages, ...)."""
     return [
-        str(name) for name in frame.columns
+        str(name)
+        for name in frame.columns
         if pd.api.types.is_object_dtype(frame[name]) and frame[name].map(lambda v: isinstance(v, (dict, list))).any()
-    ]  # fmt: skip
+    ]
 
 
 def export_trials(
@@ -235,8 +241,10 @@ def too_few(kind: str, n: int, minimum: int, advice: str) -> str:
 def require_trials(trials: pd.DataFrame) -> None:
     """Refuse to make a training set from no trials at all, saying why."""
     if trials.empty:
-        raise ExportError("no trials to make examples from: none match the filters given (lab.trials(...) with the "
-                          "same filters shows what matches)")  # fmt: skip
+        raise ExportError(
+            "no trials to make examples from: none match the filters given (lab.trials(...) with the "
+            "same filters shows what matches)"
+        )
 
 
 def left_out_advice(left_out: Iterable[str]) -> str:

@@ -89,10 +89,13 @@ def input_keys(trials: pd.DataFrame) -> pd.Series:
     messages when a trial has none)."""
     values = trials["vars"] if "vars" in trials else pd.Series([None] * len(trials), index=trials.index)
     return pd.Series(
-        [canonical_json(v) if isinstance(v, dict) and v else canonical_json(m)
-         for v, m in zip(values, trials["messages"], strict=True)],
-        index=trials.index, dtype=object,
-    )  # fmt: skip
+        [
+            canonical_json(v) if isinstance(v, dict) and v else canonical_json(m)
+            for v, m in zip(values, trials["messages"], strict=True)
+        ],
+        index=trials.index,
+        dtype=object,
+    )
 
 
 def ranking_scores(trials: pd.DataFrame, column: str | None) -> pd.Series:
@@ -152,9 +155,12 @@ def select_trials(
     if dedupe_inputs and len(kept):
         # best first: a person's correction, then the highest score, the most net up-votes, the newest
         ranked = kept.assign(
-            _input=input_keys(kept), _corrected=corrected[keep], _score=scores[keep].fillna(-math.inf),
-            _votes=net_votes[keep], _when=_column(kept, "created_at", pd.NaT),
-        ).sort_values(["_corrected", "_score", "_votes", "_when"], ascending=False, kind="stable")  # fmt: skip
+            _input=input_keys(kept),
+            _corrected=corrected[keep],
+            _score=scores[keep].fillna(-math.inf),
+            _votes=net_votes[keep],
+            _when=_column(kept, "created_at", pd.NaT),
+        ).sort_values(["_corrected", "_score", "_votes", "_when"], ascending=False, kind="stable")
         deduped = ranked.drop_duplicates("_input").sort_index()
         dropped["dedupe_inputs"] = len(kept) - len(deduped)
         kept = deduped.drop(columns=["_input", "_corrected", "_score", "_votes", "_when"])
@@ -188,9 +194,14 @@ def finetune_examples(
     without an answer are always left out.
     """
     kept, _ = select_trials(
-        trials, evaluator=evaluator, min_score=min_score, vote=vote, exclude_errors=exclude_errors,
-        dedupe_inputs=dedupe_inputs, use_corrections=use_corrections,
-    )  # fmt: skip
+        trials,
+        evaluator=evaluator,
+        min_score=min_score,
+        vote=vote,
+        exclude_errors=exclude_errors,
+        dedupe_inputs=dedupe_inputs,
+        use_corrections=use_corrections,
+    )
     return examples_of(kept)
 
 
@@ -247,8 +258,9 @@ def check_count(kind: str, n: int, advice: str) -> None:
     if n < RECOMMENDED_EXAMPLES:
         warnings.warn(
             f"only {n} {kind}; fine-tuning works, but OpenAI advises at least {RECOMMENDED_EXAMPLES}",
-            UserWarning, stacklevel=3,
-        )  # fmt: skip
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def validate_chat_examples(examples: Sequence[Any], *, left_out: Iterable[str] = ()) -> None:
@@ -297,7 +309,8 @@ def export_finetune(
     validate_chat_examples(examples, left_out=left_out_reasons(dropped))
     train, validation = split_examples(examples, validation_split, seed)
     if len(train) < MIN_EXAMPLES:
-        advice = left_out_advice([f"validation_split={validation_split}: {len(validation)}",
-                                  *left_out_reasons(dropped)])  # fmt: skip
+        advice = left_out_advice(
+            [f"validation_split={validation_split}: {len(validation)}", *left_out_reasons(dropped)]
+        )
         raise ExportError(too_few("training examples after the validation split", len(train), MIN_EXAMPLES, advice))
     return write_training_set(train, validation, path, mkdir=mkdir)

@@ -44,7 +44,7 @@ from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.errors import ConfigError, DamagedStoreError, NotFoundError, PolicyError, StoreBusyError, StoreError
 from promptlab.release import audit
-from promptlab.store import Store, prompt_reads, reads
+from promptlab.store import Store, prompt_reads, reads, run_reads
 
 POLICY_FILE = "promptlab.toml"
 """The policy file's name, looked for beside the database."""
@@ -107,8 +107,12 @@ class Policy:
         """What a label event records of this policy (None: there was no file)."""
         if self.source is None:
             return None
-        return {"file": str(self.source), "sha256": self.digest,
-                "protected": sorted(self.protected), "approvers": sorted(self.approvers)}  # fmt: skip
+        return {
+            "file": str(self.source),
+            "sha256": self.digest,
+            "protected": sorted(self.protected),
+            "approvers": sorted(self.approvers),
+        }
 
     def check(self, label: str, *, author: str | None, mover: str, approved_by: str | None) -> None:
         """Raise ``PolicyError`` unless this move of ``label`` is allowed."""
@@ -158,18 +162,26 @@ def _recommended_model(store: Store, name: str, version: str) -> Model | None:
     top = usage.iloc[0]
     # The models table keeps what identifies a config; its price and key variable
     # live in the config of the run that used it.
-    config = columns.decode_json(reads.run(store, str(top["last_run"]))["config"]) or {}
+    config = columns.decode_json(run_reads.run(store, str(top["last_run"]))["config"]) or {}
     recorded: dict[str, Any] = next(
-        (m for m in config.get("models", []) if (m["provider"], m["name"], m["base_url"]) ==
-         (top["provider"], top["name"], top["base_url"] or None)),
+        (
+            m
+            for m in config.get("models", [])
+            if (m["provider"], m["name"], m["base_url"]) == (top["provider"], top["name"], top["base_url"] or None)
+        ),
         {},
-    )  # fmt: skip
+    )
     # Built by from_dict like every model read back from a history: no way around its checks.
-    return Model.from_dict({
-        "name": str(top["name"]), "provider": str(top["provider"]), "base_url": top["base_url"] or None,
-        "params": columns.decode_json(top["params"]) or {}, "price": recorded.get("price"),
-        "api_key_env": recorded.get("api_key_env"),
-    })  # fmt: skip
+    return Model.from_dict(
+        {
+            "name": str(top["name"]),
+            "provider": str(top["provider"]),
+            "base_url": top["base_url"] or None,
+            "params": columns.decode_json(top["params"]) or {},
+            "price": recorded.get("price"),
+            "api_key_env": recorded.get("api_key_env"),
+        }
+    )
 
 
 def current_version(store: Store, name: str, label: str) -> str | None:
@@ -353,8 +365,16 @@ def shared_input_deltas(trials_a: pd.DataFrame, trials_b: pd.DataFrame) -> pd.Da
     rows = []
     for label in sorted(set(columns.score_columns(trials_a)) & set(columns.score_columns(trials_b))):
         comparison = stats.compare(trials_a, trials_b, label, by=("model", "params"))
-        rows.append({"evaluator": label, "n_shared": comparison.n, "a": comparison.mean_a, "b": comparison.mean_b,
-                     "delta": comparison.difference, "verdict": comparison.verdict})  # fmt: skip
+        rows.append(
+            {
+                "evaluator": label,
+                "n_shared": comparison.n,
+                "a": comparison.mean_a,
+                "b": comparison.mean_b,
+                "delta": comparison.difference,
+                "verdict": comparison.verdict,
+            }
+        )
     return pd.DataFrame(rows, columns=["evaluator", "n_shared", "a", "b", "delta", "verdict"])
 
 

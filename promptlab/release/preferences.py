@@ -71,11 +71,13 @@ class _Pairs:
         if (prompt, better, worse) in self._seen or (prompt, worse, better) in self._seen:
             return
         self._seen.add((prompt, better, worse))
-        self.pairs.append({
-            "input": {"messages": plain_messages(messages)},
-            "preferred_output": [{"role": "assistant", "content": better}],
-            "non_preferred_output": [{"role": "assistant", "content": worse}],
-        })  # fmt: skip
+        self.pairs.append(
+            {
+                "input": {"messages": plain_messages(messages)},
+                "preferred_output": [{"role": "assistant", "content": better}],
+                "non_preferred_output": [{"role": "assistant", "content": worse}],
+            }
+        )
 
 
 def _verdicts(trials: pd.DataFrame, feedback: pd.DataFrame | None) -> tuple[pd.Series, pd.Series]:

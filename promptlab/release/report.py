@@ -108,10 +108,15 @@ def png_data_uri(figure: Figure) -> str:
 
 def _variant_keys(trials: pd.DataFrame) -> pd.Series:
     return pd.Series(
-        [(p, v, m, stats.params_label(a)) for p, v, m, a in
-         zip(trials["prompt_name"], trials["prompt_version"], trials["model"], trials["params"], strict=True)],
-        index=trials.index, dtype=object,
-    )  # fmt: skip
+        [
+            (p, v, m, stats.params_label(a))
+            for p, v, m, a in zip(
+                trials["prompt_name"], trials["prompt_version"], trials["model"], trials["params"], strict=True
+            )
+        ],
+        index=trials.index,
+        dtype=object,
+    )
 
 
 def summary_section(trials: pd.DataFrame, labels: dict[Any, str]) -> dict[str, Any]:
@@ -127,10 +132,15 @@ def summary_section(trials: pd.DataFrame, labels: dict[Any, str]) -> dict[str, A
         row = {str(name): value for name, value in record.items()}
         key = (row["prompt_name"], row["prompt_version"], row["model"], row["params"])
         cells = [labels.get(key, stats.variant_name(row)), str(row["n"]), f"{row['errors']} ({row['error_rate']:.0%})"]
-        cells += [f"{_number(row[f'{m}_mean'])} [{_number(row[f'{m}_ci_low'])}, {_number(row[f'{m}_ci_high'])}]"
-                  for m in metrics]  # fmt: skip
-        cells += [f"{row[f'{m}_pass_rate']:.0%}" if not pd.isna(row[f"{m}_pass_rate"]) else "—"
-                  for m in metrics if PASSED_PREFIX + m in trials]  # fmt: skip
+        cells += [
+            f"{_number(row[f'{m}_mean'])} [{_number(row[f'{m}_ci_low'])}, {_number(row[f'{m}_ci_high'])}]"
+            for m in metrics
+        ]
+        cells += [
+            f"{row[f'{m}_pass_rate']:.0%}" if not pd.isna(row[f"{m}_pass_rate"]) else "—"
+            for m in metrics
+            if PASSED_PREFIX + m in trials
+        ]
         if repeated:  # how often a variant's repeats of one input gave the same output
             agreement = row["repeat_agreement"]
             cells.append("—" if pd.isna(agreement) else f"{agreement:.0%}")
@@ -167,10 +177,12 @@ def samples_section(
                 shown = f"{row['error_type']}: {row['error']}" if failed else str(row["output"] or "")
                 outputs[variant] = {"text": _cut(shown), "failed": failed}
         variables = scrub(rows["vars"].iloc[0] or {}, redactor)  # str() of a dict escapes quotes
-        samples.append({
-            "input": [(str(k), _cut(str(v))) for k, v in variables.items()],
-            "outputs": [outputs.get(v, {"text": "(not run)", "failed": True}) for v in variants],
-        })  # fmt: skip
+        samples.append(
+            {
+                "input": [(str(k), _cut(str(v))) for k, v in variables.items()],
+                "outputs": [outputs.get(v, {"text": "(not run)", "failed": True}) for v in variants],
+            }
+        )
     return samples
 
 
@@ -194,9 +206,12 @@ def prompts_section(trials: pd.DataFrame, versions: dict[str, pd.DataFrame]) -> 
             if index:
                 before_version, before = texts[index - 1]
                 lines = difflib.unified_diff(
-                    before.splitlines(), text.splitlines(), f"{name}@{before_version[:6]}",
-                    f"{name}@{version[:6]}", lineterm="",
-                )  # fmt: skip
+                    before.splitlines(),
+                    text.splitlines(),
+                    f"{name}@{before_version[:6]}",
+                    f"{name}@{version[:6]}",
+                    lineterm="",
+                )
                 diff = [(_diff_kind(line), line) for line in lines]
             entries.append({"version": version, "text": text, "diff": diff})
         sections.append({"name": name, "versions": entries})
@@ -213,10 +228,18 @@ def feedback_section(trials: pd.DataFrame, variants: Sequence[str]) -> list[list
 def runs_section(runs: pd.DataFrame) -> list[list[str]]:
     """One row per run: id, started, by, status, trials, errors, cached, cost."""
     return [
-        [str(r["run_id"])[:8], _when(r["started_at"]), str(r["user"]), str(r["status"]), str(r["n_trials"]),
-         str(r["n_errors"]), str(r["n_cached"]), _usd(r["cost_usd"])]
+        [
+            str(r["run_id"])[:8],
+            _when(r["started_at"]),
+            str(r["user"]),
+            str(r["status"]),
+            str(r["n_trials"]),
+            str(r["n_errors"]),
+            str(r["n_cached"]),
+            _usd(r["cost_usd"]),
+        ]
         for r in runs.to_dict("records")
-    ]  # fmt: skip
+    ]
 
 
 # -- the report ------------------------------------------------------------------------
@@ -233,8 +256,9 @@ def _environment(redactor: Redactor) -> jinja2.Environment:
     )
 
 
-def render_report(data: ReportData, *, title: str | None = None, samples: int = SAMPLE_INPUTS,
-                  now: datetime | None = None) -> str:  # fmt: skip
+def render_report(
+    data: ReportData, *, title: str | None = None, samples: int = SAMPLE_INPUTS, now: datetime | None = None
+) -> str:
     """The report's HTML."""
     info = data.experiment
     trials = data.trials.assign(variant=plots.variant_labels(data.trials))
@@ -242,27 +266,47 @@ def render_report(data: ReportData, *, title: str | None = None, samples: int = 
     variants = list(dict.fromkeys(trials["variant"]))
     users = sorted({str(u) for u in trials["user"].dropna()})
     redactor = Redactor()
-    html = _environment(redactor).get_template("report.html.j2").render(
-        title=title or f"Experiment: {info['experiment']}",
-        experiment=info["experiment"],
-        description=info.get("description") or "",
-        tags=info.get("tags") or [],
-        created=_when(info.get("created_at")), created_by=info.get("created_by") or "unknown",
-        users=users, first=_when(trials["created_at"].min()), last=_when(trials["created_at"].max()),
-        n_trials=len(trials), n_errors=int(trials["error_type"].notna().sum()), n_variants=len(variants),
-        total_cost=_usd(trials["cost_usd"].sum(min_count=1)),
-        summary=summary_section(trials, labels), plots=plot_section(trials), variants=variants,
-        samples=samples_section(trials, variants, samples, redactor),
-        prompts=prompts_section(trials, data.prompt_versions),
-        feedback=feedback_section(trials, variants), runs=runs_section(data.runs),
-        generated=_when(now or utcnow()), generated_by=current_user(), version=promptlab_version(),
-    )  # fmt: skip
+    html = (
+        _environment(redactor)
+        .get_template("report.html.j2")
+        .render(
+            title=title or f"Experiment: {info['experiment']}",
+            experiment=info["experiment"],
+            description=info.get("description") or "",
+            tags=info.get("tags") or [],
+            created=_when(info.get("created_at")),
+            created_by=info.get("created_by") or "unknown",
+            users=users,
+            first=_when(trials["created_at"].min()),
+            last=_when(trials["created_at"].max()),
+            n_trials=len(trials),
+            n_errors=int(trials["error_type"].notna().sum()),
+            n_variants=len(variants),
+            total_cost=_usd(trials["cost_usd"].sum(min_count=1)),
+            summary=summary_section(trials, labels),
+            plots=plot_section(trials),
+            variants=variants,
+            samples=samples_section(trials, variants, samples, redactor),
+            prompts=prompts_section(trials, data.prompt_versions),
+            feedback=feedback_section(trials, variants),
+            runs=runs_section(data.runs),
+            generated=_when(now or utcnow()),
+            generated_by=current_user(),
+            version=promptlab_version(),
+        )
+    )
     # the last guard before the file leaves: no secret value from this environment in it, escaped or not
     return redactor.html(html)
 
 
-def write_report(data: ReportData, path: str | os.PathLike[str], *, title: str | None = None,
-                 samples: int = SAMPLE_INPUTS, mkdir: bool = False) -> Path:  # fmt: skip
+def write_report(
+    data: ReportData,
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    samples: int = SAMPLE_INPUTS,
+    mkdir: bool = False,
+) -> Path:
     """Write the HTML report of ``data`` to ``path``; returns the path."""
     html = render_report(data, title=title, samples=samples)
     target = Path(path)

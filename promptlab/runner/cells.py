@@ -15,15 +15,14 @@ import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from promptlab.core.grid import Cell, expand, make_sweep
-from promptlab.core.hashing import new_id, to_jsonable
-from promptlab.core.lineage import Lineage, utcnow
+from promptlab.core.hashing import to_jsonable
+from promptlab.core.lineage import utcnow
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.core.redaction import Redactor
@@ -31,7 +30,6 @@ from promptlab.core.trial import Trial
 from promptlab.errors import (
     CallTimeoutError,
     PermanentError,
-    ProviderError,
     RateLimitError,
     StoreBusyError,
     StoreError,
@@ -43,6 +41,7 @@ from promptlab.runner.group_commit import GroupCommit
 from promptlab.runner.pacing import Pacer
 from promptlab.runner.progress import Display, Progress
 from promptlab.runner.scoring import Scorer
+from promptlab.runner.trial_rows import RunContext, TrialMaker
 from promptlab.store import reads
 from promptlab.store.segments import fit_trial
 
@@ -75,23 +74,6 @@ class RunSettings:
     """Answer cells whose exact request succeeded before from history."""
 
 
-@dataclass(frozen=True)
-class RunContext:
-    """Which run the trials belong to, and who is recording them."""
-
-    run_id: str
-    """The run recording these trials."""
-
-    experiment: str
-    """The run's experiment."""
-
-    lineage: Lineage
-    """Who, where, from what."""
-
-    kind: str = "sweep"
-    """What the trials are: a sweep's cells, or a judge's grading calls."""
-
-
 def _retry_wait(error: BaseException | None, attempt: int) -> float:
     """Seconds before retry number ``attempt``: jittered exponential back-off, or
     none after a rate limit (the pacer has already paused every call)."""
@@ -102,22 +84,6 @@ def _retry_wait(error: BaseException | None, attempt: int) -> float:
 
 def _endpoint(model: Model) -> tuple[str, str | None, str | None]:
     return (model.provider, model.base_url, model.api_key_env)
-
-
-def _without_output(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The response body without the generated text, which the trial keeps as
-    its output: a long answer is stored once, not twice."""
-    choices = body.get("choices")
-    if not isinstance(choices, list):
-        return dict(body)
-    trimmed = []
-    for choice in choices:
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if isinstance(message, dict) and message.get("content") is not None:
-            trimmed.append({**choice, "message": {**message, "content": None}})
-        else:
-            trimmed.append(choice)
-    return {**body, "choices": trimmed}
 
 
 def _store_failure(group: BaseExceptionGroup[Any]) -> StoreError | None:
@@ -146,12 +112,11 @@ class CellRunner:
         self.scorer = scorer
         self.settings = settings
         self.display = display
-        self.redactor = Redactor()
+        self.trials = TrialMaker(context)
         self._key_variables: set[str] = set()
         self._providers: dict[tuple[str, str | None, str | None], tuple[Provider, bool]] = {}
         self._recorder = writer
         self._pacer: Pacer | None = None
-        self._lineage = {"lineage": context.lineage, "kind": context.kind}
 
     # -- the sweep -------------------------------------------------------------
 
@@ -166,7 +131,7 @@ class CellRunner:
         wherever a response might echo it."""
         self._provider(model)
         if model.api_key_env:
-            self.redactor = Redactor(variables={*self._key_variables, model.api_key_env})
+            self.trials.redactor = Redactor(variables={*self._key_variables, model.api_key_env})
             self._key_variables.add(model.api_key_env)
 
     async def run(self, cells: Sequence[Cell], progress: Progress, skip: set[str]) -> None:
@@ -256,7 +221,7 @@ class CellRunner:
             return cells
         now = utcnow()
         rows: list[Mapping[str, Any]] = [
-            self._cached_trial(cell, hits[cell.cache_key], now).to_row() for cell in cells if cell.cache_key in hits
+            self.trials.cached(cell, hits[cell.cache_key], now).to_row() for cell in cells if cell.cache_key in hits
         ]
         scores = await self._score_all(rows) if self.scorer else []
         self._recorder.record_many({"trials": rows, "scores": scores})
@@ -288,7 +253,7 @@ class CellRunner:
         if self._pacer is None:
             self._pacer = Pacer(self.settings.concurrency)
         hit = (await self._cached([cell.cache_key])).get(cell.cache_key) if self.settings.cache else None
-        trial = self._cached_trial(cell, hit, utcnow()) if hit else await self._execute(cell)
+        trial = self.trials.cached(cell, hit, utcnow()) if hit else await self._execute(cell)
         await self._recorder.record("trials", self._fitted(trial))
         return trial
 
@@ -354,8 +319,8 @@ class CellRunner:
                 )
                 completion = await retrying(attempt)
         except Exception as exc:  # a failed call is a trial with its error, never a crash
-            return self._failed_trial(cell, started_at, attempts, latency_ms, exc)
-        return self._answered_trial(cell, started_at, attempts, latency_ms, completion)
+            return self.trials.failed(cell, started_at, attempts, latency_ms, exc)
+        return self.trials.answered(cell, started_at, attempts, latency_ms, completion)
 
     async def _call(self, provider: Provider, request: Request) -> Completion:
         timeout = self.settings.timeout
@@ -384,68 +349,3 @@ class CellRunner:
             self.display.message(f"rate limited: pausing all calls for {wait:.1f}s")
         assert self._pacer is not None
         self._pacer.rate_limited(wait)
-
-    # -- trials ----------------------------------------------------------------
-
-    def _base(self, cell: Cell, started_at: datetime) -> dict[str, Any]:
-        return {
-            "trial_id": new_id(),
-            "run_id": self.context.run_id,
-            "experiment": self.context.experiment,
-            "cell_key": cell.cell_key,
-            "cache_key": cell.cache_key,
-            "prompt_name": cell.prompt.name,
-            "prompt_version": cell.prompt.version,
-            "model": cell.model.name,
-            "model_id": cell.model.id,
-            "provider": cell.model.provider,
-            "params": cell.model.params,
-            "row_index": cell.row_index,
-            "vars": cell.vars,
-            "repeat": cell.repeat,
-            "messages": cell.messages,
-            "started_at": started_at,
-            **self._lineage,
-        }
-
-    def _failed_trial(
-        self, cell: Cell, started_at: datetime, attempts: int, latency_ms: float | None, error: Exception
-    ) -> Trial:
-        message = str(error) if isinstance(error, ProviderError) else f"{type(error).__name__}: {error}"
-        return Trial(
-            **self._base(cell, started_at),
-            output=None, finish_reason=None,
-            error_type=type(error).__name__, error=self.redactor.text(message),
-            latency_ms=latency_ms, ttft_ms=None, prompt_tokens=None, completion_tokens=None,
-            cost_usd=None, cached=False, cached_from=None, attempts=attempts,
-            request_id=None, response=None, created_at=utcnow(),
-        )  # fmt: skip
-
-    def _answered_trial(
-        self, cell: Cell, started_at: datetime, attempts: int, latency_ms: float | None, completion: Completion
-    ) -> Trial:
-        price = cell.model.price
-        raw = completion.raw
-        return Trial(
-            **self._base(cell, started_at),
-            output=self.redactor.values(completion.output),
-            finish_reason=completion.finish_reason, error_type=None, error=None,
-            latency_ms=completion.latency_ms or latency_ms, ttft_ms=completion.ttft_ms,
-            prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-            cost_usd=price.cost(completion.prompt_tokens, completion.completion_tokens) if price else None,
-            cached=False, cached_from=None, attempts=attempts, request_id=self.redactor.text(completion.request_id),
-            response=self.redactor.json_value(_without_output(raw)) if raw is not None else None,
-            created_at=utcnow(),
-        )  # fmt: skip
-
-    def _cached_trial(self, cell: Cell, hit: Mapping[str, Any], now: datetime) -> Trial:
-        price = cell.model.price
-        return Trial(
-            **self._base(cell, now),
-            output=hit["output"], finish_reason=hit["finish_reason"], error_type=None, error=None,
-            latency_ms=hit["latency_ms"], ttft_ms=hit["ttft_ms"],
-            prompt_tokens=hit["prompt_tokens"], completion_tokens=hit["completion_tokens"],
-            cost_usd=price.cost(hit["prompt_tokens"], hit["completion_tokens"]) if price else None,
-            cached=True, cached_from=hit["trial_id"], attempts=0, request_id=hit["request_id"],
-            response=None, created_at=now,
-        )  # fmt: skip

@@ -268,15 +268,25 @@ def estimate_cells(cells: Sequence[Cell], cached_keys: set[str], history: Comple
         answered = (guess.tokens, guess.low, guess.high)
         totals = [total + n for total, n in zip(totals, answered, strict=True)]
         price = cell.model.price
-        costs = None if costs is None or price is None else [
-            cost + (price.cost(asked, n) or 0.0) for cost, n in zip(costs, answered, strict=True)]  # fmt: skip
+        costs = (
+            None
+            if costs is None or price is None
+            else [cost + (price.cost(asked, n) or 0.0) for cost, n in zip(costs, answered, strict=True)]
+        )
     return Estimate(
-        cells=len(cells), cached=len(cells) - len(live), calls=len(live), prompt_tokens=prompt_tokens,
-        completion_tokens=totals[0], cost_usd=None if costs is None else costs[0], tokenizer=tokenizer_name(),
-        completion_tokens_low=totals[1], completion_tokens_high=totals[2],
-        cost_low_usd=None if costs is None else costs[1], cost_high_usd=None if costs is None else costs[2],
+        cells=len(cells),
+        cached=len(cells) - len(live),
+        calls=len(live),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=totals[0],
+        cost_usd=None if costs is None else costs[0],
+        tokenizer=tokenizer_name(),
+        completion_tokens_low=totals[1],
+        completion_tokens_high=totals[2],
+        cost_low_usd=None if costs is None else costs[1],
+        cost_high_usd=None if costs is None else costs[2],
         basis=tuple((basis, used[basis]) for basis in BASES if basis in used),
-    )  # fmt: skip
+    )
 
 
 def estimate_sweep(store: Store | None, plan: PlannedSweep) -> Estimate:

@@ -85,11 +85,29 @@ class PlannedSweep:
     """Identifies the sweep by its cells, so running it again can resume its run."""
 
 
-MODEL_PARAMETERS = frozenset({
-    "temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "min_p", "seed", "stop",
-    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "response_format",
-    "tools", "tool_choice", "reasoning_effort", "stream", "n",
-})  # fmt: skip
+MODEL_PARAMETERS = frozenset(
+    {
+        "temperature",
+        "max_tokens",
+        "max_completion_tokens",
+        "top_p",
+        "top_k",
+        "min_p",
+        "seed",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "reasoning_effort",
+        "stream",
+        "n",
+    }
+)
 """Names that are model parameters, not sweep options (a common slip)."""
 
 

@@ -22,12 +22,13 @@ from promptlab.analysis import columns
 from promptlab.core.lineage import HEARTBEAT_SECONDS, Lineage, current_lineage, utcnow
 from promptlab.core.model import Model
 from promptlab.errors import StoreError
-from promptlab.runner.cells import CellRunner, RunContext
+from promptlab.runner.cells import CellRunner
 from promptlab.runner.group_commit import GroupCommit
 from promptlab.runner.plan import PlannedSweep, SweepOptions
 from promptlab.runner.progress import Display, Progress, default_display
 from promptlab.runner.resume import RunStart, start_run
 from promptlab.runner.scoring import Scorer
+from promptlab.runner.trial_rows import RunContext
 from promptlab.store import Store
 
 
@@ -40,9 +41,16 @@ async def record_sweep(
     display = options.get("display") or default_display()
     with contextlib.ExitStack() as claim:
         start = await asyncio.to_thread(
-            lambda: start_run(store, plan.experiment, plan.fingerprint, options.get("resume", "auto"),
-                              lineage=lineage, claim=claim, display=display)
-        )  # fmt: skip
+            lambda: start_run(
+                store,
+                plan.experiment,
+                plan.fingerprint,
+                options.get("resume", "auto"),
+                lineage=lineage,
+                claim=claim,
+                display=display,
+            )
+        )
         if on_run is not None:
             on_run(start.run_id)
         return await _record(store, plan, options, lineage=lineage, start=start, display=display)
@@ -64,9 +72,14 @@ async def _record(
             judges.prepare_model(model)
     states = RunStates(writer, _run_row(context, plan, start.revision))
     opening = _opening_rows(
-        plan, states.row, existing=start.experiment, description=options.get("description"),
-        tags=options.get("tags"), lineage=lineage, known=start.readable,
-    )  # fmt: skip
+        plan,
+        states.row,
+        existing=start.experiment,
+        description=options.get("description"),
+        tags=options.get("tags"),
+        lineage=lineage,
+        known=start.readable,
+    )
     await asyncio.to_thread(writer.record_many, opening)
     heartbeat = asyncio.create_task(states.beat())
 

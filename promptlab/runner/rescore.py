@@ -18,10 +18,11 @@ from promptlab.analysis.stats import input_key, with_variant_labels
 from promptlab.core.lineage import current_lineage
 from promptlab.evals.judges import PairwiseJudge
 from promptlab.evals.protocol import Evaluator, Score, TrialView
-from promptlab.runner.cells import CellRunner, RunContext, RunSettings
+from promptlab.runner.cells import CellRunner, RunSettings
 from promptlab.runner.group_commit import GroupCommit
 from promptlab.runner.progress import NullDisplay
 from promptlab.runner.scoring import Scorer, score_row
+from promptlab.runner.trial_rows import RunContext
 from promptlab.store import Store
 
 T = TypeVar("T")
@@ -91,18 +92,34 @@ async def prefer_pairs(
             value_a, label_a, value_b, label_b = outcome[preference.winner]
             first = preference.judge_trial_ids[0]
             rows = [
-                score_row(view_a.trial_id, str(row["run_id_a"]), judge,
-                          Score(value_a, label=label_a, explanation=preference.explanation, judge_trial_id=first),
-                          error=None, user=user),
-                score_row(view_b.trial_id, str(row["run_id_b"]), judge,
-                          Score(value_b, label=label_b, explanation=preference.explanation, judge_trial_id=first),
-                          error=None, user=user),
-            ]  # fmt: skip
+                score_row(
+                    view_a.trial_id,
+                    str(row["run_id_a"]),
+                    judge,
+                    Score(value_a, label=label_a, explanation=preference.explanation, judge_trial_id=first),
+                    error=None,
+                    user=user,
+                ),
+                score_row(
+                    view_b.trial_id,
+                    str(row["run_id_b"]),
+                    judge,
+                    Score(value_b, label=label_b, explanation=preference.explanation, judge_trial_id=first),
+                    error=None,
+                    user=user,
+                ),
+            ]
             for recorded, opponent in zip(rows, (view_b.trial_id, view_a.trial_id), strict=True):
                 recorded["args"] = {**recorded["args"], "opponent": opponent}
-            verdict = {"input": row["input"], "trial_a": view_a.trial_id, "trial_b": view_b.trial_id,
-                       "output_a": view_a.output, "output_b": view_b.output, "winner": preference.winner,
-                       "explanation": preference.explanation}  # fmt: skip
+            verdict = {
+                "input": row["input"],
+                "trial_a": view_a.trial_id,
+                "trial_b": view_b.trial_id,
+                "output_a": view_a.output,
+                "output_b": view_b.output,
+                "winner": preference.winner,
+                "explanation": preference.explanation,
+            }
             return verdict, rows
 
         records = [{str(k): v for k, v in row.items()} for row in group.to_dict("records")]
@@ -111,8 +128,10 @@ async def prefer_pairs(
     # judge calls are recorded in the run of A's trial
     grouped = pairs.rename(columns={"run_id_a": "run_id", "experiment_a": "experiment"})
     results = await _per_run(
-        store, grouped, settings,
+        store,
+        grouped,
+        settings,
         lambda judges, group: work(judges, group.rename(columns={"run_id": "run_id_a", "experiment": "experiment_a"})),
-    )  # fmt: skip
+    )
     verdicts = pd.DataFrame([verdict for verdict, _ in results])
     return verdicts, [row for _, rows in results for row in rows]

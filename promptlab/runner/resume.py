@@ -19,7 +19,7 @@ from promptlab.core.lineage import Lineage, run_status
 from promptlab.errors import ConfigError, StoreBusyError
 from promptlab.runner.cells import BUSY_LOOKUP_WAIT
 from promptlab.runner.progress import Display
-from promptlab.store import Store, reads
+from promptlab.store import Store, reads, run_reads
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def start_run(
     try:
         with store.reading(wait=BUSY_LOOKUP_WAIT) as reader:
             run_id = resume_point(reader, experiment, sweep_fingerprint, resume, lineage)
-            known_experiment = reads.experiment(reader, experiment)
+            known_experiment = run_reads.experiment(reader, experiment)
     except StoreBusyError:
         if isinstance(resume, str) and resume != "auto":
             raise  # resuming a named run needs its history
@@ -75,9 +75,9 @@ def start_run(
     claim.enter_context(claimed(store.journal.claim_path(run_id), on_wait=waiting))
     # Under the claim: what is done now (another process may have resumed it meanwhile)
     with store.reading(wait=BUSY_LOOKUP_WAIT) as reader:
-        info = reads.run(reader, run_id)
+        info = run_reads.run(reader, run_id)
         return RunStart(
-            run_id, reads.done_cells(reader, run_id), int(info.get("revision") or 0) + 1, known_experiment, True
+            run_id, run_reads.done_cells(reader, run_id), int(info.get("revision") or 0) + 1, known_experiment, True
         )
 
 
@@ -88,14 +88,14 @@ def resume_point(
     if resume is False:
         return None
     if isinstance(resume, str) and resume != "auto":
-        info = reads.run(reader, resume)
+        info = run_reads.run(reader, resume)
         if info["fingerprint"] != sweep_fingerprint:
             raise ConfigError(
                 f"run {info['run_id'][:8]} recorded a different sweep; resume it with the same "
                 "prompts, models, params, data and repeats, or pass resume=False"
             )
         return str(info["run_id"])
-    for info in reads.unfinished_runs(reader, experiment, sweep_fingerprint, lineage.user):
+    for info in run_reads.unfinished_runs(reader, experiment, sweep_fingerprint, lineage.user):
         status = run_status(info["status"], info["host"], info["pid"], info.get("heartbeat_at"))
         if status in ("cancelled", "failed", "interrupted"):
             return str(info["run_id"])

@@ -19,7 +19,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
-import re
 import threading
 import time
 import warnings
@@ -40,11 +39,12 @@ from promptlab.errors import (
     StoreError,
     StoreLocationError,
 )
-from promptlab.store import fold, migrations, sql
+from promptlab.store import fold, migrations
 from promptlab.store.engine import attached, fresh_connection, is_duckdb_file, refuse_question_mark
 from promptlab.store.journal import Journal
 from promptlab.store.location import journal_folder
 from promptlab.store.lock import busy_error
+from promptlab.store.reader import Reader
 from promptlab.store.schema import TABLES
 from promptlab.store.segments import ParsedSegment
 
@@ -66,95 +66,7 @@ LOCK_WAIT = 30.0
 # rows are durable. The worker is not a daemon, so a fold in progress finishes
 # before the interpreter exits; once exiting, no fold waits for the file.
 _FOLDER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptlab-fold")
-_TOO_LARGE = re.compile(r'maximum_object_size.*?reading file "([^"]+)"', re.S)
-_DAMAGE = re.compile(r"Could not read enough bytes|Corrupt|checksum|INTERNAL Error|not a valid DuckDB", re.I)
-
-
-def damaged(path: Path, error: duckdb.Error) -> DamagedStoreError | None:
-    """The ``DamagedStoreError`` for an error that says the file is damaged, else None."""
-    if not _DAMAGE.search(str(error)):
-        return None
-    return DamagedStoreError(
-        f"{path} is damaged and can't be read ({error}). Restore it from a backup; trials not yet "
-        f"folded are safe in {path.name}.journal beside it."
-    )
-
-
 _EXPECTED_COLUMNS = {name: table.column_names for name, table in TABLES.items()}
-
-
-def sealed_while_reading(error: Exception) -> bool:
-    """Whether DuckDB failed because a journal segment was sealed (renamed)
-    between listing it and reading it (at bind time or at scan time)."""
-    message = str(error)
-    return "No files found that match the pattern" in message or (
-        "Cannot open file" in message and ".jsonl.open" in message
-    )
-
-
-class Reader:
-    """Queries in one read session (see ``Store.reading``)."""
-
-    def __init__(
-        self, con: duckdb.DuckDBPyConnection, alias: str, journal: Journal, present: set[str], path: Path
-    ) -> None:
-        self.con = con
-        self._path = path
-        self._alias = alias
-        self._journal = journal
-        self._present = present
-        self._left_out: set[str] = set()
-
-    def list_journal(self) -> None:
-        """(Re)build the live views from a fresh listing of the segments."""
-        for attempt in range(5):
-            try:
-                for name, table in TABLES.items():
-                    if name in self._present:  # a read-only open of an older file lacks the newer tables
-                        paths = [p for p in self._journal.segments(name) if str(p) not in self._left_out]
-                        view = sql.live_view(table, f'"{self._alias}"."main"."{name}"', paths)
-                        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
-                return
-            except duckdb.IOException as exc:  # a segment was sealed as we listed it: list again
-                if not sealed_while_reading(exc) or attempt == 4:
-                    raise
-
-    def _leave_out(self, error: Exception) -> bool:
-        """Leave out a segment with a line too large to read (the fold quarantines it)."""
-        found = _TOO_LARGE.search(str(error))
-        if not found or found.group(1) in self._left_out:
-            return False
-        segment = Path(found.group(1))
-        self._left_out.add(str(segment))
-        warnings.warn(
-            f"{segment.name} in the journal has a line too large to read; it is left out of this read "
-            "and the next fold sets it aside (`promptlab db doctor` lists it)",
-            HistoryWarning,
-            stacklevel=4,
-        )
-        return True
-
-    def execute(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
-        """Run a read query. A writer may seal its open segment (a rename) after the
-        views listed it; the views are then rebuilt from a fresh listing and the
-        query runs again: the rows are still there, under the sealed name."""
-        for attempt in range(5):
-            try:
-                return self.con.execute(text, params)
-            except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-                retry = sealed_while_reading(exc) or self._leave_out(exc)
-                if not retry or attempt == 4:
-                    raise damaged(self._path, exc) or exc from exc
-                self.list_journal()
-        raise AssertionError("unreachable")
-
-    def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Run a read query and return a DataFrame."""
-        with warnings.catch_warnings():
-            # duckdb 2.0 calls a pandas API that pandas 3.1 deprecates; not ours to fix
-            warnings.simplefilter("ignore", category=FutureWarning)
-            warnings.simplefilter("ignore", category=DeprecationWarning)
-            return self.execute(text, params).df()
 
 
 class Store:
@@ -444,9 +356,12 @@ class Store:
         ):
             # every time: another program may have altered the file since the last read
             self._checked_schema(con, alias)
-            present = {row[0] for row in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [alias]
-            ).fetchall()}  # fmt: skip
+            present = {
+                row[0]
+                for row in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [alias]
+                ).fetchall()
+            }
             reader = Reader(con, alias, self.journal, present, self.path)
             reader.list_journal()
             yield reader

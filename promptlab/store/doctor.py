@@ -66,12 +66,16 @@ class Checkup:
             lines.append("quarantine: empty")
         for segment in self.quarantined:
             state = "salvaged" if segment.salvaged else "not salvaged yet (promptlab db doctor --salvage)"
-            lines.append(f"quarantine: {segment.path} ({segment.table}; {len(segment.bad_lines)} bad line(s), "
-                         f"{segment.folded_rows} row(s) folded; {state})")  # fmt: skip
+            lines.append(
+                f"quarantine: {segment.path} ({segment.table}; {len(segment.bad_lines)} bad line(s), "
+                f"{segment.folded_rows} row(s) folded; {state})"
+            )
             lines += [f"  line {number}: {reason}" for number, reason in segment.bad_lines[:20]]
         for result in self.salvaged:
-            lines.append(f"salvaged {result.recovered} line(s) of {result.segment.path.name}; "
-                         f"{len(result.lost)} could not be repaired and stay in the file")  # fmt: skip
+            lines.append(
+                f"salvaged {result.recovered} line(s) of {result.segment.path.name}; "
+                f"{len(result.lost)} could not be repaired and stay in the file"
+            )
             lines += [f"  line {number}: {reason}" for number, reason in result.lost[:20]]
         lines.append("result: OK" if self.ok else "result: needs attention")
         return "\n".join(lines)

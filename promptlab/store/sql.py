@@ -14,7 +14,7 @@ from promptlab.store.schema import Table
 READ_OBJECT_BYTES = 2 * MAX_TRIAL_BYTES
 """``read_json``'s ``maximum_object_size`` for readers: room for any line a
 writer makes; a longer (crafted) line fails the read, and the reader leaves
-its segment out (see ``database.Reader``)."""
+its segment out (see ``reader.Reader``)."""
 
 
 def sql_list(paths: Sequence[Path]) -> str:

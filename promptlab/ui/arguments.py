@@ -117,8 +117,9 @@ def format_values(values: Sequence[Any]) -> str:
 
 def format_param_grid(grid: Mapping[str, Sequence[Any]]) -> str:
     """The inverse of ``parse_param_grid``."""
-    return "; ".join(f"{key}={', '.join(repr(v) if isinstance(v, str) else str(v) for v in values)}"
-                     for key, values in grid.items())  # fmt: skip
+    return "; ".join(
+        f"{key}={', '.join(repr(v) if isinstance(v, str) else str(v) for v in values)}" for key, values in grid.items()
+    )
 
 
 def data_files(root: Path | None = None) -> list[str]:
@@ -166,8 +167,10 @@ def sweep_arguments_from_run(lab: Lab, run_id: str) -> SweepArguments:
         data = rows_of_run(lab, str(info["run_id"]))
         expected = config.get("n_rows")
         if expected is not None and not data:
-            note = (f"the run ({info['status']}) recorded no trial, and its {expected} input rows were given as "
-                    "rows, not a file: pick the data again to run it")  # fmt: skip
+            note = (
+                f"the run ({info['status']}) recorded no trial, and its {expected} input rows were given as "
+                "rows, not a file: pick the data again to run it"
+            )
         elif expected is not None and len(data) < int(expected):
             note = f"only {len(data)} of the run's {expected} input rows have trials; those are loaded"
     experiments = lab.experiments()

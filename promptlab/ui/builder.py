@@ -115,24 +115,41 @@ class SweepBuilder(widgets.VBox):
         self.run_button, self.stop_button = self.runner.run_button, self.runner.stop_button
         self.run_error, self.display, self.results = self.runner.error, self.runner.display, self.runner.results
         self.estimate_button.on_click(lambda _: self.estimate())
-        for control in (self.temperature, self.max_tokens, self.seed, self.other_params, self.repeats, self.cache,
-                        self.concurrency, self.experiment, self.tags):  # fmt: skip
+        for control in (
+            self.temperature,
+            self.max_tokens,
+            self.seed,
+            self.other_params,
+            self.repeats,
+            self.cache,
+            self.concurrency,
+            self.experiment,
+            self.tags,
+        ):
             control.observe(lambda _: self.refresh(), "value")
         self.add_variant(refresh=False)
         super().__init__(
             [
-                _section("Prompt variants"), self.prompts, self.add_prompt,
-                _section("Models and parameters"), self.models,
-                widgets.HBox([self.temperature, self.max_tokens]), widgets.HBox([self.seed, self.other_params]),
+                _section("Prompt variants"),
+                self.prompts,
+                self.add_prompt,
+                _section("Models and parameters"),
+                self.models,
+                widgets.HBox([self.temperature, self.max_tokens]),
+                widgets.HBox([self.seed, self.other_params]),
                 self.params_error,
-                _section("Data"), self.data,
-                _section("Run"), widgets.HBox([self.experiment, self.tags]),
-                widgets.HBox([self.repeats, self.concurrency, self.cache]), self.options_error,
-                widgets.HBox([self.size, self.estimate_button]), self.note,
+                _section("Data"),
+                self.data,
+                _section("Run"),
+                widgets.HBox([self.experiment, self.tags]),
+                widgets.HBox([self.repeats, self.concurrency, self.cache]),
+                self.options_error,
+                widgets.HBox([self.size, self.estimate_button]),
+                self.note,
                 self.runner,
             ],
             layout=widgets.Layout(width="100%"),
-        )  # fmt: skip
+        )
         self.refresh()
 
     # -- prompt variants -------------------------------------------------------------
@@ -185,8 +202,11 @@ class SweepBuilder(widgets.VBox):
     def params(self) -> dict[str, list[Any]]:
         """The parameter grid typed in (raises ConfigError naming the field)."""
         grid: dict[str, list[Any]] = {}
-        for key, field, kind in (("temperature", self.temperature, float), ("max_tokens", self.max_tokens, int),
-                                 ("seed", self.seed, int)):  # fmt: skip
+        for key, field, kind in (
+            ("temperature", self.temperature, float),
+            ("max_tokens", self.max_tokens, int),
+            ("seed", self.seed, int),
+        ):
             values = parse_values(field.value, key.replace("_", " "), kind)
             if values:
                 grid[key] = values
@@ -226,8 +246,10 @@ class SweepBuilder(widgets.VBox):
         problem = self.models.check()
         if problem:
             problems["models"] = problem
-        for key, error, build in (("params", self.params_error, self.params), ("options", self.options_error,
-                                                                                 self.options)):  # fmt: skip
+        for key, error, build in (
+            ("params", self.params_error, self.params),
+            ("options", self.options_error, self.options),
+        ):
             try:
                 build()
             except ConfigError as exc:
@@ -313,8 +335,7 @@ class SweepBuilder(widgets.VBox):
             self.models.select(arguments.models)
             options = arguments.options
             grid = dict(options.get("params") or {})
-            for key, field in (("temperature", self.temperature), ("max_tokens", self.max_tokens),
-                               ("seed", self.seed)):  # fmt: skip
+            for key, field in (("temperature", self.temperature), ("max_tokens", self.max_tokens), ("seed", self.seed)):
                 values = grid.pop(key, [])
                 field.value = format_values(values if isinstance(values, (list, tuple)) else [values])
             self.other_params.value = format_param_grid(

@@ -21,8 +21,12 @@ RED = "#c0392b"
 MUTED = "#777"
 MONO = "font-family:var(--jp-code-font-family, monospace);font-size:12px"
 STATUS_COLOURS = {
-    "done": "#2e7d32", "running": "#1565c0", "cancelled": "#ef6c00", "interrupted": "#ef6c00", "failed": RED,
-}  # fmt: skip
+    "done": "#2e7d32",
+    "running": "#1565c0",
+    "cancelled": "#ef6c00",
+    "interrupted": "#ef6c00",
+    "failed": RED,
+}
 STATUS_HINTS = {
     "interrupted": "its process died before it ended (a crash, a kernel restart); "
     "whoever ran it can run the same sweep again to resume it",

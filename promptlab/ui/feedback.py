@@ -157,8 +157,9 @@ class FeedbackBar(widgets.VBox):
         if show and self.editor is None:
             self.correction = widgets.Textarea(
                 value=self.totals.get("correction") or self.output_text,
-                placeholder="the output as it should have been", layout=widgets.Layout(width="100%", height="80px"),
-            )  # fmt: skip
+                placeholder="the output as it should have been",
+                layout=widgets.Layout(width="100%", height="80px"),
+            )
             self.comment = widgets.Text(placeholder="comment (optional)", layout=widgets.Layout(width="100%"))
             save = button("Save", "record the correction and/or comment", style="primary")
             save.on_click(lambda _: self.save_editor())

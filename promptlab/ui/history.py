@@ -109,23 +109,40 @@ class HistoryBrowser(widgets.VBox):
         self.detail = widgets.VBox()
         self._wire()
         filters = [
-            widgets.HBox([self.user, self.experiment, self.tag]), widgets.HBox([self.prompt, self.model, self.status]),
-            widgets.HBox([self.since, self.until]), widgets.HBox([self.search, self.refresh_button, self.auto_refresh]),
-        ]  # fmt: skip
+            widgets.HBox([self.user, self.experiment, self.tag]),
+            widgets.HBox([self.prompt, self.model, self.status]),
+            widgets.HBox([self.since, self.until]),
+            widgets.HBox([self.search, self.refresh_button, self.auto_refresh]),
+        ]
         versions = widgets.VBox([self.versions_of, self.versions, self.version_a, self.version_b, self.diff])
         super().__init__(
             [
-                widgets.HTML("<h4 style='margin:6px 0'>Experiments</h4>"), self.experiments,
-                widgets.HTML("<h4 style='margin:6px 0'>Runs</h4>"), *filters, self.error,
-                widgets.HBox([self.count, self.page]), self.run_rows,
-                widgets.HTML("<h4 style='margin:6px 0'>Prompt versions</h4>"), versions, self.detail,
+                widgets.HTML("<h4 style='margin:6px 0'>Experiments</h4>"),
+                self.experiments,
+                widgets.HTML("<h4 style='margin:6px 0'>Runs</h4>"),
+                *filters,
+                self.error,
+                widgets.HBox([self.count, self.page]),
+                self.run_rows,
+                widgets.HTML("<h4 style='margin:6px 0'>Prompt versions</h4>"),
+                versions,
+                self.detail,
             ]
-        )  # fmt: skip
+        )
         self.refresh()
 
     def _wire(self) -> None:
-        for control in (self.user, self.experiment, self.tag, self.prompt, self.model, self.status, self.since,
-                        self.until, self.search):  # fmt: skip
+        for control in (
+            self.user,
+            self.experiment,
+            self.tag,
+            self.prompt,
+            self.model,
+            self.status,
+            self.since,
+            self.until,
+            self.search,
+        ):
             control.observe(self._filter_changed, "value")
         self.page.observe(lambda _: None if self._updating else self.render_runs(), "value")
         self.refresh_button.on_click(lambda _: self.refresh())
@@ -145,11 +162,15 @@ class HistoryBrowser(widgets.VBox):
         """The ``lab.runs(...)`` keyword arguments the filters describe (all but ``status``)."""
         until = self.until.value + dt.timedelta(days=1) if self.until.value else None  # through that whole day
         given = {
-            "experiment": self.experiment.value or None, "user": self.user.value or None, "tag": self.tag.value or None,
-            "prompt": self.prompt.value or None, "model": self.model.value or None,
+            "experiment": self.experiment.value or None,
+            "user": self.user.value or None,
+            "tag": self.tag.value or None,
+            "prompt": self.prompt.value or None,
+            "model": self.model.value or None,
             "since": self.since.value.isoformat() if self.since.value else None,
-            "until": until.isoformat() if until else None, "search": self.search.value.strip() or None,
-        }  # fmt: skip
+            "until": until.isoformat() if until else None,
+            "search": self.search.value.strip() or None,
+        }
         return {key: value for key, value in given.items() if value is not None}
 
     def refresh(self) -> None:

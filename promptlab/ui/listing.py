@@ -78,11 +78,16 @@ def experiments_html(experiments: pd.DataFrame, limit: int = 12) -> str:
         when = pd.Timestamp(last).strftime("%Y-%m-%d %H:%M") if present(last) else ""
         errors = _count(e.get("n_errors"))
         cells = [
-            f"<b>{escape(e['experiment'])}</b>", escape(e.get("description") or ""),
-            escape(", ".join(listed(e.get("tags")))), str(_count(e.get("n_runs"))), str(_count(e.get("n_trials"))),
-            f'<span style="color:{RED}">{errors}</span>' if errors else "0", escape(_spend(e)),
-            escape(", ".join(listed(e.get("users")))), escape(when),
-        ]  # fmt: skip
+            f"<b>{escape(e['experiment'])}</b>",
+            escape(e.get("description") or ""),
+            escape(", ".join(listed(e.get("tags")))),
+            str(_count(e.get("n_runs"))),
+            str(_count(e.get("n_trials"))),
+            f'<span style="color:{RED}">{errors}</span>' if errors else "0",
+            escape(_spend(e)),
+            escape(", ".join(listed(e.get("users")))),
+            escape(when),
+        ]
         rows.append("<tr>" + "".join(f'<td style="padding:1px 8px">{c}</td>' for c in cells) + "</tr>")
     head = ["experiment", "description", "tags", "runs", "trials", "errors", "spent", "people", "last trial (UTC)"]
     header = "".join(f'<th style="padding:1px 8px;text-align:left">{h}</th>' for h in head)

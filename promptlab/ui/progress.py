@@ -74,8 +74,12 @@ class WidgetDisplay:
             self.redraws += 1
         self.bar.max = max(progress.total, 1)
         self.bar.value = min(progress.done, progress.total)
-        self.bar.bar_style = {"done": "success", "cancelled": "warning", "interrupted": "warning",
-                              "failed": "danger"}.get(status or "", "")  # fmt: skip
+        self.bar.bar_style = {
+            "done": "success",
+            "cancelled": "warning",
+            "interrupted": "warning",
+            "failed": "danger",
+        }.get(status or "", "")
         self.label.value = f"<b>{escape(self.title)}</b> {describe_html(progress, status)}"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

@@ -48,9 +48,17 @@ def _versions_html(versions: pd.DataFrame, labels: pd.DataFrame) -> str:
     head = ["version", "labels", "first seen", "by", "trials", "models", "scores"]
     rows = []
     for row in versions.to_dict("records"):
-        cells = [escape(c) for c in (str(row["version"])[:12], ", ".join(listed(row["labels"])),
-                                     str(row["first_seen"])[:16], row["created_by"], row["n_trials"],
-                                     ", ".join(listed(row["models"])))]  # fmt: skip
+        cells = [
+            escape(c)
+            for c in (
+                str(row["version"])[:12],
+                ", ".join(listed(row["labels"])),
+                str(row["first_seen"])[:16],
+                row["created_by"],
+                row["n_trials"],
+                ", ".join(listed(row["models"])),
+            )
+        ]
         cells.append(_scores_html(row.get("scores")))
         rows.append("<tr>" + "".join(f'<td style="padding:1px 8px">{c}</td>' for c in cells) + "</tr>")
     header = "".join(f'<th style="padding:1px 8px;text-align:left">{h}</th>' for h in head)
@@ -76,14 +84,17 @@ class RegistryPanel(widgets.VBox):
         self.diff = widgets.HTML()
         self.label = widgets.Text(value="production", description="label", layout=widgets.Layout(width="260px"))
         self.approver = widgets.Text(
-            description="approved by", placeholder="an approver (protected labels)",
-            layout=widgets.Layout(width="380px"), style={"description_width": "initial"},
-        )  # fmt: skip
+            description="approved by",
+            placeholder="an approver (protected labels)",
+            layout=widgets.Layout(width="380px"),
+            style={"description_width": "initial"},
+        )
         self.note = widgets.Text(description="note", layout=widgets.Layout(width="520px"))
         self.promote_button = widgets.Button(description="Promote", button_style="primary", icon="arrow-up")
         self.rollback_button = widgets.Button(description="Roll back", icon="undo")
-        self.export_path = widgets.Text(description="export to", placeholder="summarize.prompt.json",
-                                        layout=widgets.Layout(width="420px"))  # fmt: skip
+        self.export_path = widgets.Text(
+            description="export to", placeholder="summarize.prompt.json", layout=widgets.Layout(width="420px")
+        )
         self.export_button = widgets.Button(description="Export", icon="download")
         self.message = widgets.HTML()
         self.history = widgets.HTML()
@@ -93,13 +104,20 @@ class RegistryPanel(widgets.VBox):
         self.promote_button.on_click(lambda _: self.promote())
         self.rollback_button.on_click(lambda _: self.rollback())
         self.export_button.on_click(lambda _: self.export())
-        super().__init__([
-            widgets.HBox([self.name, self.refresh_button]), self.versions,
-            widgets.HBox([self.version, self.compare_to, self.diff_button]), self.diff,
-            widgets.HBox([self.label, self.approver]), widgets.HBox([self.note]),
-            widgets.HBox([self.promote_button, self.rollback_button]),
-            widgets.HBox([self.export_path, self.export_button]), self.message, self.history,
-        ])  # fmt: skip
+        super().__init__(
+            [
+                widgets.HBox([self.name, self.refresh_button]),
+                self.versions,
+                widgets.HBox([self.version, self.compare_to, self.diff_button]),
+                self.diff,
+                widgets.HBox([self.label, self.approver]),
+                widgets.HBox([self.note]),
+                widgets.HBox([self.promote_button, self.rollback_button]),
+                widgets.HBox([self.export_path, self.export_button]),
+                self.message,
+                self.history,
+            ]
+        )
         self.refresh()
 
     def refresh(self) -> None:
@@ -119,8 +137,10 @@ class RegistryPanel(widgets.VBox):
         self.versions.value = _versions_html(versions, labels)
         newest_first = list(reversed(list(versions["version"])))
         labels_of = [listed(ls) for ls in reversed(list(versions["labels"]))]
-        options = [(f"{v[:12]}" + (f" ({', '.join(ls)})" if ls else ""), v)
-                   for v, ls in zip(newest_first, labels_of, strict=True)]  # fmt: skip
+        options = [
+            (f"{v[:12]}" + (f" ({', '.join(ls)})" if ls else ""), v)
+            for v, ls in zip(newest_first, labels_of, strict=True)
+        ]
         # The versions shown stay if they are still there, else the newest against the one before.
         shown, against = self.version.value, self.compare_to.value
         set_options(self.version, options, keep=shown if shown in newest_first else None)
@@ -140,10 +160,12 @@ class RegistryPanel(widgets.VBox):
             approved = f", approved by {event['approved_by']}" if present(event["approved_by"]) else ""
             note = f" — {event['note']}" if present(event["note"]) else ""
             before = str(event["from_version"])[:8] if present(event["from_version"]) else "—"
-            lines.append(escape(
-                f"{str(event['created_at'])[:16]} · {event['label']}: {before} → "
-                f"{str(event['to_version'])[:8]} ({event['action']} by {event['user']}{approved}){note}"
-            ))  # fmt: skip
+            lines.append(
+                escape(
+                    f"{str(event['created_at'])[:16]} · {event['label']}: {before} → "
+                    f"{str(event['to_version'])[:8]} ({event['action']} by {event['user']}{approved}){note}"
+                )
+            )
         self.history.value = "<b>label history</b><br>" + "<br>".join(reversed(lines))
 
     def _approval(self) -> tuple[str | None, str | None]:

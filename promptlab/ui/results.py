@@ -69,8 +69,15 @@ def summary_html(trials: pd.DataFrame) -> str:
         return muted("no trials yet")
     labels = score_labels(trials.columns)
     show_eval_errors = bool(labels) or bool(summary["eval_errors"].fillna(0).sum())
-    head = ["variant", "n", "errors", *(["eval errors"] if show_eval_errors else []),
-            *(f"mean {label}" for label in labels), "p50 latency", "cost"]  # fmt: skip
+    head = [
+        "variant",
+        "n",
+        "errors",
+        *(["eval errors"] if show_eval_errors else []),
+        *(f"mean {label}" for label in labels),
+        "p50 latency",
+        "cost",
+    ]
     lines = []
     for row in summary.to_dict("records"):
         cost = dollars(float(row["cost_usd"])) if present(row["cost_usd"]) else "?"
@@ -80,8 +87,15 @@ def summary_html(trials: pd.DataFrame) -> str:
             mean, rate = row.get(f"{label}_mean"), row.get(f"{label}_pass_rate")
             text = f"{mean:.3f}" if present(mean) else "—"
             scores.append(text + (f" ({rate:.0%} pass)" if present(rate) else ""))
-        cells = [escape(row["variant"]), str(row["n"]), _count_html(row["errors"]),
-                 *([_count_html(row["eval_errors"])] if show_eval_errors else []), *scores, p50, cost]  # fmt: skip
+        cells = [
+            escape(row["variant"]),
+            str(row["n"]),
+            _count_html(row["errors"]),
+            *([_count_html(row["eval_errors"])] if show_eval_errors else []),
+            *scores,
+            p50,
+            cost,
+        ]
         lines.append("<tr>" + "".join(f'<td style="padding:1px 8px">{c}</td>' for c in cells) + "</tr>")
     header = "".join(f'<th style="padding:1px 8px;text-align:left">{escape(h)}</th>' for h in head)
     return f'<table style="font-size:12px;border-collapse:collapse"><tr>{header}</tr>{"".join(lines)}</table>'
@@ -125,8 +139,10 @@ class ResultsGrid(widgets.VBox):
         self.descending = widgets.Checkbox(description="descending", indent=False, layout={"width": "auto"})
         self.page_size = widgets.Dropdown(
             options=PAGE_SIZES if page_size in PAGE_SIZES else sorted({*PAGE_SIZES, page_size}),
-            value=page_size, description="per page", layout={"width": "150px"},
-        )  # fmt: skip
+            value=page_size,
+            description="per page",
+            layout={"width": "150px"},
+        )
         self.page = widgets.BoundedIntText(value=1, min=1, max=1, layout={"width": "70px"})
         self.page_label = widgets.HTML()
         self.first, self.previous = button("«", "first page"), button("‹", "previous page")
@@ -140,14 +156,16 @@ class ResultsGrid(widgets.VBox):
         super().__init__(
             [
                 widgets.HBox([self.title, self.refresh_button, self.plots_button, self.review_button]),
-                self.error, self.summary,
+                self.error,
+                self.summary,
                 widgets.HBox([self.filter_text, self.errors_only, self.differ_only, self.sort_by, self.descending]),
-                widgets.HBox([self.first, self.previous, self.page, self.page_label, self.next, self.last,
-                              self.page_size]),
+                widgets.HBox(
+                    [self.first, self.previous, self.page, self.page_label, self.next, self.last, self.page_size]
+                ),
                 widgets.Box([self.grid], layout=widgets.Layout(overflow="auto", width="100%")),
                 self.plots,
             ]
-        )  # fmt: skip
+        )
         if isinstance(source, pd.DataFrame):
             self.show_trials(source)
         elif source is not None:
@@ -217,9 +235,13 @@ class ResultsGrid(widgets.VBox):
     def selected(self) -> np.ndarray:
         """Positions in ``table.rows`` passing the filters, in display order."""
         return select_rows(
-            self.table, text=self.filter_text.value, errors_only=self.errors_only.value,
-            differ_only=self.differ_only.value, sort_by=self.sort_by.value, descending=self.descending.value,
-        )  # fmt: skip
+            self.table,
+            text=self.filter_text.value,
+            errors_only=self.errors_only.value,
+            differ_only=self.differ_only.value,
+            sort_by=self.sort_by.value,
+            descending=self.descending.value,
+        )
 
     def visible_rows(self) -> pd.DataFrame:
         """The rows on the current page (``row_index``, ``repeat``, ``vars``)."""
@@ -244,13 +266,20 @@ class ResultsGrid(widgets.VBox):
             self.page_label.value = (
                 f"of {pages} · {len(selected)} of {len(self.table.rows)} inputs · {len(self.table.trials)} trials"
             )
-            for control, disabled in ((self.first, page <= 1), (self.previous, page <= 1),
-                                      (self.next, page >= pages), (self.last, page >= pages)):  # fmt: skip
+            for control, disabled in (
+                (self.first, page <= 1),
+                (self.previous, page <= 1),
+                (self.next, page >= pages),
+                (self.last, page >= pages),
+            ):
                 control.disabled = disabled
             self.refresh_button.layout.display = None if self.run_id and self.lab else "none"
             self.review_button.layout.display = None if self.on_review else "none"
-            shown = (tuple(self.table.variants), tuple(map(tuple, self.table.cells[on_page])),
-                     self._feedback_key(on_page))  # fmt: skip
+            shown = (
+                tuple(self.table.variants),
+                tuple(map(tuple, self.table.cells[on_page])),
+                self._feedback_key(on_page),
+            )
             if shown == self._shown:
                 return
             self._shown = shown
@@ -297,8 +326,11 @@ class ResultsGrid(widgets.VBox):
             children.append(InputCell(int(row["row_index"]), int(row["repeat"]), row["vars"], show_repeat=show_repeat))
             for j in range(len(variants)):
                 trial = self.table.trial(int(position), j)
-                children.append(EmptyCell() if trial is None else OutputCell(
-                    trial, lab=self.lab, scores=scores, on_feedback=self._feedback_here))  # fmt: skip
+                children.append(
+                    EmptyCell()
+                    if trial is None
+                    else OutputCell(trial, lab=self.lab, scores=scores, on_feedback=self._feedback_here)
+                )
         return children
 
     def output_cells(self) -> list[OutputCell]:

@@ -95,9 +95,14 @@ class ReviewPanel(widgets.VBox):
             [
                 widgets.HBox([self.previous, self.position, self.count, self.next]),
                 widgets.HBox([self.up, self.down, self.advance, self.key_box, self.key_help]),
-                self.error, self.header, self.input, details, self.output, self.feedback_box,
+                self.error,
+                self.header,
+                self.input,
+                details,
+                self.output,
+                self.feedback_box,
             ]
-        )  # fmt: skip
+        )
         if isinstance(source, pd.DataFrame):
             self.show_trials(source)
         elif source is not None:

@@ -56,8 +56,9 @@ class RunPanel(widgets.VBox):
         self.results.layout.display = "none"
         self.run_button.on_click(lambda _: self.run())
         self.stop_button.on_click(lambda _: self.stop())
-        super().__init__([widgets.HBox([self.run_button, self.stop_button, self.error]), self.display.widget,
-                          self.results])  # fmt: skip
+        super().__init__(
+            [widgets.HBox([self.run_button, self.stop_button, self.error]), self.display.widget, self.results]
+        )
 
     @property
     def running(self) -> bool:

@@ -95,9 +95,10 @@ class JudgeButton(widgets.ToggleButton):
 
     def __init__(self, lab: Lab, judges: Mapping[str, str], place: Callable[[widgets.HTML], None]) -> None:
         super().__init__(
-            description="judge", tooltip="the judge's call: what it was asked and what it answered",
+            description="judge",
+            tooltip="the judge's call: what it was asked and what it answered",
             layout=widgets.Layout(width="auto", flex="0 0 auto"),  # never squeezed by the votes beside it
-        )  # fmt: skip
+        )
         self.lab = lab
         self.judges = dict(judges)
         """Judge trial ids by evaluator label."""

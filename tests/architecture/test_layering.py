@@ -17,13 +17,24 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "promptlab"
 
 PARTS = {
-    "core": 0, "errors": 0,
-    "store": 1, "providers": 1, "testing": 1,
-    "evals": 2, "analysis": 2,
-    "runner": 3, "release": 3,
-    "lab": 4, "lab_prompts": 4, "run": 4, "gate": 4, "__init__": 4,
-    "ui": 5, "cli": 5, "__main__": 5,
-}  # fmt: skip
+    "core": 0,
+    "errors": 0,
+    "store": 1,
+    "providers": 1,
+    "testing": 1,
+    "evals": 2,
+    "analysis": 2,
+    "runner": 3,
+    "release": 3,
+    "lab": 4,
+    "lab_release": 4,
+    "run": 4,
+    "gate": 4,
+    "__init__": 4,
+    "ui": 5,
+    "cli": 5,
+    "__main__": 5,
+}
 """Each part's tier; a module may import its own tier or a lower one."""
 
 SIBLINGS_APART = [("store", "providers"), ("evals", "analysis"), ("runner", "release")]
@@ -96,8 +107,9 @@ def test_the_check_catches_an_upward_import(tmp_path: Path) -> None:
         "def f():\n    from promptlab.lab import Lab  # lazily\n    return Lab\n"
     )
     (package / "store").mkdir()
-    (package / "store" / "x.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                            "    from promptlab.providers import fake\n")  # fmt: skip
+    (package / "store" / "x.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from promptlab.providers import fake\n"
+    )
     assert upward_imports(package) == [
         "promptlab/core/model.py:2: core imports promptlab.lab (lab is above it)",
         "promptlab/store/x.py:3: store imports promptlab.providers (providers is beside it, and kept apart)",

@@ -126,8 +126,19 @@ def test_a_truncated_file_gives_a_clear_error_and_exit_2(
     assert main(["--db", str(path), "history"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and "Traceback" not in error
-    code = main(["--db", str(path), "check", "--prompt", "greet", "--data", str(tmp_path / "none.jsonl"),
-                 "--evaluators", "contains:n"])  # fmt: skip
+    code = main(
+        [
+            "--db",
+            str(path),
+            "check",
+            "--prompt",
+            "greet",
+            "--data",
+            str(tmp_path / "none.jsonl"),
+            "--evaluators",
+            "contains:n",
+        ]
+    )
     assert code == 2  # a setup error, never 1 ("regression")
 
 

@@ -78,8 +78,20 @@ def history_recommending(path: Path, model: pl.Model) -> pl.Lab:
 
 
 def check(lab: pl.Lab, data: Path, *extra: str) -> int:
-    return main(["--db", str(lab.path), "check", "--prompt", NAME, "--data", str(data),
-                 "--evaluators", "contains:expected", *extra])  # fmt: skip
+    return main(
+        [
+            "--db",
+            str(lab.path),
+            "check",
+            "--prompt",
+            NAME,
+            "--data",
+            str(data),
+            "--evaluators",
+            "contains:expected",
+            *extra,
+        ]
+    )
 
 
 # -- promptlab check on a crafted history ----------------------------------------------------
@@ -87,9 +99,12 @@ def check(lab: pl.Lab, data: Path, *extra: str) -> int:
 
 @pytest.mark.parametrize("key_variable_name", ["GITHUB_TOKEN", None])
 def test_check_refuses_a_labels_model_on_an_unknown_host_before_any_connection(
-    tmp_path: Path, data_file: Path, lookups: list[str], capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    data_file: Path,
+    lookups: list[str],
+    capsys: pytest.CaptureFixture[str],
     key_variable_name: str | None,
-) -> None:  # fmt: skip
+) -> None:
     crafted = pl.Model("gpt-4o-mini", base_url=ATTACKER, api_key_env=key_variable_name)
     lab = history_recommending(tmp_path / "team.duckdb", crafted)
     runs_before = len(lab.runs())
@@ -152,16 +167,22 @@ def allow_by_user_config(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPat
 
 
 def allow_by_project_config(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    write_project_config(tmp_path, f'[labels]\nprotected = []\n\n[endpoints]\nallow = ["{url}"]\n'
-                                   f'[endpoints.keys]\n"{url}" = ["OTHER_KEY", "GITHUB_TOKEN"]\n')  # fmt: skip
+    write_project_config(
+        tmp_path,
+        f'[labels]\nprotected = []\n\n[endpoints]\nallow = ["{url}"]\n'
+        f'[endpoints.keys]\n"{url}" = ["OTHER_KEY", "GITHUB_TOKEN"]\n',
+    )
     return []
 
 
 @pytest.mark.parametrize("allow", [allow_by_flag, allow_by_environment, allow_by_user_config, allow_by_project_config])
 def test_an_endpoint_and_key_the_user_pairs_are_used(
-    tmp_path: Path, data_file: Path, stub_server: StubServer, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    data_file: Path,
+    stub_server: StubServer,
+    monkeypatch: pytest.MonkeyPatch,
     allow: Callable[[Path, str, pytest.MonkeyPatch], list[str]],
-) -> None:  # fmt: skip
+) -> None:
     crafted = pl.Model("stub-model", base_url=stub_server.url, api_key_env="GITHUB_TOKEN")
     lab = history_recommending(tmp_path / "team.duckdb", crafted)
     extra = allow(tmp_path, stub_server.url, monkeypatch)

@@ -70,10 +70,19 @@ def edit_file(lab: pl.Lab, sql: str, params: list[Any] | None = None) -> None:
 def forged_event(to_version: str, **fields: Any) -> dict[str, Any]:
     """A label event pointing production at ``to_version``, as someone might write one by hand."""
     row: dict[str, Any] = {
-        "event_id": new_id(), "name": NAME, "label": "production", "action": "promote",
-        "from_version": None, "to_version": to_version, "model": None, "user": "mallory",
-        "approved_by": "lee", "note": "looks legit", "evidence": {}, "created_at": "2026-01-01T00:00:00",
-    }  # fmt: skip
+        "event_id": new_id(),
+        "name": NAME,
+        "label": "production",
+        "action": "promote",
+        "from_version": None,
+        "to_version": to_version,
+        "model": None,
+        "user": "mallory",
+        "approved_by": "lee",
+        "note": "looks legit",
+        "evidence": {},
+        "created_at": "2026-01-01T00:00:00",
+    }
     row.update(fields)
     return row
 
@@ -314,9 +323,11 @@ def test_a_deleted_policy_file_does_not_lift_the_protection(history: pl.Lab, as_
     policy.write_text(POLICY)
     protected = history.promote(NAME, GOOD.version, label="production", approved_by="lee")
     assert protected["policy"] == {
-        "file": str(policy), "sha256": protected["policy"]["sha256"],
-        "protected": ["production"], "approvers": ["kim", "lee"],
-    }  # fmt: skip
+        "file": str(policy),
+        "sha256": protected["policy"]["sha256"],
+        "protected": ["production"],
+        "approvers": ["kim", "lee"],
+    }
     policy.unlink()
 
     history.promote(NAME, BAD.version, label="staging")  # never protected: moves, recording no policy

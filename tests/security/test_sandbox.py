@@ -159,8 +159,9 @@ def test_promptlab_check_runs_no_code_and_fails_as_a_setup_error(
     lab, _ = planted
     data = tmp_path / "ci.jsonl"
     data.write_text(json.dumps({"text": "go", "expected": "go"}) + "\n", encoding="utf-8")
-    code = main(["--db", str(lab.path), "check", "--prompt", "answer", "--data", str(data),
-                 "--evaluators", "contains:expected"])  # fmt: skip
+    code = main(
+        ["--db", str(lab.path), "check", "--prompt", "answer", "--data", str(data), "--evaluators", "contains:expected"]
+    )
     assert code == 2, "a template that tries to escape is a setup error, never a pass"
     assert "unsafe" in capsys.readouterr().err
     assert not canary.exists()

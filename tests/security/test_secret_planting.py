@@ -87,8 +87,12 @@ def test_secrets_at_any_depth_of_params_are_refused(params: dict[str, Any]) -> N
 
 def test_params_that_only_look_like_secrets_are_fine() -> None:
     schema = {"type": "object", "properties": {"token": {"type": "string"}, "key": {"type": "string"}}}
-    tools = [{"type": "function", "function": {"name": "lookup", "description": "Basic settings lookup",
-                                               "parameters": schema}}]  # fmt: skip
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "lookup", "description": "Basic settings lookup", "parameters": schema},
+        }
+    ]
     model = pl.Model("gpt-4o-mini", tools=tools, stop=["Basic information"], metadata={"token_budget": 5})
     assert model.params["tools"] == tools
 
@@ -111,8 +115,10 @@ def test_benign_query_parameters_and_keys_elsewhere_in_the_url() -> None:
 def test_an_experiment_file_with_a_nested_secret_is_refused(tmp_path: Path) -> None:
     (tmp_path / "rows.jsonl").write_text('{"text": "hi"}\n', encoding="utf-8")
     path = tmp_path / "exp.yaml"
-    path.write_text("experiment: e\nprompts: ['{{ text }}']\ndata: rows.jsonl\nmodels:\n"
-                    "  - {name: m, extra_headers: {Authorization: Bearer abc123456789}}\n")  # fmt: skip
+    path.write_text(
+        "experiment: e\nprompts: ['{{ text }}']\ndata: rows.jsonl\nmodels:\n"
+        "  - {name: m, extra_headers: {Authorization: Bearer abc123456789}}\n"
+    )
     with pytest.raises(ExperimentFileError, match="extra_headers") as caught:
         load_experiment(path)
     assert "abc123456789" not in str(caught.value)
@@ -198,8 +204,9 @@ def test_echoed_secrets_never_reach_an_export_report_prompt_file_or_the_cli(
 def planted_inputs(lab: pl.Lab) -> pl.Run:
     """Inputs that hold the secret, in a nested value and as a nested key (user data, stored as given)."""
     rows = [{"text": f"row {i}: my token is {TOKEN}", "extra": {"note": TOKEN, TOKEN: i}} for i in range(10)]
-    run = lab.sweep(pl.Prompt("{{ text }}", name="inputs"), fake_model("echo"), rows,
-                    experiment="inputs", display=NullDisplay())  # fmt: skip
+    run = lab.sweep(
+        pl.Prompt("{{ text }}", name="inputs"), fake_model("echo"), rows, experiment="inputs", display=NullDisplay()
+    )
     assert not leaks(" ".join(run.df["output"])), "outputs are masked when recorded"
     for trial_id in run.df["trial_id"]:
         lab.feedback(trial_id, vote=1, correction=f"corrected, keeping {TOKEN}")
@@ -215,8 +222,11 @@ def test_exports_mask_secrets_at_every_depth(planted_inputs: pl.Run, lab: pl.Lab
     lab.export_finetune(out / "train.jsonl")
     lab.export_preferences(out / "prefs.jsonl")
     assert files_leaking(out) == {}
-    keys = [key for record in map(json.loads, (out / "trials.jsonl").read_text().splitlines())
-            for key in record["vars"]["extra"]]  # fmt: skip
+    keys = [
+        key
+        for record in map(json.loads, (out / "trials.jsonl").read_text().splitlines())
+        for key in record["vars"]["extra"]
+    ]
     assert "[redacted]" in keys, "a secret used as a key is masked too"
     assert not leaks(pd.read_parquet(lab.export_trials(out / "trials.parquet")).to_json(date_format="iso"))
 

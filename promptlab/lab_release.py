@@ -1,31 +1,37 @@
-"""The prompt registry's side of the Lab: versions, diffs, labels moved with
-an audit log (and its check, ``verify``), and prompts exported for
-application code."""
+"""The Lab's release side, from a winning variant to production: prompt
+versions and diffs, labels moved with an audit log (and its check,
+``verify``), prompts exported for application code, trials exported as
+tables and training sets, and the HTML report."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import pandas as pd
 
-from promptlab.analysis import columns
+from promptlab.analysis import columns, frames
 from promptlab.core.lineage import current_user, utcnow
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.errors import NotFoundError
-from promptlab.release import audit, labels
+from promptlab.release import audit, export, finetune, labels, preferences
 from promptlab.release.diff import PromptDiff
+from promptlab.release.export import ExportedSet, TrialFilters
 from promptlab.release.prompt_files import prompt_document, write_prompt_file
-from promptlab.store import Store, prompt_reads
+from promptlab.release.report import ReportData, experiment_row, write_report
+from promptlab.store import Store, prompt_reads, reads, run_reads
 
 
-class PromptRegistry:
-    """``Lab`` methods about named prompts (a mixin: ``Lab`` provides ``store``)."""
+class ReleaseMethods:
+    """``Lab`` methods that take results to production (a mixin: ``Lab`` provides ``store``)."""
 
     store: Store
+
+    def _trials(self, **filters: Unpack[TrialFilters]) -> pd.DataFrame:
+        return frames.read_trials(self.store, frames.trial_filter(**filters))
 
     def prompt_names(self) -> pd.DataFrame:
         """Prompt names ever run, with version and trial counts, most recently used first."""
@@ -85,8 +91,17 @@ class PromptRegistry:
         scores). The recommended model defaults to the one it ran with most.
         Protected labels (``promptlab.toml``) need an approver who is neither
         the author nor you. Returns the recorded event."""
-        return labels.move_label(self.store, name, version, label, action="promote", approved_by=approved_by,
-                                   note=note, evidence=evidence, model=model)  # fmt: skip
+        return labels.move_label(
+            self.store,
+            name,
+            version,
+            label,
+            action="promote",
+            approved_by=approved_by,
+            note=note,
+            evidence=evidence,
+            model=model,
+        )
 
     def rollback(
         self, name: str, label: str = "production", *, approved_by: str | None = None, note: str | None = None
@@ -97,9 +112,16 @@ class PromptRegistry:
         earlier = events[events["to_version"] == previous].iloc[-1]
         model = columns.decode_json(earlier["model"])
         return labels.move_label(
-            self.store, name, previous, label, action="rollback", approved_by=approved_by, note=note,
-            evidence=None, model=Model.from_dict(model) if model else None,
-        )  # fmt: skip
+            self.store,
+            name,
+            previous,
+            label,
+            action="rollback",
+            approved_by=approved_by,
+            note=note,
+            evidence=None,
+            model=Model.from_dict(model) if model else None,
+        )
 
     def export_prompt(
         self,
@@ -118,9 +140,12 @@ class PromptRegistry:
         events = prompt_reads.label_events(self.store, name, label) if version is None and label else pd.DataFrame()
         evidence = columns.decode_json(events.iloc[-1]["evidence"]) if len(events) else None
         document = prompt_document(
-            prompt, label=label if version is None else None, evidence=evidence,
-            exported_at=utcnow().isoformat(timespec="seconds"), exported_by=current_user(),
-        )  # fmt: skip
+            prompt,
+            label=label if version is None else None,
+            evidence=evidence,
+            exported_at=utcnow().isoformat(timespec="seconds"),
+            exported_by=current_user(),
+        )
         return write_prompt_file(Path(path), document, mkdir=mkdir)
 
     def labels(self, name: str | None = None) -> pd.DataFrame:
@@ -143,3 +168,86 @@ class PromptRegistry:
         after the chain began (``report.ok``, ``print(report)``). Events from
         before promptlab kept a chain are counted as unchained, not as breaks."""
         return audit.verify_label_log(self.store)
+
+    # -- exporting -----------------------------------------------------------------
+
+    def export_trials(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None = None,
+        mkdir: bool = False,
+        **trial_filters: Unpack[TrialFilters],
+    ) -> Path:
+        """Write the trials ``trials(**trial_filters)`` returns to CSV, Parquet or
+        JSONL, by ``path``'s suffix unless ``format`` says (``promptlab.release.export``).
+        The folder must exist unless ``mkdir=True`` (as for every export)."""
+        return export.export_trials(self._trials(**trial_filters), path, format, mkdir=mkdir)
+
+    def export_finetune(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        validation_split: float = 0.0,
+        seed: int = 0,
+        mkdir: bool = False,
+        **selection: Unpack[finetune.FinetuneSelection],
+    ) -> ExportedSet:
+        """Write the matching trials as an OpenAI chat fine-tuning set (JSONL), a
+        ``validation_split`` share to ``<stem>.val.jsonl``; validated before anything
+        is written. ``selection``: the ``trials`` filters and the example
+        filters (``min_score`` needs ``evaluator`` unless one evaluator scored
+        the trials; ``vote="up"`` keeps net up-voted ones; errors excluded,
+        inputs deduplicated and corrections used unless told otherwise)."""
+        trial_filters, example_filters = finetune.split_selection(selection)
+        return finetune.export_finetune(
+            self._trials(**trial_filters),
+            path,
+            validation_split=validation_split,
+            seed=seed,
+            mkdir=mkdir,
+            **example_filters,
+        )
+
+    def export_preferences(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        validation_split: float = 0.0,
+        seed: int = 0,
+        mkdir: bool = False,
+        **trial_filters: Unpack[TrialFilters],
+    ) -> ExportedSet:
+        """Write DPO preference pairs (OpenAI's format) from the matching trials'
+        corrections, votes and pairwise judge verdicts (``promptlab.release.preferences``)."""
+        trials = self._trials(**trial_filters)
+        verdicts = reads.pairwise_verdicts(self.store, list(trials["trial_id"]))
+        return preferences.export_preferences(
+            trials, path, scores=verdicts, validation_split=validation_split, seed=seed, mkdir=mkdir
+        )
+
+    def report(
+        self,
+        path: str | os.PathLike[str],
+        experiment: str,
+        *,
+        title: str | None = None,
+        samples: int = 5,
+        mkdir: bool = False,
+    ) -> Path:
+        """Write a self-contained HTML report of ``experiment`` (summary with CIs,
+        plots, sample outputs, prompts and their diffs, feedback, runs) to ``path``."""
+        return write_report(self.report_data(experiment), path, title=title, samples=samples, mkdir=mkdir)
+
+    def report_data(self, experiment: str) -> ReportData:
+        """What the report of ``experiment`` shows: its row, runs, trials and the
+        versions of each prompt its trials used."""
+        row = experiment_row(frames.read_experiments(self.store), experiment, self.store.path)
+        trials = self._trials(experiment=experiment)
+        names = [str(name) for name in dict.fromkeys(trials["prompt_name"])]
+        return ReportData(
+            row,
+            frames.read_runs(self.store, run_reads.RunFilter(experiment=experiment)),
+            trials,
+            {name: self.prompt_versions(name) for name in names},
+        )

@@ -1,0 +1,172 @@
+"""Read queries about runs and experiments: the run list with its headline
+numbers, one run, where a sweep resumes, and experiments with their counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from promptlab.store.reads import Source, TrialFilter, one_row
+
+
+def done_cells(store: Source, run_id: str) -> set[str]:
+    """Cell keys that already have a successful trial in the run."""
+    frame = store.query(
+        "SELECT DISTINCT cell_key FROM trials "
+        "WHERE run_id = ? AND error_type IS NULL AND coalesce(kind, 'sweep') = 'sweep'",
+        [run_id],
+    )
+    return set(frame["cell_key"])
+
+
+def unfinished_runs(store: Source, experiment: str, fingerprint: str, user: str) -> list[dict[str, Any]]:
+    """The user's runs of this sweep that did not finish, newest first."""
+    frame = store.query(
+        """
+        SELECT run_id, status, host, pid, heartbeat_at FROM runs
+        WHERE experiment = ? AND fingerprint = ? AND "user" = ? AND status <> 'done'
+        ORDER BY started_at DESC
+        """,
+        [experiment, fingerprint, user],
+    )
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs to list; every field that is set must match."""
+
+    experiment: str | None = None
+    """Experiment name."""
+
+    user: str | None = None
+    """Who started the run."""
+
+    tag: str | None = None
+    """A tag of the run's experiment."""
+
+    prompt: str | None = None
+    """A prompt name the run used."""
+
+    model: str | None = None
+    """A model name the run used."""
+
+    since: datetime | None = None
+    """Started at or after (UTC)."""
+
+    until: datetime | None = None
+    """Started before (UTC)."""
+
+    search: str | None = None
+    """Text in any of the run's inputs or outputs (any case)."""
+
+    fingerprint: str | None = None
+    """The sweep's fingerprint (same cells)."""
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL condition over runs ``r`` and their trials ``t``, and its parameters."""
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
+        for clause, value in (
+            ("r.experiment = ?", self.experiment),
+            ('r."user" = ?', self.user),
+            ("r.fingerprint = ?", self.fingerprint),
+            ("r.started_at >= ?", self.since),
+            ("r.started_at < ?", self.until),
+            ("list_contains(CAST(e.tags AS VARCHAR[]), ?)", self.tag),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        trial_filter = TrialFilter(prompt=self.prompt, model=self.model, search=self.search)
+        if any(v is not None for v in (self.prompt, self.model, self.search)):
+            condition, trial_params = trial_filter.where()
+            clauses.append(f"r.run_id IN (SELECT run_id FROM trials WHERE {condition})")
+            params += trial_params
+        return " AND ".join(clauses), params
+
+
+def runs(store: Source, where: RunFilter | None = None, *, limit: int | None = None, offset: int = 0) -> pd.DataFrame:
+    """Runs, newest first, with trial counts and headline numbers."""
+    condition, params = (where or RunFilter()).where()
+    page = (f" LIMIT {int(limit)}" if limit is not None else "") + (f" OFFSET {int(offset)}" if offset else "")
+    return store.query(
+        f"""
+        SELECT r.run_id, r.experiment, r.status, r.n_cells,
+               count(t.trial_id) AS n_trials,
+               count(t.error_type) AS n_errors,
+               coalesce(sum(t.cached::INTEGER), 0)::BIGINT AS n_cached,
+               sum(t.cost_usd) AS cost_usd,
+               sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END) AS spent_usd,
+               quantile_cont(t.latency_ms, 0.5) FILTER (WHERE t.error_type IS NULL) AS latency_p50_ms,
+               coalesce(list(DISTINCT t.prompt_name ORDER BY t.prompt_name) FILTER (WHERE t.prompt_name IS NOT NULL),
+                        []) AS prompts,
+               coalesce(list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL), []) AS models,
+               coalesce(any_value(j.n_judge_calls), 0) AS n_judge_calls,
+               coalesce(any_value(j.judge_spent_usd), 0) AS judge_spent_usd,
+               coalesce(sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END), 0)
+                   + coalesce(any_value(j.judge_spent_usd), 0) AS total_spent_usd,
+               r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config,
+               r.heartbeat_at
+        FROM runs r
+        LEFT JOIN (SELECT * FROM trials WHERE coalesce(kind, 'sweep') = 'sweep') t USING (run_id)
+        LEFT JOIN (
+            SELECT run_id, count(*) AS n_judge_calls,
+                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END), 0) AS judge_spent_usd
+            FROM trials WHERE kind = 'judge' GROUP BY run_id
+        ) j USING (run_id)
+        LEFT JOIN experiments e ON e.name = r.experiment
+        WHERE {condition}
+        GROUP BY r.run_id, r.experiment, r.status, r.n_cells, r.started_at, r.ended_at, r."user", r.host,
+                 r.pid, r.source, r.fingerprint, r.config, r.heartbeat_at
+        ORDER BY r.started_at DESC{page}
+        """,
+        params,
+    )
+
+
+def experiments(store: Source) -> pd.DataFrame:
+    """Experiments, most recently active first, with run and trial counts."""
+    return store.query(
+        """
+        WITH trial_stats AS (
+            SELECT experiment,
+                   count(*) FILTER (WHERE coalesce(kind, 'sweep') = 'sweep') AS n_trials,
+                   count(error_type) FILTER (WHERE coalesce(kind, 'sweep') = 'sweep') AS n_errors,
+                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END)
+                       FILTER (WHERE coalesce(kind, 'sweep') = 'sweep'), 0) AS spent_usd,
+                   count(*) FILTER (WHERE kind = 'judge') AS n_judge_calls,
+                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END) FILTER (WHERE kind = 'judge'), 0)
+                       AS judge_spent_usd,
+                   max(created_at) AS last_trial_at,
+                   list(DISTINCT "user" ORDER BY "user") AS users
+            FROM trials GROUP BY experiment
+        ), run_stats AS (
+            SELECT experiment, count(*) AS n_runs FROM runs GROUP BY experiment
+        )
+        SELECT e.name AS experiment, e.description, e.tags, coalesce(r.n_runs, 0) AS n_runs,
+               coalesce(t.n_trials, 0) AS n_trials, coalesce(t.n_errors, 0) AS n_errors,
+               coalesce(t.spent_usd, 0) AS spent_usd, coalesce(t.n_judge_calls, 0) AS n_judge_calls,
+               coalesce(t.judge_spent_usd, 0) AS judge_spent_usd,
+               t.users, e.created_at, e.created_by, t.last_trial_at
+        FROM experiments e
+        LEFT JOIN run_stats r ON r.experiment = e.name
+        LEFT JOIN trial_stats t ON t.experiment = e.name
+        ORDER BY coalesce(t.last_trial_at, e.created_at) DESC
+        """
+    )
+
+
+def experiment(store: Source, name: str) -> dict[str, Any] | None:
+    """The experiment's row, or None."""
+    frame = store.query("SELECT * FROM experiments WHERE name = ?", [name])
+    return None if frame.empty else {str(k): v for k, v in frame.iloc[0].to_dict().items()}
+
+
+def run(store: Source, run_id: str) -> dict[str, Any]:
+    """One run's row; ``run_id`` may be a unique prefix."""
+    frame = store.query("SELECT * FROM runs WHERE starts_with(run_id, ?)", [run_id])
+    return one_row(frame, "run", run_id)
