@@ -3,7 +3,9 @@
 from typing import TYPE_CHECKING, Any
 
 from promptlab import evals
-from promptlab.core.lineage import promptlab_version
+from promptlab.analysis.stats import Comparison
+from promptlab.core.feedback import Verdict
+from promptlab.core.lineage import promptlab_version as _promptlab_version
 from promptlab.core.model import Model
 from promptlab.core.pricing import Price
 from promptlab.core.prompt import Prompt
@@ -20,29 +22,56 @@ from promptlab.errors import (
 from promptlab.gate import CheckResult, check
 from promptlab.lab import Lab
 from promptlab.providers import Completion, Provider, Request, register_provider
+from promptlab.release.audit import ChainProblem, ChainReport
+from promptlab.release.diff import PromptDiff
+from promptlab.release.export import ExportedSet, TrialFilters
+from promptlab.release.finetune import FinetuneSelection
 from promptlab.release.prompt_files import load_prompt
-from promptlab.run import Run
+from promptlab.release.report import ReportData
+from promptlab.run import Run, SweepHandle
+from promptlab.runner.estimate import Estimate
+from promptlab.runner.plan import SweepOptions
+from promptlab.runner.progress import Display, Progress
+from promptlab.store.doctor import Checkup
+from promptlab.store.quarantine import QuarantinedSegment, Salvage
 
-__version__ = promptlab_version()
+__version__ = _promptlab_version()
 
 __all__ = [
+    "ChainProblem",
+    "ChainReport",
     "CheckResult",
+    "Checkup",
+    "Comparison",
     "Completion",
     "ConfigError",
     "DataError",
+    "Display",
+    "Estimate",
+    "ExportedSet",
+    "FinetuneSelection",
     "Lab",
     "Model",
     "NotFoundError",
     "PolicyError",
     "Price",
+    "Progress",
     "Prompt",
+    "PromptDiff",
     "PromptlabError",
     "Provider",
     "ProviderError",
+    "QuarantinedSegment",
+    "ReportData",
     "Request",
     "Run",
+    "Salvage",
     "StoreError",
+    "SweepHandle",
+    "SweepOptions",
     "TemplateError",
+    "TrialFilters",
+    "Verdict",
     "__version__",
     "check",
     "evals",

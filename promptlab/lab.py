@@ -28,7 +28,7 @@ from promptlab.runner.loops import run_sync
 from promptlab.runner.plan import SweepOptions, plan_sweep
 from promptlab.runner.record import record_sweep
 from promptlab.runner.rescore import pair_by_input, prefer_pairs, score_stored
-from promptlab.runner.scoring import check_columns
+from promptlab.runner.scoring import require_columns
 from promptlab.store import Store, reads, run_reads
 from promptlab.store.database import BUSY_TIMEOUT
 from promptlab.store.doctor import Checkup, checkup
@@ -145,7 +145,7 @@ class Lab(ReleaseMethods):
         """``evaluate`` for async code."""
         chosen = evals.coerce(evaluators)
         trials = self._frame(target)
-        check_columns(chosen, list(trials["vars"]))
+        require_columns(chosen, list(trials["vars"]))
         settings = RunSettings(concurrency=concurrency, cache=cache)
         rows = await score_stored(self.store, trials, chosen, settings)
         await asyncio.to_thread(self.store.append, {"scores": rows})

@@ -1,5 +1,6 @@
 """Shared fixtures: every test gets its own history file, a quiet display, and
-providers it can script and count.
+providers it can script and count. What they are built from lives in
+``tests/support/``; tests import helpers from there, never from this file.
 
 - ``isolated_history`` (autouse): ``PROMPTLAB_DB`` points at a fresh file in the
   test's own folder, ``PROMPTLAB_USER=tester``, and no OpenAI key or base URL
@@ -11,46 +12,32 @@ providers it can script and count.
 - ``scripted``: makes a provider registered under a fresh name that counts its
   calls, the most calls in flight, and attempts per input, and can be scripted.
 - ``chromium``, ``jupyter_lab``, ``page``: the real-browser harness of
-  ``browser_support.py``.
+  ``support/browser.py``.
 - ``settle`` / ``plain_query``: wait for background folds, then read the file
   with a plain DuckDB connection like any outside client would.
-- ``team``: a copy of the history a team has after a week (``team_history.py``:
+- ``team``: a copy of the history a team has after a week (``support/team_history.py``:
   several prompts, versions, models, a grid, repeats, failures, judges,
   feedback, labels, an interrupted run), built once per session.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import subprocess
-import sys
-import threading
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
-# The real-browser fixtures (chromium, jupyter_lab, page), for test_browser.py and test_vscode.py.
-from browser_support import chromium, jupyter_lab, page  # noqa: F401
-from team_history import TeamHistory, fill_team_history, register_providers
+# The real-browser fixtures (chromium, jupyter_lab, page), for the tests in e2e/.
+from support.browser import chromium, jupyter_lab, page  # noqa: F401
+from support.history import query_file, settle, trial_row
+from support.providers import Behaviour, RecordingDisplay, ScriptedProvider, running_stub_server
+from support.team_history import TeamHistory, fill_team_history, register_providers
 
 import promptlab as pl
-from promptlab.providers import Completion, Request
-from promptlab.runner.progress import NullDisplay, Progress
-from promptlab.store import database
-from promptlab.store.schema import TABLES
+from promptlab.runner.progress import NullDisplay
 from promptlab.testing import StubServer
-
-
-def settle() -> None:
-    """Wait until every background fold queued so far has finished (they run
-    one at a time on promptlab's fold worker), so the file is quiet."""
-    database._FOLDER.submit(lambda: None).result()
 
 
 @pytest.fixture(autouse=True)
@@ -75,37 +62,6 @@ def lab(tmp_path: Path) -> pl.Lab:
     return pl.Lab(tmp_path / "history.duckdb")
 
 
-def cancel_pending(loop: asyncio.AbstractEventLoop | None) -> None:
-    """Cancel every task on a server's loop (running in its own thread) and wait
-    for them to end, while the loop still runs."""
-    if loop is None or not loop.is_running():
-        return
-
-    async def cancel_others() -> None:
-        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-
-    asyncio.run_coroutine_threadsafe(cancel_others(), loop).result(10)
-
-
-@contextlib.contextmanager
-def running_stub_server(**options: Any) -> Iterator[StubServer]:
-    """``StubServer`` in a thread, shut down cleanly. Its ``__exit__`` only stops
-    the loop: a ``[hang]`` handler (asleep for an hour) is then destroyed by the
-    garbage collector, from whatever thread collects it, printing an "Event loop
-    is closed" traceback, and on Python 3.11.7 a traceback printed in one thread
-    while pytest parses source in another can crash pytest (CPython gh-106905)."""
-    with StubServer(**options) as server:
-        try:
-            yield server
-        finally:
-            cancel_pending(server._loop)
-    if server._loop is not None and not server._loop.is_running():
-        server._loop.close()
-
-
 @pytest.fixture
 def stub_server() -> Iterator[StubServer]:
     """A local OpenAI-compatible server; ``stub_server.url`` is its base URL."""
@@ -119,111 +75,9 @@ def quiet() -> NullDisplay:
     return NullDisplay()
 
 
-class RecordingDisplay:
-    """Keeps what the runner reported; ``reached(n)`` is an event set once
-    ``n`` cells are recorded (usable from another thread)."""
-
-    def __init__(self) -> None:
-        self.title: str | None = None
-        self.progress: Progress | None = None
-        self.messages: list[str] = []
-        self.status: str | None = None
-        self._targets: list[tuple[int, threading.Event]] = []
-
-    @property
-    def done(self) -> int:
-        return self.progress.done if self.progress else 0
-
-    def reached(self, n: int) -> threading.Event:
-        event = threading.Event()
-        self._targets.append((n, event))
-        return event
-
-    def _check(self) -> None:
-        for n, event in self._targets:
-            if self.done >= n:
-                event.set()
-
-    def start(self, title: str, progress: Progress) -> None:
-        self.title, self.progress = title, progress
-        self._check()
-
-    def update(self, progress: Progress) -> None:
-        self.progress = progress
-        self._check()
-
-    def message(self, text: str) -> None:
-        self.messages.append(text)
-
-    def finish(self, progress: Progress, status: str) -> None:
-        self.progress, self.status = progress, status
-        self._check()
-
-
 @pytest.fixture
 def recording_display() -> RecordingDisplay:
     return RecordingDisplay()
-
-
-def last_user_message(messages: Sequence[Mapping[str, str]]) -> str:
-    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-
-
-Behaviour = Callable[[Request, str, int], Awaitable[Completion | None]]
-"""``await behave(request, text, attempt)``: raise to fail the call, return a
-Completion to answer, or None for the default answer. ``text`` is the last
-user message and ``attempt`` counts calls made for that text so far."""
-
-
-class ScriptedProvider:
-    """A provider that answers ``"<model>: <text>"`` unless scripted otherwise,
-    counting calls, attempts per input and the most calls in flight."""
-
-    def __init__(self, name: str, behave: Behaviour | None = None, latency: float = 0.0) -> None:
-        self.name = name
-        self.behave = behave
-        self.latency = latency
-        self.calls = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.attempts: Counter[str] = Counter()
-        self.threads: set[int] = set()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        """The event loop of the latest call."""
-
-    def model(self, model_name: str = "scripted", **params: Any) -> pl.Model:
-        """A Model that runs on this provider."""
-        return pl.Model(model_name, provider=self.name, **params)
-
-    async def complete(self, request: Request) -> Completion:
-        text = last_user_message(request.messages)
-        self.calls += 1
-        self.attempts[text] += 1
-        self.threads.add(threading.get_ident())
-        self.loop = asyncio.get_running_loop()
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            if self.behave is not None:
-                answer = await self.behave(request, text, self.attempts[text])
-                if answer is not None:
-                    return answer
-            words = text.split()
-            return Completion(
-                output=f"{request.model.name}: {text}",
-                finish_reason="stop",
-                prompt_tokens=len(words),
-                completion_tokens=len(words) + 1,
-                request_id=f"scripted-{self.calls}",
-                raw={"text": text},
-            )
-        finally:
-            self.in_flight -= 1
-
-    async def aclose(self) -> None:
-        """Shared instance: nothing to close."""
 
 
 @pytest.fixture
@@ -244,79 +98,12 @@ def settle_fixture() -> Callable[[], None]:
     return settle
 
 
-def query_file(path: str | Path, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-    """Read the file as an outside DuckDB client: a plain read-only connection."""
-    settle()
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
 @pytest.fixture
 def plain_query() -> Callable[..., list[tuple[Any, ...]]]:
     """``plain_query(path, sql, params=None)`` with a plain DuckDB connection,
     after background folds are done (DuckDB refuses a second open of a file
     inside one process while promptlab has it attached)."""
     return query_file
-
-
-@contextlib.contextmanager
-def held_by_another_program(path: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
-    """A process outside promptlab holding the file with a plain DuckDB
-    connection (a DuckDB shell, a DBeaver tab) until the block ends."""
-    code = (
-        "import duckdb, sys\n"
-        f"con = duckdb.connect({str(path)!r}, read_only={read_only})\n"
-        "print('ready', flush=True)\n"
-        "sys.stdin.read()\n"
-        "con.close()\n"
-    )
-    settle()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "ready", holder.communicate()[1]
-        yield holder
-    finally:
-        holder.communicate(timeout=60)  # closes stdin: the holder lets go and exits
-        assert holder.returncode == 0
-
-
-def trial_row(**values: Any) -> dict[str, Any]:
-    """A complete ``trials`` row as the journal stores it; ``values`` override."""
-    row: dict[str, Any] = dict.fromkeys(TABLES["trials"].column_names)
-    row.update(
-        trial_id=uuid.uuid4().hex,
-        run_id="run-by-hand",
-        experiment="by-hand",
-        cell_key=uuid.uuid4().hex[:20],
-        cache_key=uuid.uuid4().hex[:20],
-        prompt_name="p",
-        prompt_version="0" * 12,
-        model="echo",
-        model_id="1" * 12,
-        provider="fake",
-        params={},
-        row_index=0,
-        vars={"text": "hello"},
-        repeat=0,
-        messages=[{"role": "user", "content": "hello"}],
-        output="hello",
-        cached=False,
-        attempts=1,
-        started_at="2026-01-01T00:00:00",
-        created_at="2026-01-01T00:00:01",
-        user="tester",
-        host="here",
-        pid=1,
-        promptlab_version="0",
-    )
-    row.update(values)
-    return row
 
 
 @pytest.fixture(name="trial_row")

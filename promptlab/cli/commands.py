@@ -1,7 +1,7 @@
 """The ``promptlab`` command: run experiment files and browse the history.
 
 The same library underneath: every command is a few calls on ``Lab``, and
-``cli_format`` turns what comes back into text. This is the only module that
+``render.py`` turns what comes back into text. This is the only module that
 catches ``PromptlabError``: it prints ``error: <message>`` and exits 2.
 
 Exit codes: 0 done; 1 a run in which every trial failed, a ``check`` that
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from promptlab import Run
 from promptlab.analysis import stats
 from promptlab.analysis.columns import EVAL_ERRORS
 from promptlab.cli import render, show
@@ -33,7 +34,6 @@ from promptlab.errors import PromptlabError, StoreError
 from promptlab.lab import Lab, default_db_path
 from promptlab.providers.endpoints import allowed_endpoints, check_endpoints
 from promptlab.providers.model_files import KNOWN_MODELS, pull
-from promptlab.run import Run
 from promptlab.runner.estimate import estimate_without_writing
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from promptlab import evals
-from promptlab.cli.yaml_checks import Checker, read_yaml, shown
+from promptlab.cli.strict_yaml import FileValues, read_yaml, shown
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.errors import ConfigError, ExperimentFileError, SecretInConfigError
@@ -155,7 +155,7 @@ class ExperimentFile:
         return arguments
 
 
-def _prompt(check: Checker, entry: Any, key: str) -> Prompt:
+def _prompt(check: FileValues, entry: Any, key: str) -> Prompt:
     if isinstance(entry, str):
         entry = {"template": entry}
     if not isinstance(entry, Mapping):
@@ -176,7 +176,7 @@ def _prompt(check: Checker, entry: Any, key: str) -> Prompt:
         raise check.error(key, str(exc)) from exc
 
 
-def _model(check: Checker, entry: Any, key: str) -> Model:
+def _model(check: FileValues, entry: Any, key: str) -> Model:
     if isinstance(entry, str):
         entry = {"name": entry}
     if not isinstance(entry, Mapping):
@@ -212,7 +212,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _params(check: Checker, value: Any) -> dict[str, tuple[Any, ...]]:
+def _params(check: FileValues, value: Any) -> dict[str, tuple[Any, ...]]:
     if not isinstance(value, Mapping):
         example = "{temperature: [0.0, 0.7]}"
         raise check.error("params", f"must be a mapping of parameter to values, e.g. {example}, got {shown(value)}")
@@ -225,7 +225,7 @@ def _params(check: Checker, value: Any) -> dict[str, tuple[Any, ...]]:
     return grid
 
 
-def _data(check: Checker, value: Any, allow_outside: Sequence[Path]) -> Path:
+def _data(check: FileValues, value: Any, allow_outside: Sequence[Path]) -> Path:
     text = check.text(value, "data", "data/reviews.jsonl")
     folder = check.path.parent.resolve()
     data = (folder / Path(text).expanduser()).resolve()  # an absolute path stays itself
@@ -259,7 +259,7 @@ def _importable_from(folder: Path) -> Iterator[None]:
             sys.path.remove(entry)
 
 
-def _evaluator(check: Checker, entry: Any, key: str) -> Evaluator:
+def _evaluator(check: FileValues, entry: Any, key: str) -> Evaluator:
     if isinstance(entry, Mapping):
         arguments = {str(k): v for k, v in entry.items()}
         name = arguments.pop("name", None)
@@ -287,7 +287,7 @@ def load_experiment(
     that its ``data`` may name."""
     path = Path(path)
     allowed = [Path(p).expanduser().resolve() for p in allow_outside]
-    check = Checker(path)
+    check = FileValues(path)
     document = read_yaml(path)
     if document is None:
         raise ExperimentFileError(f"{path}: the file is empty; it needs the keys {', '.join(REQUIRED_KEYS)}")

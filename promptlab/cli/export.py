@@ -14,7 +14,7 @@ import sys
 import warnings
 from typing import Any
 
-from promptlab.lab import Lab
+from promptlab import Lab
 from promptlab.release import export
 from promptlab.release.export import TrialFilters
 

@@ -41,6 +41,34 @@ HEADER_PARAMS = ("headers", "extra_headers", "default_headers", "extra_query")
 CONFIG_NAMES = ("name", "provider", "base_url", "price", "api_key_env", "origin")
 """What configures a ``Model`` besides its parameters (so never a parameter's name)."""
 
+OPENAI_PARAMETERS = frozenset(
+    {
+        "temperature",
+        "max_tokens",
+        "max_completion_tokens",
+        "top_p",
+        "seed",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "reasoning_effort",
+        "user",
+        "n",
+    }
+)
+"""Parameters OpenAI's chat API names: the OpenAI-compatible provider sends these as
+arguments and anything else a model carries (top_k, min_p, ...) in ``extra_body``."""
+
+MODEL_PARAMETERS = OPENAI_PARAMETERS | {"top_k", "min_p", "stream"}
+"""Names that are model parameters, whatever the server (a sweep option by one of these names is a slip)."""
+
+
 FROM_HISTORY = "history"
 """``Model.origin`` of a config read back from a history (a label's model, a run's config)."""
 

@@ -11,19 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from promptlab.errors import ConfigError, EvaluatorError
-from promptlab.evals.judges import judge, pairwise_judge
 from promptlab.evals.protocol import (
     REGISTRY,
     Check,
     CheckEvaluator,
     Evaluator,
-    JudgeCalls,
     Score,
     TrialView,
-    as_score,
-    from_spec,
     register,
-    spec,
 )
 
 
@@ -342,37 +337,3 @@ def _import(path: str) -> Callable[..., Any]:
     if not callable(target):
         raise ConfigError(f"{path!r} is not a function")
     return target
-
-
-__all__ = [
-    "REGISTRY",
-    "CheckEvaluator",
-    "Evaluator",
-    "JudgeCalls",
-    "Score",
-    "TrialView",
-    "as_score",
-    "code",
-    "coerce",
-    "contains",
-    "cost_under",
-    "exact",
-    "from_spec",
-    "icontains",
-    "json_schema",
-    "json_valid",
-    "judge",
-    "latency_under",
-    "max_length",
-    "not_contains",
-    "one_of",
-    "pairwise_judge",
-    "parse",
-    "regex",
-    "register",
-    "rouge_l",
-    "similarity",
-    "spec",
-    "token_f1",
-    "word_count",
-]

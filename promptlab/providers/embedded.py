@@ -34,8 +34,9 @@ from typing import Any
 from promptlab.core.hashing import content_hash
 from promptlab.core.model import Model
 from promptlab.errors import ModelFileError, TransientError
-from promptlab.providers import Completion, Request, model_files
+from promptlab.providers import model_files
 from promptlab.providers.openai_compat import OpenAICompatProvider
+from promptlab.providers.protocol import Completion, Request
 
 SLOTS = int(os.environ.get("PROMPTLAB_LOCAL_SLOTS", "4"))
 """Parallel sequences per server (``PROMPTLAB_LOCAL_SLOTS``); calls beyond it queue."""

@@ -9,7 +9,7 @@ from typing import Any
 from promptlab.core.model import Model
 from promptlab.core.pricing import Price
 from promptlab.errors import PermanentError
-from promptlab.providers import Completion, Request
+from promptlab.providers.protocol import Completion, Request
 
 Responder = Callable[[Sequence[Mapping[str, str]], Model], str]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import openai
 
-from promptlab.core.model import Model
+from promptlab.core.model import OPENAI_PARAMETERS, Model
 from promptlab.core.redaction import Redactor
 from promptlab.errors import (
     CallTimeoutError,
@@ -23,30 +23,9 @@ from promptlab.errors import (
     RateLimitError,
     TransientError,
 )
-from promptlab.providers import Completion, Request
 from promptlab.providers.endpoints import key_variable
+from promptlab.providers.protocol import Completion, Request
 
-# Sent as named arguments; everything else a Model carries goes in extra_body,
-# so server-specific parameters (top_k, min_p, ...) reach servers that take them.
-_NAMED_PARAMS = {
-    "temperature",
-    "max_tokens",
-    "max_completion_tokens",
-    "top_p",
-    "seed",
-    "stop",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "response_format",
-    "tools",
-    "tool_choice",
-    "reasoning_effort",
-    "user",
-    "n",
-}
 _TRANSIENT_STATUS = {408, 409, 425, 500, 502, 503, 504, 520, 521, 522, 524, 529}
 
 
@@ -171,8 +150,8 @@ class OpenAICompatProvider:
         """One chat completion; streamed when the model has ``stream=True``."""
         params = dict(request.model.params)
         stream = bool(params.pop("stream", False))
-        named = {k: v for k, v in params.items() if k in _NAMED_PARAMS}
-        extra = {k: v for k, v in params.items() if k not in _NAMED_PARAMS}
+        named = {k: v for k, v in params.items() if k in OPENAI_PARAMETERS}
+        extra = {k: v for k, v in params.items() if k not in OPENAI_PARAMETERS}
         kwargs: dict[str, Any] = {
             "model": request.model.name,
             "messages": list(request.messages),

@@ -172,16 +172,7 @@ def plain_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
     return [{"role": m.get("role"), "content": m.get("content")} for m in messages]
 
 
-def finetune_examples(
-    trials: pd.DataFrame,
-    *,
-    evaluator: str | None = None,
-    min_score: float | None = None,
-    vote: VoteFilter | None = None,
-    exclude_errors: bool = True,
-    dedupe_inputs: bool = True,
-    use_corrections: bool = True,
-) -> list[dict[str, Any]]:
+def finetune_examples(trials: pd.DataFrame, **filters: Unpack[FinetuneFilters]) -> list[dict[str, Any]]:
     """OpenAI chat examples from a trials DataFrame (``lab.trials(...)``).
 
     ``min_score`` keeps trials whose ``score_<evaluator>`` is at least that
@@ -193,15 +184,7 @@ def finetune_examples(
     every evaluator's scores, then the most up-voted, then the newest). Trials
     without an answer are always left out.
     """
-    kept, _ = select_trials(
-        trials,
-        evaluator=evaluator,
-        min_score=min_score,
-        vote=vote,
-        exclude_errors=exclude_errors,
-        dedupe_inputs=dedupe_inputs,
-        use_corrections=use_corrections,
-    )
+    kept, _ = select_trials(trials, **filters)
     return examples_of(kept)
 
 

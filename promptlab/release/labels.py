@@ -114,7 +114,7 @@ class Policy:
             "approvers": sorted(self.approvers),
         }
 
-    def check(self, label: str, *, author: str | None, mover: str, approved_by: str | None) -> None:
+    def authorize(self, label: str, *, author: str | None, mover: str, approved_by: str | None) -> None:
         """Raise ``PolicyError`` unless this move of ``label`` is allowed."""
         if label not in self.protected:
             return
@@ -219,7 +219,7 @@ def move_label(
         events = prompt_reads.label_events(store)
         policy = Policy.beside(store.path)
         _refuse_if_policy_vanished(policy, events, label)
-        policy.check(label, author=stored["created_by"], mover=mover, approved_by=approved_by)
+        policy.authorize(label, author=stored["created_by"], mover=mover, approved_by=approved_by)
         chosen = model or _recommended_model(store, name, version)
         seq, prev_hash = audit.chain_link(events)
         row = {

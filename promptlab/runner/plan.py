@@ -14,14 +14,14 @@ from typing import Any, Literal, TypedDict
 
 from promptlab import evals
 from promptlab.core.grid import Cell, Sweep, expand, fingerprint, make_sweep, model_variants
-from promptlab.core.model import Model
+from promptlab.core.model import MODEL_PARAMETERS, Model
 from promptlab.core.prompt import Prompt
 from promptlab.core.rows import Data, load_rows
 from promptlab.errors import ConfigError
 from promptlab.evals.protocol import Evaluator
 from promptlab.runner.cells import RunSettings
 from promptlab.runner.progress import Display
-from promptlab.runner.scoring import check_columns
+from promptlab.runner.scoring import require_columns
 
 
 class SweepOptions(TypedDict, total=False):
@@ -85,32 +85,6 @@ class PlannedSweep:
     """Identifies the sweep by its cells, so running it again can resume its run."""
 
 
-MODEL_PARAMETERS = frozenset(
-    {
-        "temperature",
-        "max_tokens",
-        "max_completion_tokens",
-        "top_p",
-        "top_k",
-        "min_p",
-        "seed",
-        "stop",
-        "presence_penalty",
-        "frequency_penalty",
-        "logit_bias",
-        "logprobs",
-        "top_logprobs",
-        "response_format",
-        "tools",
-        "tool_choice",
-        "reasoning_effort",
-        "stream",
-        "n",
-    }
-)
-"""Names that are model parameters, not sweep options (a common slip)."""
-
-
 def check_options(options: Mapping[str, Any]) -> None:
     """Refuse a keyword ``sweep`` doesn't take (a misspelt option would otherwise
     be ignored and the sweep run with the default), naming the nearest one."""
@@ -141,7 +115,7 @@ def plan_sweep(
     sweep = make_sweep(prompts, models, rows, options.get("params"), options.get("repeats", 1))
     described = str(data) if isinstance(data, (str, os.PathLike)) else f"{type(data).__name__} of {len(rows)} rows"
     evaluators = evals.coerce(options.get("evaluators"))
-    check_columns(evaluators, rows)  # a missing `expected` column fails now, not after the calls
+    require_columns(evaluators, rows)  # a missing `expected` column fails now, not after the calls
     variants = model_variants(sweep.models, sweep.params)
     cells = expand(sweep, variants)
     return PlannedSweep(

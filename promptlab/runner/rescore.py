@@ -81,7 +81,12 @@ async def prefer_pairs(
     """The judge's preference per pair, and the score rows recording it on both trials."""
     user = current_lineage().user
     limit = asyncio.Semaphore(settings.concurrency)
-    outcome = {"a": (1.0, "win", 0.0, "loss"), "b": (0.0, "loss", 1.0, "win"), "tie": (0.5, "tie", 0.5, "tie")}
+    # (value, label) for trial A, then for trial B, by the judge's winner
+    outcome = {
+        "a": ((1.0, "win"), (0.0, "loss")),
+        "b": ((0.0, "loss"), (1.0, "win")),
+        "tie": ((0.5, "tie"), (0.5, "tie")),
+    }
 
     async def work(judges: CellRunner, group: pd.DataFrame) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         async def one(row: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -89,28 +94,13 @@ async def prefer_pairs(
             view_b = TrialView.from_row({k[:-2]: v for k, v in row.items() if k.endswith("_b")})
             async with limit:
                 preference = await judge.prefer(view_a, view_b, judges)
-            value_a, label_a, value_b, label_b = outcome[preference.winner]
             first = preference.judge_trial_ids[0]
-            rows = [
-                score_row(
-                    view_a.trial_id,
-                    str(row["run_id_a"]),
-                    judge,
-                    Score(value_a, label=label_a, explanation=preference.explanation, judge_trial_id=first),
-                    error=None,
-                    user=user,
-                ),
-                score_row(
-                    view_b.trial_id,
-                    str(row["run_id_b"]),
-                    judge,
-                    Score(value_b, label=label_b, explanation=preference.explanation, judge_trial_id=first),
-                    error=None,
-                    user=user,
-                ),
-            ]
-            for recorded, opponent in zip(rows, (view_b.trial_id, view_a.trial_id), strict=True):
-                recorded["args"] = {**recorded["args"], "opponent": opponent}
+            sides = [(view_a, row["run_id_a"], view_b), (view_b, row["run_id_b"], view_a)]
+            rows = []
+            for (view, run_id, opponent), (value, label) in zip(sides, outcome[preference.winner], strict=True):
+                score = Score(value, label=label, explanation=preference.explanation, judge_trial_id=first)
+                recorded = score_row(view.trial_id, str(run_id), judge, score, error=None, user=user)
+                rows.append({**recorded, "args": {**recorded["args"], "opponent": opponent.trial_id}})
             verdict = {
                 "input": row["input"],
                 "trial_a": view_a.trial_id,

@@ -12,7 +12,7 @@ from promptlab.errors import ConfigError
 from promptlab.evals.protocol import Described, Evaluator, JudgeCalls, Score, TrialView, spec
 
 
-def check_columns(evaluators: Sequence[Evaluator], rows: Sequence[Mapping[str, Any]]) -> None:
+def require_columns(evaluators: Sequence[Evaluator], rows: Sequence[Mapping[str, Any]]) -> None:
     """Raise before any call when an evaluator needs a column some row lacks."""
     for evaluator in evaluators:
         for column in sorted(evaluator.required_columns()):

@@ -15,7 +15,7 @@ from promptlab.ui.results import ResultsGrid
 from promptlab.ui.review import ReviewPanel
 
 if TYPE_CHECKING:
-    from promptlab.lab import Lab
+    from promptlab import Lab
 
 TABS = ("Build & run", "Results", "History", "Review", "Registry")
 
@@ -79,7 +79,7 @@ def playground(
     notebook's variables).
     """
     if lab is None:
-        from promptlab.lab import Lab
+        from promptlab import Lab
 
         lab = Lab()
     return Playground(lab, models=models, namespace=namespace)

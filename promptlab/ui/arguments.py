@@ -16,16 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from promptlab import SweepOptions
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.core.rows import Data
 from promptlab.errors import ConfigError
-from promptlab.runner.plan import SweepOptions
 
 if TYPE_CHECKING:
-    from promptlab.lab import Lab
-    from promptlab.run import SweepHandle
-    from promptlab.runner.progress import Display
+    from promptlab import Display, Lab, SweepHandle
 
 DATA_SUFFIXES = (".jsonl", ".csv", ".parquet")
 """Files the builder offers from ``experiments/``."""

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
+from promptlab import SweepOptions
 from promptlab.core.model import Model
 from promptlab.errors import ConfigError, PromptlabError
-from promptlab.runner.plan import SweepOptions
 from promptlab.ui.arguments import (
     SweepArguments,
     format_param_grid,
@@ -40,8 +40,7 @@ from promptlab.ui.prompt_editor import PromptEditor
 from promptlab.ui.run_panel import RunPanel
 
 if TYPE_CHECKING:
-    from promptlab.lab import Lab
-    from promptlab.run import SweepHandle
+    from promptlab import Lab, SweepHandle
     from promptlab.ui.progress import SweepWatch
 
 AUTO_ESTIMATE_CELLS = 2000

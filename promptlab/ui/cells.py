@@ -18,7 +18,7 @@ from promptlab.ui.feedback import FeedbackBar
 from promptlab.ui.scores import JudgeButton, judge_trials, scores_html
 
 if TYPE_CHECKING:
-    from promptlab.lab import Lab
+    from promptlab import Lab
 
 SHORT = 240
 """Characters of an output shown before "more"."""

@@ -18,7 +18,7 @@ from promptlab.errors import PromptlabError
 from promptlab.ui.common import button, error_html, escape
 
 if TYPE_CHECKING:
-    from promptlab.lab import Lab
+    from promptlab import Lab
 
 
 FEEDBACK_COLUMNS = ("votes_up", "votes_down", "correction", "n_comments")

@@ -28,7 +28,7 @@ from promptlab.ui.diff import prompt_diff_html
 from promptlab.ui.listing import experiments_html, run_line, version_label
 
 if TYPE_CHECKING:
-    from promptlab.lab import Lab
+    from promptlab import Lab
 
 RUNS_PER_PAGE = 20
 AUTO_REFRESH_SECONDS = 5.0

@@ -10,8 +10,7 @@ from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from promptlab.run import SweepHandle
-from promptlab.runner.progress import Progress
+from promptlab import Progress, SweepHandle
 from promptlab.ui.common import RED, SHUTTING_DOWN, escape, guarded, muted
 
 MIN_INTERVAL = 0.2

@@ -17,7 +17,7 @@ from promptlab.ui.diff import prompt_diff_html
 if TYPE_CHECKING:
     import pandas as pd
 
-    from promptlab.lab import Lab
+    from promptlab import Lab
 
 EXPORT_FORMATS = (".json", ".yaml", ".py")
 

@@ -16,10 +16,10 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 
+from promptlab import Run
 from promptlab.analysis import plots
 from promptlab.core.pricing import dollars
 from promptlab.errors import ConfigError
-from promptlab.run import Run
 from promptlab.ui.cells import EmptyCell, InputCell, OutputCell
 from promptlab.ui.common import (
     MUTED,
@@ -41,7 +41,7 @@ from promptlab.ui.table import page_count, page_of, results_table, select_rows, 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from promptlab.lab import Lab
+    from promptlab import Lab
 
 PAGE_SIZES = (10, 25, 50, 100)
 EMPTY_COLUMNS = ["trial_id", "params", "vars", "prompt_name", "prompt_version", "model", "row_index", "repeat"]

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
+from promptlab import Run
 from promptlab.analysis.plots import variant_labels
 from promptlab.errors import ConfigError
-from promptlab.run import Run
 from promptlab.ui.cells import input_lines, trial_meta, trial_text
 from promptlab.ui.common import (
     MUTED,
@@ -35,7 +35,7 @@ from promptlab.ui.feedback import FeedbackBar, remember_totals
 from promptlab.ui.scores import JudgeButton, judge_trials, score_labels, scores_html
 
 if TYPE_CHECKING:
-    from promptlab.lab import Lab
+    from promptlab import Lab
 
 KEYS = {"j": "next", "n": "next", "k": "previous", "p": "previous", "u": "up", "d": "down"}
 """Single-key commands of the key box."""

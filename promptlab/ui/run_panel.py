@@ -17,8 +17,7 @@ from promptlab.ui.progress import SweepWatch, WidgetDisplay
 from promptlab.ui.results import ResultsGrid
 
 if TYPE_CHECKING:
-    from promptlab.lab import Lab
-    from promptlab.run import SweepHandle
+    from promptlab import Lab, SweepHandle
 
 LIVE_REFRESH_SECONDS = 1.0
 """How often the results grid re-reads a running sweep's trials."""

@@ -27,7 +27,7 @@ from promptlab.errors import PromptlabError
 from promptlab.ui.common import MUTED, RED, block, error_html, escape, messages_text, present, truncate
 
 if TYPE_CHECKING:
-    from promptlab.lab import Lab
+    from promptlab import Lab
 
 SHORT_EXPLANATION = 90
 """Characters of an explanation or evaluator error shown before "more" (all of it is in the tooltip)."""

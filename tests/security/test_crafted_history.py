@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import query_file, settle, trial_row
+from support.history import query_file, settle, trial_row
 
 import promptlab as pl
 from promptlab.cli import main

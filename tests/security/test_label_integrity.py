@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import settle
+from support.history import settle
 
 import promptlab as pl
 from promptlab.core.hashing import new_id

@@ -22,7 +22,7 @@ from typing import Any
 import markupsafe
 import pandas as pd
 import pytest
-from conftest import settle
+from support.history import settle
 
 import promptlab as pl
 from promptlab.cli import main

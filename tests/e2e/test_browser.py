@@ -1,0 +1,262 @@
+"""GitHub issue 4: the widget app works for a person in JupyterLab, in a real browser.
+
+Debian's chromium, driven by Playwright (see tests/support/browser.py), opens
+the quickstart in JupyterLab, runs every cell from the Run menu, writes two
+prompt variants in the app, presses Run, waits for the progress bar and the
+results, opens the run from History, votes in Review and looks at the
+Registry. Then (issue 11) the app opens on the history a team has after a
+week (tests/support/team_history.py: several prompts, versions and models, a judge,
+failures, votes, labels, an interrupted run), and History, Results and
+Registry are read and used on it. A screenshot of each part of the app goes
+to ``artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from support.browser import (
+    CELLS,
+    FIRST_REVIEW,
+    ROOT,
+    SECONDS,
+    JupyterLab,
+    button,
+    current_panel,
+    run_and_watch,
+    selected_text,
+    shoot,
+    tab,
+    write_two_variants,
+)
+from support.team_history import TeamHistory
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+TABS = ("Build & run", "Results", "History", "Review")
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+def _menu(page: Page, menu: str, item: str) -> None:
+    page.get_by_role("menuitem", name=menu, exact=True).click()
+    page.get_by_role("menuitem", name=item).first.click()
+
+
+def code_cell_count(notebook: Path) -> int:
+    import nbformat
+
+    return sum(cell.cell_type == "code" for cell in nbformat.read(notebook, as_version=4).cells)
+
+
+def run_all_cells(page: Page, n_code_cells: int, timeout: float = 300) -> None:
+    """Once the kernel is idle, clear the stored outputs, then Run → Run All
+    Cells and wait until the last code cell shows ``[n]:`` (a fresh kernel
+    ran all n cells in order)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt")
+    page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .jp-CodeCell').length === n", arg=n_code_cells)
+    # The status bar reads "No Kernel | Initializing", then "Python 3 (ipykernel) | Connecting", then "| Idle";
+    # a Run All clicked before the kernel is there can be lost.
+    page.wait_for_function(
+        """() => { const text = document.querySelector('#jp-main-statusbar')?.textContent ?? '';
+                   return text.includes('| Idle') && !text.includes('No Kernel'); }""",
+        timeout=120 * SECONDS,
+    )
+    _menu(page, "Edit", "Clear Outputs of All Cells")
+    page.wait_for_function(
+        r"""() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
+                  .every(p => !/[\d*]/.test(p.textContent))"""
+    )
+    _menu(page, "Run", "Run All Cells")
+    started = r"""() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
+                        .some(p => /[\d*]/.test(p.textContent))"""
+    try:
+        page.wait_for_function(started, timeout=30 * SECONDS)
+    except PlaywrightTimeoutError:  # the command was lost (seen once while the kernel was still connecting): once more
+        _menu(page, "Run", "Run All Cells")
+    try:
+        page.wait_for_function(
+            """n => {
+                const prompts = document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt');
+                return prompts.length === n && prompts[n - 1].textContent.trim() === `[${n}]:`;
+            }""",
+            arg=n_code_cells,
+            timeout=timeout * SECONDS,
+        )
+    except PlaywrightTimeoutError:
+        shoot(page, "failed_run_all", for_docs=False)
+        raise AssertionError(f"the notebook did not run to the end; prompts: {prompts.all_inner_texts()}") from None
+    tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback (most recent call last)")
+    assert tracebacks.count() == 0, tracebacks.first.inner_text()
+
+
+def hide_file_browser(page: Page) -> None:
+    """Close the left sidebar so the app gets the page's width."""
+    current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+    if current.count():
+        current.first.click()
+
+
+def test_quickstart_app_runs_a_sweep_in_a_real_browser(page: Page, jupyter_lab: JupyterLab) -> None:
+    from playwright.sync_api import expect
+
+    notebook = Path("notebooks/01_quickstart.ipynb")
+    page.goto(jupyter_lab.page_url(notebook.as_posix()))
+    run_all_cells(page, code_cell_count(ROOT / notebook))
+    hide_file_browser(page)
+
+    # The last cell's output is the app, on its "Build & run" tab.
+    app = page.locator(".jp-Notebook .jp-CodeCell").last.locator(".jp-OutputArea-output").first
+    button(app, "Run").wait_for()
+    titles = [label.strip() for label in app.locator(".lm-TabBar-tabLabel").all_inner_texts()]
+    assert [title for title in titles if title in TABS] == list(TABS), titles
+    write_two_variants(app)
+    shoot(app, "builder")
+    run_id = run_and_watch(app)
+
+    # History lists the new run; Open shows it on the Results tab.
+    tab(app, "History").click()
+    history = current_panel(app)
+    button(history, "Refresh").click()
+    row = history.locator(".widget-hbox", has_text=f"run {run_id}").last
+    expect(row).to_contain_text("playground")
+    filters = history.locator("select:visible")
+    expect(filters.first.locator("option", has_text="tester")).to_have_count(1)  # the filters know who ran
+    shoot(app, "quickstart_history", for_docs=False)  # the docs show a team's history (below)
+    shown = [selected_text(filters.nth(i)) for i in range(4)]  # user, experiment, prompt, model (no tags: hidden)
+    assert shown == ["anyone", "any", "any", "any"], shown  # not empty boxes
+    expect(history.get_by_text("tag", exact=True)).to_be_hidden()
+    button(row, "Open").click()
+    results = current_panel(app)
+    expect(results).to_contain_text(f"{CELLS}/{CELLS} trials")
+    expect(results.get_by_text(FIRST_REVIEW, exact=False).first).to_be_visible()
+    shoot(app, "results")
+
+    # Review one by one: a thumbs-up on the first output is recorded.
+    button(results, "Review one by one").click()
+    review = current_panel(app)
+    expect(review).to_contain_text(FIRST_REVIEW)
+    review.get_by_text("next after a vote").click()  # stay on this output to see its count change
+    button(review, "👍 up").click()
+    expect(review.get_by_text(re.compile(r"▲ 1\b")).first).to_be_visible()
+    shoot(app, "review")
+
+    # The registry lists the prompt names just run, ready to label and export.
+    tab(app, "Registry").click()
+    registry = current_panel(app)
+    button(registry, "Refresh").click()
+    prompt_names = registry.locator("select").first
+    expect(prompt_names.locator("option", has_text="one_word")).to_have_count(1)
+    prompt_names.select_option(label="one_word")
+    expect(registry.get_by_placeholder("one_word.prompt.json")).to_be_visible()  # the kernel showed one_word
+    assert selected_text(prompt_names) == "one_word"
+    version = registry.locator("select").nth(1)
+    assert re.fullmatch(r"[0-9a-f]{12}", selected_text(version)), "the newest version is chosen"
+    expect(button(registry, "Promote")).to_be_visible()
+    shoot(app, "quickstart_registry", for_docs=False)
+    shoot(page, "quickstart", for_docs=False)
+
+
+def write_notebook(path: Path, *cells: str) -> None:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(notebook, path)
+
+
+def team_history_view(page: Page, app: Locator, team: TeamHistory) -> Locator:
+    """History: everyone's runs, the interrupted one saying what happened, filters over
+    several models. The judged run's row."""
+    from playwright.sync_api import expect
+
+    tab(app, "History").click()
+    history = current_panel(app)
+    expect(history.get_by_text("6 runs · newest first")).to_be_visible()
+    crashed = history.locator(".widget-hbox", has_text=f"run {team.runs['crashed'][:8]}").last
+    expect(crashed).to_contain_text("interrupted")
+    expect(crashed).to_contain_text("run the same sweep again to resume it")
+    grid_row = history.locator(".widget-hbox", has_text=f"run {team.runs['grid'][:8]}").last
+    expect(grid_row).to_contain_text("models: echo, flaky, upper")
+    expect(grid_row).to_contain_text("(88 calls)")
+    model = history.locator(".widget-dropdown", has=page.locator(".widget-label", has_text="model")).locator("select")
+    assert [o.strip() for o in model.locator("option").all_inner_texts()] == ["any", "echo", "flaky", "upper"]
+    model.select_option(label="flaky")
+    expect(history.get_by_text("2 runs · newest first")).to_be_visible()
+    model.select_option(label="any")
+    expect(history.get_by_text("6 runs · newest first")).to_be_visible()
+    assert selected_text(model) == "any"  # a filter's None for "any" once left the box empty here
+    shoot(app, "history")
+    return grid_row
+
+
+def team_results_view(app: Locator, grid_row: Locator) -> None:
+    """Results of the judged run on three models: verdicts with reasons, evaluator errors, the judge's call."""
+    from playwright.sync_api import expect
+
+    button(grid_row, "Open").click()
+    # 8 inputs × 12 variants: some 2,500 widgets for the page (~3 s headless, more in a browser)
+    expect(tab(app, "Results")).to_have_class(re.compile(r"\blm-mod-current\b"), timeout=120 * SECONDS)
+    results = current_panel(app)
+    expect(results).to_contain_text("96/96 trials")
+    expect(results.get_by_text("summarize@1828dd · flaky (temperature=0.7)").first).to_be_visible()
+    expect(results.get_by_text("fine, one sentence", exact=False).first).to_be_visible()
+    expect(results.get_by_text("evaluator error: ValueError: lamp", exact=False).first).to_be_attached()
+    expect(results.locator("th", has_text="eval errors").first).to_be_visible()
+    results.get_by_placeholder("filter inputs and outputs").fill("lamp")  # one input: its two repeats
+    results.get_by_placeholder("filter inputs and outputs").press("Enter")
+    expect(results.get_by_text("of 1 · 2 of 8 inputs")).to_be_visible()
+    expect(results.get_by_text("#0 · repeat 0")).to_have_count(0)  # the page's cells were drawn again
+    expect(results.get_by_text("⚠ short_enough: evaluator error: ValueError: lamp", exact=False).first).to_be_visible()
+    shoot(app, "results_judged")
+    results.locator(".widget-toggle-button", has_text=re.compile(r"^\s*judge\s*$")).first.click()
+    expect(results.get_by_text("Rubric: Is it one clear sentence?", exact=False).first).to_be_visible()
+    shoot(app, "results_judge_call", for_docs=False)
+
+
+def team_registry_view(app: Locator) -> None:
+    """Registry: three versions, the models of each, labels, the audit log with the rollback, a diff."""
+    from playwright.sync_api import expect
+
+    tab(app, "Registry").click()
+    registry = current_panel(app)
+    registry.locator("select").first.select_option(label="summarize")
+    expect(registry.get_by_placeholder("summarize.prompt.json")).to_be_visible()
+    expect(registry.get_by_text("echo, flaky, upper").first).to_be_visible()
+    expect(registry.get_by_text("production, staging").first).to_be_visible()
+    expect(registry).to_contain_text("(rollback by ana, approved by lee) — v3 is too long for the app")
+    button(registry, "Show diff").click()
+    expect(registry.locator(".pl-diff table.diff")).to_be_visible()
+    shoot(app, "registry")
+
+
+def test_the_app_on_a_teams_history_in_a_real_browser(
+    page: Page, jupyter_lab: JupyterLab, team_history_template: TeamHistory
+) -> None:
+    """The app over the history a team has after a week (tests/support/team_history.py): several
+    prompts and versions, three models on one run, a grid, repeats, failures, a judge,
+    evaluator errors, votes, labels and an interrupted run. It once crashed on opening."""
+    team = team_history_template.copy_to(jupyter_lab.root / "team")
+    write_notebook(
+        jupyter_lab.root / "team.ipynb",
+        "import promptlab as pl\n\nlab = pl.Lab('team/history.duckdb')",
+        "pl.ui.playground(lab)",
+    )
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    page.goto(jupyter_lab.page_url("team.ipynb"))
+    run_all_cells(page, 2)
+    hide_file_browser(page)
+    app = page.locator(".jp-Notebook .jp-CodeCell").last.locator(".jp-OutputArea-output").first
+    button(app, "Run").wait_for()
+    grid_row = team_history_view(page, app, team)
+    team_results_view(app, grid_row)
+    team_registry_view(app)
+    tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback (most recent call last)")
+    assert tracebacks.count() == 0, tracebacks.first.inner_text()
+    assert page_errors == []

@@ -1,0 +1,320 @@
+"""The history browser: everyone's runs, newest first, filtered; open a run,
+load it into the builder, compare a prompt's versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from support.team_history import TeamHistory
+from support.widgets import text_of
+
+import promptlab as pl
+from promptlab.runner.progress import NullDisplay
+from promptlab.testing import fake_model
+from promptlab.ui import HistoryBrowser, Playground, ResultsGrid, SweepBuilder, history, playground
+from promptlab.ui.arguments import sweep_arguments_from_run
+from promptlab.ui.diff import prompt_diff_html
+
+SUMMARIZE_V1 = pl.Prompt("Summarize: {{ text }}", name="summarize")
+SUMMARIZE_V2 = pl.Prompt(
+    [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Summarize briefly: {{ text }}"}],
+    name="summarize",
+)
+GREET = pl.Prompt("Greet {{ text }}", name="greet")
+
+
+@pytest.fixture
+def shared(lab: pl.Lab, monkeypatch: pytest.MonkeyPatch) -> dict[str, pl.Run]:
+    """Two people, two experiments, two versions of one prompt."""
+    monkeypatch.setenv("PROMPTLAB_USER", "ana")
+    first = lab.sweep(
+        SUMMARIZE_V1,
+        fake_model("echo"),
+        [{"text": "apples"}, {"text": "pears"}],
+        experiment="fruit",
+        tags=["food", "demo"],
+        display=NullDisplay(),
+    )
+    time.sleep(0.01)
+    monkeypatch.setenv("PROMPTLAB_USER", "ben")
+    second = lab.sweep(
+        [SUMMARIZE_V2, GREET],
+        [fake_model("upper", temperature=0.5)],
+        [{"text": "rain"}],
+        experiment="weather",
+        params={"max_tokens": [32, 64]},
+        repeats=2,
+        concurrency=3,
+        display=NullDisplay(),
+    )
+    monkeypatch.setenv("PROMPTLAB_USER", "tester")
+    return {"ana": first, "ben": second}
+
+
+def test_runs_by_everyone_newest_first(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    browser = history(lab)
+    assert browser.run_ids() == [shared["ben"].run_id, shared["ana"].run_id]
+    assert "2 runs" in browser.count.value
+    first_row = browser.run_rows.children[0]
+    assert "ben" in first_row.summary.value and "weather" in first_row.summary.value
+    assert "8/8 trials" in first_row.summary.value
+    assert "fruit" in browser.experiments.value and "food, demo" in browser.experiments.value
+    assert [label for label, _ in browser.user.options] == ["anyone", "ana", "ben"]
+
+
+@pytest.mark.parametrize(
+    ("control", "value", "who"),
+    [
+        ("user", "ana", "ana"),
+        ("experiment", "weather", "ben"),
+        ("tag", "food", "ana"),
+        ("prompt", "greet", "ben"),
+        ("model", "echo", "ana"),
+        ("search", "PEARS", "ana"),
+    ],
+)
+def test_each_filter_narrows_the_runs(
+    shared: dict[str, pl.Run], lab: pl.Lab, control: str, value: str, who: str
+) -> None:
+    browser = history(lab)
+    getattr(browser, control).value = value
+    assert browser.run_ids() == [shared[who].run_id]
+    assert len(browser.run_rows.children) == 1
+
+
+def test_date_filters(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    browser = history(lab)
+    today = dt.datetime.now(dt.UTC).date()
+    browser.since.value = today + dt.timedelta(days=1)
+    assert browser.run_ids() == []
+    assert "no runs match" in browser.run_rows.children[0].value
+    browser.since.value = today - dt.timedelta(days=1)
+    browser.until.value = today  # through the end of today
+    assert len(browser.run_ids()) == 2
+    browser.until.value = today - dt.timedelta(days=1)
+    assert browser.run_ids() == []
+
+
+def test_refresh_finds_new_runs(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    browser = history(lab)
+    newer = lab.sweep(GREET, fake_model("echo"), [{"text": "x"}], experiment="fresh", display=NullDisplay())
+    assert newer.run_id not in browser.run_ids()
+    browser.refresh_button.click()
+    assert browser.run_ids()[0] == newer.run_id
+    assert ("fresh", "fresh") in browser.experiment.options
+
+
+def test_a_filter_with_nothing_to_choose_is_hidden_until_there_is(lab: pl.Lab) -> None:
+    lab.sweep(GREET, fake_model("echo"), [{"text": "ana"}], display=NullDisplay())
+    browser = history(lab)
+    assert browser.tag.layout.display == "none" and browser.user.layout.display is None
+    lab.sweep(GREET, fake_model("echo"), [{"text": "bo"}], experiment="tagged", tags=["demo"], display=NullDisplay())
+    browser.refresh()
+    assert browser.tag.layout.display is None
+    assert [label for label, _ in browser.tag.options] == ["any", "demo"] and browser.tag.value == ""
+
+
+def test_auto_refresh_runs_on_a_timer_thread(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    browser = history(lab)
+    browser.set_auto_refresh(True, every=0.25)
+    assert browser.auto_refresh.value and browser.ticker is not None and browser.ticker.running
+    newer = lab.sweep(GREET, fake_model("echo"), [{"text": "y"}], display=NullDisplay())
+    deadline = time.monotonic() + 10
+    while newer.run_id not in browser.run_ids() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert newer.run_id in browser.run_ids()
+    ticker = browser.ticker
+    browser.auto_refresh.value = False
+    assert browser.ticker is None and not ticker.running
+    ticker.join(5)
+
+
+def test_open_shows_the_run_in_a_results_grid(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    browser = history(lab)
+    browser.run_rows.children[1].open_button.click()
+    (grid,) = browser.detail.children
+    assert isinstance(grid, ResultsGrid) and grid.run_id == shared["ana"].run_id
+    assert len(grid.visible_rows()) == 2
+
+
+def test_load_into_builder_restores_prompts_models_and_settings(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    browser = history(lab)
+    browser.run_rows.children[0].load_button.click()
+    (built,) = browser.detail.children
+    assert isinstance(built, SweepBuilder)
+    args = built.sweep_arguments()
+    assert args.prompts == [SUMMARIZE_V2, GREET]
+    assert [p.version for p in args.prompts] == [SUMMARIZE_V2.version, GREET.version]
+    assert args.models == [fake_model("upper", temperature=0.5)]
+    assert args.data == [{"text": "rain"}]
+    assert args.options["params"] == {"max_tokens": [32, 64]}
+    assert (args.options["repeats"], args.options["experiment"], args.options["concurrency"]) == (2, "weather", 3)
+    assert built.max_tokens.value == "32, 64"
+    assert built.editors()[0].rows.children[0].content.value == "Be terse."
+    assert built.data.source.value == "frame" and "rows of run" in built.data.frame.label
+
+
+def test_a_loaded_run_runs_again_from_history(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    app = playground(lab, namespace={"notes": pd.DataFrame({"text": ["a notebook frame"]})})
+    app.history.run_rows.children[1].load_button.click()
+    assert app.selected_index == 0
+    assert app.builder.sweep_arguments().prompts == [SUMMARIZE_V1]
+    assert app.builder.size.value.startswith("2 cells: 0 calls, 2 answered from history")
+    app.builder.editors()[0].duplicate.click()  # fork: a new variant next to the old one
+    app.builder.editors()[1].rows.children[1].content.value = "TL;DR {{ text }}"
+    app.builder.run_button.click()
+    assert app.builder.handle is not None and app.builder.handle.wait(30)
+    assert app.builder.watch is not None and app.builder.watch.join(30)
+    trials = lab.trials(run=app.builder.handle.run_id)
+    assert set(trials["prompt_name"]) == {"summarize", "summarize-copy"}
+    assert trials["cached"].sum() == 2
+
+
+def test_sweep_arguments_from_run_keeps_a_data_file_path(lab: pl.Lab, tmp_path: Path) -> None:
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "rows.csv").write_text("text\nhello\nbye\n")
+    run = lab.sweep(GREET, fake_model("echo"), "experiments/rows.csv", experiment="files", display=NullDisplay())
+    args = sweep_arguments_from_run(lab, run.run_id)
+    assert args.data == "experiments/rows.csv" and args.note is None
+    builder = SweepBuilder(lab, namespace={})
+    builder.load(args)
+    assert builder.data.source.value == "file" and builder.data.file.value == "experiments/rows.csv"
+
+
+def test_sweep_arguments_from_a_cancelled_run_note_missing_rows(lab: pl.Lab) -> None:
+    handle = lab.start(
+        GREET,
+        fake_model("echo", latency=0.05),
+        [{"text": f"r{i}"} for i in range(40)],
+        concurrency=1,
+        display=NullDisplay(),
+    )
+    while handle.progress is None or handle.progress.done < 2:
+        time.sleep(0.01)
+    handle.cancel()
+    handle.wait(30)
+    args = sweep_arguments_from_run(lab, handle.result().run_id)
+    assert 2 <= len(args.data) < 40
+    assert args.note is not None and "of the run's 40 input rows" in args.note
+
+
+def test_prompt_versions_side_by_side(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    browser = history(lab)
+    browser.versions_of.value = "summarize"
+    assert "2 versions of summarize" in browser.versions.value
+    assert browser.version_a.value == SUMMARIZE_V1.version
+    assert browser.version_b.value == SUMMARIZE_V2.version
+    assert browser.version_a.label.startswith(f"{SUMMARIZE_V1.version[:8]} · ana · ")
+    assert "diff_add" in browser.diff.value and "terse" in browser.diff.value
+    assert "no evaluator scored both versions" in browser.diff.value
+    browser.version_b.index = 0
+    assert "the same text" in browser.diff.value
+
+
+def test_a_prompt_diff_is_escaped_html(lab: pl.Lab) -> None:
+    risky = [pl.Prompt("<script>{{ text }}", name="r"), pl.Prompt("<b>{{ text }}</b>", name="r")]
+    lab.sweep(risky, fake_model("echo"), [{"text": "x"}], display=NullDisplay())
+    html = prompt_diff_html(lab.prompt_diff("r", risky[0].version, risky[1].version))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_playground_wires_history_results_and_review(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    app = lab.ui()
+    assert isinstance(app, Playground) and app.titles == ("Build & run", "Results", "History", "Review", "Registry")
+    assert isinstance(pl.ui.playground(lab), Playground)
+    app.history.run_rows.children[1].open_button.click()
+    assert app.selected_index == 1 and app.results.run_id == shared["ana"].run_id
+    app.results.review_button.click()
+    assert app.selected_index == 3 and app.review.count.value == "of 2"
+    assert repr(app) == "Playground(history.duckdb: Build & run | Results | History | Review | Registry)"
+
+
+def test_browser_describes_itself(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    assert repr(HistoryBrowser(lab)) == "HistoryBrowser(2 runs)"
+
+
+# -- on the history a team has (tests/support/team_history.py) -----------------------------------------------
+
+
+def row_of(browser: HistoryBrowser, run_id: str) -> str:
+    (row,) = [r for r in browser.run_rows.children if r.run_id == run_id]
+    return text_of(row.summary.value)
+
+
+def test_a_teams_runs_read_right_the_interrupted_one_too(team: TeamHistory) -> None:
+    browser = history(team.lab())
+    assert len(browser.run_ids()) == 6 and browser.run_ids()[0] == team.runs["crashed"]  # newest first
+    crashed = row_of(browser, team.runs["crashed"])  # no trials: its lists and counts are <NA>
+    assert "ben · greetings · interrupted · 0/3 trials" in crashed and "prompts: — · models: —" in crashed
+    assert "run the same sweep again to resume it" in crashed
+    grid = row_of(browser, team.runs["grid"])
+    assert "96/96 trials · 8 errors · 0 cached" in grid and "models: echo, flaky, upper" in grid
+    assert re.search(r"\$[\d.]+ \+ judge \$[\d.]+ \(88 calls\)", grid), grid  # judge spend apart
+    assert "8/8 trials · 8 cached" in row_of(browser, team.runs["rerun"])
+    experiments = text_of(browser.experiments.value)
+    assert re.search(r"summaries +news, weekly 3 112 8 \$", experiments), experiments  # cells only: no judge calls
+    assert [label for label, _ in browser.status.options] == ["any", "done", "interrupted"]
+
+
+@pytest.mark.parametrize(
+    ("control", "value", "roles"),
+    [
+        ("status", "interrupted", ["crashed"]),
+        ("status", "done", ["rerun", "greetings", "sentiment", "grid", "first_look"]),
+        ("model", "flaky", ["sentiment", "grid"]),
+        ("prompt", "summarize", ["rerun", "grid", "first_look"]),
+        ("user", "kim", ["rerun"]),
+        ("tag", "support", ["sentiment"]),
+        ("experiment", "greetings", ["crashed", "greetings"]),
+    ],
+)
+def test_filters_on_a_teams_history(team: TeamHistory, control: str, value: str, roles: list[str]) -> None:
+    browser = history(team.lab())
+    getattr(browser, control).value = value
+    assert browser.run_ids() == [team.runs[role] for role in roles]
+    assert len(browser.run_rows.children) == len(roles)
+
+
+def test_every_filter_choice_of_a_teams_history_shows(team: TeamHistory) -> None:
+    browser = history(team.lab())
+    for control in (browser.user, browser.experiment, browser.tag, browser.prompt, browser.model, browser.status):
+        assert control.layout.display is None  # something to choose in each
+        for label, value in [*control.options[1:], control.options[0]]:  # each choice, then "any" again
+            control.value = value
+            assert browser.run_ids() and "no runs match" not in text_of(browser.run_rows.children[0].summary.value)
+            assert control.label == label and control.index is not None  # "any" again reads "any", not blank
+    browser.status.value = "interrupted"
+    browser.user.value = "ana"
+    assert browser.run_ids() == [] and "no runs match" in browser.run_rows.children[0].value
+
+
+def test_every_run_of_a_team_opens_and_loads(team: TeamHistory, tmp_path: Path) -> None:
+    app = playground(team.lab(), namespace={})
+    for row in list(app.history.run_rows.children):
+        row.open_button.click()
+        assert app.results.run_id == row.run_id and not app.results.error.value
+        app.results.review_button.click()
+        assert not app.review.error.value
+        row.load_button.click()
+        assert not app.builder.run_error.value
+    app.history.run_rows.children[0].open_button.click()  # the interrupted run, with no trials
+    assert "interrupted · 0/3 trials" in text_of(app.results.title.value) and "resume" in app.results.title.value
+    app.history.run_rows.children[0].load_button.click()
+    assert "recorded no trial" in app.builder.note.value and "pick the data again" in app.builder.note.value
+
+
+def test_a_teams_prompt_versions_side_by_side(team: TeamHistory) -> None:
+    browser = history(team.lab())
+    browser.versions_of.value = "summarize"
+    v1, v2, v3 = team.versions["summarize"]
+    assert "3 versions of summarize" in browser.versions.value
+    assert (browser.version_a.value, browser.version_b.value) == (v2, v3)
+    assert browser.version_a.label.endswith("48 trials · production, staging")
+    assert "judge:Is it one clear sentence?" in browser.diff.value
+    browser.version_a.value = v1
+    assert "contains:expected" in browser.diff.value
