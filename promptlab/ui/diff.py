@@ -1,12 +1,20 @@
-"""A prompt's two versions side by side (``lab.prompt_diff``), as HTML for a widget."""
+"""A prompt's two versions side by side (``lab.prompt_diff``): picking the two
+(``VersionPair``, shared by the History and Registry views) and the diff as HTML."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 
 from promptlab.release.diff import PromptDiff
-from promptlab.ui.common import escape, muted
+from promptlab.ui.common import catching, escape, muted, set_options
+
+if TYPE_CHECKING:
+    from promptlab import Lab
 
 _STYLE = """<style>
 .pl-diff table.diff {font-family: var(--jp-code-font-family, monospace); font-size: 12px; border-collapse: collapse}
@@ -46,3 +54,61 @@ def prompt_diff_html(diff: PromptDiff) -> str:
     if not diff.unified:
         return f"{title}: <i>the same text</i>"
     return f'{_STYLE}{title}<div class="pl-diff">{diff.html()}</div>{_scores_html(diff.scores)}'
+
+
+class VersionPair:
+    """Two versions of one prompt, newest first in both lists, and their diff.
+
+    ``show(name, versions)`` fills the lists from ``lab.prompt_versions(name)``:
+    versions still listed stay chosen, else the newest (``new``) is set against
+    the one before (``old``). With ``auto`` the diff follows every change of
+    either list; otherwise the view calls ``show_diff`` (a button).
+    """
+
+    def __init__(
+        self,
+        lab: Lab,
+        errors: widgets.HTML,
+        label: Callable[[Mapping[str, Any]], str],
+        *,
+        old: str = "old",
+        new: str = "new",
+        width: str = "420px",
+        auto: bool = True,
+    ) -> None:
+        self.lab = lab
+        self.errors = errors
+        self.label = label
+        self.name: str | None = None
+        self.old = widgets.Dropdown(description=old, options=[], layout={"width": width})
+        self.new = widgets.Dropdown(description=new, options=[], layout={"width": width})
+        self.diff = widgets.HTML()
+        self._filling = False
+        if auto:
+            for control in (self.old, self.new):
+                control.observe(lambda _: None if self._filling else self.show_diff(), "value")
+
+    def show(self, name: str, versions: pd.DataFrame) -> None:
+        """List ``versions`` (oldest first, as ``prompt_versions`` returns them) for ``name``."""
+        newest_first = list(reversed(versions.to_dict("records")))
+        options = [(self.label(version), str(version["version"])) for version in newest_first]
+        values = [value for _, value in options]
+        same_prompt = name == self.name
+        kept_new = self.new.value if same_prompt and self.new.value in values else None
+        kept_old = self.old.value if same_prompt and self.old.value in values else None
+        self.name = name
+        self._filling = True
+        try:
+            set_options(self.new, options, keep=kept_new)
+            set_options(self.old, options, keep=kept_old or (values[1] if len(values) > 1 else None))
+        finally:
+            self._filling = False
+
+    def show_diff(self) -> None:
+        """The old version against the new: text side by side, score deltas."""
+        name, old, new = self.name, self.old.value, self.new.value
+        if not (name and old and new):
+            self.diff.value = ""
+            return
+        diff = catching(self.errors, lambda: self.lab.prompt_diff(name, old, new))
+        self.diff.value = "" if diff is None else prompt_diff_html(diff)

@@ -24,7 +24,7 @@ from promptlab.ui.common import (
     set_options,
     show_error,
 )
-from promptlab.ui.diff import prompt_diff_html
+from promptlab.ui.diff import VersionPair
 from promptlab.ui.listing import experiments_html, run_line, version_label
 
 if TYPE_CHECKING:
@@ -102,10 +102,9 @@ class HistoryBrowser(widgets.VBox):
         self.page = widgets.BoundedIntText(value=1, min=1, max=1, description="page", layout={"width": "150px"})
         self.run_rows = widgets.VBox()
         self.versions_of = widgets.Dropdown(description="prompt", options=[])
-        self.version_a = widgets.Dropdown(description="old", options=[], layout={"width": "420px"})
-        self.version_b = widgets.Dropdown(description="new", options=[], layout={"width": "420px"})
+        self.pair = VersionPair(lab, self.error, version_label)
+        self.version_a, self.version_b, self.diff = self.pair.old, self.pair.new, self.pair.diff
         self.versions = widgets.HTML()
-        self.diff = widgets.HTML()
         self.detail = widgets.VBox()
         self._wire()
         filters = [
@@ -148,8 +147,6 @@ class HistoryBrowser(widgets.VBox):
         self.refresh_button.on_click(lambda _: self.refresh())
         self.auto_refresh.observe(lambda change: self._run_ticker(change["new"]), "value")
         self.versions_of.observe(lambda _: None if self._updating else self.show_versions(), "value")
-        for control in (self.version_a, self.version_b):
-            control.observe(lambda _: None if self._updating else self.show_diff(), "value")
 
     def _filter_changed(self, _: Any) -> None:
         if not self._updating:
@@ -270,25 +267,10 @@ class HistoryBrowser(widgets.VBox):
         versions = catching(self.error, lambda: self.lab.prompt_versions(name))
         if versions is None:
             return
-        options = [(version_label(v), str(v["version"])) for v in versions.to_dict("records")]
-        self._updating = True
-        try:
-            values = [value for _, value in options]
-            set_options(self.version_a, options, keep=values[-2] if len(values) > 1 else None)
-            set_options(self.version_b, options, keep=values[-1] if values else None)
-        finally:
-            self._updating = False
-        self.versions.value = muted(f"{len(options)} version{'s' if len(options) != 1 else ''} of {name}")
-        self.show_diff()
-
-    def show_diff(self) -> None:
-        """Compare the two versions picked (``lab.prompt_diff``): text side by side, score deltas."""
-        name, old, new = self.versions_of.value, self.version_a.value, self.version_b.value
-        if not (name and old and new):
-            self.diff.value = ""
-            return
-        diff = catching(self.error, lambda: self.lab.prompt_diff(name, old, new))
-        self.diff.value = "" if diff is None else prompt_diff_html(diff)
+        self.pair.show(name, versions)
+        count = len(versions)
+        self.versions.value = muted(f"{count} version{'s' if count != 1 else ''} of {name}")
+        self.pair.show_diff()
 
     # -- auto-refresh ---------------------------------------------------------------------
 

@@ -5,14 +5,15 @@ policy is enforced there, so a refusal shows here as a red message."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from promptlab.analysis.stats import params_label
 from promptlab.ui.common import catching, escape, listed, muted, present, set_options, show_error
-from promptlab.ui.diff import prompt_diff_html
+from promptlab.ui.diff import VersionPair
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +41,12 @@ def _model_text(model: object) -> str:
         return ""
     params = params_label(model.get("params"))
     return f" (on {model['name']}{', ' + params if params else ''})"
+
+
+def _version_option(version: Mapping[str, Any]) -> str:
+    """``3f2a9c0e1b7d (production, staging)``: a version in a list beside the versions table."""
+    labels = listed(version.get("labels"))
+    return str(version["version"])[:12] + (f" ({', '.join(labels)})" if labels else "")
 
 
 def _versions_html(versions: pd.DataFrame, labels: pd.DataFrame) -> str:
@@ -78,10 +85,12 @@ class RegistryPanel(widgets.VBox):
         self.name = widgets.Dropdown(description="prompt", options=[], layout=widgets.Layout(width="360px"))
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.versions = widgets.HTML()
-        self.version = widgets.Dropdown(description="version", options=[], layout=widgets.Layout(width="360px"))
-        self.compare_to = widgets.Dropdown(description="diff with", options=[], layout=widgets.Layout(width="360px"))
+        self.message = widgets.HTML()
+        self.pair = VersionPair(
+            lab, self.message, _version_option, old="diff with", new="version", width="360px", auto=False
+        )
+        self.version, self.compare_to, self.diff = self.pair.new, self.pair.old, self.pair.diff
         self.diff_button = widgets.Button(description="Show diff")
-        self.diff = widgets.HTML()
         self.label = widgets.Text(value="production", description="label", layout=widgets.Layout(width="260px"))
         self.approver = widgets.Text(
             description="approved by",
@@ -96,11 +105,10 @@ class RegistryPanel(widgets.VBox):
             description="export to", placeholder="summarize.prompt.json", layout=widgets.Layout(width="420px")
         )
         self.export_button = widgets.Button(description="Export", icon="download")
-        self.message = widgets.HTML()
         self.history = widgets.HTML()
         self.name.observe(lambda _: self.show_name(), names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.diff_button.on_click(lambda _: self.show_diff())
+        self.diff_button.on_click(lambda _: self.pair.show_diff())
         self.promote_button.on_click(lambda _: self.promote())
         self.rollback_button.on_click(lambda _: self.rollback())
         self.export_button.on_click(lambda _: self.export())
@@ -135,17 +143,7 @@ class RegistryPanel(widgets.VBox):
         versions = self.lab.prompt_versions(name)
         labels = self.lab.labels(name)
         self.versions.value = _versions_html(versions, labels)
-        newest_first = list(reversed(list(versions["version"])))
-        labels_of = [listed(ls) for ls in reversed(list(versions["labels"]))]
-        options = [
-            (f"{v[:12]}" + (f" ({', '.join(ls)})" if ls else ""), v)
-            for v, ls in zip(newest_first, labels_of, strict=True)
-        ]
-        # The versions shown stay if they are still there, else the newest against the one before.
-        shown, against = self.version.value, self.compare_to.value
-        set_options(self.version, options, keep=shown if shown in newest_first else None)
-        before = newest_first[1] if len(newest_first) > 1 else None
-        set_options(self.compare_to, options, keep=against if against in newest_first else before)
+        self.pair.show(name, versions)
         self.export_path.placeholder = f"{name}.prompt.json"
         self.show_history()
 
@@ -171,13 +169,6 @@ class RegistryPanel(widgets.VBox):
     def _approval(self) -> tuple[str | None, str | None]:
         """The approver and the note as typed (None when blank)."""
         return self.approver.value.strip() or None, self.note.value.strip() or None
-
-    def show_diff(self) -> None:
-        """The chosen version against the other, text and scores."""
-        name, before, after = self.name.value, self.compare_to.value, self.version.value
-        diff = catching(self.message, lambda: self.lab.prompt_diff(name, before, after))
-        if diff is not None:
-            self.diff.value = prompt_diff_html(diff)
 
     def promote(self) -> None:
         """Point the label at the chosen version (the library checks the policy)."""
