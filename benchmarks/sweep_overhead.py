@@ -40,7 +40,7 @@ PROMPTS = [
 def stub_server(latency: float) -> Iterator[str]:
     """A stub server in a child process, so it doesn't share our interpreter."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "promptlab.testing.server", "--latency", str(latency)],
+        [sys.executable, "-m", "promptlab.testing", "--latency", str(latency)],
         stdout=subprocess.PIPE,
         text=True,
     )

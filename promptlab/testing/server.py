@@ -21,7 +21,7 @@ message, so retries can be observed:
   JSON escape ``\ud800`` (valid JSON, but no valid Unicode), streamed or not.
 
 Run in a thread (``with StubServer() as server: server.url``) or as a
-process: ``python -m promptlab.testing.server --port 8000 --latency 0.2``.
+process: ``python -m promptlab.testing --port 8000 --latency 0.2``.
 """
 
 from __future__ import annotations
