@@ -18,7 +18,11 @@ message, so retries can be observed:
   echoed in the ``x-request-id`` header, the completion's id and the output
   text (a server that mirrors request headers);
 - ``[surrogate]``: answers with a lone surrogate in the text, sent as the
-  JSON escape ``\ud800`` (valid JSON, but no valid Unicode), streamed or not.
+  JSON escape ``\ud800`` (valid JSON, but no valid Unicode), streamed or not;
+- ``[words:N]``: answers N words instead of the echo, drawn from a
+  vocabulary by a generator seeded with the message, so the same message
+  always gets the same answer and different ones read like different text
+  (for histories with outputs of a realistic size).
 
 Run in a thread (``with StubServer() as server: server.url``) or as a
 process: ``python -m promptlab.testing --port 8000 --latency 0.2``.
@@ -29,7 +33,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
+import random
 import re
 import threading
 import time
@@ -38,6 +44,14 @@ from typing import Any
 
 _MARKER = re.compile(r"\[(429|500):(\d+)(?::(\d+(?:\.\d+)?))?\]")
 _BADJSON = re.compile(r"\[badjson(?::(\d+))?\]")
+_WORDS = re.compile(r"\[words:(\d+)\]")
+_SYLLABLES = ("ka", "lo", "mi", "ren", "to", "vas", "el", "qui", "dor", "sa", "ne", "ba", "pri", "ul", "gen", "o")
+
+
+def made_up_text(seed: str, n_words: int) -> str:
+    """``n_words`` made-up words, always the same for the same ``seed``."""
+    rng = random.Random(hashlib.sha256(seed.encode()).digest())
+    return " ".join("".join(rng.choices(_SYLLABLES, k=rng.randint(1, 4))) for _ in range(n_words))
 
 
 class StubServer:
@@ -166,10 +180,15 @@ class StubServer:
             self._write(writer, 200, completion, {"x-request-id": authorization})
         elif (garbled := _BADJSON.search(text)) and (not garbled.group(1) or attempt <= int(garbled.group(1))):
             self._write_raw(writer, 200, b"{this is not json", {})
-        elif payload.get("stream"):
-            self._write_stream(writer, payload, text.replace("[surrogate]", "half \ud800 pair"))
         else:
-            self._write(writer, 200, self._completion(payload, text.replace("[surrogate]", "half \ud800 pair")))
+            sized = _WORDS.search(text)
+            answer = text.replace("[surrogate]", "half \ud800 pair")
+            if sized:
+                answer = made_up_text(text, int(sized.group(1)))
+            if payload.get("stream"):
+                self._write_stream(writer, payload, answer)
+            else:
+                self._write(writer, 200, self._completion(payload, answer))
 
     def _completion(self, payload: dict[str, Any], text: str) -> dict[str, Any]:
         words = text.split()

@@ -77,6 +77,17 @@ def test_streaming_records_time_to_first_token(lab: pl.Lab, stub_server: StubSer
     assert lab.trial(trial["trial_id"])["request_id"].startswith("chatcmpl-stub-")
 
 
+def test_the_stub_answers_made_up_text_of_the_size_asked(lab: pl.Lab, stub_server: StubServer) -> None:
+    model = pl.Model("stub-model", base_url=stub_server.url)
+    rows = [{"text": "first [words:150]"}, {"text": "second [words:150]"}, {"text": "first [words:150]"}]
+    trials = lab.sweep(pl.Prompt("{{ text }}"), model, rows, display=NullDisplay(), cache=False).df
+    outputs = list(trials.sort_values("row_index")["output"])
+    assert [len(output.split()) for output in outputs] == [150, 150, 150]
+    assert outputs[0] == outputs[2] != outputs[1]  # the same message, the same answer
+    assert 600 < len(outputs[0]) < 1600 and "[words" not in outputs[0]
+    assert list(trials["completion_tokens"]) == [150, 150, 150]
+
+
 def test_faults_each_end_as_exactly_one_trial(lab: pl.Lab, stub_server: StubServer) -> None:
     texts = [
         "[429:2] rate limited twice",
