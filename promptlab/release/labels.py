@@ -135,24 +135,14 @@ class Policy:
 
 
 def evidence_for(store: Store, name: str, version: str) -> dict[str, Any]:
-    """What justifies a version: its recent runs and headline scores."""
+    """What justifies a version: its recent runs, trial and error counts, and the
+    mean of each evaluator's newest scores over all its trials."""
     with store.reading() as reader:
-        where = reads.TrialFilter(prompt=name, prompt_version=version)
-        trials = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where)
-        scores = reads.latest_scores(reader, where) if len(trials) else None
-    frame = columns.trial_frame(trials, scores)
-    runs = frame.sort_values("created_at", ascending=False)["run_id"].drop_duplicates().head(EVIDENCE_RUNS)
-    headline = {
-        label: round(float(frame[columns.SCORE_PREFIX + label].mean()), 4)
-        for label in columns.score_columns(frame)
-        if frame[columns.SCORE_PREFIX + label].notna().any()
-    }
-    return {
-        "runs": list(runs),
-        "n_trials": len(frame),
-        "errors": int(frame["error_type"].notna().sum()) if len(frame) else 0,
-        "scores": headline,
-    }
+        evidence = prompt_reads.version_evidence(reader, name, version, EVIDENCE_RUNS)
+        scores = prompt_reads.version_scores(reader, name, version)
+    totals = scores.assign(total=scores["mean"] * scores["n"]).groupby("evaluator", sort=True)[["total", "n"]].sum()
+    headline = {str(label): round(float(row.total / row.n), 4) for label, row in totals.iterrows()}
+    return {**evidence, "scores": headline}
 
 
 def _recommended_model(store: Store, name: str, version: str) -> Model | None:
@@ -339,24 +329,14 @@ def version_table(store: Store, name: str) -> pd.DataFrame:
     versions["labels"] = versions["version"].map(
         lambda v: sorted(current.loc[current["version"] == v, "label"]) if len(current) else []
     )
-    frame = _scored_trials(store, name)
-    if not frame.empty and columns.score_columns(frame):
-        summary = stats.summary(frame)
-        means = [c for c in summary.columns if c.endswith("_mean")]
-        per_model: dict[str, dict[str, dict[str, float]]] = {}
-        for row in summary.to_dict("records"):
-            scores = {c.removesuffix("_mean"): round(float(row[c]), 4) for c in means if pd.notna(row[c])}
-            per_model.setdefault(str(row["prompt_version"]), {})[str(row["model"])] = scores
+    scores = prompt_reads.version_scores(store, name)
+    per_model: dict[str, dict[str, dict[str, float]]] = {}
+    for row in scores.to_dict("records"):
+        model_scores = per_model.setdefault(str(row["prompt_version"]), {}).setdefault(str(row["model"]), {})
+        model_scores[str(row["evaluator"])] = round(float(row["mean"]), 4)
+    if per_model:
         versions["scores"] = versions["version"].map(per_model)
     return versions
-
-
-def _scored_trials(store: Store, name: str) -> pd.DataFrame:
-    with store.reading() as reader:
-        where = reads.TrialFilter(prompt=name)
-        trials = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where)
-        scores = reads.latest_scores(reader, where) if len(trials) else None
-    return columns.trial_frame(trials, scores)
 
 
 def shared_input_deltas(trials_a: pd.DataFrame, trials_b: pd.DataFrame) -> pd.DataFrame:
@@ -378,7 +358,17 @@ def shared_input_deltas(trials_a: pd.DataFrame, trials_b: pd.DataFrame) -> pd.Da
     return pd.DataFrame(rows, columns=["evaluator", "n_shared", "a", "b", "delta", "verdict"])
 
 
+COMPARED_COLUMNS = ["trial_id", "prompt_name", "prompt_version", "model", "params", "vars", "repeat", "created_at"]
+"""What pairing two versions' scores needs: not their outputs or messages."""
+
+
 def versions_trials(store: Store, name: str, versions: Sequence[str]) -> list[pd.DataFrame]:
-    """The trials of each of ``versions`` of ``name``, with scores."""
-    frame = _scored_trials(store, name)
-    return [frame[frame["prompt_version"] == version] for version in versions]
+    """The trials of each of ``versions`` of ``name`` (the columns pairing needs), with scores."""
+    frames = []
+    with store.reading() as reader:
+        for version in versions:
+            where = reads.TrialFilter(prompt=name, prompt_version=version)
+            trials = reads.trials(reader, COMPARED_COLUMNS, where)
+            scores = reads.latest_scores(reader, where) if len(trials) else None
+            frames.append(columns.trial_frame(trials, scores))
+    return frames

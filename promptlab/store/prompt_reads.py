@@ -105,3 +105,53 @@ def model_usage(store: Source, name: str, version: str) -> pd.DataFrame:
         """,
         [name, version],
     )
+
+
+_NEWEST_SCORES = """
+    SELECT s.trial_id, s.evaluator, s.value
+    FROM scores s
+    WHERE s.trial_id IN (SELECT trial_id FROM trials WHERE prompt_name = ? AND starts_with(prompt_version, ?))
+    QUALIFY row_number() OVER (PARTITION BY s.trial_id, s.evaluator ORDER BY s.created_at DESC, s.score_id DESC) = 1
+"""
+"""The newest score per (trial, evaluator) of one prompt's trials (all versions with ``''``)."""
+
+
+def version_scores(store: Source, name: str, version: str = "") -> pd.DataFrame:
+    """Each evaluator's mean over the newest scores of ``name``'s trials, per
+    ``prompt_version`` and ``model`` (every parameter setting of the model
+    together): ``prompt_version``, ``model``, ``evaluator``, ``mean``, ``n``
+    (scored trials; a score that errored has no value and isn't counted).
+    Only ``version``'s (a prefix) when given. Computed where the data is."""
+    return store.query(
+        f"""
+        SELECT t.prompt_version, t.model, s.evaluator, avg(s.value) AS mean, count(s.value) AS n
+        FROM ({_NEWEST_SCORES}) s JOIN trials t USING (trial_id)
+        GROUP BY ALL
+        HAVING count(s.value) > 0
+        ORDER BY t.prompt_version, t.model, s.evaluator
+        """,
+        [name, version],
+    )
+
+
+def version_evidence(store: Source, name: str, version: str, runs: int) -> dict[str, Any]:
+    """A version's trial and error counts and its ``runs`` most recent run ids, newest first."""
+    counts = store.query(
+        """
+        SELECT count(*) AS n_trials, count(error_type) AS errors
+        FROM trials WHERE prompt_name = ? AND starts_with(prompt_version, ?)
+        """,
+        [name, version],
+    )
+    recent = store.query(
+        """
+        SELECT run_id FROM trials WHERE prompt_name = ? AND starts_with(prompt_version, ?)
+        GROUP BY run_id ORDER BY max(created_at) DESC, run_id LIMIT ?
+        """,
+        [name, version, runs],
+    )
+    return {
+        "runs": list(recent["run_id"]),
+        "n_trials": int(counts["n_trials"].iloc[0]),
+        "errors": int(counts["errors"].iloc[0]),
+    }

@@ -508,3 +508,29 @@ def test_prompt_diff_of_identical_or_unknown_versions(lab: pl.Lab) -> None:
     assert "identical" in str(same)
     with pytest.raises(NotFoundError):
         lab.prompt_diff(NAME, GOOD.version, UNKNOWN_VERSION)
+
+
+def test_a_versions_scores_cover_every_parameter_setting_of_a_model(tmp_path: Path, scripted) -> None:  # type: ignore[no-untyped-def]
+    """Per model, the mean over all its trials (computed in SQL), not one
+    parameter setting's: here it passes at temperature 0 and fails at 0.7."""
+
+    async def by_temperature(request, text, attempt):  # type: ignore[no-untyped-def]
+        hot = request.model.params.get("temperature") == 0.7
+        return pl.Completion(output="nothing" if hot else text)
+
+    provider = scripted(by_temperature)
+    lab = pl.Lab(tmp_path / "grid.duckdb")
+    prompt = pl.Prompt("{{ text }}", name="grid")
+    lab.sweep(
+        prompt,
+        [provider.model("warm"), provider.model("other")],
+        DATA,
+        params={"temperature": [0.0, 0.7]},
+        evaluators=[pl.evals.contains("expected")],
+        display=NullDisplay(),
+    )
+    (version,) = lab.prompt_versions("grid").to_dict("records")
+    assert version["scores"] == {"other": {METRIC: 0.5}, "warm": {METRIC: 0.5}}
+    evidence = lab.promote("grid", prompt.version, label="staging")["evidence"]
+    assert evidence["scores"] == {METRIC: 0.5}
+    assert (evidence["n_trials"], evidence["errors"]) == (12, 0)
