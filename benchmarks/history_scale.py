@@ -38,7 +38,7 @@ import duckdb
 
 CELLS_PER_SWEEP = 2_000
 BIG_EXPERIMENT = "big"
-SEARCH_WORD = "kapridor"
+SEARCH_WORD = "dthkzvot"  # a made-up word in about 5% of the outputs
 NAMES = ("summarize", "classify", "extract", "translate", "answer")
 
 # Shared by every child process: the prompts, models and rows of sweep number ``s``.
@@ -185,12 +185,12 @@ def bulk_copy(db: Path, target: int) -> int:
             con.execute("BEGIN")
             con.execute(
                 f"""INSERT INTO trials SELECT * REPLACE (md5(trial_id || '{tag}') AS trial_id,
-                    run_id || '{tag}' AS run_id, experiment || '{tag}' AS experiment)
-                    FROM trials WHERE run_id NOT LIKE '%-copy%'"""
+                    md5(run_id || '{tag}') AS run_id, experiment || '{tag}' AS experiment)
+                    FROM trials WHERE experiment NOT LIKE '%-copy%'"""
             )
             con.execute(
-                f"""INSERT INTO runs SELECT * REPLACE (run_id || '{tag}' AS run_id, experiment || '{tag}' AS experiment)
-                    FROM runs WHERE run_id NOT LIKE '%-copy%'"""
+                f"""INSERT INTO runs SELECT * REPLACE (md5(run_id || '{tag}') AS run_id,
+                    experiment || '{tag}' AS experiment) FROM runs WHERE experiment NOT LIKE '%-copy%'"""
             )
             con.execute(
                 f"INSERT INTO experiments SELECT * REPLACE (name || '{tag}' AS name) FROM experiments "

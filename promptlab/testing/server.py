@@ -45,13 +45,17 @@ from typing import Any
 _MARKER = re.compile(r"\[(429|500):(\d+)(?::(\d+(?:\.\d+)?))?\]")
 _BADJSON = re.compile(r"\[badjson(?::(\d+))?\]")
 _WORDS = re.compile(r"\[words:(\d+)\]")
-_SYLLABLES = ("ka", "lo", "mi", "ren", "to", "vas", "el", "qui", "dor", "sa", "ne", "ba", "pri", "ul", "gen", "o")
+_LETTERS = random.Random(0)
+_VOCABULARY = ["".join(_LETTERS.choices("abcdefghijklmnopqrstuvwxyz", k=_LETTERS.randint(2, 10))) for _ in range(4096)]
+_ZIPF_WEIGHTS = [1 / rank for rank in range(1, len(_VOCABULARY) + 1)]
 
 
 def made_up_text(seed: str, n_words: int) -> str:
-    """``n_words`` made-up words, always the same for the same ``seed``."""
+    """``n_words`` made-up words, always the same for the same ``seed``: a fixed
+    vocabulary used with the skew of a natural language (Zipf), so the text
+    compresses about as well as real text would, not better."""
     rng = random.Random(hashlib.sha256(seed.encode()).digest())
-    return " ".join("".join(rng.choices(_SYLLABLES, k=rng.randint(1, 4))) for _ in range(n_words))
+    return " ".join(rng.choices(_VOCABULARY, weights=_ZIPF_WEIGHTS, k=n_words))
 
 
 class StubServer:
