@@ -126,10 +126,25 @@ def measure(operation: str, db: Path, url: str) -> dict[str, float]:
     return json.loads(child(code, str(db), url).strip().splitlines()[-1])
 
 
-def stub_server() -> tuple[subprocess.Popen[str], str]:
-    server = subprocess.Popen([sys.executable, "-m", "promptlab.testing"], stdout=subprocess.PIPE, text=True)
+def stub_server(port: int = 0) -> tuple[subprocess.Popen[str], str]:
+    """The stub in a process of its own, on ``port`` (0: any free one); its base URL."""
+    command = [sys.executable, "-m", "promptlab.testing", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None
     return server, server.stdout.readline().strip()
+
+
+def recorded_port(db: Path) -> int:
+    """The stub's port in a kept history: the endpoint is part of every cache key,
+    so measuring a kept history again needs the stub where it was (0 for a new one)."""
+    if not db.exists():
+        return 0
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute("SELECT base_url FROM models WHERE base_url IS NOT NULL LIMIT 1").fetchone()
+    finally:
+        con.close()
+    return int(str(row[0]).rsplit(":", 1)[1].split("/")[0]) if row else 0
 
 
 def grow(db: Path, url: str, trials: int) -> dict[str, float]:
@@ -267,9 +282,9 @@ def main() -> None:
     folder = args.folder or Path(tempfile.mkdtemp(prefix="history-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PROMPTLAB_USER", "bench")
-    server, url = stub_server()
+    empty, grown, copied = (folder / f"{stem}.duckdb" for stem in ("empty", "grown", "copied"))
+    server, url = stub_server(recorded_port(empty))
     try:
-        empty, grown, copied = (folder / f"{stem}.duckdb" for stem in ("empty", "grown", "copied"))
         if not empty.exists():
             grow(empty, url, CELLS_PER_SWEEP)  # one sweep: the baseline for the cached re-run
         baseline = measure(OPERATIONS["fully cached 2,000-cell re-run"][0], fresh_copy(empty, folder), url)
