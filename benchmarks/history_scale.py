@@ -128,7 +128,7 @@ def child(code: str, *args: str) -> str:
 
 
 def measure(operation: str, db: Path, url: str) -> dict[str, float]:
-    code = MEASURE.format(sweeps=textwrap.indent(SWEEPS, " " * 0), operation=operation)
+    code = MEASURE.format(sweeps=SWEEPS, operation=operation)
     return json.loads(child(code, str(db), url).strip().splitlines()[-1])
 
 

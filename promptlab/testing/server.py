@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -47,7 +48,8 @@ _BADJSON = re.compile(r"\[badjson(?::(\d+))?\]")
 _WORDS = re.compile(r"\[words:(\d+)\]")
 _LETTERS = random.Random(0)
 _VOCABULARY = ["".join(_LETTERS.choices("abcdefghijklmnopqrstuvwxyz", k=_LETTERS.randint(2, 10))) for _ in range(4096)]
-_ZIPF_WEIGHTS = [1 / rank for rank in range(1, len(_VOCABULARY) + 1)]
+_ZIPF = list(itertools.accumulate(1 / rank for rank in range(1, len(_VOCABULARY) + 1)))
+"""Cumulative Zipf weights of the vocabulary, summed once rather than per answer."""
 
 
 def made_up_text(seed: str, n_words: int) -> str:
@@ -55,7 +57,7 @@ def made_up_text(seed: str, n_words: int) -> str:
     vocabulary used with the skew of a natural language (Zipf), so the text
     compresses about as well as real text would, not better."""
     rng = random.Random(hashlib.sha256(seed.encode()).digest())
-    return " ".join(rng.choices(_VOCABULARY, weights=_ZIPF_WEIGHTS, k=n_words))
+    return " ".join(rng.choices(_VOCABULARY, cum_weights=_ZIPF, k=n_words))
 
 
 class StubServer:

@@ -34,15 +34,14 @@ def signatures(obj: Any) -> Iterator[tuple[str, Any]]:
     if typing.is_typeddict(obj):
         yield from ((f"{obj.__name__}.{key}", hint) for key, hint in typing.get_type_hints(obj).items())
         return
-    members = [(obj.__name__, obj)] if callable(obj) else []
+    members = [(obj.__name__, obj)] if inspect.isfunction(obj) else []
     if inspect.isclass(obj):
-        members += [
-            (f"{obj.__name__}.{name}", member) for name, member in vars(obj).items() if not name.startswith("_")
-        ]
-        members += [(f"{obj.__name__}.__init__", vars(obj)["__init__"])] if "__init__" in vars(obj) else []
-        for base in obj.__mro__[1:]:
-            if base.__module__.startswith("promptlab"):
-                members += [(f"{obj.__name__}.{n}", m) for n, m in vars(base).items() if not n.startswith("_")]
+        for cls in (c for c in obj.__mro__ if c.__module__.startswith("promptlab")):
+            members += [
+                (f"{obj.__name__}.{name}", member)
+                for name, member in vars(cls).items()
+                if name == "__init__" or not name.startswith("_")
+            ]
     for where, member in members:
         function = member.fget if isinstance(member, property) else member
         if inspect.isfunction(function) or inspect.ismethod(function):
