@@ -32,8 +32,10 @@ from promptlab.run import Run, SweepHandle
 from promptlab.runner.estimate import Estimate
 from promptlab.runner.plan import SweepOptions
 from promptlab.runner.progress import Display, Progress
+from promptlab.store.compaction import Compaction
 from promptlab.store.doctor import Checkup
 from promptlab.store.quarantine import QuarantinedSegment, Salvage
+from promptlab.store.space import StorageStats
 
 __version__ = _promptlab_version()
 
@@ -42,6 +44,7 @@ __all__ = [
     "ChainReport",
     "CheckResult",
     "Checkup",
+    "Compaction",
     "Comparison",
     "Completion",
     "ConfigError",
@@ -66,6 +69,7 @@ __all__ = [
     "Request",
     "Run",
     "Salvage",
+    "StorageStats",
     "StoreError",
     "SweepHandle",
     "SweepOptions",

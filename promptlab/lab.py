@@ -29,10 +29,12 @@ from promptlab.runner.plan import SweepOptions, plan_sweep
 from promptlab.runner.record import record_sweep
 from promptlab.runner.rescore import pair_by_input, prefer_pairs, score_stored
 from promptlab.runner.scoring import require_columns
-from promptlab.store import Store, reads, run_reads
+from promptlab.store import Store, compaction, reads, run_reads, space
+from promptlab.store.compaction import Compaction
 from promptlab.store.database import BUSY_TIMEOUT
 from promptlab.store.doctor import Checkup, checkup
 from promptlab.store.location import default_db_path
+from promptlab.store.space import StorageStats
 
 FEEDBACK_FOLD_DELAY = 3.0
 """Seconds a feedback write waits before folding, so a reviewer's burst of clicks shares one fold."""
@@ -54,6 +56,7 @@ class Lab(ReleaseMethods):
         self.store = Store(
             Path(path if path is not None else default_db_path()), busy_timeout=busy_timeout, mkdir=mkdir
         )
+        self.store.after_background_fold = compaction.compact_when_worth_it  # on the fold worker, off sweeps' path
 
     @property
     def path(self) -> Path:
@@ -268,13 +271,18 @@ class Lab(ReleaseMethods):
         since: datetime | str | timedelta | None = None,
         until: datetime | str | timedelta | None = None,
         search: str | None = None,
+        status: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        totals: bool = True,
     ) -> pd.DataFrame:
         """Runs by everyone, newest first: who, when, status, trial/error/cache
         counts, cost, p50 latency, prompts and models; filtered by any of the
-        arguments (``search`` looks in the runs' inputs and outputs); ``limit``
-        and ``offset`` page through them."""
+        arguments (``search`` looks in the runs' inputs and outputs; ``status``
+        as shown: ``done``, ``running``, ``interrupted``, ...); ``limit`` and
+        ``offset`` page through them, and only the page's trials are read.
+        ``totals=False``: only ``run_id``, ``user`` and ``status``, fast however
+        long the history."""
         where = run_reads.RunFilter(
             experiment=experiment,
             user=user,
@@ -285,7 +293,11 @@ class Lab(ReleaseMethods):
             until=frames.as_utc(until),
             search=search,
         )
-        return frames.read_runs(self.store, where, limit=limit, offset=offset)
+        return frames.read_runs(self.store, where, status=status, limit=limit, offset=offset, totals=totals)
+
+    def model_names(self) -> list[str]:
+        """The names of every model a sweep has called, sorted."""
+        return run_reads.sweep_models(self.store)
 
     def run_info(self, run_id: str) -> dict[str, Any]:
         """One run's stored row (a unique id prefix is enough); a ``running`` run
@@ -332,6 +344,18 @@ class Lab(ReleaseMethods):
         journal segments set aside in quarantine; ``salvage=True`` records what
         can be repaired from those."""
         return checkup(self.store, salvage_quarantined=salvage)
+
+    def db_stats(self) -> StorageStats:
+        """How the history file uses its space (``promptlab db stats``): its size,
+        the blocks earlier folds left free, rows per table, the journal waiting."""
+        return space.stats(self.store)
+
+    def compact(self) -> Compaction:
+        """Rewrite the history file without its free blocks (``promptlab db compact``),
+        checking every row before the copy replaces it; reads wait meanwhile.
+        promptlab does this on its own after a background fold when enough of the
+        file is free and the copy is quick (``promptlab.store.compaction``)."""
+        return compaction.compact(self.store)
 
     def ui(self) -> Any:
         """The widget app over this history: ``promptlab.ui.playground(self)`` (a ``Playground``)."""

@@ -5,6 +5,7 @@ counts, all built from the store's reads and ``columns``' declarations."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,15 +79,39 @@ def read_trials(
     return columns.trial_frame(stored, scores)
 
 
-def read_runs(store: Store, where: run_reads.RunFilter, *, limit: int | None = None, offset: int = 0) -> pd.DataFrame:
-    """Runs, newest first, their config decoded and a dead ``running`` one shown ``interrupted``."""
+def read_runs(
+    store: Store,
+    where: run_reads.RunFilter,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    totals: bool = True,
+) -> pd.DataFrame:
+    """Runs, newest first, their config decoded and a dead ``running`` one shown
+    ``interrupted``; only those in ``status`` (as shown) when given. ``totals=False``:
+    only the runs' own state (``run_id``, ``user``, ``status``), no trial counts."""
+    if status is not None or not totals:
+        states = run_reads.run_states(store, where)
+        states["status"] = _shown_status(states)
+        if status is not None:
+            states = states[states["status"] == status].reset_index(drop=True)
+        if not totals:
+            return states[["run_id", "user", "status"]]
+        end = None if limit is None else offset + limit
+        where = replace(where, run_ids=list(states["run_id"].iloc[offset:end]))
+        limit, offset = None, 0
     frame = run_reads.runs(store, where, limit=limit, offset=offset)
     frame["config"] = frame["config"].map(columns.decode_json)
-    frame["status"] = [
+    frame["status"] = _shown_status(frame)
+    return frame
+
+
+def _shown_status(frame: pd.DataFrame) -> list[str]:
+    return [
         run_status(*row)
         for row in zip(frame["status"], frame["host"], frame["pid"], frame["heartbeat_at"], strict=True)
     ]
-    return frame
 
 
 def read_experiments(store: Store) -> pd.DataFrame:

@@ -22,7 +22,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +39,13 @@ from promptlab.errors import (
     StoreError,
     StoreLocationError,
 )
-from promptlab.store import fold, migrations
+from promptlab.store import fold, label_file, migrations, search_index
 from promptlab.store.engine import attached, fresh_connection, is_duckdb_file, refuse_question_mark
 from promptlab.store.journal import Journal
 from promptlab.store.location import journal_folder
 from promptlab.store.lock import busy_error
 from promptlab.store.reader import Reader
-from promptlab.store.schema import TABLES
+from promptlab.store.schema import DERIVED, TABLES
 from promptlab.store.segments import ParsedSegment
 
 BUSY_TIMEOUT = 5.0
@@ -59,6 +59,9 @@ OPEN_CHECK_WAIT = 1.0
 """Seconds opening a store waits to check the schema while such a program holds
 the file; after that it records to the journal and the first fold checks."""
 
+INDEX_NOTICE = 50_000
+"""Trials to index on opening (an upgraded file) from which people are told it takes a while."""
+
 LOCK_WAIT = 30.0
 """Seconds a read waits for promptlab's own fold (which never waits holding the lock)."""
 
@@ -66,7 +69,10 @@ LOCK_WAIT = 30.0
 # rows are durable. The worker is not a daemon, so a fold in progress finishes
 # before the interpreter exits; once exiting, no fold waits for the file.
 _FOLDER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptlab-fold")
-_EXPECTED_COLUMNS = {name: table.column_names for name, table in TABLES.items()}
+_EXPECTED_COLUMNS = {
+    **{name: table.column_names for name, table in TABLES.items()},
+    **{name: [column for column, _ in columns] for name, columns in DERIVED.items()},
+}
 
 
 class Store:
@@ -87,6 +93,10 @@ class Store:
         """Only reads: no migration, no fold, nothing written (application code)."""
         self.last_fold = fold.FoldResult()
         """What the most recent fold in this process did."""
+        self.after_background_fold: Callable[[Store], object] | None = None
+        """Upkeep run on the fold worker after a background fold that folded
+        something (``Lab`` sets ``compaction.compact_when_worth_it``): off every
+        sweep's path, and never once the interpreter is exiting."""
         self._fold_scheduled = threading.Event()
         self._schema_checked = False
         if read_only:
@@ -139,14 +149,26 @@ class Store:
                 check_by = time.monotonic() + min(self.busy_timeout, OPEN_CHECK_WAIT)
                 with self._locked(exclusive=False), self._attached(read_only=True, deadline=check_by) as (con, alias):
                     version = self._checked_schema(con, alias)
+                    behind = version == migrations.LATEST and search_index.behind(con, alias)
             except StoreBusyError as exc:
                 warnings.warn(f"{exc}", HistoryWarning, stacklevel=3)
                 return
-            if version == migrations.LATEST:
+            if version == migrations.LATEST and not behind:
                 self._schema_checked = True
                 return
         with self._locked(exclusive=True), self._attached(read_only=False) as (con, alias):
             self._migrate(con, alias)
+            missing = search_index.behind(con, alias)
+            if missing:
+                if missing >= INDEX_NOTICE:
+                    warnings.warn(
+                        f"indexing {missing:,} trials of {self.path.name} for search, once (about "
+                        f"{missing / 3_000:.0f} s): this promptlab keeps a search index in the history",
+                        HistoryWarning,
+                        stacklevel=3,
+                    )
+                search_index.catch_up(con, alias)
+                con.execute(f"CHECKPOINT {alias}")
 
     def _migrate(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
         """Bring the file to the newest schema (with the exclusive lock held)."""
@@ -286,6 +308,7 @@ class Store:
                     result.unverified = self._verify_folded(rows, time.monotonic() + self.busy_timeout)
                     if result.unverified:
                         break  # segments stay; the next fold re-applies them (idempotent)
+                    label_file.refresh(self.path, self._checked_schema)  # before the segments go: see label_file
                     fold.settle(self.journal, parsed, result, self._report_quarantine)
             except StoreBusyError:
                 return result.folded or None
@@ -314,7 +337,9 @@ class Store:
 
         def background_fold() -> None:
             self._fold_scheduled.clear()
-            self.fold(wait=FOLD_PATIENCE)
+            folded = self.fold(wait=FOLD_PATIENCE)
+            if folded and self.after_background_fold is not None and not EXITING.is_set():
+                self.after_background_fold(self)
 
         if delay <= 0:
             _FOLDER.submit(background_fold)
@@ -332,6 +357,7 @@ class Store:
             with fold.transaction(con):
                 for name, table_rows in rows.items():
                     fold.insert_rows(con, alias, TABLES[name], table_rows)
+                search_index.add_trials(con, alias, rows.get("trials", []))
             con.execute(f"CHECKPOINT {alias}")
 
     def _verify_folded(self, rows: Mapping[str, Sequence[Mapping[str, Any]]], deadline: float) -> int:

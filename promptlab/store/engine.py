@@ -82,7 +82,7 @@ def refuse_question_mark(path: Path) -> None:
         )
 
 
-def _quoted_path(path: Path) -> str:
+def quoted_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
@@ -131,7 +131,7 @@ def attached(
     # TYPE DUCKDB: never let DuckDB sniff another format (and try to download its extension)
     mode = " (TYPE DUCKDB, READ_ONLY)" if read_only else " (TYPE DUCKDB)"
     try:
-        retry_busy(path, f"ATTACH {_quoted_path(path)} AS {alias}{mode}", con, deadline, patience)
+        retry_busy(path, f"ATTACH {quoted_path(path)} AS {alias}{mode}", con, deadline, patience)
         try:
             yield con, alias
         finally:
@@ -148,7 +148,7 @@ def fresh_connection(path: Path, *, deadline: float, patience: float) -> Iterato
     cached in this process can vouch for the file."""
     con = duckdb.connect()
     try:
-        retry_busy(path, f"ATTACH {_quoted_path(path)} AS verified (TYPE DUCKDB, READ_ONLY)", con, deadline, patience)
+        retry_busy(path, f"ATTACH {quoted_path(path)} AS verified (TYPE DUCKDB, READ_ONLY)", con, deadline, patience)
         yield con
     finally:
         con.close()

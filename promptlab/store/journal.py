@@ -58,7 +58,7 @@ WHY = ".why.json"
 """Suffix of the note beside a quarantined segment."""
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -196,7 +196,7 @@ class Journal:
         fcntl.flock(fd, fcntl.LOCK_EX)
         final = self.root / table / temporary.name
         os.replace(temporary, final)
-        _fsync_dir(final.parent)  # the segment's name must be durable before any row in it is
+        fsync_dir(final.parent)  # the segment's name must be durable before any row in it is
         return _OpenSegment(final, fd)
 
     def _write_sealed(self, table: str, payload: bytes) -> None:
@@ -211,7 +211,7 @@ class Journal:
             raise
         final = self.root / table / temporary.name
         os.replace(temporary, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def _seal(self, table: str) -> None:
         segment = self._open.pop(table)
@@ -221,7 +221,7 @@ class Journal:
                 os.replace(segment.path, sealed)
             else:
                 segment.path.unlink(missing_ok=True)
-            _fsync_dir(segment.path.parent)
+            fsync_dir(segment.path.parent)
         finally:
             os.close(segment.fd)  # releases the flock
 
@@ -267,7 +267,7 @@ class Journal:
                         os.ftruncate(fd, cut)
                     os.fsync(fd)
                     os.replace(path, path.with_name(path.name.removesuffix(OPEN) + SEALED))
-                    _fsync_dir(path.parent)
+                    fsync_dir(path.parent)
                     adopted += 1
         return adopted
 
@@ -312,8 +312,8 @@ class Journal:
         }
         (folder / (target.name + WHY)).write_text(json.dumps(note, indent=2) + "\n")
         os.replace(parsed.path, target)
-        _fsync_dir(folder)
-        _fsync_dir(parsed.path.parent)
+        fsync_dir(folder)
+        fsync_dir(parsed.path.parent)
         return target
 
     def remove(self, paths: Sequence[Path]) -> None:
@@ -321,7 +321,7 @@ class Journal:
         for path in paths:
             path.unlink(missing_ok=True)
         for folder in {path.parent for path in paths}:
-            _fsync_dir(folder)
+            fsync_dir(folder)
 
     def sweep_temporaries(self) -> None:
         """Delete temporaries of writers that died before publishing them (never

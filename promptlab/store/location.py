@@ -2,7 +2,9 @@
 
 ``history.duckdb`` is the file any DuckDB client can read; beside it,
 ``history.duckdb.journal/`` holds rows not yet folded into it (and is what
-promptlab processes lock), and DuckDB keeps its own ``history.duckdb.wal``.
+promptlab processes lock), DuckDB keeps its own ``history.duckdb.wal``, and
+the fold keeps ``history.duckdb.labels.json``: where each label points, so a
+first ``load_prompt`` needn't start DuckDB (``label_file.py``).
 """
 
 from __future__ import annotations
@@ -27,3 +29,8 @@ def journal_folder(db: Path) -> Path:
 def wal_file(db: Path) -> Path:
     """DuckDB's write-ahead log beside ``db``."""
     return db.with_name(db.name + ".wal")
+
+
+def label_file(db: Path) -> Path:
+    """The label file beside ``db`` (see ``promptlab.store.label_file``)."""
+    return db.with_name(db.name + ".labels.json")

@@ -49,9 +49,13 @@ def prompt_names(store: Source) -> pd.DataFrame:
     """Prompt names with how many versions and trials each has."""
     return store.query(
         """
-        SELECT p.name, count(DISTINCT p.version) AS n_versions, count(t.trial_id) AS n_trials,
-               max(coalesce(t.created_at, p.created_at)) AS last_used
-        FROM prompts p LEFT JOIN trials t ON t.prompt_name = p.name AND t.prompt_version = p.version
+        WITH used AS (  -- summed per version first: a few groups to join, not every trial
+            SELECT prompt_name, prompt_version, count(*) AS n_trials, max(created_at) AS last_used
+            FROM trials GROUP BY prompt_name, prompt_version
+        )
+        SELECT p.name, count(DISTINCT p.version) AS n_versions, coalesce(sum(u.n_trials), 0)::BIGINT AS n_trials,
+               max(coalesce(u.last_used, p.created_at)) AS last_used
+        FROM prompts p LEFT JOIN used u ON u.prompt_name = p.name AND u.prompt_version = p.version
         GROUP BY p.name ORDER BY last_used DESC
         """
     )

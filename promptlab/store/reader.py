@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from promptlab.errors import DamagedStoreError, HistoryWarning
-from promptlab.store import sql
+from promptlab.store import search_index, sql
 from promptlab.store.journal import Journal
 from promptlab.store.schema import TABLES
 
@@ -69,10 +69,40 @@ class Reader:
                         paths = [p for p in self._journal.segments(name) if str(p) not in self._left_out]
                         view = sql.live_view(table, f'"{self._alias}"."main"."{name}"', paths)
                         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
+                self._search_views()
                 return
             except duckdb.IOException as exc:  # a segment was sealed as we listed it: list again
                 if not sealed_while_reading(exc) or attempt == 4:
                     raise
+
+    def _search_views(self) -> None:
+        """``search_docs`` and ``search_postings`` (the index's tables), and
+        ``unindexed_trials``: the trials the index doesn't cover, which a
+        search reads whole (the journal's; every trial of a file from before
+        the index, opened read-only)."""
+        trials = TABLES["trials"]
+        if "trials" not in self._present:
+            return
+        if all(name in self._present for name in search_index.INDEX_TABLES):
+            for name in search_index.INDEX_TABLES:
+                self.con.execute(f'CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM "{self._alias}"."main"."{name}"')
+            paths = [p for p in self._journal.segments("trials") if str(p) not in self._left_out]
+            unindexed = (
+                f"SELECT trial_id FROM ({sql.segment_rows(trials, paths)})"
+                if paths
+                else "SELECT NULL::VARCHAR AS trial_id WHERE FALSE"
+            )
+        else:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {search_index.DOCS} AS "
+                "SELECT NULL::BIGINT AS doc, NULL::VARCHAR AS trial_id WHERE FALSE"
+            )
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {search_index.POSTINGS} AS "
+                "SELECT NULL::VARCHAR AS term, NULL::BIGINT[] AS docs WHERE FALSE"
+            )
+            unindexed = "SELECT trial_id FROM trials"
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW unindexed_trials AS {unindexed}")
 
     def _leave_out(self, error: Exception) -> bool:
         """Leave out a segment with a line too large to read (the fold quarantines it)."""

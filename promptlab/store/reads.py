@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from promptlab.errors import ConfigError, NotFoundError
+from promptlab.store import search_index
 from promptlab.store.database import Store
 from promptlab.store.reader import Reader
 
@@ -54,6 +55,10 @@ class TrialFilter:
     trial_ids: Sequence[str] | None = None
     """Only these trials."""
 
+    search_in: Sequence[str] | None = None
+    """The trials the search index says may hold ``search`` (``narrowed`` sets
+    it): the text is then tested on those alone."""
+
     def __post_init__(self) -> None:
         texts = ("experiment", "prompt", "prompt_version", "model", "run", "user", "search", "kind")
         for name in texts:
@@ -89,6 +94,9 @@ class TrialFilter:
             pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             # the inputs' values only: a search for "text" must not match every row with a text column
             values = "array_to_string(json_extract_string(vars, '$.*'), ' ')"
+            if self.search_in is not None:
+                clauses.append("trial_id IN (SELECT unnest(?))")
+                params.append(list(self.search_in))
             clauses.append(f"({values} ILIKE ? ESCAPE '\\' OR output ILIKE ? ESCAPE '\\')")
             params += [pattern, pattern]
         if self.errors is not None:
@@ -100,6 +108,21 @@ class TrialFilter:
             clauses.append("trial_id IN (SELECT unnest(?))")
             params.append(list(self.trial_ids))
         return " AND ".join(clauses), params
+
+
+def narrowed(store: Source, where: TrialFilter) -> TrialFilter:
+    """``where`` with the trials its ``search`` may match, as the search index
+    says (plus those it doesn't cover yet): the same answers, without testing
+    the text of every trial. Unchanged when the index can't narrow it."""
+    if not where.search or where.search_in is not None:
+        return where
+    patterns = search_index.patterns(where.search)
+    if patterns is None:
+        return where
+    frame = store.query(
+        f"{search_index.candidates_sql(len(patterns))} UNION SELECT trial_id FROM unindexed_trials", patterns
+    )
+    return replace(where, search_in=list(frame["trial_id"]))
 
 
 TRIALS_WITH_FEEDBACK = """
@@ -133,7 +156,7 @@ def trials(
 ) -> pd.DataFrame:
     """Trial rows matching ``where``, oldest first (or newest first); ``limit`` keeps
     the first rows of that order."""
-    condition, params = where.where()
+    condition, params = narrowed(store, where).where()
     selected = ", ".join(f'"{c}"' for c in columns)
     order = "DESC" if newest_first else "ASC"
     limit_sql = f" LIMIT {int(limit)}" if limit is not None else ""
@@ -146,7 +169,7 @@ def trials(
 
 def latest_scores(store: Source, where: TrialFilter) -> pd.DataFrame:
     """The newest score per (trial, evaluator) for the trials ``where`` selects."""
-    condition, params = where.where()
+    condition, params = narrowed(store, where).where()
     return store.query(
         f"""
         SELECT trial_id, evaluator, value, passed, label, explanation, error, judge_trial_id

@@ -3,13 +3,14 @@ numbers, one run, where a sweep resumes, and experiments with their counts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from promptlab.store.reads import Source, TrialFilter, one_row
+from promptlab.store.reads import Source, TrialFilter, narrowed, one_row
 
 
 def done_cells(store: Source, run_id: str) -> set[str]:
@@ -66,6 +67,20 @@ class RunFilter:
     fingerprint: str | None = None
     """The sweep's fingerprint (same cells)."""
 
+    run_ids: Sequence[str] | None = None
+    """Only these runs."""
+
+    search_in: Sequence[str] | None = None
+    """The trials the search index says may hold ``search`` (see ``reads.narrowed``)."""
+
+    def trial_filter(self) -> TrialFilter:
+        """What the runs' trials must match."""
+        return TrialFilter(prompt=self.prompt, model=self.model, search=self.search, search_in=self.search_in)
+
+    def narrowed(self, store: Source) -> RunFilter:
+        """This filter with the trials its search may match (``reads.narrowed``)."""
+        return replace(self, search_in=narrowed(store, self.trial_filter()).search_in)
+
     def where(self) -> tuple[str, list[Any]]:
         """SQL condition over runs ``r`` and their trials ``t``, and its parameters."""
         clauses: list[str] = ["TRUE"]
@@ -77,11 +92,12 @@ class RunFilter:
             ("r.started_at >= ?", self.since),
             ("r.started_at < ?", self.until),
             ("list_contains(CAST(e.tags AS VARCHAR[]), ?)", self.tag),
+            ("r.run_id IN (SELECT unnest(?))", None if self.run_ids is None else list(self.run_ids)),
         ):
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
-        trial_filter = TrialFilter(prompt=self.prompt, model=self.model, search=self.search)
+        trial_filter = self.trial_filter()
         if any(v is not None for v in (self.prompt, self.model, self.search)):
             condition, trial_params = trial_filter.where()
             clauses.append(f"r.run_id IN (SELECT run_id FROM trials WHERE {condition})")
@@ -90,11 +106,24 @@ class RunFilter:
 
 
 def runs(store: Source, where: RunFilter | None = None, *, limit: int | None = None, offset: int = 0) -> pd.DataFrame:
-    """Runs, newest first, with trial counts and headline numbers."""
-    condition, params = (where or RunFilter()).where()
+    """Runs, newest first, with trial counts and headline numbers. The page of
+    runs is chosen first, so only its trials are summed up."""
+    condition, params = (where or RunFilter()).narrowed(store).where()
     page = (f" LIMIT {int(limit)}" if limit is not None else "") + (f" OFFSET {int(offset)}" if offset else "")
     return store.query(
         f"""
+        WITH chosen AS (
+            SELECT r.* FROM runs r LEFT JOIN experiments e ON e.name = r.experiment
+            WHERE {condition}
+            ORDER BY r.started_at DESC, r.run_id DESC{page}
+        ), t AS (
+            SELECT run_id, trial_id, error_type, cached, cost_usd, latency_ms, prompt_name, model FROM trials
+            WHERE coalesce(kind, 'sweep') = 'sweep' AND run_id IN (SELECT run_id FROM chosen)
+        ), j AS (
+            SELECT run_id, count(*) AS n_judge_calls,
+                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END), 0) AS judge_spent_usd
+            FROM trials WHERE kind = 'judge' AND run_id IN (SELECT run_id FROM chosen) GROUP BY run_id
+        )
         SELECT r.run_id, r.experiment, r.status, r.n_cells,
                count(t.trial_id) AS n_trials,
                count(t.error_type) AS n_errors,
@@ -111,21 +140,39 @@ def runs(store: Source, where: RunFilter | None = None, *, limit: int | None = N
                    + coalesce(any_value(j.judge_spent_usd), 0) AS total_spent_usd,
                r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config,
                r.heartbeat_at
-        FROM runs r
-        LEFT JOIN (SELECT * FROM trials WHERE coalesce(kind, 'sweep') = 'sweep') t USING (run_id)
-        LEFT JOIN (
-            SELECT run_id, count(*) AS n_judge_calls,
-                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END), 0) AS judge_spent_usd
-            FROM trials WHERE kind = 'judge' GROUP BY run_id
-        ) j USING (run_id)
-        LEFT JOIN experiments e ON e.name = r.experiment
-        WHERE {condition}
+        FROM chosen r
+        LEFT JOIN t USING (run_id)
+        LEFT JOIN j USING (run_id)
         GROUP BY r.run_id, r.experiment, r.status, r.n_cells, r.started_at, r.ended_at, r."user", r.host,
                  r.pid, r.source, r.fingerprint, r.config, r.heartbeat_at
-        ORDER BY r.started_at DESC{page}
+        ORDER BY r.started_at DESC, r.run_id DESC
         """,
         params,
     )
+
+
+def run_states(store: Source, where: RunFilter | None = None) -> pd.DataFrame:
+    """Every run matching ``where``, newest first, with only what says its state
+    (``run_id``, ``"user"``, ``status``, ``host``, ``pid``, ``heartbeat_at``): no trial is read
+    but those a trial filter (prompt, model, search) needs."""
+    condition, params = (where or RunFilter()).narrowed(store).where()
+    return store.query(
+        f"""
+        SELECT r.run_id, r."user", r.status, r.host, r.pid, r.heartbeat_at
+        FROM runs r LEFT JOIN experiments e ON e.name = r.experiment
+        WHERE {condition}
+        ORDER BY r.started_at DESC, r.run_id DESC
+        """,
+        params,
+    )
+
+
+def sweep_models(store: Source) -> list[str]:
+    """The names of every model a sweep has called, sorted."""
+    frame = store.query(
+        "SELECT DISTINCT model FROM trials WHERE coalesce(kind, 'sweep') = 'sweep' AND model IS NOT NULL ORDER BY 1"
+    )
+    return [str(name) for name in frame["model"]]
 
 
 def experiments(store: Source) -> pd.DataFrame:

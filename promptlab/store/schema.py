@@ -35,6 +35,10 @@ highest is the run's current one; ``runs.heartbeat_at`` is when its process
 last said it was alive (a run left ``running`` by a process that died reads
 as ``interrupted``).
 - ``schema_migrations``: which migrations this file has had.
+
+Derived from the trials, in the same transaction as they are folded (never
+journaled): ``search_docs`` and ``search_postings``, the search index
+(``search_index.py``).
 """
 
 from __future__ import annotations
@@ -253,3 +257,9 @@ TABLES: dict[str, Table] = {
     t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS, FEEDBACK, SCORES, LABEL_EVENTS)
 }
 """Every journaled table, in the order a group of writes is published."""
+
+DERIVED: dict[str, tuple[tuple[str, str], ...]] = {
+    "search_docs": (("doc", "BIGINT"), ("trial_id", "VARCHAR")),
+    "search_postings": (("term", "VARCHAR"), ("docs", "BIGINT[]")),
+}
+"""Tables the fold keeps from the trials (not journaled): their (column, type) pairs."""

@@ -171,12 +171,15 @@ class HistoryBrowser(widgets.VBox):
         return {key: value for key, value in given.items() if value is not None}
 
     def refresh(self) -> None:
-        """Read everything again: filter choices, experiments, runs, prompt names."""
+        """Read everything again: filter choices, experiments, runs, prompt names.
+        Only the runs' own rows and a page of their totals are read, however long
+        the history."""
         with self._lock:
-            everything = catching(self.error, self.lab.runs)
+            everything = catching(self.error, lambda: self.lab.runs(totals=False))
             experiments = catching(self.error, self.lab.experiments)
             prompts = catching(self.error, self.lab.prompt_names)
-            if everything is None or experiments is None or prompts is None:
+            models = catching(self.error, self.lab.model_names)
+            if everything is None or experiments is None or prompts is None or models is None:
                 return
             self._updating = True
             try:
@@ -185,7 +188,6 @@ class HistoryBrowser(widgets.VBox):
                 tags = [tag for tags in experiments["tags"] for tag in listed(tags)]
                 self._set_options(self.tag, _choices(tags, "any"))
                 self._set_options(self.prompt, _choices(prompts["name"], "any"))
-                models = [m for names in everything["models"] for m in listed(names)]
                 self._set_options(self.model, _choices(models, "any"))
                 self._set_options(self.status, _choices(everything["status"], "any"))
                 names = [str(n) for n in prompts["name"]]
@@ -205,24 +207,30 @@ class HistoryBrowser(widgets.VBox):
         control.layout.display = None if len(options) > 1 else "none"
 
     def refresh_runs(self) -> None:
-        """Read the runs matching the filters, newest first, and show a page of them."""
+        """Read which runs match the filters, newest first, and show a page of them."""
         with self._lock:
-            runs = catching(self.error, lambda: self.lab.runs(**self.filters()))
+            status = self.status.value or None
+            runs = catching(self.error, lambda: self.lab.runs(**self.filters(), status=status, totals=False))
             if runs is None:
                 return
-            # lab.runs works out `interrupted` as it reads (a dead process), so status is chosen here
-            self.runs = runs[runs["status"] == self.status.value] if self.status.value else runs
+            self.runs = runs
             self.render_runs()
 
     def render_runs(self) -> None:
-        """Show the current page of runs (widgets only for that page)."""
+        """Show the current page of runs: their totals are read for that page only."""
         with self._lock:
             pages = max(1, -(-len(self.runs) // RUNS_PER_PAGE))
             self.page.max = pages
             start = (min(self.page.value, pages) - 1) * RUNS_PER_PAGE
-            page = self.runs.iloc[start : start + RUNS_PER_PAGE]
             self.count.value = muted(f"{len(self.runs)} runs · newest first")
-            shown = tuple(zip(page.get("run_id", []), page.get("n_trials", []), page.get("status", []), strict=True))
+            status = self.status.value or None
+            page = catching(
+                self.error,
+                lambda: self.lab.runs(**self.filters(), status=status, limit=RUNS_PER_PAGE, offset=start),
+            )
+            if page is None:
+                return
+            shown = tuple(zip(page["run_id"], page["n_trials"], page["status"], strict=True))
             if shown == self._shown:
                 return
             self._shown = shown

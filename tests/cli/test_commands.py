@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
+from support.history import settle
 
 import promptlab as pl
 from promptlab import cli
@@ -15,6 +17,7 @@ from promptlab.cli import render
 from promptlab.lab import Lab
 from promptlab.providers import register_provider
 from promptlab.runner.progress import NullDisplay
+from promptlab.store import migrations
 from promptlab.testing import FakeProvider, fake_model
 
 ROWS = [
@@ -622,3 +625,42 @@ def test_run_without_evaluator_errors_has_no_such_column(
 ) -> None:
     _, out, _ = run_cli(capsys, "--db", str(db), "run", str(experiment_file))
     assert "eval errors" not in out and "evaluator errors" not in out
+
+
+# -- db stats, db compact (issue 13 item 5) ---------------------------------------------------
+
+
+def test_db_stats_and_db_compact(recorded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "--db", str(recorded), "db", "stats")
+
+    assert code == 0
+    assert out.startswith(f"history: {recorded.resolve()}\nsize: ")
+    assert re.search(r"^free: (none \(\d+ blocks, all in use\)|\d+% \(\d+ of \d+ blocks, [\d.]+ MB;)", out, re.M)
+    assert "trials 6, " in out and f"schema_migrations {migrations.LATEST}" in out
+    assert "journal: 0 segment(s) waiting to be folded" in out
+
+    code, out, _ = run_cli(capsys, "--db", str(recorded), "db", "compact")
+
+    assert code == 0
+    assert re.search(r"^size: [\d.]+ MB → [\d.]+ MB \(free: \d+% → 0%\) in [\d.]+ s$", out, re.M), out
+    assert "rows: " in out and len(Lab(recorded).trials()) == 6
+
+
+def test_db_compact_that_cant_leaves_the_file_and_exits_2(recorded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Lab(recorded).fold()
+    settle()
+    con = duckdb.connect(str(recorded))
+    con.execute("CREATE MACRO shout(s) AS upper(s)")
+    con.close()
+    before = recorded.read_bytes()
+
+    code, out, err = run_cli(capsys, "--db", str(recorded), "db", "compact")
+
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and "was not compacted: it holds macro main.shout" in err
+    assert recorded.read_bytes() == before
+
+
+def test_db_stats_without_a_history_file_exits_2(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "--db", str(db), "db", "stats")
+    assert code == 2 and err.startswith("error: no history file at") and not db.exists()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 from support.providers import ScriptedProvider
+from support.team_history import TeamHistory
 
 import promptlab as pl
 from promptlab.errors import NotFoundError
@@ -179,6 +180,23 @@ def test_runs(history: History) -> None:
     assert alpha["config"]["prompts"][0]["name"] == "greet"
     assert list(history.lab.runs("beta")["run_id"]) == [history.beta.run_id]
     assert list(history.lab.runs(user="ana")["run_id"]) == [history.alpha.run_id]
+
+
+def test_a_page_of_runs_sums_up_only_its_own_trials_and_matches_the_whole_list(team: TeamHistory) -> None:
+    lab = team.lab()
+    everything = lab.runs()
+    assert len(everything) == 6
+    pages = [lab.runs(limit=4), lab.runs(limit=4, offset=4)]
+    paged = pd.concat(pages, ignore_index=True)
+    pd.testing.assert_frame_equal(paged, everything)  # the same totals, read a page at a time
+    done = lab.runs(status="done", limit=2, offset=1)
+    assert list(done["run_id"]) == list(everything[everything["status"] == "done"]["run_id"][1:3])
+    crashed = lab.runs(status="interrupted")  # a status only Python can work out (its process is gone)
+    assert list(crashed["run_id"]) == [team.runs["crashed"]]
+    light = lab.runs(model="flaky", totals=False)
+    assert list(light.columns) == ["run_id", "user", "status"]
+    assert list(light["run_id"]) == [team.runs["sentiment"], team.runs["grid"]]
+    assert lab.model_names() == ["echo", "flaky", "upper"]  # sweeps' models, not the judge's
 
 
 def test_trial_by_prefix(history: History) -> None:

@@ -29,7 +29,7 @@ from promptlab.errors import (
 )
 from promptlab.runner.progress import NullDisplay
 from promptlab.store import migrations
-from promptlab.store.schema import TABLES
+from promptlab.store.schema import DERIVED, TABLES
 from promptlab.testing import fake_model
 
 PROMPT = pl.Prompt("Echo {{ text }}", name="echo")
@@ -106,7 +106,7 @@ def test_blank_file_gets_exactly_the_declared_schema(tmp_path: Path) -> None:
             name
             for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
         }
-        assert tables == set(TABLES) | {"schema_migrations"}
+        assert tables == set(TABLES) | set(DERIVED) | {"schema_migrations"}
         for name, table in TABLES.items():
             columns = con.execute(
                 "SELECT column_name, data_type FROM duckdb_columns() "
@@ -120,6 +120,13 @@ def test_blank_file_gets_exactly_the_declared_schema(tmp_path: Path) -> None:
                 [name],
             ).fetchall()
             assert [tuple(k) for (k,) in keys] == [table.key], name
+        for name, declared in DERIVED.items():
+            columns = con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() "
+                "WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index",
+                [name],
+            ).fetchall()
+            assert columns == list(declared), name
         applied = con.execute("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").fetchall()
         assert [(v, n) for v, n, _ in applied] == [(i + 1, m.__name__) for i, m in enumerate(migrations.MIGRATIONS)]
         assert all(when is not None for _, _, when in applied)

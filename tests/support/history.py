@@ -45,17 +45,27 @@ def held_by_another_program(path: Path, *, read_only: bool) -> Iterator[subproce
         "sys.stdin.read()\n"
         "con.close()\n"
     )
+    with running_until_released(code) as holder:
+        yield holder
+
+
+@contextlib.contextmanager
+def running_until_released(code: str) -> Iterator[subprocess.Popen[str]]:
+    """Another Python process running ``code``, which prints "ready" once it
+    holds what it holds and lets go when its stdin closes, at the block's end."""
     settle()
-    holder = subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "ready", holder.communicate()[1]
-        yield holder
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready", process.communicate()[1]
+        yield process
     finally:
-        holder.communicate(timeout=60)  # closes stdin: the holder lets go and exits
-        assert holder.returncode == 0
+        assert process.stdin is not None and process.stderr is not None
+        if not process.stdin.closed:  # (a test may have closed it already)
+            process.stdin.close()  # the process lets go and exits
+        assert process.wait(timeout=60) == 0, process.stderr.read()
 
 
 def trial_row(**values: Any) -> dict[str, Any]:
