@@ -132,12 +132,13 @@ EVAL_ERRORS = "eval_errors"
 """How many evaluators couldn't score the trial (a column of every trials frame)."""
 
 
-def trial_frame(stored: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+def trial_frame(stored: pd.DataFrame, scores: pd.DataFrame | None = None, *, decode: bool = True) -> pd.DataFrame:
     """The user-facing trials DataFrame from stored rows of ``TRIAL_COLUMN_NAMES``,
-    with a column per evaluator from the newest ``scores`` (long form)."""
+    with a column per evaluator from the newest ``scores`` (long form);
+    ``decode=False`` leaves JSON columns as their stored text."""
     frame = stored.reindex(columns=TRIAL_COLUMN_NAMES).copy()
     for column in TRIAL_COLUMNS:
-        if column.decode is not None:
+        if column.decode is not None and decode:
             frame[column.name] = frame[column.name].map(column.decode).astype(object)
     frame = frame.reset_index(drop=True)
     frame[EVAL_ERRORS] = 0

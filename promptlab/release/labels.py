@@ -363,12 +363,19 @@ COMPARED_COLUMNS = ["trial_id", "prompt_name", "prompt_version", "model", "param
 
 
 def versions_trials(store: Store, name: str, versions: Sequence[str]) -> list[pd.DataFrame]:
-    """The trials of each of ``versions`` of ``name`` (the columns pairing needs), with scores."""
+    """The trials of each of ``versions`` of ``name``, with the scores of the
+    evaluators that scored every one of the versions: what pairing them
+    needs (none when no evaluator did). ``params`` and ``vars`` stay the
+    stored JSON text, which pairing only compares."""
     frames = []
     with store.reading() as reader:
-        for version in versions:
-            where = reads.TrialFilter(prompt=name, prompt_version=version)
+        wheres = [reads.TrialFilter(prompt=name, prompt_version=version) for version in versions]
+        shared = set.intersection(*(set(reads.scored_evaluators(reader, where)) for where in wheres))
+        for where in wheres:
+            if not shared:
+                frames.append(columns.trial_frame(pd.DataFrame(columns=COMPARED_COLUMNS)))
+                continue
             trials = reads.trials(reader, COMPARED_COLUMNS, where)
-            scores = reads.latest_scores(reader, where) if len(trials) else None
-            frames.append(columns.trial_frame(trials, scores))
+            scores = reads.latest_scores(reader, where)
+            frames.append(columns.trial_frame(trials, scores[scores["evaluator"].isin(shared)], decode=False))
     return frames

@@ -26,7 +26,7 @@ from promptlab.store.journal import Journal
 from promptlab.store.schema import TABLES, Table
 from promptlab.store.segments import ParsedSegment, arrow_table, newest_per_key, parse_segment
 
-BATCH_BYTES = 64 * 1024 * 1024
+BATCH_BYTES = 16 * 1024 * 1024
 """Segment bytes folded per transaction, so a large backlog never sits in memory at once."""
 
 _INCOMING = "promptlab_incoming"

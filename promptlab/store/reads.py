@@ -181,6 +181,17 @@ def latest_scores(store: Source, where: TrialFilter) -> pd.DataFrame:
     )
 
 
+def scored_evaluators(store: Source, where: TrialFilter) -> list[str]:
+    """The evaluators that scored any of the trials ``where`` selects, sorted."""
+    condition, params = narrowed(store, where).where()
+    frame = store.query(
+        f"SELECT DISTINCT evaluator FROM scores WHERE trial_id IN (SELECT trial_id FROM trials WHERE {condition}) "
+        "ORDER BY evaluator",
+        params,
+    )
+    return [str(evaluator) for evaluator in frame["evaluator"]]
+
+
 def pairwise_verdicts(store: Source, trial_ids: Sequence[str]) -> pd.DataFrame:
     """The newest pairwise judge verdict per (trial, judge, opponent) on these
     trials: ``trial_id``, ``evaluator``, ``opponent``, ``label`` (win/loss/tie)."""
