@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -361,6 +362,36 @@ def interrupt_when(event: threading.Event, provider: ScriptedProvider, display: 
     threading.Thread(target=press, daemon=True).start()
 
 
+IN_OWN_PROCESS = "PROMPTLAB_TEST_CTRL_C_HERE"
+"""Set in the interpreter the Ctrl+C tests run in (see ``test_ctrl_c_in_a_process_of_its_own``)."""
+
+own_process = pytest.mark.skipif(
+    os.environ.get(IN_OWN_PROCESS) != "1", reason="runs in a process of its own: test_ctrl_c_in_a_process_of_its_own"
+)
+
+
+@pytest.mark.parametrize(
+    "test", ["test_ctrl_c_in_a_notebook_keeps_finished_trials", "test_ctrl_c_in_a_script_keeps_finished_trials"]
+)
+def test_ctrl_c_in_a_process_of_its_own(test: str) -> None:
+    """A SIGINT goes to a whole process, and what answers it (handlers, the
+    threads a thousand earlier tests left running) is the process's: in the
+    full suite these tests once waited 300 s for a sweep that was never
+    interrupted, which no run of them alone or after any one test file
+    showed. So each runs in a fresh interpreter, as a person's kernel or
+    script is."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::{test}"],
+        env={**os.environ, IN_OWN_PROCESS: "1"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+@own_process
 def test_ctrl_c_in_a_notebook_keeps_finished_trials(lab: pl.Lab, scripted: Make) -> None:
     provider = scripted()
     gate = threading.Event()  # calls past the 4th wait here until the test opens it
@@ -397,6 +428,7 @@ def test_ctrl_c_in_a_notebook_keeps_finished_trials(lab: pl.Lab, scripted: Make)
     assert len(lab.trials()) == 4
 
 
+@own_process
 def test_ctrl_c_in_a_script_keeps_finished_trials(lab: pl.Lab, scripted: Make) -> None:
     provider = scripted()
     provider.behave = block_after(lambda: provider.calls, 3)
