@@ -59,9 +59,6 @@ OPEN_CHECK_WAIT = 1.0
 """Seconds opening a store waits to check the schema while such a program holds
 the file; after that it records to the journal and the first fold checks."""
 
-INDEX_NOTICE = 50_000
-"""Trials to index on opening (an upgraded file) from which people are told it takes a while."""
-
 LOCK_WAIT = 30.0
 """Seconds a read waits for promptlab's own fold (which never waits holding the lock)."""
 
@@ -158,16 +155,7 @@ class Store:
                 return
         with self._locked(exclusive=True), self._attached(read_only=False) as (con, alias):
             self._migrate(con, alias)
-            missing = search_index.behind(con, alias)
-            if missing:
-                if missing >= INDEX_NOTICE:
-                    warnings.warn(
-                        f"indexing {missing:,} trials of {self.path.name} for search, once (about "
-                        f"{missing / 3_000:.0f} s): this promptlab keeps a search index in the history",
-                        HistoryWarning,
-                        stacklevel=3,
-                    )
-                search_index.catch_up(con, alias)
+            if search_index.catch_up(con, alias, self.path.name):
                 con.execute(f"CHECKPOINT {alias}")
 
     def _migrate(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:

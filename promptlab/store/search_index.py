@@ -28,15 +28,21 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from promptlab.errors import HistoryWarning
+
 DOCS = "search_docs"
 POSTINGS = "search_postings"
 INDEX_TABLES = (DOCS, POSTINGS)
+
+NOTICE = 50_000
+"""Trials to index on opening (an upgraded file) from which people are told it takes a while."""
 
 MIN_NARROWING = 3
 """Query words shorter than this (unless whole words) don't narrow: too many terms hold them."""
@@ -175,14 +181,24 @@ def behind(con: duckdb.DuckDBPyConnection, alias: str) -> int:
     return max(0, int(trials) - int(docs))
 
 
-def catch_up(con: duckdb.DuckDBPyConnection, alias: str, batch: int = 20_000) -> int:
+def catch_up(con: duckdb.DuckDBPyConnection, alias: str, name: str, batch: int = 20_000) -> int:
     """Index every folded trial the index doesn't hold, ``batch`` at a time, each
     batch its own transaction (so an upgrade cut short resumes where it
     stopped, and memory stays bounded); how many were indexed. About five
     minutes per million trials on this project's 2-core machines (splitting
     1 KB outputs into words in Python is most of it)."""
+    missing = behind(con, alias)
+    if missing >= NOTICE:
+        warnings.warn(
+            f"indexing {missing:,} trials of {name} for search, once (about {missing / 3_000:.0f} s): "
+            "this promptlab keeps a search index in the history",
+            HistoryWarning,
+            stacklevel=4,
+        )
     trials, docs = f'"{alias}"."main"."trials"', f'"{alias}"."main"."{DOCS}"'
     done = 0
+    if not missing:
+        return done
     while True:
         chunk = con.execute(
             f"SELECT trial_id, CAST(vars AS VARCHAR), output FROM {trials} t "

@@ -192,7 +192,7 @@ def test_an_index_cut_short_is_caught_up_when_the_file_is_next_opened(
     before = {query: set(lab.trials(search=query)["trial_id"]) for query in QUERIES}
     with duckdb.connect(str(lab.path)) as con:  # as if the upgrade had stopped part way
         con.execute("DELETE FROM search_docs WHERE doc > 3")
-    monkeypatch.setattr(database, "INDEX_NOTICE", 5)  # people hear when opening will take a while
+    monkeypatch.setattr(search_index, "NOTICE", 5)  # people hear when opening will take a while
     with pytest.warns(HistoryWarning, match=f"indexing {len(CORPUS) - 3} trials of history.duckdb for search, once"):
         again = pl.Lab(lab.path)
     with duckdb.connect(str(lab.path), read_only=True) as con:

@@ -107,26 +107,21 @@ def test_blank_file_gets_exactly_the_declared_schema(tmp_path: Path) -> None:
             for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
         }
         assert tables == set(TABLES) | set(DERIVED) | {"schema_migrations"}
-        for name, table in TABLES.items():
-            columns = con.execute(
+        declared = {**{name: table.columns for name, table in TABLES.items()}, **DERIVED}
+        for name, columns in declared.items():
+            found = con.execute(
                 "SELECT column_name, data_type FROM duckdb_columns() "
                 "WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index",
                 [name],
             ).fetchall()
-            assert columns == list(table.columns), name
+            assert found == list(columns), name
+        for name, table in TABLES.items():
             keys = con.execute(
                 "SELECT constraint_column_names FROM duckdb_constraints() "
                 "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
                 [name],
             ).fetchall()
             assert [tuple(k) for (k,) in keys] == [table.key], name
-        for name, declared in DERIVED.items():
-            columns = con.execute(
-                "SELECT column_name, data_type FROM duckdb_columns() "
-                "WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index",
-                [name],
-            ).fetchall()
-            assert columns == list(declared), name
         applied = con.execute("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").fetchall()
         assert [(v, n) for v, n, _ in applied] == [(i + 1, m.__name__) for i, m in enumerate(migrations.MIGRATIONS)]
         assert all(when is not None for _, _, when in applied)
