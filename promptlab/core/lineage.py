@@ -9,7 +9,7 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
@@ -216,8 +216,9 @@ class Lineage:
     """Version of promptlab that recorded it."""
 
     def to_row(self) -> dict[str, Any]:
-        """The lineage columns of a run or trial row."""
-        return asdict(self)
+        """The lineage columns of a run or trial row (every field is a plain value,
+        so no ``asdict`` walk: a sweep asks once per trial)."""
+        return dict(vars(self))
 
 
 def current_lineage() -> Lineage:

@@ -134,7 +134,11 @@ class Trial:
     def to_row(self) -> dict[str, Any]:
         """The row as the journal writes it: the ``trials`` table's columns, the
         lineage flattened into its own, times as ISO text."""
-        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "lineage"}
+        row = {name: getattr(self, name) for name in _ROW_FIELDS}
         row["started_at"] = self.started_at.isoformat()
         row["created_at"] = self.created_at.isoformat()
         return {**row, **self.lineage.to_row()}
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(Trial) if f.name != "lineage")
+"""The fields ``Trial.to_row`` writes as they are (the lineage is flattened)."""

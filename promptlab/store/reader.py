@@ -67,31 +67,39 @@ class Reader:
                 for name, table in TABLES.items():
                     if name in self._present:  # a read-only open of an older file lacks the newer tables
                         paths = [p for p in self._journal.segments(name) if str(p) not in self._left_out]
-                        view = sql.live_view(table, f'"{self._alias}"."main"."{name}"', paths)
+                        view = sql.live_view(table, self.folded(name), paths)
                         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
+                        if name == "trials":
+                            self._journal_trials(paths)
                 self._search_views()
                 return
             except duckdb.IOException as exc:  # a segment was sealed as we listed it: list again
                 if not sealed_while_reading(exc) or attempt == 4:
                     raise
 
+    def folded(self, name: str) -> str:
+        """The file's own table ``name`` (the folded rows, with their ``rowid``),
+        for the reads that fetch a few rows of a big table in two steps."""
+        return f'"{self._alias}"."main"."{name}"'
+
+    def _journal_trials(self, paths: Sequence[Path]) -> None:
+        """``journal_trials``: the trials in segments not folded yet (none when
+        the journal is empty); a trial in both, folded just now, is the same trial."""
+        trials = TABLES["trials"]
+        rows = sql.segment_rows(trials, paths) if paths else f"SELECT * FROM {self.folded('trials')} LIMIT 0"
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW journal_trials AS {rows}")
+
     def _search_views(self) -> None:
         """``search_docs`` and ``search_postings`` (the index's tables), and
         ``unindexed_trials``: the trials the index doesn't cover, which a
         search reads whole (the journal's; every trial of a file from before
         the index, opened read-only)."""
-        trials = TABLES["trials"]
         if "trials" not in self._present:
             return
         if all(name in self._present for name in search_index.INDEX_TABLES):
             for name in search_index.INDEX_TABLES:
-                self.con.execute(f'CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM "{self._alias}"."main"."{name}"')
-            paths = [p for p in self._journal.segments("trials") if str(p) not in self._left_out]
-            unindexed = (
-                f"SELECT trial_id FROM ({sql.segment_rows(trials, paths)})"
-                if paths
-                else "SELECT NULL::VARCHAR AS trial_id WHERE FALSE"
-            )
+                self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {self.folded(name)}")
+            unindexed = "SELECT trial_id FROM journal_trials"
         else:
             self.con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {search_index.DOCS} AS "

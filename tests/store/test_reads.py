@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
+from support.history import trial_row
 from support.providers import ScriptedProvider
 from support.team_history import TeamHistory
 
@@ -16,6 +17,7 @@ import promptlab as pl
 from promptlab.errors import NotFoundError
 from promptlab.providers import Completion, Request
 from promptlab.runner.progress import NullDisplay
+from promptlab.store import reads
 from promptlab.testing import fake_model
 
 DESIGN_COLUMNS = [
@@ -274,3 +276,44 @@ def test_summary_per_variant(lab: pl.Lab, scripted: Callable[..., ScriptedProvid
 def test_summary_of_a_fake_model_costs_nothing(lab: pl.Lab) -> None:
     run = lab.sweep(GREET, fake_model("echo"), [{"name": "a"}], display=NullDisplay())
     assert run.summary().iloc[0]["cost_usd"] == 0.0
+
+
+def test_the_cache_answers_with_each_keys_first_usable_trial_folded_or_journaled(lab: pl.Lab) -> None:
+    """The lookup picks rows in two steps (the folded ones by rowid): its answer
+    is still each key's oldest successful, paid-for trial, wherever it is."""
+
+    def at(second: int, **values: object) -> dict[str, object]:
+        return trial_row(created_at=f"2026-01-01T00:00:{second:02d}", **values)
+
+    folded_first = at(10, cache_key="both", output="folded, older")
+    lab.store.append(
+        {
+            "trials": [
+                folded_first,
+                at(20, cache_key="journal wins", output="folded, newer"),
+                at(5, cache_key="failed", output=None, error="boom", error_type="TransientError"),
+                at(6, cache_key="cached", output="a cached answer", cached=True),
+                at(30, cache_key="failed", output="the answer after the failure"),
+            ]
+        }
+    )
+    lab.fold()
+    lab.store.append(
+        {
+            "trials": [
+                at(12, cache_key="both", output="journal, newer"),
+                at(15, cache_key="journal wins", output="journal, older"),
+                at(40, cache_key="journal only", output="only here"),
+                folded_first,  # folded just now and not yet deleted from the journal
+            ]
+        }
+    )
+    keys = ["both", "journal wins", "failed", "cached", "journal only", "nowhere"]
+    found = {key: row["output"] for key, row in reads.cached_responses(lab.store, keys).items()}
+    assert found == {
+        "both": "folded, older",
+        "journal wins": "journal, older",
+        "failed": "the answer after the failure",
+        "journal only": "only here",
+    }
+    assert reads.cached_responses(lab.store, keys)["both"]["trial_id"] == folded_first["trial_id"]
