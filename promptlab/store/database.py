@@ -391,3 +391,8 @@ class Store:
         """Run one read query over the live tables and return a DataFrame."""
         with self.reading() as reader:
             return reader.query(text, params)
+
+    def frame(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """``query`` through Arrow (see ``Reader.frame``)."""
+        with self.reading() as reader:
+            return reader.frame(text, params)

@@ -160,7 +160,7 @@ def trials(
     selected = ", ".join(f'"{c}"' for c in columns)
     order = "DESC" if newest_first else "ASC"
     limit_sql = f" LIMIT {int(limit)}" if limit is not None else ""
-    return store.query(
+    return store.frame(
         f"SELECT {selected} FROM ({TRIALS_WITH_FEEDBACK}) WHERE {condition} "
         f"ORDER BY created_at {order}, trial_id {order}{limit_sql}",
         params,
