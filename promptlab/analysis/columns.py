@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from json.scanner import make_scanner
 from typing import Any
 
 import pandas as pd
@@ -20,7 +21,7 @@ JSON_COLUMNS = frozenset({"params", "vars", "messages", "response", "config", "t
 """Stored columns holding JSON text."""
 
 
-_SCAN = json.JSONDecoder().scan_once
+_SCAN = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # as JSONDecoder makes its own; typeshed disagrees
 
 
 def decode_json(value: Any) -> Any:

@@ -157,4 +157,5 @@ class Reader:
         with warnings.catch_warnings():  # "makes an extra copy of the rows": measured, no slower here
             warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
             table = result.to_arrow_table()
+        assert table is not None  # a query that ran has a result, if only an empty one
         return table.to_pandas()
