@@ -73,6 +73,7 @@ def read_trials(
 ) -> pd.DataFrame:
     """The trials ``where`` selects, with a column per evaluator that scored them."""
     with store.reading() as reader:
+        where = reads.narrowed(reader, where)  # once, for the trials and their scores
         stored = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where, limit, newest_first=newest_first)
         # Without a limit the filter selects these very trials, and a filter is
         # far cheaper for DuckDB than a list of 20,000 ids.

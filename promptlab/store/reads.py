@@ -119,6 +119,10 @@ def narrowed(store: Source, where: TrialFilter) -> TrialFilter:
     patterns = search_index.patterns(where.search)
     if patterns is None:
         return where
+    candidates = search_index.weighed(patterns)
+    weights = store.query(search_index.WEIGHTS_SQL, {"patterns": candidates})
+    fewest = weights.sort_values(["n", "i"])["i"].head(search_index.NARROWING)
+    patterns = [candidates[int(i)] for i in fewest]
     frame = store.query(
         f"{search_index.candidates_sql(len(patterns))} UNION SELECT trial_id FROM unindexed_trials", patterns
     )

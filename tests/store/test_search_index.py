@@ -124,6 +124,30 @@ def test_a_query_is_narrowed_only_by_words_it_bounds() -> None:
     assert search_index.patterns("!?") is None
 
 
+def test_a_search_is_narrowed_by_its_rarest_words(lab: pl.Lab, scripted: Callable[..., ScriptedProvider]) -> None:
+    """Only the two patterns held by the fewest trials are intersected (a word
+    in every trial narrows nothing and costs the most): the answers stay the scan's."""
+    assert search_index.weighed(["%sweep", "17", "item", "4%", "longer%"]) == [
+        "item",
+        "17",
+        "longer%",
+        "%sweep",
+        "4%",
+    ]  # whole words first, then the longest
+    assert len(search_index.weighed([f"w{i}" for i in range(20)])) == search_index.WEIGHED
+    common = [(f"item {i} of the common batch, marker{i % 3} tail", f"answer {i}") for i in range(12)]
+    _sweep(lab, scripted, common)
+    lab.fold()
+    for query in (
+        "item 4 of the common",
+        " of the common batch, marker1 ",
+        "the common batch, marker2 tail",
+        "item 99 ",
+    ):
+        assert set(lab.trials(search=query)["trial_id"]) == _scanned(lab.path, query), query
+    assert len(lab.trials(search=" of the common batch, marker1 ")) == 4
+
+
 def test_trials_in_the_journal_are_found_before_they_are_folded(
     lab: pl.Lab, scripted: Callable[..., ScriptedProvider]
 ) -> None:
