@@ -145,7 +145,10 @@ def add_trials(con: duckdb.DuckDBPyConnection, alias: str, rows: Sequence[Mappin
         new = {
             str(trial_id)
             for (trial_id,) in con.execute(
-                f"SELECT trial_id FROM {_INCOMING} WHERE trial_id NOT IN (SELECT trial_id FROM {docs})"
+                # the few already indexed, found by probing the index with the
+                # incoming ids (a hash of these, not of every indexed trial)
+                f"SELECT trial_id FROM {_INCOMING} WHERE trial_id NOT IN "
+                f"(SELECT d.trial_id FROM {docs} d SEMI JOIN {_INCOMING} i ON d.trial_id = i.trial_id)"
             ).fetchall()
         }
     finally:
