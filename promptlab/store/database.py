@@ -46,7 +46,6 @@ from promptlab.store.location import journal_folder
 from promptlab.store.lock import busy_error
 from promptlab.store.reader import Reader
 from promptlab.store.schema import DERIVED, TABLES
-from promptlab.store.segments import ParsedSegment
 
 BUSY_TIMEOUT = 5.0
 """Seconds a read waits for a program outside promptlab that holds the file
@@ -95,6 +94,7 @@ class Store:
         something (``Lab`` sets ``compaction.compact_when_worth_it``): off every
         sweep's path, and never once the interpreter is exiting."""
         self._fold_scheduled = threading.Event()
+        self._session = threading.local()  # the reader ``together`` shares, per thread
         self._schema_checked = False
         if read_only:
             if not self.path.is_file():
@@ -297,21 +297,11 @@ class Store:
                     if result.unverified:
                         break  # segments stay; the next fold re-applies them (idempotent)
                     label_file.refresh(self.path, self._checked_schema)  # before the segments go: see label_file
-                    fold.settle(self.journal, parsed, result, self._report_quarantine)
+                    fold.settle(self.journal, parsed, result, fold.report_quarantine)
             except StoreBusyError:
                 return result.folded or None
             self.journal.sweep_temporaries()
             return result.folded
-
-    def _report_quarantine(self, moved: Path, segment: ParsedSegment) -> None:
-        lines = ", ".join(str(bad.line) for bad in segment.bad[:10]) + (" …" if len(segment.bad) > 10 else "")
-        warnings.warn(
-            f"{len(segment.bad)} line(s) of journal segment {segment.path.name} could not be folded as written "
-            f"(line {lines}: {segment.bad[0].reason}); its other {len(segment.rows)} row(s) were. The segment "
-            f"is kept in {moved.parent}; `promptlab db doctor` lists and salvages it.",
-            HistoryWarning,
-            stacklevel=2,
-        )
 
     def fold_soon(self, delay: float = 0.0) -> None:
         """Fold in the background (rows stay visible to readers meanwhile).
@@ -363,6 +353,10 @@ class Store:
         several queries in one session share one open of the file. ``wait``
         bounds how long a program outside promptlab may hold the file first
         (default ``busy_timeout``; 0: not at all), then ``StoreBusyError``."""
+        shared = getattr(self._session, "reader", None)
+        if shared is not None:  # inside ``together``: this thread's session serves
+            yield shared
+            return
         patience = self.busy_timeout if wait is None else wait
         with (
             self._locked(exclusive=False),
@@ -381,6 +375,19 @@ class Store:
             yield reader
 
     @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Reads in this thread share one session (one open of the file, one
+        look at the journal) until the block ends: a view that reads ten
+        things at once. Nothing written meanwhile is seen; when the file
+        can't be opened, each read opens its own (and reports its own error)."""
+        with contextlib.ExitStack() as stack:
+            if getattr(self._session, "reader", None) is None:
+                with contextlib.suppress(StoreError):
+                    self._session.reader = stack.enter_context(self.reading())
+                stack.callback(setattr, self._session, "reader", None)
+            yield
+
+    @contextlib.contextmanager
     def inspecting(self) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
         """The file attached read-only as it is, with no check and no journal
         views: a connection and the file's catalog alias (for ``doctor``)."""
@@ -391,8 +398,3 @@ class Store:
         """Run one read query over the live tables and return a DataFrame."""
         with self.reading() as reader:
             return reader.query(text, params)
-
-    def frame(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """``query`` through Arrow (see ``Reader.frame``)."""
-        with self.reading() as reader:
-            return reader.frame(text, params)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import duckdb
 
+from promptlab.errors import HistoryWarning
 from promptlab.store.journal import Journal
 from promptlab.store.schema import TABLES, Table
 from promptlab.store.segments import ParsedSegment, arrow_table, newest_per_key, parse_segment
@@ -181,3 +183,15 @@ def settle(
 def chosen_rows(parsed: Mapping[str, Sequence[ParsedSegment]]) -> dict[str, list[dict[str, Any]]]:
     """The rows each table takes from a parsed batch."""
     return {name: newest_per_key(TABLES[name], segments) for name, segments in parsed.items()}
+
+
+def report_quarantine(moved: Path, segment: ParsedSegment) -> None:
+    """Warn that ``segment`` had lines the fold couldn't take (now kept at ``moved``)."""
+    lines = ", ".join(str(bad.line) for bad in segment.bad[:10]) + (" …" if len(segment.bad) > 10 else "")
+    warnings.warn(
+        f"{len(segment.bad)} line(s) of journal segment {segment.path.name} could not be folded as written "
+        f"(line {lines}: {segment.bad[0].reason}); its other {len(segment.rows)} row(s) were. The segment "
+        f"is kept in {moved.parent}; `promptlab db doctor` lists and salvages it.",
+        HistoryWarning,
+        stacklevel=2,
+    )

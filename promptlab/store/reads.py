@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -164,11 +165,12 @@ def trials(
     selected = ", ".join(f'"{c}"' for c in columns)
     order = "DESC" if newest_first else "ASC"
     limit_sql = f" LIMIT {int(limit)}" if limit is not None else ""
-    return store.frame(
-        f"SELECT {selected} FROM ({TRIALS_WITH_FEEDBACK}) WHERE {condition} "
-        f"ORDER BY created_at {order}, trial_id {order}{limit_sql}",
-        params,
-    )
+    with contextlib.nullcontext(store) if isinstance(store, Reader) else store.reading() as reader:
+        return reader.frame(
+            f"SELECT {selected} FROM ({TRIALS_WITH_FEEDBACK}) WHERE {condition} "
+            f"ORDER BY created_at {order}, trial_id {order}{limit_sql}",
+            params,
+        )
 
 
 def latest_scores(store: Source, where: TrialFilter) -> pd.DataFrame:

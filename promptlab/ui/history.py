@@ -174,7 +174,7 @@ class HistoryBrowser(widgets.VBox):
         """Read everything again: filter choices, experiments, runs, prompt names.
         Only the runs' own rows and a page of their totals are read, however long
         the history."""
-        with self._lock:
+        with self._lock, self.lab.store.together():  # one open of the file for all of it
             everything = catching(self.error, lambda: self.lab.runs(totals=False))
             experiments = catching(self.error, self.lab.experiments)
             prompts = catching(self.error, self.lab.prompt_names)
@@ -208,7 +208,7 @@ class HistoryBrowser(widgets.VBox):
 
     def refresh_runs(self) -> None:
         """Read which runs match the filters, newest first, and show a page of them."""
-        with self._lock:
+        with self._lock, self.lab.store.together():
             status = self.status.value or None
             runs = catching(self.error, lambda: self.lab.runs(**self.filters(), status=status, totals=False))
             if runs is None:

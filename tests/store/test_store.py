@@ -574,3 +574,33 @@ def test_soak_no_process_sees_an_error(soak: Soak) -> None:
         assert "Traceback" not in err, err[-2000:]
         assert "FAILED" not in out
     assert soak.total == sum(soak.acknowledged.values()) == WRITERS * SWEEPS * ROWS
+
+
+def test_reads_made_together_share_one_open_of_the_file(lab: pl.Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Store.together`` (the History view's refresh): one session serves every
+    read in the block; after it, each read opens the file again and sees what
+    was written meanwhile. When the file can't be opened, reads go on alone."""
+    lab.sweep(pl.Prompt("{{ text }}"), fake_model(), [{"text": "a"}, {"text": "b"}], display=NullDisplay())
+    settle()
+    opened: list[bool] = []
+    attached = type(lab.store)._attached
+
+    def counting(store: object, *, read_only: bool, **options: object):  # type: ignore[no-untyped-def]
+        opened.append(read_only)
+        return attached(store, read_only=read_only, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(lab.store), "_attached", counting)
+    with lab.store.together():
+        runs, trials = lab.runs(), lab.trials()
+        with lab.store.together():  # nested: still the same session
+            lab.experiments()
+        lab.store.append({"trials": [trial_row(experiment="default", kind="sweep")]})
+        assert len(lab.trials()) == 2  # the session's view of the journal, taken when it began
+    assert opened == [True] and len(runs) == 1 and len(trials) == 2
+    assert len(lab.trials(experiment="default")) == 3
+    assert opened == [True, True]
+
+    opened.clear()
+    with held_by_another_program(lab.path, read_only=False), lab.store.together(), pytest.raises(StoreBusyError):
+        lab.trials()
+    assert opened == [True, True]  # the session's own try, then the read's
