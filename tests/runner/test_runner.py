@@ -11,11 +11,10 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -340,10 +339,8 @@ def interrupt_when(event: threading.Event, provider: ScriptedProvider, display: 
 
     A signal that lands just before the event loop blocks in its selector is
     only handled when the loop next wakes (CPython sets no wakeup fd for
-    asyncio.run's handler), so the sweep's loop is nudged awake as well. In
-    one full CI run both tests waited 300 s for a sweep that had not stopped
-    (not reproduced alone, nor with any one test file before them), so this
-    presses again, as a person would, while the sweep hasn't stopped.
+    asyncio.run's handler), so the sweep's loop is nudged awake as well, and
+    Ctrl+C is pressed again, as a person would, while the sweep hasn't stopped.
     """
     main = threading.main_thread().ident
     assert main is not None
@@ -371,44 +368,21 @@ def interrupt_when(event: threading.Event, provider: ScriptedProvider, display: 
     threading.Thread(target=press, daemon=True).start()
 
 
-IN_OWN_PROCESS = "PROMPTLAB_TEST_CTRL_C_HERE"
-"""Set in the interpreter the Ctrl+C tests run in (see ``test_ctrl_c_in_a_process_of_its_own``)."""
-
-own_process = pytest.mark.skipif(
-    os.environ.get(IN_OWN_PROCESS) != "1", reason="runs in a process of its own: test_ctrl_c_in_a_process_of_its_own"
-)
-
-
-@pytest.mark.parametrize(
-    "test", ["test_ctrl_c_in_a_notebook_keeps_finished_trials", "test_ctrl_c_in_a_script_keeps_finished_trials"]
-)
-@pytest.mark.xfail(
-    reason="open regression (issue 13 session): in the full CI suite, even in a fresh interpreter, the sweep "
-    "stalls before Ctrl+C; passes alone and after any one earlier test file; to bisect from 1a2f6e4",
-    strict=False,
-)
-def test_ctrl_c_in_a_process_of_its_own(test: str) -> None:
-    """A SIGINT goes to a whole process, and what answers it (handlers, the
-    threads a thousand earlier tests left running) is the process's: in the
-    full suite these tests once waited 300 s for a sweep that was never
-    interrupted, which no run of them alone or after any one test file
-    showed. So each runs in a fresh interpreter, as a person's kernel or
-    script is."""
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=90", f"{__file__}::{test}"],
-        env={**os.environ, IN_OWN_PROCESS: "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    if done.returncode != 0:  # kept where a person can read it even when the test counts as xfail
-        Path(tempfile.gettempdir(), f"promptlab-{test}.log").write_text(output)
-    assert done.returncode == 0 and "1 passed" in done.stdout, output[-30000:]
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Ctrl+C wired as a terminal or a kernel has it. A process that a
+    non-interactive shell starts in the background (``nohup … &``, some CI
+    runners) inherits SIGINT ignored, and Python then leaves it ignored: these
+    tests would press Ctrl+C into nothing and wait for a sweep never stopped
+    (what made them hang in earlier full-suite runs)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
-@own_process
+@pytest.mark.usefixtures("ctrl_c")
 def test_ctrl_c_in_a_notebook_keeps_finished_trials(lab: pl.Lab, scripted: Make) -> None:
     provider = scripted()
     gate = threading.Event()  # calls past the 4th wait here until the test opens it
@@ -445,7 +419,7 @@ def test_ctrl_c_in_a_notebook_keeps_finished_trials(lab: pl.Lab, scripted: Make)
     assert len(lab.trials()) == 4
 
 
-@own_process
+@pytest.mark.usefixtures("ctrl_c")
 def test_ctrl_c_in_a_script_keeps_finished_trials(lab: pl.Lab, scripted: Make) -> None:
     provider = scripted()
     provider.behave = block_after(lambda: provider.calls, 3)
