@@ -120,6 +120,11 @@ def narrowed(store: Source, where: TrialFilter) -> TrialFilter:
     patterns = search_index.patterns(where.search)
     if patterns is None:
         return where
+    if replace(where, search=None) != TrialFilter(kind=where.kind):  # other filters: how many do they leave?
+        condition, params = replace(where, search=None).where()
+        ((selected,),) = store.query(f"SELECT count(*) FROM trials WHERE {condition}", params).itertuples(index=False)
+        if selected <= search_index.SCAN_BELOW:
+            return where
     candidates = search_index.weighed(patterns)
     weights = store.query(search_index.WEIGHTS_SQL, {"patterns": candidates})
     fewest = weights.sort_values(["n", "i"])["i"].head(search_index.NARROWING)

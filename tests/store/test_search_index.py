@@ -148,6 +148,23 @@ def test_a_search_is_narrowed_by_its_rarest_words(lab: pl.Lab, scripted: Callabl
     assert len(lab.trials(search=" of the common batch, marker1 ")) == 4
 
 
+def test_a_search_within_a_few_trials_tests_their_text_directly(
+    lab: pl.Lab, scripted: Callable[..., ScriptedProvider], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other filters that leave few trials make the index cost more than it
+    saves: they are searched directly; more than ``SCAN_BELOW`` go through it."""
+    _sweep(lab, scripted, CORPUS)
+    lab.fold()
+    everyone = reads.TrialFilter(search="fox")
+    one_experiment = reads.TrialFilter(search="fox", experiment="default")
+    assert reads.narrowed(lab.store, everyone).search_in is not None
+    assert reads.narrowed(lab.store, one_experiment).search_in is None
+    found = set(lab.trials(search="fox", experiment="default")["trial_id"])
+    monkeypatch.setattr(search_index, "SCAN_BELOW", 0)
+    assert reads.narrowed(lab.store, one_experiment).search_in is not None
+    assert set(lab.trials(search="fox", experiment="default")["trial_id"]) == found == _scanned(lab.path, "fox")
+
+
 def test_trials_in_the_journal_are_found_before_they_are_folded(
     lab: pl.Lab, scripted: Callable[..., ScriptedProvider]
 ) -> None:
