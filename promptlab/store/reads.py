@@ -120,8 +120,9 @@ def narrowed(store: Source, where: TrialFilter) -> TrialFilter:
     patterns = search_index.patterns(where.search)
     if patterns is None:
         return where
-    if replace(where, search=None) != TrialFilter(kind=where.kind):  # other filters: how many do they leave?
-        condition, params = replace(where, search=None).where()
+    others = replace(where, search=None)
+    if others != TrialFilter(kind=where.kind):  # other filters: how many trials do they leave?
+        condition, params = others.where()
         ((selected,),) = store.query(f"SELECT count(*) FROM trials WHERE {condition}", params).itertuples(index=False)
         if selected <= search_index.SCAN_BELOW:
             return where
@@ -240,9 +241,9 @@ def cached_responses(store: Store, cache_keys: Sequence[str], wait: float | None
 
     Two steps, so the cost doesn't grow with the history's outputs: the keys'
     narrow columns pick each key's first trial (its ``rowid`` when folded),
-    then only those rows' outputs are read. At a million trials this takes
-    0.06 s and no memory to speak of, where reading every matching trial's
-    columns before choosing took 0.3 s and 270 MB."""
+    then only those rows' outputs are read. For 2,000 keys at a million
+    trials this takes 0.1 s and +50 MB, where reading every matching trial's
+    columns before choosing took 0.3 s and +270 MB."""
     if not cache_keys:
         return {}
     keys = pd.DataFrame({"cache_key": list(dict.fromkeys(cache_keys))})

@@ -223,6 +223,8 @@ def catch_up(con: duckdb.DuckDBPyConnection, alias: str, name: str, batch: int =
     minutes per million trials on this project's 2-core machines (splitting
     1 KB outputs into words in Python is most of it)."""
     missing = behind(con, alias)
+    if not missing:
+        return 0
     if missing >= NOTICE:
         warnings.warn(
             f"indexing {missing:,} trials of {name} for search, once (about {missing / 3_000:.0f} s): "
@@ -232,8 +234,6 @@ def catch_up(con: duckdb.DuckDBPyConnection, alias: str, name: str, batch: int =
         )
     trials, docs = f'"{alias}"."main"."trials"', f'"{alias}"."main"."{DOCS}"'
     done = 0
-    if not missing:
-        return done
     while True:
         chunk = con.execute(
             f"SELECT trial_id, CAST(vars AS VARCHAR), output FROM {trials} t "
