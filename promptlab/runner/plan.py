@@ -36,7 +36,11 @@ class SweepOptions(TypedDict, total=False):
     description: str | None
     """Experiment description (kept from earlier runs when not given)."""
     tags: Sequence[str] | None
-    """Experiment tags (kept from earlier runs when not given)."""
+    """Tags added to the experiment's: ``tags=["x"]`` adds ``x`` and keeps the
+    tags earlier runs gave it (nothing given, or ``[]``, changes nothing)."""
+    remove_tags: Sequence[str] | None
+    """Tags taken off the experiment, after ``tags`` are added (the builder
+    passes those a user deleted from the experiment's tags)."""
     concurrency: int
     """Calls in flight at most; default 8."""
     timeout: float | None

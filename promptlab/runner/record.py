@@ -77,6 +77,7 @@ async def _record(
         existing=start.experiment,
         description=options.get("description"),
         tags=options.get("tags"),
+        remove_tags=options.get("remove_tags"),
         lineage=lineage,
         known=start.readable,
     )
@@ -173,6 +174,15 @@ def _run_row(context: RunContext, plan: PlannedSweep, revision: int) -> dict[str
     }
 
 
+def merged_tags(
+    old: Sequence[str], added: Sequence[str] | None = None, removed: Sequence[str] | None = None
+) -> list[str]:
+    """An experiment's tags after a run: ``old``, then ``added`` (each once, in
+    order), less ``removed``. Adding never drops a tag; only removing does."""
+    dropped = set(removed or ())
+    return [tag for tag in dict.fromkeys([*old, *(added or ())]) if tag not in dropped]
+
+
 def _opening_rows(
     plan: PlannedSweep,
     run_row: dict[str, Any],
@@ -180,22 +190,25 @@ def _opening_rows(
     existing: dict[str, Any] | None,
     description: str | None,
     tags: Sequence[str] | None,
+    remove_tags: Sequence[str] | None = None,
     lineage: Lineage,
     known: bool = True,
 ) -> dict[str, list[dict[str, Any]]]:
     """The rows a run writes before its first call: run, experiment, prompts, models.
-    When history couldn't be read (``known=False``), the experiment row is left
-    alone unless asked to change: it may exist already."""
+    ``tags`` are added to the experiment's, ``remove_tags`` taken off. When history
+    couldn't be read (``known=False``), the experiment row is left alone unless
+    asked to change: it may exist already, and its tags are then unknown."""
     now = utcnow().isoformat()
     rows: dict[str, list[dict[str, Any]]] = {"runs": [run_row]}
-    wanted_tags = list(tags) if tags is not None else None
-    if (existing is None and known) or description is not None or wanted_tags is not None:
-        old = existing or {}
+    old = existing or {}
+    old_tags = list(columns.decode_json(old.get("tags")) or [])
+    new_tags = merged_tags(old_tags, tags, remove_tags)
+    if (existing is None and known) or description is not None or new_tags != old_tags:
         rows["experiments"] = [
             {
                 "name": run_row["experiment"],
                 "description": description if description is not None else old.get("description"),
-                "tags": wanted_tags if wanted_tags is not None else columns.decode_json(old.get("tags")) or [],
+                "tags": new_tags,
                 "created_at": old["created_at"].isoformat() if old else now,
                 "created_by": old.get("created_by") or lineage.user,
             }

@@ -1,6 +1,7 @@
 """Recording a sweep as a run: two processes resuming one interrupted run
 call each remaining cell once; a finished command exits without waiting on
-a file another program holds; who ran it; histories in awkward folders."""
+a file another program holds; who ran it; histories in awkward folders; an
+experiment's tags are added to, never replaced."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from typing import Any
 import pytest
 from support.history import held_by_another_program, query_file
 from support.providers import RecordingDisplay, running_stub_server
+from support.team_history import TeamHistory
 
 import promptlab as pl
 from promptlab.cli import main
 from promptlab.core.lineage import current_user, run_status
 from promptlab.errors import StoreLocationError
 from promptlab.runner import record
+from promptlab.runner.progress import NullDisplay
+from promptlab.runner.record import merged_tags
 from promptlab.testing import fake_model
 
 CELLS = 40
@@ -197,3 +201,34 @@ def test_a_notebook_run_headless_records_its_path_as_the_source(tmp_path: Path) 
     )
     assert executed.returncode == 0, executed.stderr
     assert set(pl.Lab(db).trials()["source"]) == {str(path)}
+
+
+def test_tags_are_added_to_and_removed_from_never_replaced() -> None:
+    assert merged_tags(["news", "weekly"]) == ["news", "weekly"]
+    assert merged_tags(["news", "weekly"], ["weekly", "draft"]) == ["news", "weekly", "draft"]
+    assert merged_tags(["news", "weekly"], ["draft"], ["weekly"]) == ["news", "draft"]
+    assert merged_tags([], None, ["absent"]) == []
+
+
+def test_a_sweep_adds_its_tags_to_the_experiments_of_a_team(team: TeamHistory) -> None:
+    lab = team.lab()
+
+    def tags_after(**options: Any) -> list[str]:
+        lab.sweep(
+            pl.Prompt("Hi {{ n }}"),
+            fake_model("echo"),
+            [{"n": "a"}],
+            experiment="summaries",
+            display=NullDisplay(),
+            resume=False,
+            **options,
+        )
+        found = lab.experiments().set_index("experiment")
+        assert found.loc["sentiment", "tags"] == ["support"]  # another experiment's are never touched
+        return list(found.loc["summaries", "tags"])
+
+    assert tags_after() == ["news", "weekly"]
+    assert tags_after(tags=[]) == ["news", "weekly"]
+    assert tags_after(tags=["draft"]) == ["news", "weekly", "draft"]
+    assert tags_after(tags=["news"], remove_tags=["weekly"]) == ["news", "draft"]
+    assert tags_after(description="what a week") == ["news", "draft"]
