@@ -171,6 +171,40 @@ def quality_vs(trials: pd.DataFrame, metric: str, x: str = "cost_usd") -> Figure
     return fig
 
 
+def numeric_params(trials: pd.DataFrame) -> list[str]:
+    """The params that take more than one numeric value in ``trials`` (a grid's axes, such as temperature)."""
+    values: dict[str, set[float]] = {}
+    for params in trials["params"]:
+        for key, value in (params if isinstance(params, dict) else {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                values.setdefault(key, set()).add(float(value))
+    return sorted(key for key, seen in values.items() if len(seen) > 1)
+
+
+def score_vs_param(trials: pd.DataFrame, metric: str, param: str) -> Figure:
+    """Mean ``metric`` at each value of a numeric param (a grid's temperature), a line per prompt × model."""
+    column = metric_column(trials, metric, plain=False)
+    frame = trials.assign(
+        _x=trials["params"].map(lambda p: p.get(param) if isinstance(p, dict) else None),
+        _line=trials["prompt_name"].astype(str)
+        + "@"
+        + trials["prompt_version"].astype(str).str[:6]
+        + " · "
+        + trials["model"].astype(str),
+    ).dropna(subset=["_x"])
+    fig, ax = _figure(6, f"{column.removeprefix(SCORE_PREFIX)} vs {param}")
+    means = frame.groupby(["_line", "_x"], sort=True)[column].mean().dropna()
+    if means.empty:
+        _empty(ax, f"no {column} values at any {param}")
+        return fig
+    for line, points in means.groupby(level="_line", sort=False):
+        ax.plot(points.index.get_level_values("_x"), points.to_numpy(), marker="o", label=str(line))
+    ax.set_xlabel(param)
+    ax.set_ylabel(f"mean {column.removeprefix(SCORE_PREFIX)}")
+    fig.legend(loc="outside lower center", fontsize=8, frameon=False, ncols=2)
+    return fig
+
+
 def paired_differences(comparison: Comparison) -> Figure:
     """Per-input differences B − A of a ``Lab.compare``, with their mean and 95% CI."""
     fig, ax = _figure(3, f"B − A on {comparison.metric} ({comparison.n} inputs)")

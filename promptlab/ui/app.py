@@ -24,7 +24,8 @@ class Playground(widgets.Tab):
     """The whole widget app over one history file.
 
     History's Open shows a run in Results; its Load fills the builder; the
-    results grid's "Review one by one" opens the Review tab on what it shows;
+    results grid's "Review one by one" opens the Review tab on what it shows
+    (filters applied);
     feedback given in Results or Review shows in both.
     """
 
@@ -43,9 +44,9 @@ class Playground(widgets.Tab):
         self.registry = RegistryPanel(lab)
         super().__init__([self.builder, self.results, self.history, self.review, self.registry], titles=TABS)
 
-    def open_run(self, run_id: str) -> None:
-        """Show a run in the Results tab."""
-        self.results.show_run(run_id)
+    def open_run(self, run_id: str, search: str = "") -> None:
+        """Show a run in the Results tab (``search``: the text that found it, as its filter)."""
+        self.results.show_run(run_id, search=search)
         self.selected_index = TABS.index("Results")
 
     def load_run(self, run_id: str) -> None:
@@ -58,10 +59,8 @@ class Playground(widgets.Tab):
         self.review.remember_feedback(trial_id, totals)
 
     def _review_results(self, grid: ResultsGrid) -> None:
-        if grid.run_id is not None:
-            self.review.show_run(grid.run_id)
-        else:
-            self.review.show_trials(grid.table.trials)
+        # what the grid shows, its filters applied: "of 17" after a 17-row filter, not "of 100"
+        self.review.show_trials(grid.shown_trials())
         self.selected_index = TABS.index("Review")
 
     def __repr__(self) -> str:

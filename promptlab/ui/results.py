@@ -1,13 +1,15 @@
 """The results grid: inputs down, variants across, a page at a time.
 
 Built from ``run.df`` / ``lab.trials(run=...)`` arranged by
-``promptlab.ui.table``; only the rows on the visible page get widgets, so a
-run of 10,000 trials pages as quickly as one of ten.
+``promptlab.ui.table``. A page is one HTML table (``promptlab.ui.matrix``):
+cells coloured by pass or fail, pass rates and means in the column headers.
+Opening a cell builds its detail view (prompt as sent, response, every
+score with its reason, judge call, feedback) for that cell only, so a page
+of 100 cells draws as fast as one of ten.
 """
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,95 +19,34 @@ import numpy as np
 import pandas as pd
 
 from promptlab import Run
-from promptlab.analysis import plots
 from promptlab.core.pricing import dollars
 from promptlab.errors import ConfigError
-from promptlab.ui.cells import EmptyCell, InputCell, OutputCell
-from promptlab.ui.common import (
-    MUTED,
-    RED,
-    STATUS_HINTS,
-    button,
-    catching,
-    error_label,
-    escape,
-    muted,
-    present,
-    replace_children,
-    status_html,
-)
-from promptlab.ui.feedback import FEEDBACK_COLUMNS, remember_totals
+from promptlab.ui.cells import CellDetail
+from promptlab.ui.common import STATUS_HINTS, button, catching, error_label, escape, muted, present, status_html
+from promptlab.ui.feedback import remember_totals
+from promptlab.ui.matrix import page_html
+from promptlab.ui.result_parts import PlotsSection, errors_html, filters_text, summary_html
 from promptlab.ui.scores import score_labels
-from promptlab.ui.table import page_count, page_of, results_table, select_rows, variant_summary
+from promptlab.ui.table import VIEWS, page_count, page_of, results_table, rows_per_page, select_rows, variant_stats
+from promptlab.ui.variants import RunOrder
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from promptlab import Lab
 
-PAGE_SIZES = (10, 25, 50, 100)
-EMPTY_COLUMNS = ["trial_id", "params", "vars", "prompt_name", "prompt_version", "model", "row_index", "repeat"]
-
-
-def figure_png(fig: Figure) -> bytes:
-    """``fig`` as PNG bytes; the figure is cleared afterwards to free its memory."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    fig.clear()
-    return buffer.getvalue()
-
-
-def _count_html(count: Any) -> str:
-    """A count of things that went wrong: red when there are any."""
-    n = int(count) if present(count) else 0
-    return f'<span style="color:{RED}">{n}</span>' if n else "0"
-
-
-def summary_html(trials: pd.DataFrame) -> str:
-    """The per-variant strip above the grid: n, errors, evaluator errors (when anything
-    was scored), mean scores with pass rates, p50 latency, cost."""
-    summary = variant_summary(trials)
-    if summary.empty:
-        return muted("no trials yet")
-    labels = score_labels(trials.columns)
-    show_eval_errors = bool(labels) or bool(summary["eval_errors"].fillna(0).sum())
-    head = [
-        "variant",
-        "n",
-        "errors",
-        *(["eval errors"] if show_eval_errors else []),
-        *(f"mean {label}" for label in labels),
-        "p50 latency",
-        "cost",
-    ]
-    lines = []
-    for row in summary.to_dict("records"):
-        cost = dollars(float(row["cost_usd"])) if present(row["cost_usd"]) else "?"
-        p50 = f"{row['latency_p50_ms']:,.0f} ms" if present(row["latency_p50_ms"]) else "—"
-        scores = []
-        for label in labels:
-            mean, rate = row.get(f"{label}_mean"), row.get(f"{label}_pass_rate")
-            text = f"{mean:.3f}" if present(mean) else "—"
-            scores.append(text + (f" ({rate:.0%} pass)" if present(rate) else ""))
-        cells = [
-            escape(row["variant"]),
-            str(row["n"]),
-            _count_html(row["errors"]),
-            *([_count_html(row["eval_errors"])] if show_eval_errors else []),
-            *scores,
-            p50,
-            cost,
-        ]
-        lines.append("<tr>" + "".join(f'<td style="padding:1px 8px">{c}</td>' for c in cells) + "</tr>")
-    header = "".join(f'<th style="padding:1px 8px;text-align:left">{escape(h)}</th>' for h in head)
-    return f'<table style="font-size:12px;border-collapse:collapse"><tr>{header}</tr>{"".join(lines)}</table>'
+CELLS_PER_PAGE = (25, 50, 100)
+"""Page sizes, in cells (rows × variants shown): a wide run gets fewer rows a page."""
+EMPTY_COLUMNS = [
+    *("trial_id", "params", "vars", "prompt_name", "prompt_version", "model", "row_index", "repeat"),
+    *("output", "error", "error_type", "latency_ms", "cost_usd", "created_at"),
+]
 
 
 class ResultsGrid(widgets.VBox):
-    """One row per input, one column per prompt × model variant, with feedback on every output.
+    """One row per input, one column per prompt × model variant; open a cell to see
+    it whole and give feedback.
 
     ``source`` is a ``Run``, a run id (with ``lab=``) or a trials DataFrame.
-    Give ``lab`` for feedback buttons and for ``refresh()`` to re-read a run.
+    Give ``lab`` for feedback and for ``refresh()`` to re-read a run.
     """
 
     def __init__(
@@ -113,7 +54,7 @@ class ResultsGrid(widgets.VBox):
         source: Run | str | pd.DataFrame | None = None,
         *,
         lab: Lab | None = None,
-        page_size: int = 10,
+        page_size: int = 50,
         on_review: Callable[[ResultsGrid], None] | None = None,
         on_feedback: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
@@ -124,46 +65,31 @@ class ResultsGrid(widgets.VBox):
         self.on_review = on_review
         self.on_feedback = on_feedback
         """Called with ``(trial_id, totals)`` after feedback is recorded in a cell."""
+        self.order = RunOrder()
         self.table = results_table(pd.DataFrame(columns=EMPTY_COLUMNS))  # replaced by what is shown
         self._lock = threading.RLock()
-        self._shown: tuple[Any, ...] | None = None
-        self.title = widgets.HTML()
-        self.error = error_label()
-        self.summary = widgets.HTML()
-        self.filter_text = widgets.Text(placeholder="filter inputs and outputs", continuous_update=False)
-        self.errors_only = widgets.Checkbox(description="errors only", indent=False, layout={"width": "auto"})
-        self.differ_only = widgets.Checkbox(
-            description="only rows where variants differ", indent=False, layout={"width": "auto"}
-        )
-        self.sort_by = widgets.Dropdown(description="sort", options=["input"], layout={"width": "180px"})
-        self.descending = widgets.Checkbox(description="descending", indent=False, layout={"width": "auto"})
-        self.page_size = widgets.Dropdown(
-            options=PAGE_SIZES if page_size in PAGE_SIZES else sorted({*PAGE_SIZES, page_size}),
-            value=page_size,
-            description="per page",
-            layout={"width": "150px"},
-        )
-        self.page = widgets.BoundedIntText(value=1, min=1, max=1, layout={"width": "70px"})
-        self.page_label = widgets.HTML()
-        self.first, self.previous = button("«", "first page"), button("‹", "previous page")
-        self.next, self.last = button("›", "next page"), button("»", "last page")
-        self.refresh_button = button("Refresh", "read the run's trials again")
-        self.plots_button = button("Plots", "latency, cost and score by variant")
-        self.review_button = button("Review one by one", "step through the outputs, voting with keys")
-        self.grid = widgets.GridBox(layout=widgets.Layout(grid_gap="4px", width="100%"))
-        self.plots = widgets.VBox()
+        self._drawn: tuple[Any, ...] | None = None
+        self._quiet = False
+        self._stats: pd.DataFrame | None = None
+        self.on_page = np.zeros(0, dtype=np.int64)
+        """Row positions on the page drawn."""
+        self._build_controls(page_size)
         self._wire()
         super().__init__(
             [
                 widgets.HBox([self.title, self.refresh_button, self.plots_button, self.review_button]),
                 self.error,
                 self.summary,
-                widgets.HBox([self.filter_text, self.errors_only, self.differ_only, self.sort_by, self.descending]),
+                self.errors,
+                self.plots,
+                widgets.HBox([self.filter_text, self.view, self.sort_by, self.descending]),
+                widgets.HBox([self.group_repeats, self.columns, self.filters_note, self.clear_button]),
                 widgets.HBox(
                     [self.first, self.previous, self.page, self.page_label, self.next, self.last, self.page_size]
                 ),
-                widgets.Box([self.grid], layout=widgets.Layout(overflow="auto", width="100%")),
-                self.plots,
+                widgets.Box([self.matrix], layout=widgets.Layout(overflow="auto", width="100%", max_height="70vh")),
+                widgets.HBox([self.cell, self.previous_cell, self.next_cell]),
+                self.detail,
             ]
         )
         if isinstance(source, pd.DataFrame):
@@ -173,31 +99,78 @@ class ResultsGrid(widgets.VBox):
         else:
             self._set_table(pd.DataFrame(columns=EMPTY_COLUMNS))
 
+    def _build_controls(self, page_size: int) -> None:
+        self.title, self.error, self.summary, self.errors = (
+            widgets.HTML(),
+            error_label(),
+            widgets.HTML(),
+            widgets.HTML(),
+        )
+        self.filter_text = widgets.Text(placeholder="filter inputs and outputs", continuous_update=False)
+        self.view = widgets.ToggleButtons(options=VIEWS, value="All", style={"button_width": "auto"})
+        self.sort_by = widgets.Dropdown(
+            description="sort", options=[("input order", "input")], layout={"width": "230px"}
+        )
+        self.descending = widgets.Checkbox(description="descending", indent=False, layout={"width": "auto"})
+        self.group_repeats = widgets.Checkbox(description="group repeats", indent=False, layout={"width": "auto"})
+        self.columns = widgets.SelectMultiple(
+            description="variants", rows=3, layout={"width": "340px"}, style={"description_width": "initial"}
+        )
+        self.filters_note, self.clear_button = widgets.HTML(), button("Clear filters", "show every row and variant")
+        sizes = CELLS_PER_PAGE if page_size in CELLS_PER_PAGE else sorted({*CELLS_PER_PAGE, page_size})
+        self.page_size = widgets.Dropdown(
+            options=[(f"{n} cells", n) for n in sizes],
+            value=page_size,
+            description="per page",
+            layout={"width": "190px"},
+        )
+        self.page = widgets.BoundedIntText(value=1, min=1, max=1, layout={"width": "70px"})
+        self.page_label = widgets.HTML()
+        self.first, self.previous = button("«", "first page"), button("‹", "previous page")
+        self.next, self.last = button("›", "next page"), button("»", "last page")
+        self.refresh_button = button("Refresh", "read the run's trials again")
+        self.plots_button = button("Plots", "latency, cost and scores by variant, above the grid")
+        self.review_button = button("Review one by one", "step through the outputs shown, voting with keys")
+        self.matrix = widgets.HTML()
+        self.cell = widgets.Dropdown(description="open cell", options=[], layout={"width": "420px"})
+        self.previous_cell, self.next_cell = button("‹", "previous cell"), button("›", "next cell")
+        self.detail = widgets.VBox()
+        self.plots = PlotsSection()
+
     def _wire(self) -> None:
-        for control in (self.filter_text, self.errors_only, self.differ_only, self.sort_by, self.descending):
+        for control in (self.filter_text, self.view, self.sort_by, self.descending, self.columns, self.page_size):
             control.observe(lambda _: self.go_to(1), "value")
-        self.page_size.observe(lambda _: self.go_to(1), "value")
+        self.group_repeats.observe(lambda _: self._set_table(self.table.trials), "value")
         self.page.observe(lambda _: self.render(), "value")
         self.first.on_click(lambda _: self.go_to(1))
         self.previous.on_click(lambda _: self.go_to(self.page.value - 1))
         self.next.on_click(lambda _: self.go_to(self.page.value + 1))
         self.last.on_click(lambda _: self.go_to(self.page.max))
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.plots_button.on_click(lambda _: self.show_plots())
+        self.plots_button.on_click(lambda _: self.plots.show(self.table))
         self.review_button.on_click(lambda _: self.on_review(self) if self.on_review else None)
+        self.clear_button.on_click(lambda _: self.clear_filters())
+        self.cell.observe(lambda _: self.open_cell(self.cell.value), "value")
+        self.previous_cell.on_click(lambda _: self._step_cell(-1))
+        self.next_cell.on_click(lambda _: self._step_cell(1))
 
     # -- what is shown -----------------------------------------------------------
 
     def show_trials(self, trials: pd.DataFrame) -> None:
         """Show these trials (they are not re-read on refresh)."""
-        self.run_id = None
+        self.run_id, self.order = None, RunOrder()
+        self.clear_filters(draw=False)
         self._set_table(trials)
 
-    def show_run(self, run: Run | str) -> None:
-        """Show a recorded run and keep it for ``refresh()``."""
+    def show_run(self, run: Run | str, *, search: str = "") -> None:
+        """Show a recorded run and keep it for ``refresh()``. Opening another run
+        clears the filters (``search`` fills the text filter: what found it)."""
         if isinstance(run, Run):
             self.lab = self.lab or run.lab
             run = run.run_id
+        if run != self.run_id or search:
+            self.clear_filters(draw=False)
+            self.filter_text.value = search
         self.run_id = run
         self.refresh()
 
@@ -210,26 +183,48 @@ class ResultsGrid(widgets.VBox):
         info = catching(self.error, lambda: lab.run_info(run_id))
         if trials is None or info is None:
             return
+        self.order = RunOrder.from_config(info.get("config"))
         status, done = info.get("status"), len(trials)
         cells = info.get("n_cells") if present(info.get("n_cells")) else "?"
         hint = STATUS_HINTS.get(str(status))
+        cost = trials["cost_usd"].sum(min_count=1) if len(trials) else None
+        cached = int(trials["cached"].fillna(False).astype(bool).sum()) if "cached" in trials and len(trials) else 0
+        spent = f"cost {dollars(float(cost))}" if present(cost) else "cost ?"
         self.title.value = (
             f"<b>run {escape(str(info['run_id'])[:8])}</b> · {escape(info.get('experiment'))} · "
-            f"{status_html(status)} · {done}/{cells} trials · by {escape(info.get('user'))}"
+            f"{status_html(status)} · {done}/{cells} trials · {spent}"
+            + (f" ({cached} cached)" if cached else "")
+            + f" · by {escape(info.get('user'))}"
             + (f"<br>{muted(hint)}" if hint else "")
         )
         self._set_table(trials)
 
     def _set_table(self, trials: pd.DataFrame) -> None:
         with self._lock:
-            self.table = results_table(trials)
+            self.table = results_table(trials, self.order, group_repeats=self.group_repeats.value)
             keys = self.table.sort_keys
             if list(self.sort_by.options) != keys:
                 current = self.sort_by.value
                 self.sort_by.options = keys
-                self.sort_by.value = current if current in keys else "input"
-            self.summary.value = summary_html(self.table.trials)
+                self.sort_by.value = current if current in {key for _, key in keys} else "input"
+            options = [(f"{letter} · {name}", j) for j, (letter, name) in enumerate(self._legend())]
+            if list(self.columns.options) != options:
+                self.columns.options = options
+                self.columns.value = tuple(range(len(options)))
+            self._stats = None
+            self.summary.value = summary_html(self.table)
+            self.errors.value = errors_html(self.table.trials)
+            self._drawn = None
             self.render()
+
+    def _legend(self) -> list[tuple[str, str]]:
+        return list(zip(self.table.variants.letters, self.table.variants.names, strict=True))
+
+    @property
+    def shown_columns(self) -> list[int]:
+        """The variants shown (positions), in order."""
+        chosen = sorted(self.columns.value)
+        return chosen if chosen else list(range(len(self.table.variants)))
 
     @property
     def selected(self) -> np.ndarray:
@@ -237,15 +232,36 @@ class ResultsGrid(widgets.VBox):
         return select_rows(
             self.table,
             text=self.filter_text.value,
-            errors_only=self.errors_only.value,
-            differ_only=self.differ_only.value,
+            view=self.view.value,
             sort_by=self.sort_by.value,
             descending=self.descending.value,
         )
 
+    @property
+    def rows_per_page(self) -> int:
+        """Rows a page holds: the cells per page across the variants shown."""
+        return rows_per_page(self.page_size.value, len(self.shown_columns))
+
     def visible_rows(self) -> pd.DataFrame:
         """The rows on the current page (``row_index``, ``repeat``, ``vars``)."""
-        return self.table.rows.iloc[page_of(self.selected, self.page.value, self.page_size.value)]
+        return self.table.rows.iloc[page_of(self.selected, self.page.value, self.rows_per_page)]
+
+    def shown_trials(self) -> pd.DataFrame:
+        """The trials of every row passing the filters (all pages), in the variants shown: what Review steps through."""
+        cells = self.table.cells[self.selected][:, self.shown_columns].ravel()
+        return self.table.trials.iloc[np.sort(cells[cells >= 0])]
+
+    def clear_filters(self, *, draw: bool = True) -> None:
+        """Show every row and variant again."""
+        self._quiet = True  # one draw for the three changes, not three
+        try:
+            self.filter_text.value = ""
+            self.view.value = "All"
+            self.columns.value = tuple(range(len(self.columns.options)))
+        finally:
+            self._quiet = False
+        if draw:
+            self.go_to(1)
 
     def go_to(self, page: int) -> None:
         """Show page ``page`` (1-based; clamped)."""
@@ -256,113 +272,137 @@ class ResultsGrid(widgets.VBox):
             self.render()
 
     def render(self) -> None:
-        """Build the widgets of the current page (and nothing else)."""
+        """Draw the current page as one table (and nothing else)."""
+        if self._quiet:
+            return
         with self._lock:
-            selected = self.selected
-            pages = page_count(len(selected), self.page_size.value)
+            selected, size = self.selected, self.rows_per_page
+            pages = page_count(len(selected), size)
             self.page.max = pages
             page = min(self.page.value, pages)
-            on_page = page_of(selected, page, self.page_size.value)
+            on_page = page_of(selected, page, size)
             self.page_label.value = (
                 f"of {pages} · {len(selected)} of {len(self.table.rows)} inputs · {len(self.table.trials)} trials"
             )
-            for control, disabled in (
-                (self.first, page <= 1),
-                (self.previous, page <= 1),
-                (self.next, page >= pages),
-                (self.last, page >= pages),
-            ):
+            for control, disabled in ((self.first, page <= 1), (self.previous, page <= 1)):
+                control.disabled = disabled
+            for control, disabled in ((self.next, page >= pages), (self.last, page >= pages)):
                 control.disabled = disabled
             self.refresh_button.layout.display = None if self.run_id and self.lab else "none"
             self.review_button.layout.display = None if self.on_review else "none"
-            shown = (
-                tuple(self.table.variants),
-                tuple(map(tuple, self.table.cells[on_page])),
-                self._feedback_key(on_page),
+            note = filters_text(
+                self.filter_text.value, self.view.value, len(self.shown_columns), len(self.table.variants)
             )
-            if shown == self._shown:
+            self.filters_note.value = note
+            self.clear_button.layout.display = None if note else "none"
+            columns = self.shown_columns
+            drawn = (id(self.table), tuple(on_page), tuple(columns), self._feedback_key(on_page))
+            if drawn == self._drawn:
                 return
-            self._shown = shown
-            replace_children(self.grid, self._page_widgets(on_page))
+            self._drawn = drawn
+            self.on_page = on_page
+            self.matrix.value = self._page_html(on_page, columns)
+            self._list_cells(on_page, columns)
+
+    def _page_html(self, on_page: np.ndarray, columns: list[int]) -> str:
+        if not len(on_page):
+            message = "no trials yet" if self.table.trials.empty else "no inputs match the filters"
+            return muted(message)
+        labels = score_labels(self.table.scores)
+        if self._stats is None:
+            self._stats = variant_stats(self.table)
+        return page_html(self.table, on_page, columns, self._stats, labels)
 
     def _feedback_key(self, on_page: np.ndarray) -> tuple[Any, ...]:
-        """What the page's trials hold in feedback: a changed vote redraws it even when
-        the totals don't move (one 👍 turned 👎 while another 👎 turned 👍)."""
+        """The feedback the page's trials hold: a changed vote redraws the page."""
         trials = self.table.trials
         if "votes_up" not in trials or trials.empty:
             return ()
         positions = self.table.cells[on_page].ravel()
         shown = trials.iloc[positions[positions >= 0]]
-        columns = [c for c in FEEDBACK_COLUMNS if c in shown]
-        return tuple(map(tuple, shown[columns].astype(object).where(shown[columns].notna(), None).to_numpy()))
+        votes = shown[["votes_up", "votes_down", "correction"]].astype(object)
+        return tuple(map(tuple, votes.where(votes.notna(), None).to_numpy()))
+
+    # -- one cell, whole ---------------------------------------------------------
+
+    def _list_cells(self, on_page: np.ndarray, columns: list[int]) -> None:
+        letters = self.table.variants.letters
+        options: list[tuple[str, tuple[int, int] | None]] = [("—", None)]
+        for i in on_page:
+            row = self.table.rows.iloc[int(i)]
+            repeat = f" r{int(row['repeat'])}" if not self.table.grouped and self.table.rows["repeat"].max() > 0 else ""
+            for j in columns:
+                if self.table.positions(int(i), j):
+                    options.append((f"#{int(row['row_index'])}{repeat} · {letters[j]}", (int(i), j)))
+        kept = self.cell.value if any(value == self.cell.value for _, value in options) else None
+        self.cell.options = options
+        self.cell.value = kept
+        if kept is None:
+            self.detail.children = ()
+
+    def open_cell(self, cell: tuple[int, int] | None) -> CellDetail | None:
+        """Show a cell (row position, variant position) whole below the grid; None closes it."""
+        if cell is None:
+            self.detail.children = ()
+            return None
+        if self.cell.value != cell:
+            self.cell.value = cell  # its observer comes back here
+            return self.opened
+        row, variant = cell
+        trials = self.table.trials.iloc[self.table.positions(row, variant)].to_dict("records")
+        name, letter = self.table.variants.names[variant], self.table.variants.letters[variant]
+        title = f"#{self.table.rows['row_index'].iat[row]} · {letter} · {name}"
+        detail = CellDetail(
+            title, trials, lab=self.lab, scores=score_labels(self.table.scores), on_feedback=self._feedback_here
+        )
+        self.detail.children = (detail,)
+        return detail
+
+    def open_trial(self, trial_id: str) -> CellDetail | None:
+        """Open the cell holding a trial, turning to its page (with its repeat chosen);
+        None when the filters hide it."""
+        matches = np.flatnonzero(self.table.trials["trial_id"].astype(str).to_numpy() == trial_id)
+        found = np.argwhere(np.isin(self.table.cells, matches))
+        selected = list(self.selected)
+        if not len(found) or int(found[0][0]) not in selected or int(found[0][1]) not in self.shown_columns:
+            return None
+        row, variant, k = (int(v) for v in found[0])
+        self.go_to(selected.index(row) // self.rows_per_page + 1)
+        detail = self.open_cell((row, variant))
+        if detail is not None and len(detail.trials) > 1:
+            detail.repeat.value = k - sum(1 for p in self.table.cells[row, variant, :k] if p < 0)
+        return detail
+
+    @property
+    def opened(self) -> CellDetail | None:
+        """The cell shown whole, if one is."""
+        return next((c for c in self.detail.children if isinstance(c, CellDetail)), None)
+
+    def _step_cell(self, step: int) -> None:
+        values = [value for _, value in self.cell.options]
+        if len(values) <= 1:
+            return
+        at = values.index(self.cell.value) if self.cell.value in values else 0
+        self.cell.value = values[max(1, min(len(values) - 1, at + step))]
 
     def remember_feedback(self, trial_id: str, totals: Mapping[str, Any], *, redraw: bool = True) -> None:
-        """Keep a trial's new feedback ``totals`` (from a feedback bar here or in Review), and
-        redraw the page so it shows them (not while the bar that recorded them is in use)."""
+        """Keep a trial's new feedback ``totals`` (from the cell opened here or from Review)
+        and redraw the page so its cell shows them."""
         with self._lock:
             remember_totals(self.table.trials, trial_id, totals)
             if redraw:
                 self.render()
 
     def _feedback_here(self, trial_id: str, totals: dict[str, Any]) -> None:
-        self.remember_feedback(trial_id, totals, redraw=False)
+        self.remember_feedback(trial_id, totals)
         if self.on_feedback is not None:
             self.on_feedback(trial_id, totals)
-
-    def _page_widgets(self, on_page: np.ndarray) -> list[widgets.Widget]:
-        variants = self.table.variants
-        self.grid.layout.grid_template_columns = "minmax(150px, 0.7fr) " + " ".join(
-            ["minmax(240px, 1fr)"] * len(variants)
-        )
-        if not len(on_page):
-            message = "no trials yet" if self.table.trials.empty else "no inputs match the filters"
-            return [widgets.HTML(f'<span style="color:{MUTED}">{message}</span>')]
-        header = [widgets.HTML("<b>input</b>")] + [widgets.HTML(f"<b>{escape(v)}</b>") for v in variants]
-        show_repeat = bool(self.table.rows["repeat"].max() > 0)
-        scores = score_labels(self.table.scores)
-        children: list[widgets.Widget] = header
-        for position in on_page:
-            row: Mapping[str, Any] = self.table.rows.iloc[position]
-            children.append(InputCell(int(row["row_index"]), int(row["repeat"]), row["vars"], show_repeat=show_repeat))
-            for j in range(len(variants)):
-                trial = self.table.trial(int(position), j)
-                children.append(
-                    EmptyCell()
-                    if trial is None
-                    else OutputCell(trial, lab=self.lab, scores=scores, on_feedback=self._feedback_here)
-                )
-        return children
-
-    def output_cells(self) -> list[OutputCell]:
-        """The output cells on the current page, row by row."""
-        return [child for child in self.grid.children if isinstance(child, OutputCell)]
-
-    # -- plots -------------------------------------------------------------------
-
-    def figures(self) -> dict[str, Figure]:
-        """The plots of the trials shown: latency, cost, and per score column its
-        mean per variant with CIs and quality against cost and latency (Pareto front)."""
-        trials = self.table.trials
-        made = {"latency": plots.latency_by_variant(trials), "cost": plots.cost_by_variant(trials)}
-        for column in self.table.scores:
-            made[column] = plots.score_by_variant(trials, column)
-            made[f"{column} vs cost"] = plots.quality_vs(trials, column, "cost_usd")
-            made[f"{column} vs latency"] = plots.quality_vs(trials, column, "latency_ms")
-        return made
-
-    def show_plots(self) -> None:
-        """Draw the plots under the grid (as images, which every notebook front end shows)."""
-        images = [
-            widgets.Image(value=figure_png(fig), format="png", layout=widgets.Layout(max_width="760px"))
-            for fig in self.figures().values()
-        ]
-        replace_children(self.plots, images)
 
     def __repr__(self) -> str:
         # no run id: a notebook's text output should read the same every time it runs
         return f"ResultsGrid({len(self.table.rows)} inputs × {len(self.table.variants)} variants)"
 
 
-def results(source: Run | str | pd.DataFrame, *, lab: Lab | None = None, page_size: int = 10) -> ResultsGrid:
+def results(source: Run | str | pd.DataFrame, *, lab: Lab | None = None, page_size: int = 50) -> ResultsGrid:
     """The results grid of a run (``Run`` or run id with ``lab=``) or of a trials DataFrame."""
     return ResultsGrid(source, lab=lab, page_size=page_size)

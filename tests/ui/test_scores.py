@@ -12,12 +12,12 @@ from support.team_history import JUDGE_LABEL, JUDGE_RUBRIC, TeamHistory
 from support.widgets import text_of
 
 import promptlab as pl
-from promptlab.analysis import stats
+from promptlab.analysis import plots, stats
 from promptlab.evals import Score
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 from promptlab.ui import ResultsGrid, results, review
-from promptlab.ui.cells import OutputCell
+from promptlab.ui.cells import CellDetail
 from promptlab.ui.common import RED
 from promptlab.ui.scores import score_line
 
@@ -30,9 +30,17 @@ def grid(team: TeamHistory) -> ResultsGrid:
     return results(team.runs["grid"], lab=team.lab(), page_size=100)
 
 
-def cell_of(grid: ResultsGrid, trial_id: str) -> OutputCell:
-    (cell,) = [cell for cell in grid.output_cells() if cell.trial_id == trial_id]
+def cell_of(grid: ResultsGrid, trial_id: str) -> CellDetail:
+    """The cell holding a trial, opened whole."""
+    cell = grid.open_trial(trial_id)
+    assert cell is not None
     return cell
+
+
+def explained(grid: ResultsGrid, column: str, text: str) -> list[str]:
+    """The trials whose ``column`` holds ``text``."""
+    trials = grid.table.trials
+    return list(trials.loc[trials[column].fillna("").astype(str).str.contains(text, regex=False), "trial_id"])
 
 
 def test_each_score_shows_with_its_explanation(grid: ResultsGrid, team: TeamHistory) -> None:
@@ -41,8 +49,11 @@ def test_each_score_shows_with_its_explanation(grid: ResultsGrid, team: TeamHist
     assert f"{JUDGE_LABEL} 0.8 ✓ — fine, one sentence" in shown
     assert "contains:expected 1 ✓" in shown
     assert 'title="fine, one sentence"' in judged.body.value  # the whole explanation as a tooltip
-    shouted = [c for c in grid.output_cells() if "shouted in capitals" in c.body.value]
-    assert shouted and all(f"{JUDGE_LABEL} 0.3 ✗ — shouted in capitals" in text_of(c.body.value) for c in shouted)
+    shouted = explained(grid, f"explanation_{JUDGE_LABEL}", "shouted in capitals")
+    assert shouted and all(
+        f"{JUDGE_LABEL} 0.3 ✗ — shouted in capitals" in text_of(cell_of(grid, t).body.value) for t in shouted
+    )
+    assert f"✗ {JUDGE_LABEL} 0.3" in text_of(grid.matrix.value)  # in the grid: the verdict, the reason on opening
 
 
 def test_an_evaluator_error_is_marked_with_its_message(grid: ResultsGrid, team: TeamHistory) -> None:
@@ -50,8 +61,11 @@ def test_an_evaluator_error_is_marked_with_its_message(grid: ResultsGrid, team: 
     assert failing.eval_errors >= 1
     assert f"⚠ {LAMP_ERROR}" in text_of(failing.body.value)
     assert f'<div style="color:{RED};font-size:11px"' in failing.body.value
-    words = [c for c in grid.output_cells() if "holds no score" in c.body.value]  # the judge answered in words
-    assert words and all(f"⚠ {JUDGE_LABEL}: evaluator error: EvaluatorError" in text_of(c.body.value) for c in words)
+    words = explained(grid, f"eval_error_{JUDGE_LABEL}", "holds no score")  # the judge answered in words
+    assert words and all(
+        f"⚠ {JUDGE_LABEL}: evaluator error: EvaluatorError" in text_of(cell_of(grid, t).body.value) for t in words
+    )
+    assert f"⚠ {JUDGE_LABEL}" in text_of(grid.matrix.value)
 
 
 def test_a_failed_call_says_why_the_judge_gave_no_score(grid: ResultsGrid, team: TeamHistory) -> None:
@@ -64,10 +78,10 @@ def test_a_failed_call_says_why_the_judge_gave_no_score(grid: ResultsGrid, team:
 def test_the_judge_button_shows_the_judges_call(grid: ResultsGrid, team: TeamHistory) -> None:
     lab = team.lab()
     cell = cell_of(grid, team.trials["judged"])
-    assert cell.judge is not None and cell.judge in cell.feedback.controls.children
-    assert cell.judge.calls is None and len(cell.children) == 2  # read (and drawn) only when asked
+    assert cell.judge is not None and cell.feedback is not None and cell.judge in cell.feedback.controls.children
+    assert cell.judge.calls is None and len(cell.extra.children) == 1  # read (and drawn) only when asked
     cell.judge.value = True
-    assert cell.judge.calls is cell.children[-1]
+    assert cell.judge.calls is cell.extra.children[-1]
     call = lab.trial(cell.judge.judges[JUDGE_LABEL])
     shown = text_of(cell.judge.shown)
     assert f"{JUDGE_LABEL} · judged by grader · trial {call['trial_id'][:8]}" in shown
@@ -75,19 +89,20 @@ def test_the_judge_button_shows_the_judges_call(grid: ResultsGrid, team: TeamHis
     assert call["output"] == '{"score": 8, "explanation": "fine, one sentence"}'
     assert cell.judge.show(False) == "" and not cell.judge.value
     assert "grader" in cell.judge.show()  # the same as a public call
-    assert len(cell.children) == 3
+    assert len(cell.extra.children) == 2
 
 
 def test_the_summary_counts_evaluator_errors_per_variant(grid: ResultsGrid) -> None:
-    summary = stats.summary(grid.table.trials)
+    summary = stats.summary(grid.table.trials).assign(name=plots.variant_labels)
     assert summary["eval_errors"].sum() > 0
     shown = text_of(grid.summary.value).splitlines()
-    assert shown[0].split()[:4] == ["variant", "n", "errors", "eval"]  # "eval errors", next to errors
-    labels = list(grid.table.variants)
-    for row, line in zip(summary.to_dict("records"), shown[1:], strict=False):
-        label = next(label for label in labels if line.startswith(label + " "))
-        assert line.removeprefix(label).split()[:3] == [str(row["n"]), str(row["errors"]), str(row["eval_errors"])]
-    assert "% pass)" in grid.summary.value  # pass rates beside the means
+    assert shown[0].split()[:5] == ["variant", "n", "errors", "eval", "errors"]  # "eval errors", next to errors
+    lines = {line.split()[0]: line for line in shown[1:] if line.strip()}
+    for letter, name in zip(grid.table.variants.letters, grid.table.variants.names, strict=True):
+        row = summary.set_index("name").loc[name]
+        counts = lines[letter].removeprefix(f"{letter} {name}").split()[:3]
+        assert counts == [str(row["n"]), str(row["errors"]), str(row["eval_errors"])], letter
+    assert "% pass · mean" in text_of(grid.summary.value)  # pass rates beside the means
 
 
 def test_review_shows_the_whole_verdicts_and_the_judges_call(team: TeamHistory) -> None:
@@ -100,7 +115,7 @@ def test_review_shows_the_whole_verdicts_and_the_judges_call(team: TeamHistory) 
     assert "grader" in panel.judge.shown and panel.judge.calls in panel.feedback_box.children
 
 
-def test_a_long_explanation_is_cut_with_more_and_whole_in_the_tooltip(lab: pl.Lab) -> None:
+def test_a_long_explanation_shows_whole_in_the_opened_cell(lab: pl.Lab) -> None:
     reason = "because " + "the output rambles on " * 10
 
     def verbose(output: str, row: dict) -> Score:
@@ -113,12 +128,11 @@ def test_a_long_explanation_is_cut_with_more_and_whole_in_the_tooltip(lab: pl.La
         evaluators=[pl.evals.code(verbose)],
         display=NullDisplay(),
     )
-    (cell,) = results(run).output_cells()
-    assert reason not in text_of(cell.body.value) and "…" in cell.body.value
-    assert f'title="{reason}"' in cell.body.value
-    assert cell.more is not None and cell.judge is None
-    cell.more.value = True
-    assert f"verbose 0.5 — {reason}" in text_of(cell.body.value)
+    grid = results(run)
+    assert "verbose 0.5" in text_of(grid.matrix.value) and reason not in text_of(grid.matrix.value)
+    (trial_id,) = grid.table.trials["trial_id"]
+    cell = cell_of(grid, str(trial_id))
+    assert f"verbose 0.5 — {reason}" in text_of(cell.body.value) and cell.judge is None
 
 
 def test_a_score_line_says_nothing_for_an_evaluator_that_did_not_run() -> None:
