@@ -127,10 +127,15 @@ def catching(target: widgets.HTML, action: Callable[[], Any]) -> Any:
     return result
 
 
-def button(description: str, tooltip: str = "", *, width: str | None = None, style: str = "") -> widgets.Button:
-    """A compact button that keeps its width in a crowded row."""
+def button(
+    description: str, tooltip: str = "", *, width: str | None = None, style: str = "", icon: str = ""
+) -> widgets.Button:
+    """A compact button that keeps its width in a crowded row. ``icon``: a Font Awesome
+    name (``thumbs-up``), which JupyterLab ships: emoji show as boxes where no emoji font is installed."""
     layout = widgets.Layout(width=width or "auto", flex="0 0 auto")
-    return widgets.Button(description=description, tooltip=tooltip or description, layout=layout, button_style=style)
+    return widgets.Button(
+        description=description, tooltip=tooltip or description, layout=layout, button_style=style, icon=icon
+    )
 
 
 def set_options(control: widgets.Dropdown, options: list[Any], keep: Any = None) -> None:
@@ -241,3 +246,11 @@ class Ticker:
         """Wait for the thread to end (call ``stop`` first); a no-op from the thread itself."""
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
+
+
+def version_tag(version: Any, number: Any = None) -> str:
+    """``v2 · 1828dd5e``: a prompt version as people name it, its number
+    (``lab.prompt_versions()["number"]``) beside the start of its hash; the
+    hash alone when the number isn't known."""
+    short = str(version)[:8]
+    return f"v{int(number)} · {short}" if present(number) else short

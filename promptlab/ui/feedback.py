@@ -74,7 +74,8 @@ def trial_totals(trial: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class FeedbackBar(widgets.VBox):
-    """👍 👎 ✎ for one trial and what is recorded; ✎ opens a correction and comment editor.
+    """Thumbs up, down and "correct" for one trial, and what is recorded; "correct" opens
+    a correction and comment editor.
 
     Errors from the library show in red in place of the recorded state.
     ``on_change(trial_id, totals)`` hears what the history holds after each
@@ -94,10 +95,13 @@ class FeedbackBar(widgets.VBox):
         self.trial_id = str(trial["trial_id"])
         self.output_text = str(_value(trial, "output") or "")
         self.totals = trial_totals(trial)
-        self.up = button("👍", "thumbs up: a good output", width="38px")
-        self.down = button("👎", "thumbs down: a bad output", width="38px")
+        self.up = button("up", "thumbs up: a good output", icon="thumbs-up")
+        self.down = button("down", "thumbs down: a bad output", icon="thumbs-down")
         self.edit = widgets.ToggleButton(
-            description="✎", tooltip="correct the output or leave a comment", layout=widgets.Layout(width="38px")
+            description="correct",
+            icon="pencil",
+            tooltip="correct the output or leave a comment",
+            layout=widgets.Layout(width="auto", flex="0 0 auto"),
         )
         self.state = widgets.HTML()
         self.editor: widgets.VBox | None = None

@@ -62,6 +62,8 @@ class ResultsGrid(widgets.VBox):
             raise ConfigError("a run id needs its lab: results(run_id, lab=lab), or pass the Run itself")
         self.lab = lab
         self.run_id: str | None = None
+        self.running = False
+        """Whether the run shown was still running when last read."""
         self.on_review = on_review
         self.on_feedback = on_feedback
         """Called with ``(trial_id, totals)`` after feedback is recorded in a cell."""
@@ -185,6 +187,7 @@ class ResultsGrid(widgets.VBox):
             return
         self.order = RunOrder.from_config(info.get("config"))
         status, done = info.get("status"), len(trials)
+        self.running = status == "running"
         cells = info.get("n_cells") if present(info.get("n_cells")) else "?"
         hint = STATUS_HINTS.get(str(status))
         cost = trials["cost_usd"].sum(min_count=1) if len(trials) else None

@@ -25,11 +25,15 @@ from support.browser import (
     SECONDS,
     JupyterLab,
     button,
+    code_cell_count,
     current_panel,
+    hide_file_browser,
+    run_all_cells,
     run_and_watch,
     selected_text,
     shoot,
     tab,
+    write_notebook,
     write_two_variants,
 )
 from support.team_history import TeamHistory
@@ -39,67 +43,6 @@ if TYPE_CHECKING:
 
 TABS = ("Build & run", "Results", "History", "Review")
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def _menu(page: Page, menu: str, item: str) -> None:
-    page.get_by_role("menuitem", name=menu, exact=True).click()
-    page.get_by_role("menuitem", name=item).first.click()
-
-
-def code_cell_count(notebook: Path) -> int:
-    import nbformat
-
-    return sum(cell.cell_type == "code" for cell in nbformat.read(notebook, as_version=4).cells)
-
-
-def run_all_cells(page: Page, n_code_cells: int, timeout: float = 300) -> None:
-    """Once the kernel is idle, clear the stored outputs, then Run → Run All
-    Cells and wait until the last code cell shows ``[n]:`` (a fresh kernel
-    ran all n cells in order)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
-    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt")
-    page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .jp-CodeCell').length === n", arg=n_code_cells)
-    # The status bar reads "No Kernel | Initializing", then "Python 3 (ipykernel) | Connecting", then "| Idle";
-    # a Run All clicked before the kernel is there can be lost.
-    page.wait_for_function(
-        """() => { const text = document.querySelector('#jp-main-statusbar')?.textContent ?? '';
-                   return text.includes('| Idle') && !text.includes('No Kernel'); }""",
-        timeout=120 * SECONDS,
-    )
-    _menu(page, "Edit", "Clear Outputs of All Cells")
-    page.wait_for_function(
-        r"""() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
-                  .every(p => !/[\d*]/.test(p.textContent))"""
-    )
-    _menu(page, "Run", "Run All Cells")
-    started = r"""() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
-                        .some(p => /[\d*]/.test(p.textContent))"""
-    try:
-        page.wait_for_function(started, timeout=30 * SECONDS)
-    except PlaywrightTimeoutError:  # the command was lost (seen once while the kernel was still connecting): once more
-        _menu(page, "Run", "Run All Cells")
-    try:
-        page.wait_for_function(
-            """n => {
-                const prompts = document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt');
-                return prompts.length === n && prompts[n - 1].textContent.trim() === `[${n}]:`;
-            }""",
-            arg=n_code_cells,
-            timeout=timeout * SECONDS,
-        )
-    except PlaywrightTimeoutError:
-        shoot(page, "failed_run_all", for_docs=False)
-        raise AssertionError(f"the notebook did not run to the end; prompts: {prompts.all_inner_texts()}") from None
-    tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback (most recent call last)")
-    assert tracebacks.count() == 0, tracebacks.first.inner_text()
-
-
-def hide_file_browser(page: Page) -> None:
-    """Close the left sidebar so the app gets the page's width."""
-    current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
-    if current.count():
-        current.first.click()
 
 
 def test_quickstart_app_runs_a_sweep_in_a_real_browser(page: Page, jupyter_lab: JupyterLab) -> None:
@@ -160,14 +103,6 @@ def test_quickstart_app_runs_a_sweep_in_a_real_browser(page: Page, jupyter_lab: 
     expect(button(registry, "Promote")).to_be_visible()
     shoot(app, "quickstart_registry", for_docs=False)
     shoot(page, "quickstart", for_docs=False)
-
-
-def write_notebook(path: Path, *cells: str) -> None:
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nbformat.write(notebook, path)
 
 
 def team_history_view(page: Page, app: Locator, team: TeamHistory) -> Locator:

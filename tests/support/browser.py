@@ -15,6 +15,7 @@ fail and say so; set ``PROMPTLAB_SKIP_BROWSER=1`` to skip them on purpose.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -135,6 +136,13 @@ def _wait_until_serving(lab: JupyterLab, process: subprocess.Popen[bytes], timeo
 def jupyter_lab(tmp_path: Path) -> Iterator[JupyterLab]:
     """JupyterLab on a scratch copy of the notebooks and their data, with its
     own settings, workspaces and runtime folders."""
+    with serving(tmp_path) as lab:
+        yield lab
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path) -> Iterator[JupyterLab]:
+    """JupyterLab running in ``tmp_path`` (see ``jupyter_lab``) until the block ends."""
     root = tmp_path / "repo"
     ignore = shutil.ignore_patterns("*.duckdb*", ".ipynb_checkpoints")
     shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=ignore)
@@ -193,6 +201,13 @@ def chromium() -> Path:
 @pytest.fixture
 def page(chromium: Path, jupyter_lab: JupyterLab) -> Iterator[Page]:
     """A chromium page on the JupyterLab server, closed (and chromium ended) whatever happens."""
+    with browsing(chromium) as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def browsing(chromium: Path, width: int = 1280, height: int = 2400) -> Iterator[Page]:
+    """A page of a headless chromium (``width`` × ``height``), closed when the block ends."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -200,7 +215,7 @@ def page(chromium: Path, jupyter_lab: JupyterLab) -> Iterator[Page]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 2400}, device_scale_factor=1)
+            page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
             page.set_default_timeout(60 * SECONDS)
             yield page
         finally:
@@ -278,3 +293,72 @@ def run_and_watch(app: Locator, *, shot: str = "run_in_progress", for_docs: bool
     expect(progress.locator(".progress-bar")).to_have_attribute("style", re.compile(r"width: 100%"))
     expect(app.get_by_text(FIRST_REVIEW, exact=False).first).to_be_visible()
     return run_id[1]
+
+
+def _menu(page: Page, menu: str, item: str) -> None:
+    page.get_by_role("menuitem", name=menu, exact=True).click()
+    page.get_by_role("menuitem", name=item).first.click()
+
+
+def code_cell_count(notebook: Path) -> int:
+    import nbformat
+
+    return sum(cell.cell_type == "code" for cell in nbformat.read(notebook, as_version=4).cells)
+
+
+def run_all_cells(page: Page, n_code_cells: int, timeout: float = 300) -> None:
+    """Once the kernel is idle, clear the stored outputs, then Run → Run All
+    Cells and wait until the last code cell shows ``[n]:`` (a fresh kernel
+    ran all n cells in order)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt")
+    page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .jp-CodeCell').length === n", arg=n_code_cells)
+    # The status bar reads "No Kernel | Initializing", then "Python 3 (ipykernel) | Connecting", then "| Idle";
+    # a Run All clicked before the kernel is there can be lost.
+    page.wait_for_function(
+        """() => { const text = document.querySelector('#jp-main-statusbar')?.textContent ?? '';
+                   return text.includes('| Idle') && !text.includes('No Kernel'); }""",
+        timeout=120 * SECONDS,
+    )
+    _menu(page, "Edit", "Clear Outputs of All Cells")
+    page.wait_for_function(
+        r"""() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
+                  .every(p => !/[\d*]/.test(p.textContent))"""
+    )
+    _menu(page, "Run", "Run All Cells")
+    started = r"""() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
+                        .some(p => /[\d*]/.test(p.textContent))"""
+    try:
+        page.wait_for_function(started, timeout=30 * SECONDS)
+    except PlaywrightTimeoutError:  # the command was lost (seen once while the kernel was still connecting): once more
+        _menu(page, "Run", "Run All Cells")
+    try:
+        page.wait_for_function(
+            """n => {
+                const prompts = document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt');
+                return prompts.length === n && prompts[n - 1].textContent.trim() === `[${n}]:`;
+            }""",
+            arg=n_code_cells,
+            timeout=timeout * SECONDS,
+        )
+    except PlaywrightTimeoutError:
+        shoot(page, "failed_run_all", for_docs=False)
+        raise AssertionError(f"the notebook did not run to the end; prompts: {prompts.all_inner_texts()}") from None
+    tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback (most recent call last)")
+    assert tracebacks.count() == 0, tracebacks.first.inner_text()
+
+
+def hide_file_browser(page: Page) -> None:
+    """Close the left sidebar so the app gets the page's width."""
+    current = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+    if current.count():
+        current.first.click()
+
+
+def write_notebook(path: Path, *cells: str) -> None:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(notebook, path)
