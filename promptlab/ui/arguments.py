@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from promptlab import SweepOptions
+from promptlab import SweepOptions, evals
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.core.rows import Data
-from promptlab.errors import ConfigError
+from promptlab.errors import ConfigError, PromptlabError
+from promptlab.evals import Evaluator
 
 if TYPE_CHECKING:
     from promptlab import Display, Lab, SweepHandle
@@ -144,13 +145,26 @@ def rows_of_run(lab: Lab, run_id: str) -> list[dict[str, Any]]:
     return [dict(v) for v in first["vars"]]
 
 
+def evaluators_of_run(config: Mapping[str, Any]) -> tuple[list[Evaluator], list[str]]:
+    """The evaluators a run's ``config`` recorded, rebuilt with ``evals.from_spec``
+    (a judge with its model, ``code`` from its import path), and a sentence for
+    each that can't be rebuilt here."""
+    rebuilt, lost = [], []
+    for recorded in config.get("evaluators") or []:
+        try:
+            rebuilt.append(evals.from_spec(recorded))
+        except (PromptlabError, TypeError, ValueError) as exc:
+            lost.append(f"the evaluator {recorded.get('label') or recorded.get('name')} can't be restored ({exc})")
+    return rebuilt, lost
+
+
 def sweep_arguments_from_run(lab: Lab, run_id: str) -> SweepArguments:
     """The arguments that would run a recorded run's sweep again (or fork it).
 
-    Prompts, models, parameter grid, repeats and settings come from the run's
-    ``config``; the experiment's tags from ``lab.experiments()``; the data is
-    the recorded path when that file is still there, else the rows read back
-    from the run's trials.
+    Prompts, models, parameter grid, repeats, settings and evaluators come
+    from the run's ``config``; the experiment's tags from ``lab.experiments()``;
+    the data is the recorded path when that file is still there, else the rows
+    read back from the run's trials.
     """
     info = lab.run_info(run_id)
     config = info.get("config") or {}
@@ -184,7 +198,11 @@ def sweep_arguments_from_run(lab: Lab, run_id: str) -> SweepArguments:
     for key in ("concurrency", "timeout", "max_retries", "max_wait", "cache"):
         if key in settings:
             options[key] = settings[key]
-    return SweepArguments(prompts, models, data, options, note)
+    evaluators, lost = evaluators_of_run(config)
+    if evaluators:
+        options["evaluators"] = evaluators
+    notes = [*([note] if note else []), *lost]
+    return SweepArguments(prompts, models, data, options, "; ".join(notes) or None)
 
 
 def table_columns(data: Data) -> list[str]:

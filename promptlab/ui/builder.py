@@ -1,8 +1,11 @@
-"""The sweep builder: prompt variants, models, parameters, data and options,
-checked as they are typed, then run in the background and watched live.
+"""The sweep builder: prompt variants, models, parameters, data, evaluators
+and options, checked as they are typed, then run in the background, watched
+live, and its cost shown once it ends.
 
 Its state becomes ``lab.start`` arguments through one plain method,
 ``SweepBuilder.sweep_arguments()``, which a notebook can call without clicking.
+What is wrong is shown beside each field once the user has typed something or
+pressed Run: a new builder is not a page of red.
 """
 
 from __future__ import annotations
@@ -12,15 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from promptlab import SweepOptions
+from promptlab import SweepOptions, evals
 from promptlab.core.model import Model
 from promptlab.errors import ConfigError, PromptlabError
+from promptlab.runner.record import merged_tags
 from promptlab.ui.arguments import (
     SweepArguments,
-    format_param_grid,
-    format_values,
-    parse_param_grid,
-    parse_values,
     sweep_arguments_from_run,
 )
 from promptlab.ui.common import (
@@ -35,7 +35,10 @@ from promptlab.ui.common import (
     show_error,
 )
 from promptlab.ui.data_picker import DataPicker
-from promptlab.ui.model_picker import ModelPicker, offered_models
+from promptlab.ui.evaluator_picker import EvaluatorPicker
+from promptlab.ui.experiment_fields import FITS, ExperimentFields
+from promptlab.ui.model_picker import ModelPicker, models_used, offered_models
+from promptlab.ui.param_fields import ParamFields
 from promptlab.ui.prompt_editor import PromptEditor
 from promptlab.ui.run_panel import RunPanel
 
@@ -46,25 +49,8 @@ if TYPE_CHECKING:
 AUTO_ESTIMATE_CELLS = 2000
 """Sweeps up to this size are priced as they are edited; bigger ones on request."""
 
-NAMED_PARAMS = ("temperature", "max_tokens", "seed")
-
-
-def models_used(lab: Lab, limit: int = 8) -> list[Model]:
-    """Model configs of the latest runs in the history, newest first (at most ``limit``)."""
-    found: dict[Model, None] = {}
-    try:
-        configs = lab.runs()["config"]
-    except PromptlabError:
-        return []
-    for config in configs:
-        for described in (config or {}).get("models", []):
-            try:
-                found.setdefault(Model.from_dict(described), None)
-            except (PromptlabError, KeyError, TypeError):
-                continue  # written by another version: skip rather than fail the builder
-            if len(found) >= limit:
-                return list(found)
-    return list(found)
+UNTOUCHED = "write a prompt variant, pick a model and some data, then Run"
+"""The size line of a builder nobody has typed in yet."""
 
 
 def _section(title: str) -> widgets.HTML:
@@ -76,7 +62,8 @@ class SweepBuilder(widgets.VBox):
 
     ``models`` are offered ticked, next to the embedded ones and those used
     recently in ``lab``. ``namespace`` is where DataFrames are looked for
-    (default: the notebook's variables).
+    (default: the notebook's variables). ``on_start`` gets each sweep's handle
+    as it starts; ``on_run_started`` its run id once known (about a second later).
     """
 
     def __init__(
@@ -86,46 +73,40 @@ class SweepBuilder(widgets.VBox):
         models: Sequence[Model] = (),
         namespace: Mapping[str, Any] | None = None,
         on_start: Callable[[SweepHandle], None] | None = None,
+        on_run_started: Callable[[str], None] | None = None,
     ) -> None:
         self.lab = lab
         self._loading = False
+        self.touched = False
+        """Whether the user has typed or pressed Run: only then are problems shown."""
         self.prompts = widgets.VBox(layout=widgets.Layout(width="100%"))
         self.add_prompt = button("+ prompt variant", "add an empty prompt variant")
         self.add_prompt.on_click(lambda _: self.add_variant())
-        self.models = ModelPicker(offered_models(models, used=models_used(lab)), on_change=self.refresh)
-        wide = {"description_width": "90px"}  # room for "temperature", which the default width cuts
-        self.temperature = widgets.Text(description="temperature", placeholder="e.g. 0, 0.7 (one run each)", style=wide)
-        self.max_tokens = widgets.Text(description="max tokens", placeholder="e.g. 256", style=wide)
-        self.seed = widgets.Text(description="seed", placeholder="e.g. 1", style=wide)
-        self.other_params = widgets.Text(description="other", placeholder="e.g. top_p=0.9, 1; stop='###'", style=wide)
-        self.params_error = error_label()
+        self.models = ModelPicker(offered_models(models, used=models_used(lab)), on_change=self._edited)
+        self.param_fields = ParamFields(on_change=self._edited)
+        fields = self.param_fields
+        self.temperature, self.max_tokens, self.seed = fields.temperature, fields.max_tokens, fields.seed
+        self.other_params, self.params_error = fields.other, fields.error
         ns = namespace if namespace is not None else notebook_namespace()
-        self.data = DataPicker(ns, on_change=self.refresh, wanted_columns=self.variables)
-        self.repeats = widgets.BoundedIntText(value=1, min=1, max=1000, description="repeats")
-        self.concurrency = widgets.BoundedIntText(value=8, min=1, max=256, description="concurrency")
+        self.data = DataPicker(ns, on_change=self._edited, wanted_columns=self.variables)
+        self.evaluators = EvaluatorPicker(on_change=self._edited)
+        self.repeats = widgets.BoundedIntText(value=1, min=1, max=1000, description="repeats", style=FITS)
+        self.concurrency = widgets.BoundedIntText(value=8, min=1, max=256, description="concurrency", style=FITS)
         self.cache = widgets.Checkbox(value=True, description="reuse answers already in the history", indent=False)
-        self.experiment = widgets.Text(value="playground", description="experiment")
-        self.tags = widgets.Text(description="tags", placeholder="comma-separated, e.g. summaries, draft")
+        self.experiment_fields = ExperimentFields(lab, on_change=self._edited)
+        self.experiment, self.tags = self.experiment_fields.name, self.experiment_fields.tags
         self.options_error = error_label()
         self.size = widgets.HTML()
         self.estimate_button = button("Estimate cost", "count tokens and price the calls this sweep would make")
         self.note = widgets.HTML()
-        self.runner = RunPanel(lab, self.sweep_arguments, on_start=on_start, on_end=self.refresh)
+        self.runner = RunPanel(
+            lab, self.sweep_arguments, on_start=on_start, on_run_started=on_run_started, on_end=self._run_ended
+        )
         self.run_button, self.stop_button = self.runner.run_button, self.runner.stop_button
         self.run_error, self.display, self.results = self.runner.error, self.runner.display, self.runner.results
         self.estimate_button.on_click(lambda _: self.estimate())
-        for control in (
-            self.temperature,
-            self.max_tokens,
-            self.seed,
-            self.other_params,
-            self.repeats,
-            self.cache,
-            self.concurrency,
-            self.experiment,
-            self.tags,
-        ):
-            control.observe(lambda _: self.refresh(), "value")
+        for control in (self.repeats, self.cache, self.concurrency):
+            control.observe(lambda _: self._edited(), "value")
         self.add_variant(refresh=False)
         super().__init__(
             [
@@ -134,13 +115,13 @@ class SweepBuilder(widgets.VBox):
                 self.add_prompt,
                 _section("Models and parameters"),
                 self.models,
-                widgets.HBox([self.temperature, self.max_tokens]),
-                widgets.HBox([self.seed, self.other_params]),
-                self.params_error,
+                self.param_fields,
                 _section("Data"),
                 self.data,
+                _section("Evaluators"),
+                self.evaluators,
                 _section("Run"),
-                widgets.HBox([self.experiment, self.tags]),
+                self.experiment_fields,
                 widgets.HBox([self.repeats, self.concurrency, self.cache]),
                 self.options_error,
                 widgets.HBox([self.size, self.estimate_button]),
@@ -164,7 +145,7 @@ class SweepBuilder(widgets.VBox):
         taken = {editor.name.value for editor in self.editors()}
         name = name or next(f"prompt-{i}" for i in range(1, len(taken) + 2) if f"prompt-{i}" not in taken)
         editor = PromptEditor(name, messages) if messages else PromptEditor(name)
-        editor.on_change = self.refresh
+        editor.on_change = self._edited
         editor.duplicate.on_click(lambda _: self.duplicate_variant(editor))
         editor.remove.on_click(lambda _: self.remove_variant(editor))
         self.prompts.children = [*self.prompts.children, editor]
@@ -200,63 +181,62 @@ class SweepBuilder(widgets.VBox):
 
     def params(self) -> dict[str, list[Any]]:
         """The parameter grid typed in (raises ConfigError naming the field)."""
-        grid: dict[str, list[Any]] = {}
-        for key, field, kind in (
-            ("temperature", self.temperature, float),
-            ("max_tokens", self.max_tokens, int),
-            ("seed", self.seed, int),
-        ):
-            values = parse_values(field.value, key.replace("_", " "), kind)
-            if values:
-                grid[key] = values
-        for key, values in parse_param_grid(self.other_params.value).items():
-            grid[key] = values
-        return grid
+        return self.param_fields.params()
 
-    def options(self) -> SweepOptions:
-        """Everything ``lab.start`` takes besides prompts, models and data (raises ConfigError)."""
-        experiment = self.experiment.value.strip()
-        if not experiment:
-            raise ConfigError("name the experiment, e.g. summaries")
+    def _run_options(self) -> SweepOptions:
         return {
             "params": self.params(),
             "repeats": int(self.repeats.value),
-            "experiment": experiment,
-            "tags": [t.strip() for t in self.tags.value.split(",") if t.strip()],
+            **self.experiment_fields.options(),
             "concurrency": int(self.concurrency.value),
             "cache": bool(self.cache.value),
         }
 
+    def options(self) -> SweepOptions:
+        """Everything ``lab.start`` takes besides prompts, models and data (raises ConfigError):
+        blank tags are ``tags=None`` (left as they are), tags deleted from the experiment's
+        are ``remove_tags``, and ``evaluators`` come when any are picked."""
+        options = self._run_options()
+        evaluators = self.evaluators.evaluators()
+        if evaluators:
+            options["evaluators"] = evaluators
+        return options
+
     def check(self) -> dict[str, str]:
         """What stops the sweep from running, by field; each problem is shown beside its field."""
+        self.touched = True
         return self._check()[0]
 
-    def _check(self) -> tuple[dict[str, str], int]:
+    def _check(self, show: bool = True) -> tuple[dict[str, str], int]:
         problems: dict[str, str] = {}
-        shape = self.data.check()
+        shape = self.data.check(show=show)
         if shape is None:
             problems["data"] = self.data.problem or "pick some data"
         for i, editor in enumerate(self.editors(), start=1):
-            problem = editor.check(shape[1] if shape else None)
+            problem = editor.check(shape[1] if shape else None, show=show)
             if problem:
                 problems[f"prompt {i}"] = problem
         if not self.editors():
             problems["prompts"] = "add a prompt variant"
-        problem = self.models.check()
-        if problem:
-            problems["models"] = problem
-        for key, error, build in (
-            ("params", self.params_error, self.params),
-            ("options", self.options_error, self.options),
+        for key, problem in (
+            ("models", self.models.check(show=show)),
+            ("params", self.param_fields.check(show=show)),
+            ("evaluators", self._check_evaluators(shape[1] if shape else None, show)),
         ):
-            try:
-                build()
-            except ConfigError as exc:
-                problems[key] = str(exc)
-                show_error(error, exc)
-            else:
-                show_error(error, None)
+            if problem:
+                problems[key] = problem
+        try:
+            self._run_options()
+        except ConfigError as exc:
+            problems["options"] = str(exc)
+            show_error(self.options_error, exc if show else None)
+        else:
+            show_error(self.options_error, None)
         return problems, shape[0] if shape else 0
+
+    def _check_evaluators(self, columns: list[str] | None, show: bool) -> str | None:
+        self.evaluators.offer(columns, self.models.offered())
+        return self.evaluators.check(columns, show=show)
 
     def _arguments(self) -> SweepArguments:
         prompts = [editor.prompt() for editor in self.editors()]
@@ -264,18 +244,32 @@ class SweepBuilder(widgets.VBox):
 
     def sweep_arguments(self) -> SweepArguments:
         """The ``lab.start`` arguments this builder describes; raises ConfigError when it can't run."""
+        self.touched = True
         problems, _ = self._check()
         if problems:
             field, problem = next(iter(problems.items()))
             raise ConfigError(f"{field}: {problem}")
         return self._arguments()
 
+    def _edited(self) -> None:
+        self.touched = True
+        self.refresh()
+
+    def _run_ended(self) -> None:
+        # What is priced now is running it again (mostly from the cache), not the run that ended: say so.
+        self.refresh()
+        if not self.run_button.disabled:
+            self.size.value = muted("Running it again: ") + self.size.value
+
     def refresh(self) -> None:
         """Check everything again, show the sweep's size (and price, when small), enable Run."""
         if self._loading:
             return
-        problems, n_rows = self._check()
+        problems, n_rows = self._check(show=self.touched)
         self.run_button.disabled = bool(problems) or self.runner.running
+        if problems and not self.touched:
+            self.size.value = muted(UNTOUCHED)
+            return
         if problems:
             count = len(problems)
             self.size.value = muted(f"{count} thing{'s' if count > 1 else ''} to fix before running (see above)")
@@ -333,26 +327,23 @@ class SweepBuilder(widgets.VBox):
                 self.add_variant(prompt.name, refresh=False).set_prompt(prompt)
             self.models.select(arguments.models)
             options = arguments.options
-            grid = dict(options.get("params") or {})
-            for key, field in (("temperature", self.temperature), ("max_tokens", self.max_tokens), ("seed", self.seed)):
-                values = grid.pop(key, [])
-                field.value = format_values(values if isinstance(values, (list, tuple)) else [values])
-            self.other_params.value = format_param_grid(
-                {k: v if isinstance(v, (list, tuple)) else [v] for k, v in grid.items()}
-            )
+            self.param_fields.set_params(options.get("params") or {})
             self.data.set_data(arguments.data, data_label)
             self.repeats.value = int(options.get("repeats", 1))
             self.concurrency.value = int(options.get("concurrency", 8))
             self.cache.value = bool(options.get("cache", True))
             self.experiment.value = options.get("experiment", "playground")
-            self.tags.value = ", ".join(options.get("tags") or [])
+            known = self.experiment_fields.known
+            self.tags.value = ", ".join(merged_tags(known, options.get("tags"), options.get("remove_tags")))
+            self.evaluators.set_evaluators(evals.coerce(options.get("evaluators")))
         finally:
             self._loading = False
+        self.touched = True
         self.note.value = muted(arguments.note) if arguments.note else ""
         self.refresh()
 
     def load_run(self, run_id: str) -> SweepArguments | None:
-        """Load a recorded run's prompts, models, parameters, data and options."""
+        """Load a recorded run's prompts, models, parameters, data, evaluators and options."""
         arguments = catching(self.run_error, lambda: sweep_arguments_from_run(self.lab, run_id))
         if arguments is not None:
             rows = "" if isinstance(arguments.data, str) else f" ({len(arguments.data)} rows)"

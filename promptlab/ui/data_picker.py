@@ -147,9 +147,15 @@ class DataPicker(widgets.VBox):
         self.problem: str | None = None
         """What is wrong with the data picked, as of the last ``check()``."""
         self.frame = widgets.Dropdown(
-            description="DataFrame", options=[], layout=widgets.Layout(width="420px"), equals=lambda a, b: a is b
+            description="DataFrame",
+            options=[],
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="420px"),
+            equals=lambda a, b: a is b,
         )  # a DataFrame has no plain ==
-        self.file = widgets.Dropdown(description="file", options=[], layout=widgets.Layout(width="420px"))
+        self.file = widgets.Dropdown(
+            description="file", options=[], style={"description_width": "initial"}, layout=widgets.Layout(width="420px")
+        )
         self.rescan_button = button("Rescan", "look again for DataFrames in the notebook and files in experiments/")
         self.typed = TypedRows(on_change=self._changed, wanted_columns=wanted_columns)
         self.source = widgets.ToggleButtons(options=list(SOURCES), value="typed")
@@ -241,15 +247,16 @@ class DataPicker(widgets.VBox):
             return file_shape(str(data))
         return len(data), table_columns(data)
 
-    def check(self) -> tuple[int, list[str]] | None:
-        """Rows and columns of the data (shown under it), or None with ``problem`` shown."""
+    def check(self, *, show: bool = True) -> tuple[int, list[str]] | None:
+        """Rows and columns of the data (shown under it), or None with ``problem``
+        shown (unless ``show=False``)."""
         try:
             n_rows, columns = self.shape()
             if n_rows == 0:
                 raise DataError("the data has no rows")
         except DataError as exc:
             self.problem = str(exc)
-            show_error(self.error, exc)
+            show_error(self.error, exc if show else None)
             self.preview.value = ""
             return None
         self.problem = None

@@ -43,7 +43,13 @@ class PromptEditor(widgets.VBox):
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self.on_change = on_change
-        self.name = widgets.Text(value=name, description="name", placeholder="prompt name (versions group under it)")
+        self.name = widgets.Text(
+            value=name,
+            description="name",
+            placeholder="prompt name (versions group under it)",
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="360px"),
+        )
         self.duplicate = button("Duplicate", "add a copy of this variant to edit")
         self.remove = button("Remove", "drop this variant")
         self.add_message = button("+ message", "add a message (e.g. a few-shot example)")
@@ -124,8 +130,9 @@ class PromptEditor(widgets.VBox):
         names = ", ".join("{{ " + escape(v) + " }}" for v in found)
         self.variables.value = muted("variables: ") + (names or muted("none"))
 
-    def check(self, columns: Sequence[str] | None) -> str | None:
-        """What is wrong with this variant given the data's ``columns`` (None: data unknown), shown beside it."""
+    def check(self, columns: Sequence[str] | None, *, show: bool = True) -> str | None:
+        """What is wrong with this variant given the data's ``columns`` (None: data unknown),
+        shown beside it unless ``show=False``."""
         problem = None
         try:
             prompt = self.prompt()
@@ -142,5 +149,5 @@ class PromptEditor(widgets.VBox):
                         if len(missing) == 1
                         else f"{', '.join(missing)} are not columns of the data (columns: {have})"
                     )
-        show_error(self.error, problem)
+        show_error(self.error, problem if show else None)
         return problem

@@ -1,6 +1,7 @@
 """Run and watch: start a sweep in the background, follow its progress and
-results live, stop it. The kernel is never blocked: ``lab.start`` runs the
-sweep on its own thread and a watcher thread refreshes the results."""
+results live, stop it, and say what it cost. The kernel is never blocked:
+``lab.start`` runs the sweep on its own thread and a watcher thread refreshes
+the results."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
+import pandas as pd
 
+from promptlab.core.pricing import dollars
 from promptlab.errors import PromptlabError
 from promptlab.ui.arguments import SweepArguments
-from promptlab.ui.common import button, catching, error_label, show_error
+from promptlab.ui.common import button, catching, error_label, escape, muted, show_error
 from promptlab.ui.progress import SweepWatch, WidgetDisplay
 from promptlab.ui.results import ResultsGrid
 
@@ -23,11 +26,32 @@ LIVE_REFRESH_SECONDS = 1.0
 """How often the results grid re-reads a running sweep's trials."""
 
 
+def spent_parts(trials: pd.DataFrame) -> list[str]:
+    """What a run cost, from its trials (judges' calls included): ``["This run cost
+    $0.0123", "8 calls", "88 answered from history (no new cost)"]``. A cached
+    trial's cost was paid by the run that made the call; a call with no known
+    price is counted apart, never as free."""
+    if trials.empty:
+        return ["This run made no call: nothing spent"]
+    cached = trials["cached"].fillna(False).astype(bool)
+    paid = trials[~cached]
+    called = paid[paid["error_type"].isna()] if "error_type" in paid else paid
+    unpriced = int(called["cost_usd"].isna().sum())
+    parts = [f"This run cost {dollars(float(paid['cost_usd'].fillna(0).sum()))}", f"{len(paid)} calls"]
+    if cached.any():
+        parts.append(f"{int(cached.sum())} answered from history (no new cost)")
+    if unpriced:
+        parts.append(f"{unpriced} calls of unknown price not counted")
+    return parts
+
+
 class RunPanel(widgets.VBox):
-    """Run and Stop buttons, a progress bar, and the results filling in.
+    """Run and Stop buttons, a progress bar, the results filling in, and what the run cost.
 
     ``arguments`` gives the sweep to run (raising ConfigError when there is
-    none); ``on_end`` is called once a sweep has ended, whichever way.
+    none); ``on_start`` gets the handle as soon as the sweep starts,
+    ``on_run_started`` the run's id once it is known (within a refresh, about a
+    second), and ``on_end`` is called once the sweep has ended, whichever way.
     """
 
     def __init__(
@@ -36,12 +60,15 @@ class RunPanel(widgets.VBox):
         arguments: Callable[[], SweepArguments],
         *,
         on_start: Callable[[SweepHandle], None] | None = None,
+        on_run_started: Callable[[str], None] | None = None,
         on_end: Callable[[], None] | None = None,
     ) -> None:
         self.lab = lab
         self.arguments = arguments
         self.on_start = on_start
+        self.on_run_started = on_run_started
         self.on_end = on_end
+        self._announced: str | None = None
         self.handle: SweepHandle | None = None
         """The latest sweep started here."""
         self.watch: SweepWatch | None = None
@@ -51,12 +78,18 @@ class RunPanel(widgets.VBox):
         self.stop_button.disabled = True
         self.error = error_label()
         self.display = WidgetDisplay()
+        self.spent = widgets.HTML()
         self.results = ResultsGrid(lab=lab)
         self.results.layout.display = "none"
         self.run_button.on_click(lambda _: self.run())
         self.stop_button.on_click(lambda _: self.stop())
         super().__init__(
-            [widgets.HBox([self.run_button, self.stop_button, self.error]), self.display.widget, self.results]
+            [
+                widgets.HBox([self.run_button, self.stop_button, self.error]),
+                self.display.widget,
+                self.spent,
+                self.results,
+            ]
         )
 
     @property
@@ -73,6 +106,7 @@ class RunPanel(widgets.VBox):
         if handle is None:
             return None
         self.handle = handle
+        self.spent.value = ""
         self.run_button.disabled, self.stop_button.disabled = True, False
         self.results.layout.display = None
         self.watch = SweepWatch(
@@ -98,6 +132,10 @@ class RunPanel(widgets.VBox):
             self.results.show_run(handle.run_id)
         else:
             self.results.refresh()
+        if self._announced != handle.run_id:
+            self._announced = handle.run_id
+            if self.on_run_started is not None:
+                self.on_run_started(handle.run_id)
         if "live results failed" in self.error.value:
             show_error(self.error, None)  # that tick's error is over
 
@@ -116,7 +154,20 @@ class RunPanel(widgets.VBox):
         except Exception as exc:  # a bug, not a user error: still shown, since no cell is waiting to print it
             show_error(self.error, f"{type(exc).__name__}: {exc}")
         self._follow()
+        self.show_spent()
         self.stop_button.disabled = True
         self.run_button.disabled = False
         if self.on_end is not None:
             self.on_end()
+
+    def show_spent(self) -> str | None:
+        """Show what the latest run cost (``spent_parts``) and return it as text; None before a run has started."""
+        run_id = None if self.handle is None else self.handle.run_id
+        if run_id is None:
+            return None
+        try:
+            parts = spent_parts(self.lab.trials(run=run_id, kind=None))
+        except PromptlabError as exc:
+            parts = [f"What the run cost can't be read now: {exc}"]
+        self.spent.value = f"<b>{escape(parts[0])}</b>" + muted("".join(f" · {escape(p)}" for p in parts[1:]))
+        return " · ".join(parts)

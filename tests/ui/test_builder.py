@@ -1,4 +1,5 @@
-"""The sweep builder: validation beside each field, Run, Stop, and its plain
+"""The sweep builder: validation beside each field (once something is typed),
+Run, Stop, what a run cost, evaluators, the experiment's tags, and its plain
 ``sweep_arguments()``. Handlers run synchronously headless; sweeps run in the
 background, so tests wait on the builder's handle and watcher."""
 
@@ -9,10 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support.team_history import TeamHistory
+from support.team_history import JUDGE_LABEL, ROWS, TeamHistory
 from support.widgets import text_of
 
 import promptlab as pl
+from promptlab.core.pricing import dollars
 from promptlab.runner.progress import Progress
 from promptlab.testing import fake_model
 from promptlab.ui import SweepArguments, SweepBuilder, WidgetDisplay, builder
@@ -59,6 +61,22 @@ def test_a_new_builder_says_what_is_missing_and_cannot_run(lab: pl.Lab) -> None:
     assert b.run_button.disabled
     with pytest.raises(pl.ConfigError):
         b.sweep_arguments()
+
+
+def test_a_new_builder_shows_no_error_until_something_is_typed(lab: pl.Lab) -> None:
+    b = builder(lab, namespace={})
+    errors = [b.editors()[0].error, b.models.error, b.data.error, b.params_error, b.options_error]
+    assert all(label.value == "" for label in errors)
+    assert "then Run" in b.size.value and b.run_button.disabled
+    fill_prompt(b, "Say {{ text }}")
+    assert "pick at least one model" in b.models.error.value
+    assert "type at least one input row" in b.data.error.value
+
+
+def test_pressing_run_on_a_new_builder_shows_what_is_missing(lab: pl.Lab) -> None:
+    b = builder(lab, namespace={})
+    assert b.run() is None
+    assert "empty" in b.editors()[0].error.value and "pick at least one model" in b.models.error.value
 
 
 def test_the_embedded_model_is_offered(lab: pl.Lab) -> None:
@@ -207,7 +225,7 @@ def test_run_records_every_cell_and_shows_the_results(ready: SweepBuilder, lab: 
     assert "12/12 done" in ready.display.label.value and "done" in ready.display.label.value
     assert ready.results.run_id == ready.handle.run_id
     assert len(ready.results.visible_rows()) == 3
-    assert len(ready.results.output_cells()) == 3 * 4
+    assert len(ready.results.table.trials) == 3 * 4
     assert not ready.run_button.disabled and ready.stop_button.disabled
 
 
@@ -331,11 +349,161 @@ def test_load_a_run_on_three_models_with_a_grid_and_repeats_and_run_it_again(tea
     again = lab.trials(run=handle.run_id)
     assert len(again) == 96 and again["cached"].sum() == 88 and again["error_type"].notna().sum() == 8
     assert len(b.results.table.variants) == 12
-    assert "96/96 done · 8 errors · 88 cached" in text_of(b.display.label.value)
+    shown = text_of(b.display.label.value)  # its evaluators came with it: the code one fails on lamps, as before
+    assert "96/96 done · 8 errors · " in shown and " evaluator errors · 88 cached" in shown
 
 
-def test_models_used_by_a_team_are_offered(team: TeamHistory) -> None:
+def test_models_a_team_used_are_offered_with_prices_but_not_test_ones(team: TeamHistory) -> None:
     b = builder(team.lab(), namespace={})
     offered = [choice.model.name for choice in b.models.choices.children]
-    assert {"echo", "upper", "flaky"} <= set(offered)
-    assert "grader" not in offered  # the judge's model ran no sweep
+    assert offered == ["smollm2", "flaky"]  # echo and upper ran on the fake provider; the judge's model ran no sweep
+    described = [choice.checkbox.description for choice in b.models.choices.children]
+    assert described == ["smollm2 · llamacpp · free", "flaky · team-flaky · $0.50 / $1.50 per 1M tokens"]
+    passed = builder(team.lab(), models=[fake_model("echo")], namespace={})
+    assert [m.name for m in passed.models.selected()] == ["echo"]  # passed in: offered, whatever its provider
+
+
+def test_many_models_are_searched_and_all_can_be_listed(lab: pl.Lab) -> None:
+    many = [pl.Model(f"model-{i}", base_url="http://localhost:9/v1") for i in range(12)]
+    b = builder(lab, models=[fake_model("echo")], namespace={})
+    for model in many:
+        b.models.add(model, checked=False)
+    assert len(b.models.shown()) == 8 and b.models.more.description == "show all 14"
+    b.models.add(many[11])  # ticked: listed whatever the cap
+    assert len(b.models.shown()) == 9
+    b.models.search.value = "model-1"
+    assert [m.name for m in b.models.shown()] == ["echo", "model-1", "model-10", "model-11"]
+    b.models.search.value = ""
+    b.models.more.click()
+    assert len(b.models.shown()) == 14 and b.models.more.layout.display == "none"
+
+
+def test_a_run_shows_what_it_cost_not_a_fresh_estimate(lab: pl.Lab) -> None:
+    started: list[str] = []
+    b = pl.ui.SweepBuilder(
+        lab, models=[fake_model("echo", price=(2.5, 10.0))], namespace={}, on_run_started=started.append
+    )
+    fill_prompt(b, "Say {{ text }}")
+    type_rows(b, ["one", "two", "three"])
+    b.run_button.click()
+    finish(b)
+    trials = lab.trials(run=b.handle.run_id)
+    spent = trials["cost_usd"].sum()
+    assert spent > 0 and started == [b.handle.run_id]
+    assert text_of(b.runner.spent.value) == f"This run cost {dollars(spent)} · 3 calls"
+    assert text_of(b.size.value).startswith("Running it again: 3 cells: 0 calls, 3 answered from history")
+    b.run_button.click()
+    finish(b)
+    assert text_of(b.runner.spent.value) == "This run cost $0 · 0 calls · 3 answered from history (no new cost)"
+    b.repeats.value = 2
+    assert not text_of(b.size.value).startswith("Running it again")  # an edit: an estimate of the new sweep
+
+
+# -- the experiment's tags, on the team's history: summaries has news and weekly ---------------------------------
+
+
+def summaries_tags(lab: pl.Lab) -> list[str]:
+    return list(lab.experiments().set_index("experiment").loc["summaries", "tags"])
+
+
+def run_on_summaries(b: SweepBuilder) -> None:
+    b.run_button.click()
+    finish(b)
+    assert b.handle.result().status == "done"
+
+
+@pytest.fixture
+def on_summaries(team: TeamHistory) -> SweepBuilder:
+    b = builder(team.lab(), models=[fake_model("echo")], namespace={})
+    fill_prompt(b, "Say {{ text }}")
+    type_rows(b, ["one"])
+    b.experiment.value = "summaries"
+    return b
+
+
+def test_an_existing_experiments_tags_are_filled_in(on_summaries: SweepBuilder) -> None:
+    assert on_summaries.tags.value == "news, weekly"
+    on_summaries.experiment.value = "sentiment"
+    assert on_summaries.tags.value == "support"
+    on_summaries.experiment.value = "brand new"
+    assert on_summaries.tags.value == ""
+
+
+def test_a_run_with_blank_tags_keeps_the_experiments_tags(on_summaries: SweepBuilder) -> None:
+    on_summaries.tags.value = ""
+    assert on_summaries.sweep_arguments().options["tags"] is None
+    run_on_summaries(on_summaries)
+    assert summaries_tags(on_summaries.lab) == ["news", "weekly"]
+
+
+def test_a_tag_typed_in_is_added_and_one_deleted_is_removed(on_summaries: SweepBuilder) -> None:
+    on_summaries.tags.value = "news, weekly, draft"
+    run_on_summaries(on_summaries)
+    assert summaries_tags(on_summaries.lab) == ["news", "weekly", "draft"]
+    on_summaries.experiment.value = "summaries"  # read again
+    on_summaries.experiment_fields.fill_tags()
+    assert on_summaries.tags.value == "news, weekly, draft"
+    on_summaries.tags.value = "news, draft"
+    assert on_summaries.sweep_arguments().options["remove_tags"] == ["weekly"]
+    run_on_summaries(on_summaries)
+    assert summaries_tags(on_summaries.lab) == ["news", "draft"]
+
+
+def test_tags_typed_for_a_new_experiment_are_added_to_an_existing_ones(on_summaries: SweepBuilder) -> None:
+    on_summaries.experiment.value = "brand new"
+    on_summaries.tags.value = "draft"
+    on_summaries.experiment.value = "summaries"
+    assert on_summaries.tags.value == "news, weekly, draft"
+
+
+# -- evaluators ----------------------------------------------------------------------------------------------------
+
+
+def test_a_builder_run_with_contains_expected_records_scores(team: TeamHistory) -> None:
+    lab = team.lab()
+    b = builder(lab, models=[fake_model("echo")], namespace={"reviews": pd.DataFrame(ROWS)})
+    fill_prompt(b, "{{ text }}")
+    assert b.evaluators.hint.value and "unscored" in b.evaluators.hint.value
+    b.evaluators.add_button.click()
+    row = b.evaluators.rows.children[0]
+    assert row.name.value == "contains"
+    target = row.fields[0]
+    assert target.argument.name == "target" and target.control.value == "expected"
+    assert list(target.control.options) == ["text", "expected"]
+    assert [e.label for e in b.sweep_arguments().options["evaluators"]] == ["contains:expected"]
+    run_on_summaries(b)
+    trials = lab.trials(run=b.handle.run_id)
+    assert trials["passed_contains:expected"].tolist() == [True] * 4  # echo repeats the text, which names it
+
+
+def test_an_evaluator_needing_a_missing_column_is_shown_beside_it(ready: SweepBuilder) -> None:
+    ready.evaluators.add_button.click()
+    row = ready.evaluators.rows.children[0]
+    assert "'expected' is not a column of the data (columns: text)" in text_of(row.error.value)
+    assert ready.run_button.disabled
+    row.fields[0].control.value = "text"
+    assert row.error.value == "" and not ready.run_button.disabled
+
+
+def test_loading_the_teams_grid_run_restores_its_evaluators(team: TeamHistory) -> None:
+    lab = team.lab()
+    b = builder(lab, namespace={})
+    b.load_run(team.runs["grid"])
+    rows = b.evaluators.rows.children
+    assert [row.name.value for row in rows] == ["contains", "judge", "code"]
+    judge = {field.argument.name: field for field in rows[1].fields}
+    assert judge["model"].control.value.name == "grader" and judge["threshold"].control.value == "0.5"
+    recorded = lab.run_info(team.runs["grid"])["config"]["evaluators"]
+    assert [pl.evals.spec(e) for e in b.sweep_arguments().options["evaluators"]] == recorded
+    assert [e.label for e in b.sweep_arguments().options["evaluators"]][1] == JUDGE_LABEL[:46]
+
+
+def test_an_evaluator_that_cannot_be_rebuilt_is_named_in_the_note(lab: pl.Lab) -> None:
+    unnamed = pl.evals.code(lambda output, row: 1.0)
+    run = lab.sweep(
+        pl.Prompt("Say {{ text }}"), fake_model("echo"), [{"text": "a"}], evaluators=[unnamed], display=None
+    )
+    b = builder(lab, namespace={})
+    b.load_run(run.run_id)
+    assert "the evaluator code can't be restored" in text_of(b.note.value)
+    assert not b.evaluators.rows.children
