@@ -37,17 +37,26 @@ class Playground(widgets.Tab):
         namespace: Mapping[str, Any] | None = None,
     ) -> None:
         self.lab = lab
-        self.builder = SweepBuilder(lab, models=models, namespace=namespace)
+        self.builder = SweepBuilder(lab, models=models, namespace=namespace, on_run_started=self._run_started)
         self.results = ResultsGrid(lab=lab, on_review=self._review_results, on_feedback=self._voted_in_results)
         self.history = HistoryBrowser(lab, on_open=self.open_run, on_load=self.load_run)
         self.review = ReviewPanel(lab=lab, on_feedback=self.results.remember_feedback)
         self.registry = RegistryPanel(lab)
         super().__init__([self.builder, self.results, self.history, self.review, self.registry], titles=TABS)
+        self.observe(lambda _: self._tab_chosen(), "selected_index")
 
     def open_run(self, run_id: str, search: str = "") -> None:
         """Show a run in the Results tab (``search``: the text that found it, as its filter)."""
         self.results.show_run(run_id, search=search)
         self.selected_index = TABS.index("Results")
+
+    def _run_started(self, run_id: str) -> None:
+        # the Results tab shows the run just started: one click away, not History → Refresh → Open
+        self.results.show_run(run_id)
+
+    def _tab_chosen(self) -> None:
+        if self.selected_index == TABS.index("Results") and self.results.running:
+            self.results.refresh()  # a run still going when last read: show how far it got
 
     def load_run(self, run_id: str) -> None:
         """Load a run's variants into the builder, to re-run or fork them."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promptlab.analysis.columns import EVAL_ERROR_PREFIX, PASSED_PREFIX, SCORE_PREFIX
+from promptlab.analysis.columns import EVAL_ERROR_PREFIX, EXPLANATION_PREFIX, PASSED_PREFIX, SCORE_PREFIX
 from promptlab.core.pricing import dollars
 from promptlab.ui.cells import input_lines, trial_meta, trial_text
 from promptlab.ui.common import MUTED, RED, escape, present, truncate
@@ -23,6 +23,8 @@ from promptlab.ui.table import ERROR, FAIL, PASS, STATUS_NAMES, ResultsTable
 
 SHORT = 220
 """Characters of an output shown in a cell (the detail view has it all)."""
+REASON = 60
+"""Characters of an evaluator's reason shown in a cell."""
 
 BACKGROUNDS = {PASS: "#eaf7ee", FAIL: "#fdecea", ERROR: "#fff3e0"}
 
@@ -46,19 +48,25 @@ def number(value: Any) -> str:
 
 
 def _badges(trial: Mapping[str, Any], labels: Sequence[str]) -> str:
-    """Each evaluator's verdict in a few characters: ``✓ contains``, ``✗ word_count 23``, ``judge 0.8``."""
+    """Each evaluator's verdict in a few characters, a line each: ``✓ contains``,
+    ``✗ word_count 23``, ``judge 0.8 — fine, one sentence`` (the reason cut; whole on hover)."""
     shown = []
     for label in labels:
         value, passed = trial.get(SCORE_PREFIX + label), trial.get(PASSED_PREFIX + label)
-        if present(trial.get(EVAL_ERROR_PREFIX + label)):
-            shown.append(f'<span class="pl-no" title="evaluator error">⚠ {escape(label)}</span>')
-        elif present(passed):
-            mark, css = ("✓", "pl-ok") if bool(passed) else ("✗", "pl-no")
-            extra = "" if not present(value) or float(value) in (0.0, 1.0) else f" {number(value)}"
-            shown.append(f'<span class="{css}">{mark} {escape(label)}{extra}</span>')
-        elif present(value):
-            shown.append(f"<span>{escape(label)} {number(value)}</span>")
-    return " · ".join(shown)
+        error, why = trial.get(EVAL_ERROR_PREFIX + label), trial.get(EXPLANATION_PREFIX + label)
+        if present(error):
+            shown.append(f'<div class="pl-no" title="{escape(error)}">⚠ {escape(label)}: evaluator error</div>')
+            continue
+        if not present(passed) and not present(value):
+            continue
+        mark, css = (
+            ("✓ ", "pl-ok") if present(passed) and bool(passed) else ("✗ ", "pl-no") if present(passed) else ("", "")
+        )
+        score = "" if not present(value) or (present(passed) and float(value) in (0.0, 1.0)) else f" {number(value)}"
+        reason = f" — {escape(truncate(str(why), REASON)[0])}" if present(why) else ""
+        tooltip = f' title="{escape(why)}"' if present(why) else ""
+        shown.append(f'<div class="{css}"{tooltip}>{mark}{escape(label)}{score}{reason}</div>')
+    return "".join(shown)
 
 
 def feedback_note(trial: Mapping[str, Any]) -> str:

@@ -460,3 +460,23 @@ def test_review_one_by_one_reviews_what_the_grid_shows(team: TeamHistory) -> Non
     trials = app.review.trials
     assert len(trials) == 2 * 2  # the lamp input's two repeats × the two variants shown
     assert all("lamp" in row["text"].lower() for row in trials["vars"])
+
+
+def test_a_run_started_in_the_builder_is_one_click_away_in_results(lab: pl.Lab) -> None:
+    app = playground(lab, models=[fake_model("echo", latency=0.01)], namespace={})
+    rows = app.builder.editors()[0].rows.children
+    rows[1].content.value = "Say {{ text }}"
+    typed = app.builder.data.typed
+    while len(typed.body.children) < 3:
+        typed.add_row.click()
+    for row, text in zip(typed.body.children, ["one", "two", "three"], strict=True):
+        row.children[0].value = text
+    app.builder.run_button.click()
+    handle = app.builder.handle
+    assert handle is not None and handle.wait(30)
+    assert app.builder.watch is not None and app.builder.watch.join(30)
+    assert app.results.run_id == handle.run_id  # no History → Refresh → Open
+    app.selected_index = 1  # the Results tab: a run still going when last read is read again
+    assert len(app.results.table.trials) == 3 and "3/3 trials" in text_of(app.results.title.value)
+    cost = lab.trials(run=handle.run_id)["cost_usd"].sum()
+    assert f"cost {dollars(float(cost))}" in text_of(app.results.title.value)
