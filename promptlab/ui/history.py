@@ -1,10 +1,10 @@
 """The history browser: every run by everyone writing to the file, newest
-first, filtered; open one in the results grid, load one into the builder,
-and compare a prompt's versions."""
+first, filtered (an experiment is one of the filters; a search shows where
+it matched); open one in the results grid, load one into the builder,
+compare one run with another, and a prompt's versions."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,15 +17,15 @@ from promptlab.ui.common import (
     button,
     catching,
     error_label,
-    listed,
     muted,
-    present,
     replace_children,
     set_options,
     show_error,
 )
 from promptlab.ui.diff import VersionPair
-from promptlab.ui.listing import experiments_html, run_line, version_label
+from promptlab.ui.listing import experiment_line, run_line, search_snippet, version_label
+from promptlab.ui.run_compare import RunComparison
+from promptlab.ui.run_filters import RunFilters
 
 if TYPE_CHECKING:
     from promptlab import Lab
@@ -34,36 +34,40 @@ RUNS_PER_PAGE = 20
 AUTO_REFRESH_SECONDS = 5.0
 
 
-ANY = ""
-"""A filter's value for "any": not None, since ipywidgets reads a value of None as no
-choice at all and the browser then shows an empty box once "any" is picked again."""
+def _heading(text: str) -> widgets.HTML:
+    return widgets.HTML(f"<h4 style='margin:6px 0'>{text}</h4>")
 
 
-def _choices(values: Any, anyone: str) -> list[tuple[str, str]]:
-    found = sorted({str(v) for v in values if present(v) and str(v) != ANY})
-    return [(anyone, ANY), *((v, v) for v in found)]
+class RunRow(widgets.VBox):
+    """A run in the list: Open, Load, and A / B to compare it; under its line, where a search matched."""
 
-
-class RunRow(widgets.HBox):
-    """A run in the list, with Open and Load buttons."""
-
-    def __init__(self, run: Mapping[str, Any], on_open: Callable[[str], None], on_load: Callable[[str], None]) -> None:
+    def __init__(self, run: Mapping[str, Any], browser: HistoryBrowser, snippet: str = "") -> None:
         self.run_id = str(run["run_id"])
         self.summary = widgets.HTML(run_line(run), layout=widgets.Layout(width="100%"))
+        self.snippet = widgets.HTML(f'<span style="font-size:12px">{snippet}</span>' if snippet else "")
         self.open_button = button("Open", "show this run in the results grid")
         self.load_button = button("Load into builder", "re-run or fork this run's variants")
-        self.open_button.on_click(lambda _: on_open(self.run_id))
-        self.load_button.on_click(lambda _: on_load(self.run_id))
+        self.a_button = button("A", "compare: this run as A, the one before")
+        self.b_button = button("B", "compare: this run as B, the one after")
+        self.open_button.on_click(lambda _: browser.open_run(self.run_id))
+        self.load_button.on_click(lambda _: browser.load_run(self.run_id))
+        self.a_button.on_click(lambda _: browser.compare_runs(run_a=self.run_id))
+        self.b_button.on_click(lambda _: browser.compare_runs(run_b=self.run_id))
+        buttons = [self.open_button, self.load_button, self.a_button, self.b_button]
         super().__init__(
-            [self.open_button, self.load_button, self.summary], layout=widgets.Layout(border_bottom="1px solid #eee")
+            [widgets.HBox([*buttons, self.summary]), self.snippet],
+            layout=widgets.Layout(border_bottom="1px solid #eee"),
         )
 
 
 class HistoryBrowser(widgets.VBox):
-    """Experiments and runs in the history file, across everyone who writes to it.
+    """Runs in the history file, across everyone who writes to it: filtered,
+    compared run against run, and a prompt's versions side by side.
 
     ``on_open(run_id)`` / ``on_load(run_id)`` say what Open and Load do; by
     default the browser shows a results grid / a builder under itself.
+    ``on_search(text)`` hears the search text each time it changes (the
+    playground carries it into the results filter); ``search_text`` holds it.
     """
 
     def __init__(
@@ -72,58 +76,54 @@ class HistoryBrowser(widgets.VBox):
         *,
         on_open: Callable[[str], None] | None = None,
         on_load: Callable[[str], None] | None = None,
+        on_search: Callable[[str], None] | None = None,
     ) -> None:
         self.lab = lab
         self.on_open = on_open
         self.on_load = on_load
+        self.on_search = on_search
         self.runs = pd.DataFrame()
         self.ticker: Ticker | None = None
         self.refresh_every = AUTO_REFRESH_SECONDS
         """Seconds between auto-refreshes."""
         self._lock = threading.RLock()
-        self._updating = False
         self._shown: tuple[Any, ...] | None = None
-        self.user = widgets.Dropdown(description="user", options=[("anyone", ANY)])
-        self.experiment = widgets.Dropdown(description="experiment", options=[("any", ANY)])
-        self.tag = widgets.Dropdown(description="tag", options=[("any", ANY)])
-        self.prompt = widgets.Dropdown(description="prompt", options=[("any", ANY)])
-        self.model = widgets.Dropdown(description="model", options=[("any", ANY)])
-        self.status = widgets.Dropdown(description="status", options=[("any", ANY)])
-        self.since = widgets.DatePicker(description="since")
-        self.until = widgets.DatePicker(description="until")
-        self.search = widgets.Text(
-            description="search", placeholder="text in inputs or outputs (Enter)", continuous_update=False
-        )
+        self._searched = ""
+        self._updating = False
         self.refresh_button = button("Refresh", "read the history again")
-        self.auto_refresh = widgets.Checkbox(description=f"auto-refresh every {AUTO_REFRESH_SECONDS:.0f} s")
+        self.auto_refresh = widgets.Checkbox(
+            description=f"auto-refresh every {AUTO_REFRESH_SECONDS:.0f} s", indent=False, layout={"width": "auto"}
+        )
+        self.filter_bar = RunFilters(self._filter_changed, actions=[self.refresh_button, self.auto_refresh])
+        bar = self.filter_bar
+        self.search, self.period, self.since, self.until = bar.search, bar.period, bar.since, bar.until
+        self.user, self.experiment, self.tag, self.status = bar.user, bar.experiment, bar.tag, bar.status
+        self.prompt, self.model = bar.prompt, bar.model
         self.error = error_label()
-        self.experiments = widgets.HTML()
+        self.experiments = pd.DataFrame()
+        self.experiment_info = widgets.HTML()
         self.count = widgets.HTML()
         self.page = widgets.BoundedIntText(value=1, min=1, max=1, description="page", layout={"width": "150px"})
         self.run_rows = widgets.VBox()
+        self.comparison = RunComparison(lab)
         self.versions_of = widgets.Dropdown(description="prompt", options=[])
         self.pair = VersionPair(lab, self.error, version_label)
         self.version_a, self.version_b, self.diff = self.pair.old, self.pair.new, self.pair.diff
         self.versions = widgets.HTML()
         self.detail = widgets.VBox()
         self._wire()
-        filters = [
-            widgets.HBox([self.user, self.experiment, self.tag]),
-            widgets.HBox([self.prompt, self.model, self.status]),
-            widgets.HBox([self.since, self.until]),
-            widgets.HBox([self.search, self.refresh_button, self.auto_refresh]),
-        ]
         versions = widgets.VBox([self.versions_of, self.versions, self.version_a, self.version_b, self.diff])
         super().__init__(
             [
-                widgets.HTML("<h4 style='margin:6px 0'>Experiments</h4>"),
-                self.experiments,
-                widgets.HTML("<h4 style='margin:6px 0'>Runs</h4>"),
-                *filters,
+                _heading("Runs"),
+                self.filter_bar,
+                self.experiment_info,
                 self.error,
                 widgets.HBox([self.count, self.page]),
                 self.run_rows,
-                widgets.HTML("<h4 style='margin:6px 0'>Prompt versions</h4>"),
+                _heading("Run against run"),
+                self.comparison,
+                _heading("Prompt versions"),
                 versions,
                 self.detail,
             ]
@@ -131,44 +131,34 @@ class HistoryBrowser(widgets.VBox):
         self.refresh()
 
     def _wire(self) -> None:
-        for control in (
-            self.user,
-            self.experiment,
-            self.tag,
-            self.prompt,
-            self.model,
-            self.status,
-            self.since,
-            self.until,
-            self.search,
-        ):
-            control.observe(self._filter_changed, "value")
         self.page.observe(lambda _: None if self._updating else self.render_runs(), "value")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.auto_refresh.observe(lambda change: self._run_ticker(change["new"]), "value")
         self.versions_of.observe(lambda _: None if self._updating else self.show_versions(), "value")
 
-    def _filter_changed(self, _: Any) -> None:
-        if not self._updating:
+    def _filter_changed(self) -> None:
+        self._updating = True
+        try:
             self.page.value = 1
-            self.refresh_runs()
+        finally:
+            self._updating = False
+        self.refresh_runs()
+        if self.search_text != self._searched:
+            self._searched = self.search_text
+            if self.on_search is not None:
+                self.on_search(self.search_text)
+
+    @property
+    def search_text(self) -> str:
+        """The text the runs were searched for ("" when none): the playground
+        carries it into the results grid's filter."""
+        return self.filter_bar.search_text
 
     # -- reading ----------------------------------------------------------------------
 
     def filters(self) -> dict[str, Any]:
-        """The ``lab.runs(...)`` keyword arguments the filters describe (all but ``status``)."""
-        until = self.until.value + dt.timedelta(days=1) if self.until.value else None  # through that whole day
-        given = {
-            "experiment": self.experiment.value or None,
-            "user": self.user.value or None,
-            "tag": self.tag.value or None,
-            "prompt": self.prompt.value or None,
-            "model": self.model.value or None,
-            "since": self.since.value.isoformat() if self.since.value else None,
-            "until": until.isoformat() if until else None,
-            "search": self.search.value.strip() or None,
-        }
-        return {key: value for key, value in given.items() if value is not None}
+        """The ``lab.runs(...)`` keyword arguments the filters describe."""
+        return self.filter_bar.runs_filter()
 
     def refresh(self) -> None:
         """Read everything again: filter choices, experiments, runs, prompt names.
@@ -181,53 +171,46 @@ class HistoryBrowser(widgets.VBox):
             models = catching(self.error, self.lab.model_names)
             if everything is None or experiments is None or prompts is None or models is None:
                 return
-            self._updating = True
-            try:
-                self._set_options(self.user, _choices(everything["user"], "anyone"))
-                self._set_options(self.experiment, _choices(experiments["experiment"], "any"))
-                tags = [tag for tags in experiments["tags"] for tag in listed(tags)]
-                self._set_options(self.tag, _choices(tags, "any"))
-                self._set_options(self.prompt, _choices(prompts["name"], "any"))
-                self._set_options(self.model, _choices(models, "any"))
-                self._set_options(self.status, _choices(everything["status"], "any"))
-                names = [str(n) for n in prompts["name"]]
-                if list(self.versions_of.options) != names:
+            self.experiments = experiments
+            self.filter_bar.set_choices(everything, experiments, prompts["name"], models)
+            names = [str(n) for n in prompts["name"]]
+            if list(self.versions_of.options) != names:
+                self._updating = True
+                try:
                     set_options(self.versions_of, names, keep=self.versions_of.value)
-            finally:
-                self._updating = False
-            self.experiments.value = experiments_html(experiments)
+                finally:
+                    self._updating = False
             self.refresh_runs()
             self.show_versions()
-
-    @staticmethod
-    def _set_options(control: widgets.Dropdown, options: list[tuple[str, str]]) -> None:
-        if list(control.options) != options:
-            set_options(control, options, keep=control.value)
-        # A filter with nothing to choose but "any" (no tags yet) is hidden until there is.
-        control.layout.display = None if len(options) > 1 else "none"
 
     def refresh_runs(self) -> None:
         """Read which runs match the filters, newest first, and show a page of them."""
         with self._lock, self.lab.store.together():
-            status = self.status.value or None
-            runs = catching(self.error, lambda: self.lab.runs(**self.filters(), status=status, totals=False))
+            runs = catching(self.error, lambda: self.lab.runs(**self.filters(), totals=False))
             if runs is None:
                 return
             self.runs = runs
+            self._shown = None
+            self.show_experiment()
             self.render_runs()
 
+    def show_experiment(self) -> None:
+        """The line of the experiment picked (nothing when any is)."""
+        picked = self.experiment.value
+        found = self.experiments[self.experiments["experiment"] == picked] if picked else pd.DataFrame()
+        self.experiment_info.value = experiment_line(found.iloc[0].to_dict()) if not found.empty else ""
+
     def render_runs(self) -> None:
-        """Show the current page of runs: their totals are read for that page only."""
+        """Show the current page of runs: their totals are read for that page only,
+        and with a search, where it matched in each."""
         with self._lock:
             pages = max(1, -(-len(self.runs) // RUNS_PER_PAGE))
             self.page.max = pages
             start = (min(self.page.value, pages) - 1) * RUNS_PER_PAGE
-            self.count.value = muted(f"{len(self.runs)} runs · newest first")
-            status = self.status.value or None
-            page = catching(
-                self.error,
-                lambda: self.lab.runs(**self.filters(), status=status, limit=RUNS_PER_PAGE, offset=start),
-            )
+            picked = self.filter_bar.summary()
+            self.count.value = muted(f"{len(self.runs)} runs · newest first" + (f" · {picked}" if picked else ""))
+            filters = self.filters()
+            page = catching(self.error, lambda: self.lab.runs(**filters, limit=RUNS_PER_PAGE, offset=start))
             if page is None:
                 return
             shown = tuple(zip(page["run_id"], page["n_trials"], page["status"], strict=True))
@@ -235,8 +218,18 @@ class HistoryBrowser(widgets.VBox):
                 return
             self._shown = shown
             records = [{str(k): v for k, v in run.items()} for run in page.to_dict("records")]
-            rows = [RunRow(run, self.open_run, self.load_run) for run in records]
+            rows = [RunRow(run, self, self.snippet(str(run["run_id"]))) for run in records]
             replace_children(self.run_rows, rows or [widgets.HTML(muted("no runs match"))])
+
+    def snippet(self, run_id: str) -> str:
+        """Where the search text occurs in one of the run's trials, marked ("" without a search)."""
+        text = self.search_text
+        if not text:
+            return ""
+        found = catching(self.error, lambda: self.lab.trials(run=run_id, search=text, limit=1))
+        if found is None or found.empty:
+            return ""
+        return search_snippet(found.iloc[0].to_dict(), text)
 
     def run_ids(self) -> list[str]:
         """Ids of the runs matching the filters, newest first."""
@@ -263,6 +256,10 @@ class HistoryBrowser(widgets.VBox):
         built = SweepBuilder(self.lab, namespace={})
         built.load_run(run_id)
         replace_children(self.detail, [built])
+
+    def compare_runs(self, run_a: str | None = None, run_b: str | None = None) -> None:
+        """Compare run A with run B under the runs list (either may stay as picked)."""
+        self.comparison.pick(run_a, run_b)
 
     # -- prompt versions ------------------------------------------------------------------
 

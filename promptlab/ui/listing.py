@@ -1,7 +1,7 @@
 """The lines of the history browser: a run, an experiment, a prompt version
-as HTML, from the rows ``lab.runs()``, ``lab.experiments()`` and
-``lab.prompt_versions()`` return (a run with no trials yet has ``<NA>``
-lists and counts: it reads as none)."""
+and where a search matched, as HTML, from the rows ``lab.runs()``,
+``lab.experiments()``, ``lab.prompt_versions()`` and ``lab.trials()`` return
+(a run with no trials yet has ``<NA>`` lists and counts: it reads as none)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,20 @@ from typing import Any
 import pandas as pd
 
 from promptlab.core.pricing import dollars
-from promptlab.ui.common import RED, STATUS_COLOURS, STATUS_HINTS, escape, listed, muted, present, status_html
+from promptlab.ui.common import RED, STATUS_COLOURS, STATUS_HINTS, escape, listed, present, status_html
+
+SNIPPET_WIDTH = 90
+"""Characters of text shown around a search's match."""
 
 
 def _count(value: Any) -> int:
     return int(value) if present(value) else 0
+
+
+def counted(value: Any, noun: str) -> str:
+    """``1 run``, ``3 runs``, ``0 runs`` (a missing count is none)."""
+    number = _count(value)
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def _money(value: Any) -> str:
@@ -31,13 +40,19 @@ def _spend(run: Mapping[Any, Any]) -> str:
     return text
 
 
+def milliseconds(value: float) -> str:
+    """``1,234 ms``, ``12.3 ms``, ``0.052 ms``: whole milliseconds once there are
+    ten, else three figures (a cached or fake call takes a fraction of one)."""
+    return f"{value:,.0f} ms" if abs(value) >= 10 else f"{value:.3g} ms"
+
+
 def run_line(run: Mapping[str, Any]) -> str:
     """One run as HTML: when, who, experiment, status, counts and headline numbers."""
     started = pd.Timestamp(run["started_at"]).strftime("%Y-%m-%d %H:%M") if present(run.get("started_at")) else "?"
     status = str(run.get("status"))
     hint = STATUS_HINTS.get(status, "")
     p50 = run.get("latency_p50_ms")
-    latency = f" · p50 {float(p50):,.0f} ms" if present(p50) else ""
+    latency = f" · p50 {milliseconds(float(p50))}" if present(p50) else ""
     errors = _count(run.get("n_errors"))
     error_text = f' · <span style="color:{RED}">{errors} errors</span>' if errors else ""
     prompts = ", ".join(listed(run.get("prompts"))) or "—"
@@ -68,28 +83,52 @@ def version_label(version: Mapping[str, Any]) -> str:
     return " · ".join(parts + ([labels] if labels else []))
 
 
-def experiments_html(experiments: pd.DataFrame, limit: int = 12) -> str:
-    """The experiments table: name, description, tags, runs, trials, errors, spend, people, last activity."""
-    if experiments.empty:
-        return muted("no experiments yet: run a sweep")
-    rows = []
-    for e in experiments.head(limit).to_dict("records"):
-        last = e.get("last_trial_at")
-        when = pd.Timestamp(last).strftime("%Y-%m-%d %H:%M") if present(last) else ""
-        errors = _count(e.get("n_errors"))
-        cells = [
-            f"<b>{escape(e['experiment'])}</b>",
-            escape(e.get("description") or ""),
-            escape(", ".join(listed(e.get("tags")))),
-            str(_count(e.get("n_runs"))),
-            str(_count(e.get("n_trials"))),
-            f'<span style="color:{RED}">{errors}</span>' if errors else "0",
-            escape(_spend(e)),
-            escape(", ".join(listed(e.get("users")))),
-            escape(when),
-        ]
-        rows.append("<tr>" + "".join(f'<td style="padding:1px 8px">{c}</td>' for c in cells) + "</tr>")
-    head = ["experiment", "description", "tags", "runs", "trials", "errors", "spent", "people", "last trial (UTC)"]
-    header = "".join(f'<th style="padding:1px 8px;text-align:left">{h}</th>' for h in head)
-    more = muted(f"… and {len(experiments) - limit} more") if len(experiments) > limit else ""
-    return f'<table style="font-size:12px"><tr>{header}</tr>{"".join(rows)}</table>{more}'
+def experiment_choice(experiment: Mapping[Any, Any]) -> tuple[str, str]:
+    """An experiment as a filter choice: ``("summaries · 3 runs", "summaries")``."""
+    name = str(experiment["experiment"])
+    return f"{name} · {counted(experiment.get('n_runs'), 'run')}", name
+
+
+def experiment_line(experiment: Mapping[Any, Any]) -> str:
+    """One experiment as HTML: description, tags, runs, trials, errors, spend, people, last activity."""
+    last = experiment.get("last_trial_at")
+    when = f"last trial {pd.Timestamp(last).strftime('%Y-%m-%d %H:%M')} UTC" if present(last) else "no trials yet"
+    errors = _count(experiment.get("n_errors"))
+    tags = ", ".join(listed(experiment.get("tags")))
+    parts = [
+        escape(experiment.get("description") or ""),
+        f"tags: {escape(tags)}" if tags else "",
+        f"{counted(experiment.get('n_runs'), 'run')} · {counted(experiment.get('n_trials'), 'trial')}",
+        f'<span style="color:{RED}">{counted(errors, "error")}</span>' if errors else "",
+        escape(_spend(experiment)),
+        escape(", ".join(listed(experiment.get("users")))),
+        escape(when),
+    ]
+    return (
+        f'<span style="font-size:12px"><b>{escape(experiment["experiment"])}</b> · '
+        + " · ".join(part for part in parts if part)
+        + "</span>"
+    )
+
+
+def search_snippet(trial: Mapping[str, Any], text: str, width: int = SNIPPET_WIDTH) -> str:
+    """Where ``text`` occurs in a trial (its output, else an input value), as HTML:
+    ``output: …the <mark>kettle</mark> boils…``, cut to ``width`` characters around it."""
+    fields = [("output", trial.get("output"))]
+    values = trial.get("vars")
+    if isinstance(values, Mapping):
+        fields += [(f"input {key}", value) for key, value in values.items()]
+    needle = text.lower()
+    for name, value in fields:
+        found = str(value).lower().find(needle) if present(value) else -1
+        if needle and found >= 0:
+            return f"{escape(name)}: {_marked(str(value), found, len(text), width)}"
+    return ""
+
+
+def _marked(value: str, start: int, length: int, width: int) -> str:
+    before = max(start - (width - length) // 2, 0)
+    after = min(before + max(width, length), len(value))
+    head = ("…" if before else "") + escape(value[before:start])
+    tail = escape(value[start + length : after]) + ("…" if after < len(value) else "")
+    return f"{head}<mark>{escape(value[start : start + length])}</mark>{tail}"

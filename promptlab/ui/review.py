@@ -1,5 +1,6 @@
 """Review mode: one output at a time, with its input and the prompt as sent,
-voted on with buttons or single keys.
+voted on with buttons or single keys. The output and the votes come first;
+the prompt as sent waits, collapsed, below them.
 
 Notebooks give widgets no global key events, so the keys go to a small text
 box: click into it, then type ``j``/``n`` (next), ``k``/``p`` (previous),
@@ -42,6 +43,10 @@ KEYS = {"j": "next", "n": "next", "k": "previous", "p": "previous", "u": "up", "
 
 KEY_HELP = "keys: j/n next · k/p previous · u 👍 · d 👎"
 
+INPUT_HEIGHT = "180px"
+"""How tall the input may grow before it scrolls: with the controls above it, the
+output under it starts within a 1280×800 window's first screen."""
+
 
 def review_order(trials: pd.DataFrame) -> pd.DataFrame:
     """Trials in review order: input by input, each input's variants side by side in turn."""
@@ -68,7 +73,14 @@ class ReviewPanel(widgets.VBox):
         self.on_feedback = on_feedback
         """Called with ``(trial_id, totals)`` after feedback is recorded here."""
         self.trials = review_order(pd.DataFrame())
-        self.position = widgets.BoundedIntText(value=1, min=1, max=1, description="output", layout={"width": "170px"})
+        self.position = widgets.BoundedIntText(
+            value=1,
+            min=1,
+            max=1,
+            description="output",
+            style={"description_width": "initial"},
+            layout={"width": "150px"},
+        )
         self.count = widgets.HTML()
         self.previous = button("◀ previous", "previous output (k or p)")
         self.next = button("next ▶", "next output (j or n)")
@@ -78,7 +90,8 @@ class ReviewPanel(widgets.VBox):
         self.key_box = widgets.Text(placeholder="click here, then type keys", layout={"width": "190px"})
         self.key_help = widgets.HTML(f'<span style="color:{MUTED};font-size:12px">{escape(KEY_HELP)}</span>')
         self.header = widgets.HTML()
-        self.input = widgets.HTML()
+        # a long input scrolls in its box, so the output stays above the fold at 1280×800
+        self.input = widgets.HTML(layout=widgets.Layout(max_height=INPUT_HEIGHT, overflow="auto"))
         self.prompt = widgets.HTML()
         self.output = widgets.HTML()
         self.feedback_box = widgets.VBox()
@@ -89,8 +102,8 @@ class ReviewPanel(widgets.VBox):
         self.down.on_click(lambda _: self.vote(-1))
         self.position.observe(lambda _: self.render(), "value")
         self.key_box.observe(self._key, "value")
-        details = widgets.Accordion([self.prompt], titles=("prompt as sent",))
-        details.selected_index = 0  # open; collapse it to save room
+        self.details = widgets.Accordion([self.prompt], titles=("prompt as sent",))
+        self.details.selected_index = None  # collapsed: the output is what a reviewer came for
         super().__init__(
             [
                 widgets.HBox([self.previous, self.position, self.count, self.next]),
@@ -98,9 +111,9 @@ class ReviewPanel(widgets.VBox):
                 self.error,
                 self.header,
                 self.input,
-                details,
                 self.output,
                 self.feedback_box,
+                self.details,
             ]
         )
         if isinstance(source, pd.DataFrame):

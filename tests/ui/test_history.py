@@ -8,6 +8,7 @@ import re
 import time
 from pathlib import Path
 
+import ipywidgets as widgets
 import pandas as pd
 import pytest
 from support.team_history import TeamHistory
@@ -19,6 +20,7 @@ from promptlab.testing import fake_model
 from promptlab.ui import HistoryBrowser, Playground, ResultsGrid, SweepBuilder, history, playground
 from promptlab.ui.arguments import sweep_arguments_from_run
 from promptlab.ui.diff import prompt_diff_html
+from promptlab.ui.listing import search_snippet
 
 SUMMARIZE_V1 = pl.Prompt("Summarize: {{ text }}", name="summarize")
 SUMMARIZE_V2 = pl.Prompt(
@@ -63,7 +65,10 @@ def test_runs_by_everyone_newest_first(shared: dict[str, pl.Run], lab: pl.Lab) -
     first_row = browser.run_rows.children[0]
     assert "ben" in first_row.summary.value and "weather" in first_row.summary.value
     assert "8/8 trials" in first_row.summary.value
-    assert "fruit" in browser.experiments.value and "food, demo" in browser.experiments.value
+    assert [label for label, _ in browser.experiment.options] == ["any", "fruit · 1 run", "weather · 1 run"]
+    assert browser.experiment_info.value == ""  # a line for the experiment picked, none for "any"
+    browser.experiment.value = "fruit"
+    assert "food, demo" in browser.experiment_info.value and "1 run · 2 trials" in browser.experiment_info.value
     assert [label for label, _ in browser.user.options] == ["anyone", "ana", "ben"]
 
 
@@ -106,7 +111,7 @@ def test_refresh_finds_new_runs(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
     assert newer.run_id not in browser.run_ids()
     browser.refresh_button.click()
     assert browser.run_ids()[0] == newer.run_id
-    assert ("fresh", "fresh") in browser.experiment.options
+    assert ("fresh · 1 run", "fresh") in browser.experiment.options
 
 
 def test_a_filter_with_nothing_to_choose_is_hidden_until_there_is(lab: pl.Lab) -> None:
@@ -256,8 +261,9 @@ def test_a_teams_runs_read_right_the_interrupted_one_too(team: TeamHistory) -> N
     assert "96/96 trials · 8 errors · 0 cached" in grid and "models: echo, flaky, upper" in grid
     assert re.search(r"\$[\d.]+ \+ judge \$[\d.]+ \(88 calls\)", grid), grid  # judge spend apart
     assert "8/8 trials · 8 cached" in row_of(browser, team.runs["rerun"])
-    experiments = text_of(browser.experiments.value)
-    assert re.search(r"summaries +news, weekly 3 112 8 \$", experiments), experiments  # cells only: no judge calls
+    browser.experiment.value = "summaries"
+    experiment = text_of(browser.experiment_info.value)
+    assert re.search(r"summaries · tags: news, weekly · 3 runs · 112 trials · 8 errors · \$[\d.]+ \+ judge", experiment)
     assert [label for label, _ in browser.status.options] == ["any", "done", "interrupted"]
 
 
@@ -318,3 +324,113 @@ def test_a_teams_prompt_versions_side_by_side(team: TeamHistory) -> None:
     assert "judge:Is it one clear sentence?" in browser.diff.value
     browser.version_a.value = v1
     assert "contains:expected" in browser.diff.value
+
+
+def test_the_runs_list_comes_first_and_an_experiment_is_a_filter(team: TeamHistory) -> None:
+    lab = team.lab()
+    browser = history(lab)
+    order = list(browser.children)
+    assert order.index(browser.filter_bar) < order.index(browser.run_rows) == 5  # heading, filters, line, error, count
+    assert order.index(browser.run_rows) < order.index(browser.comparison) < order.index(browser.detail)
+    assert list(browser.experiment.options) == [
+        ("any", ""),
+        ("greetings · 2 runs", "greetings"),
+        ("sentiment · 1 run", "sentiment"),
+        ("summaries · 3 runs", "summaries"),
+    ]
+    for _, name in browser.experiment.options[1:]:
+        browser.experiment.value = name
+        assert browser.run_ids() == lab.runs(name)["run_id"].tolist()
+        assert f"experiment {name}" in text_of(browser.count.value)
+
+
+def test_a_search_lists_the_runs_it_matched_with_the_text_marked(team: TeamHistory) -> None:
+    lab = team.lab()
+    heard: list[str] = []
+    browser = HistoryBrowser(lab, on_search=heard.append)
+    browser.search.value = " KETTLE "
+    assert browser.run_ids() == lab.runs(search="KETTLE")["run_id"].tolist()
+    assert team.runs["first_look"] in browser.run_ids() and team.runs["greetings"] not in browser.run_ids()
+    for row in browser.run_rows.children:
+        assert re.search("<mark>kettle</mark>", row.snippet.value, re.IGNORECASE)  # as the trial has it
+        assert text_of(row.snippet.value).startswith("output: ")
+    assert browser.search_text == "KETTLE" and heard == ["KETTLE"]  # for the results grid's filter
+    assert "“KETTLE”" in text_of(browser.count.value)
+    browser.user.value = "kim"  # another filter: the search text is still the same
+    assert heard == ["KETTLE"] and browser.run_ids() == [team.runs["rerun"]]
+    browser.search.value = ""
+    assert heard == ["KETTLE", ""] and all(row.snippet.value == "" for row in browser.run_rows.children)
+
+
+def test_a_search_snippet_says_where_it_matched_escaped_and_cut() -> None:
+    trial = {"output": "no match here", "vars": {"text": "a <b> " + "x" * 200 + " Kettle " + "y" * 200}}
+    snippet = search_snippet(trial, "kettle", width=30)
+    assert snippet.startswith("input text: …") and snippet.endswith("…")
+    assert "<mark>Kettle</mark>" in snippet and len(text_of(snippet)) < 50
+    assert search_snippet({"output": "<i>tea</i>"}, "tea") == "output: &lt;i&gt;<mark>tea</mark>&lt;/i&gt;"
+    assert search_snippet({"output": None, "vars": {}}, "tea") == ""
+
+
+def test_time_presets_narrow_the_runs(team: TeamHistory) -> None:
+    lab = team.lab()
+    browser = history(lab)
+    assert [label for label, _ in browser.period.options] == ["any time", "today", "last 7 days", "last 30 days"]
+    browser.period.value = "7d"
+    since = browser.filters()["since"]
+    assert browser.run_ids() == lab.runs(since=since)["run_id"].tolist() and len(browser.run_ids()) == 6
+    assert "last 7 days" in text_of(browser.count.value)
+    browser.period.value = "today"
+    midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert browser.filters()["since"] == midnight.isoformat()
+    browser.since.value = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)  # the later start wins
+    assert browser.run_ids() == []
+
+
+def test_the_user_filter_keeps_and_shows_its_choice_after_a_refresh(
+    team: TeamHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = team.lab()
+    browser = history(lab)
+    browser.user.value = "kim"
+    monkeypatch.setenv("PROMPTLAB_USER", "zoe")  # someone new writes meanwhile: the choices change
+    lab.sweep(GREET, fake_model("echo"), [{"text": "x"}], display=NullDisplay())
+    browser.refresh_button.click()
+    assert ("zoe", "zoe") in browser.user.options
+    assert (browser.user.value, browser.user.label) == ("kim", "kim")
+    assert browser.user.options[browser.user.index] == ("kim", "kim")
+    assert browser.run_ids() == [team.runs["rerun"]] and "user kim" in text_of(browser.count.value)
+    sent: list[str | None] = []
+    monkeypatch.setattr(browser.user, "send_state", lambda key=None: sent.append(key))
+    browser.refresh_button.click()  # nothing new: the selection is sent to the page again anyway
+    assert sent == ["index"] and browser.user.label == "kim"
+
+
+def test_the_a_and_b_buttons_of_two_runs_compare_them(team: TeamHistory) -> None:
+    lab = team.lab()
+    browser = history(lab)
+    rows = {row.run_id: row for row in browser.run_rows.children}
+    rows[team.runs["first_look"]].a_button.click()
+    rows[team.runs["rerun"]].b_button.click()
+    shown = browser.comparison
+    assert (shown.a.run.value, shown.b.run.value) == (team.runs["first_look"], team.runs["rerun"])
+    expected = lab.compare(team.runs["first_look"], team.runs["rerun"], "latency_ms", higher_is_better=False)
+    assert shown.comparison is not None and (shown.comparison.n, shown.comparison.ties) == (expected.n, expected.ties)
+    assert "no cell changed" in shown.changes.value
+
+
+def html_of(widget: object) -> list[str]:
+    """Every HTML text a widget tree shows."""
+    found = [widget.value] if isinstance(widget, widgets.HTML) else []
+    for child in getattr(widget, "children", ()):
+        found += html_of(child)
+    return found
+
+
+def test_no_number_of_a_teams_history_shows_unformatted(team: TeamHistory) -> None:
+    browser = history(team.lab())
+    browser.experiment.value = "summaries"
+    browser.compare_runs(team.runs["first_look"], team.runs["grid"])
+    for metric in [value for _, value in browser.comparison.metric.options]:
+        browser.comparison.metric.value = metric
+        for text in html_of(browser):
+            assert not re.search(r"\d\.\d{7,}", text), text  # 0.22950000000000004

@@ -211,3 +211,16 @@ def test_feedback_given_in_results_shows_in_review_and_back(team: TeamHistory) -
     app.selected_index = 1
     (shown,) = [c for c in app.results.output_cells() if c.trial_id == team.trials["disputed"]]
     assert shown.feedback is not None and "▲ 1 ▼ 2" in shown.feedback.state.value
+
+
+def test_the_output_and_votes_come_before_the_prompt_which_starts_collapsed(team: TeamHistory) -> None:
+    panel = review(team.runs["grid"], lab=team.lab())
+    order = list(panel.children)
+    votes = next(i for i, child in enumerate(order) if panel.up in getattr(child, "children", ()))
+    assert votes < order.index(panel.output) < order.index(panel.feedback_box) < order.index(panel.details)
+    assert panel.details.selected_index is None and panel.prompt in panel.details.children
+    assert "Summarize briefly" in panel.prompt.value  # there when opened
+    assert panel.input.layout.max_height and panel.input.layout.overflow == "auto"  # a long input scrolls
+    assert panel.position.style.description_width == "initial"
+    panel.key_box.value = "j"  # the keys work as before
+    assert panel.position.value == 2
