@@ -202,8 +202,8 @@ class HistoryBrowser(widgets.VBox):
 
     def render_runs(self) -> None:
         """Show the current page of runs: their totals are read for that page only,
-        and with a search, where it matched in each."""
-        with self._lock:
+        and with a search, where it matched in each (all in one open of the file)."""
+        with self._lock, self.lab.store.together():
             pages = max(1, -(-len(self.runs) // RUNS_PER_PAGE))
             self.page.max = pages
             start = (min(self.page.value, pages) - 1) * RUNS_PER_PAGE
