@@ -39,7 +39,9 @@ class Playground(widgets.Tab):
         self.lab = lab
         self.builder = SweepBuilder(lab, models=models, namespace=namespace, on_run_started=self._run_started)
         self.results = ResultsGrid(lab=lab, on_review=self._review_results, on_feedback=self._voted_in_results)
-        self.history = HistoryBrowser(lab, on_open=self.open_run, on_load=self.load_run)
+        self.history = HistoryBrowser(
+            lab, on_open=lambda run_id: self.open_run(run_id, search=self.history.search_text), on_load=self.load_run
+        )
         self.review = ReviewPanel(lab=lab, on_feedback=self.results.remember_feedback)
         self.registry = RegistryPanel(lab)
         super().__init__([self.builder, self.results, self.history, self.review, self.registry], titles=TABS)

@@ -480,3 +480,14 @@ def test_a_run_started_in_the_builder_is_one_click_away_in_results(lab: pl.Lab) 
     assert len(app.results.table.trials) == 3 and "3/3 trials" in text_of(app.results.title.value)
     cost = lab.trials(run=handle.run_id)["cost_usd"].sum()
     assert f"cost {dollars(float(cost))}" in text_of(app.results.title.value)
+
+
+def test_a_search_in_history_carries_into_the_results_it_opens(team: TeamHistory) -> None:
+    app = playground(team.lab(), namespace={})
+    app.history.search.value = "storm"
+    app.history.open_run(team.runs["grid"])
+    assert app.selected_index == 1 and app.results.filter_text.value == "storm"
+    assert {row["text"] for row in app.results.visible_rows()["vars"]} == {ROWS[1]["text"]}
+    app.history.search.value = ""
+    app.history.open_run(team.runs["sentiment"])
+    assert app.results.filter_text.value == "" and app.results.filters_note.value == ""

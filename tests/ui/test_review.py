@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from support.team_history import TeamHistory
+from support.widgets import text_of
 
 import promptlab as pl
 from promptlab.runner.progress import NullDisplay
@@ -199,8 +200,8 @@ def test_a_vote_stays_shown_after_stepping_away_and_back(team: TeamHistory) -> N
 def test_feedback_given_in_results_shows_in_review_and_back(team: TeamHistory) -> None:
     app = playground(team.lab(), namespace={})
     app.open_run(team.runs["grid"])
-    (cell,) = [c for c in app.results.output_cells() if c.trial_id == team.trials["disputed"]]
-    assert cell.feedback is not None
+    cell = app.results.open_trial(team.trials["disputed"])
+    assert cell is not None and cell.feedback is not None
     cell.feedback.up.click()  # tester's 👍 next to ana's 👎 and ben's 👍
     app.results.review_button.click()
     go_to(app.review, team.trials["disputed"])
@@ -209,8 +210,9 @@ def test_feedback_given_in_results_shows_in_review_and_back(team: TeamHistory) -
     bar.vote(-1)  # changed their mind in Review
     assert "▲ 1 ▼ 2" in bar.state.value
     app.selected_index = 1
-    (shown,) = [c for c in app.results.output_cells() if c.trial_id == team.trials["disputed"]]
-    assert shown.feedback is not None and "▲ 1 ▼ 2" in shown.feedback.state.value
+    assert "▲ 1 ▼ 2" in text_of(app.results.matrix.value)  # the grid's cell, drawn again
+    shown = app.results.open_trial(team.trials["disputed"])
+    assert shown is not None and shown.feedback is not None and "▲ 1 ▼ 2" in shown.feedback.state.value
 
 
 def test_the_output_and_votes_come_before_the_prompt_which_starts_collapsed(team: TeamHistory) -> None:
