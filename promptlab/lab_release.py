@@ -13,7 +13,7 @@ from typing import Any, Unpack
 import pandas as pd
 
 from promptlab.analysis import columns, frames
-from promptlab.core.lineage import current_user, utcnow
+from promptlab.core.lineage import current_user, person, utcnow
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.errors import NotFoundError
@@ -22,6 +22,7 @@ from promptlab.release.diff import PromptDiff
 from promptlab.release.export import ExportedSet, TrialFilters
 from promptlab.release.prompt_files import prompt_document, write_prompt_file
 from promptlab.release.report import ReportData, experiment_row, write_report
+from promptlab.release.versions import version_table
 from promptlab.store import Store, prompt_reads, reads, run_reads
 
 
@@ -38,10 +39,12 @@ class ReleaseMethods:
         return prompt_reads.prompt_names(self.store)
 
     def prompt_versions(self, name: str) -> pd.DataFrame:
-        """Every version ever run under ``name``, oldest first: template, who
-        wrote it, when it first ran, trials, runs, models, the labels on it
-        and its mean scores per model (``scores``)."""
-        return labels.version_table(self.store, name)
+        """Every version ever run under ``name``, oldest first and numbered
+        (``number``: 2 is ``v2``): template, who wrote it, when it first ran,
+        trials, runs, models, the labels on it and per model its configs, trial
+        counts and each evaluator's mean and n over all of them (``by_model``;
+        ``scores``: the means alone)."""
+        return version_table(self.store, name)
 
     def prompt(self, name: str, version: str | None = None, *, label: str | None = None) -> Prompt:
         """A stored prompt: a version (prefix), the one a label points at, or the newest."""
@@ -147,6 +150,24 @@ class ReleaseMethods:
             exported_by=current_user(),
         )
         return write_prompt_file(Path(path), document, mkdir=mkdir)
+
+    def protected_labels(self) -> list[str]:
+        """The labels the policy protects (``promptlab.toml`` beside the history
+        file; none there: none), sorted: moving one needs an approver."""
+        return sorted(labels.Policy.beside(self.store.path).protected)
+
+    def approvers(self, name: str, version: str) -> list[str]:
+        """The policy's approvers who may approve moving a label of ``name`` to
+        ``version``: everyone listed but you (the one moving it) and the
+        version's author, sorted. Whether a label needs one at all:
+        ``protected_labels()``."""
+        author = person(prompt_reads.prompt_template(self.store, name, version)["created_by"])
+        barred = {person(current_user()), author}
+        return sorted(a for a in labels.Policy.beside(self.store.path).approvers if person(a) not in barred)
+
+    def previous_version(self, name: str, label: str = "production") -> str:
+        """The version ``rollback(name, label)`` would move ``label`` back to."""
+        return labels.previous_version(self.store, name, label)
 
     def labels(self, name: str | None = None) -> pd.DataFrame:
         """Where each label points now."""

@@ -318,27 +318,6 @@ def checked_template(
     )
 
 
-def version_table(store: Store, name: str) -> pd.DataFrame:
-    """Every version of ``name`` with its labels, scores per model, trials and authorship."""
-    versions = prompt_reads.prompt_versions(store, name)
-    if versions.empty:
-        return versions
-    for column in ("template", "variables"):
-        versions[column] = versions[column].map(columns.decode_json)
-    current = prompt_reads.labels(store, name)
-    versions["labels"] = versions["version"].map(
-        lambda v: sorted(current.loc[current["version"] == v, "label"]) if len(current) else []
-    )
-    scores = prompt_reads.version_scores(store, name)
-    per_model: dict[str, dict[str, dict[str, float]]] = {}
-    for row in scores.to_dict("records"):
-        model_scores = per_model.setdefault(str(row["prompt_version"]), {}).setdefault(str(row["model"]), {})
-        model_scores[str(row["evaluator"])] = round(float(row["mean"]), 4)
-    if per_model:
-        versions["scores"] = versions["version"].map(per_model)
-    return versions
-
-
 def shared_input_deltas(trials_a: pd.DataFrame, trials_b: pd.DataFrame) -> pd.DataFrame:
     """Per evaluator: mean on the inputs both versions saw with the same model
     config, and B − A."""

@@ -159,3 +159,20 @@ def version_evidence(store: Source, name: str, version: str, runs: int) -> dict[
         "n_trials": int(counts["n_trials"].iloc[0]),
         "errors": int(counts["errors"].iloc[0]),
     }
+
+
+def version_configs(store: Source, name: str) -> pd.DataFrame:
+    """The model configs each version of ``name`` ran with: ``prompt_version``,
+    ``model``, ``params`` (JSON text), ``n_trials`` and ``n_errors`` (failed
+    calls), one row per (version, model, params), in that order. The trials
+    ``version_scores`` averages over, so a mean can say which configs it covers."""
+    return store.query(
+        """
+        SELECT prompt_version, model, params::VARCHAR AS params,
+               count(*) AS n_trials, count(error_type) AS n_errors
+        FROM trials WHERE prompt_name = ?
+        GROUP BY ALL
+        ORDER BY prompt_version, model, params
+        """,
+        [name],
+    )

@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 
 from promptlab.release.diff import PromptDiff
-from promptlab.ui.common import catching, escape, muted, set_options
+from promptlab.ui.common import catching, escape, muted, set_options, version_tag
 
 if TYPE_CHECKING:
     from promptlab import Lab
 
 _STYLE = """<style>
+.pl-diff {max-width: 100%; overflow-x: auto}
 .pl-diff table.diff {font-family: var(--jp-code-font-family, monospace); font-size: 12px; border-collapse: collapse}
 .pl-diff td {padding: 0 4px; vertical-align: top}
 .pl-diff .diff_header {color: #888; text-align: right}
@@ -48,9 +49,13 @@ def _scores_html(scores: pd.DataFrame) -> str:
     return f'<table style="font-size:12px"><tr>{head}</tr>{rows}</table>'
 
 
-def prompt_diff_html(diff: PromptDiff) -> str:
-    """The text diff side by side (changes highlighted) and the score deltas under it."""
-    title = f"<b>{escape(diff.a.version[:8])}</b> → <b>{escape(diff.b.version[:8])}</b>"
+def prompt_diff_html(diff: PromptDiff, numbers: Mapping[str, int] | None = None) -> str:
+    """The text diff side by side (changes highlighted; it scrolls sideways
+    rather than run past the app's edge) and the score deltas under it.
+    ``numbers``: the versions' numbers, for a title such as ``v2 · 1828dd5e``."""
+    known = numbers or {}
+    a, b = (version_tag(p.version, known.get(p.version)) for p in (diff.a, diff.b))
+    title = f"<b>{escape(a)}</b> → <b>{escape(b)}</b>"
     if not diff.unified:
         return f"{title}: <i>the same text</i>"
     return f'{_STYLE}{title}<div class="pl-diff">{diff.html()}</div>{_scores_html(diff.scores)}'
@@ -80,9 +85,11 @@ class VersionPair:
         self.errors = errors
         self.label = label
         self.name: str | None = None
-        self.old = widgets.Dropdown(description=old, options=[], layout={"width": width})
-        self.new = widgets.Dropdown(description=new, options=[], layout={"width": width})
-        self.diff = widgets.HTML()
+        labels = {"description_width": "initial"}  # "diff with" must not be cut
+        self.old = widgets.Dropdown(description=old, options=[], layout={"width": width}, style=labels)
+        self.new = widgets.Dropdown(description=new, options=[], layout={"width": width}, style=labels)
+        self.diff = widgets.HTML(layout={"max_width": "100%"})
+        self.numbers: dict[str, int] = {}
         self._filling = False
         if auto:
             for control in (self.old, self.new):
@@ -91,6 +98,7 @@ class VersionPair:
     def show(self, name: str, versions: pd.DataFrame) -> None:
         """List ``versions`` (oldest first, as ``prompt_versions`` returns them) for ``name``."""
         newest_first = list(reversed(versions.to_dict("records")))
+        self.numbers = {str(v["version"]): int(v["number"]) for v in newest_first if "number" in v}
         options = [(self.label(version), str(version["version"])) for version in newest_first]
         values = [value for _, value in options]
         same_prompt = name == self.name
@@ -111,4 +119,4 @@ class VersionPair:
             self.diff.value = ""
             return
         diff = catching(self.errors, lambda: self.lab.prompt_diff(name, old, new))
-        self.diff.value = "" if diff is None else prompt_diff_html(diff)
+        self.diff.value = "" if diff is None else prompt_diff_html(diff, self.numbers)

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from support.history import settle
+from support.team_history import TeamHistory
 
 import promptlab as pl
 from promptlab.core.lineage import utcnow
@@ -439,6 +440,7 @@ def test_prompt_versions_lists_every_version(lab: pl.Lab) -> None:
     versions = lab.prompt_versions(NAME)
 
     assert list(versions["version"]) == [GOOD.version, ALSO_GOOD.version, BAD.version], "oldest first"
+    assert list(versions["number"]) == [1, 2, 3], "v1, v2, v3 in the order they first ran"
     good, also, bad = versions.to_dict("records")
     assert [v["created_by"] for v in (good, also, bad)] == ["ana", "ben", "ben"]
     assert [v["n_trials"] for v in (good, also, bad)] == [9, 3, 3], "cached re-runs are trials too"
@@ -531,6 +533,66 @@ def test_a_versions_scores_cover_every_parameter_setting_of_a_model(tmp_path: Pa
     )
     (version,) = lab.prompt_versions("grid").to_dict("records")
     assert version["scores"] == {"other": {METRIC: 0.5}, "warm": {METRIC: 0.5}}
+    assert version["by_model"]["warm"]["configs"] == [{"temperature": 0.0}, {"temperature": 0.7}]
+    assert version["by_model"]["warm"]["scores"] == {METRIC: {"mean": 0.5, "n": 6}}
     evidence = lab.promote("grid", prompt.version, label="staging")["evidence"]
     assert evidence["scores"] == {METRIC: 0.5}
     assert (evidence["n_trials"], evidence["errors"]) == (12, 0)
+
+
+# -- on the history a team has (tests/support/team_history.py) -----------------------------------------------
+
+
+def test_a_teams_versions_are_numbered_in_the_order_they_first_ran(team: TeamHistory) -> None:
+    lab = team.lab()
+    for name, versions in team.versions.items():
+        table = lab.prompt_versions(name)
+        assert list(table["version"]) == versions
+        assert list(table["number"]) == list(range(1, len(versions) + 1))
+
+
+def test_each_models_scores_cover_all_its_configs_as_the_trials_say(team: TeamHistory) -> None:
+    # issue 1: per model, every config's trials together, each mean with its n
+    lab = team.lab()
+    trials = lab.trials(prompt="summarize")
+    for version in lab.prompt_versions("summarize").to_dict("records"):
+        mine = trials[trials["prompt_version"] == version["version"]]
+        assert sorted(version["by_model"]) == sorted(set(mine["model"]))
+        for model, seen in version["by_model"].items():
+            theirs = mine[mine["model"] == model]
+            assert (seen["n_trials"], seen["n_errors"]) == (len(theirs), theirs["error_type"].notna().sum())
+            assert sorted(map(str, seen["configs"])) == sorted({str(p) for p in theirs["params"]})
+            expected = {}
+            for column in (c for c in theirs.columns if c.startswith("score_")):
+                values = theirs[column].dropna()
+                if len(values):
+                    expected[column.removeprefix("score_")] = {"mean": pytest.approx(values.mean()), "n": len(values)}
+            assert seen["scores"] == expected
+    production = lab.prompt_versions("summarize").iloc[1]
+    assert "judge:Is it one clear sentence?" in production["by_model"]["echo"]["scores"]
+
+
+def test_approvers_are_the_policys_but_the_mover_and_the_author(
+    team: TeamHistory, as_user: Callable[[str], None]
+) -> None:
+    lab = team.lab()
+    v1, v2, _ = team.versions["summarize"]  # v1 by ana, v2 by ben
+    assert lab.protected_labels() == ["production"]
+    as_user("kim")
+    assert lab.approvers("summarize", v2) == ["lee"]
+    as_user("Lee")
+    assert lab.approvers("summarize", v2) == []
+    (team.path.parent / "promptlab.toml").write_text(
+        '[labels]\nprotected = ["production"]\napprovers = ["lee", "kim", "ana", "ben"]\n'
+    )
+    as_user("ana")
+    assert lab.approvers("summarize", v2) == ["kim", "lee"]
+    assert lab.approvers("summarize", v1[:6]) == ["ben", "kim", "lee"]
+
+
+def test_previous_version_is_where_a_rollback_goes(team: TeamHistory) -> None:
+    lab = team.lab()
+    _, v2, v3 = team.versions["summarize"]
+    assert lab.previous_version("summarize") == v3  # production: v2, v3, then back to v2
+    assert lab.rollback("summarize", approved_by="lee")["to_version"] == v3
+    assert lab.previous_version("summarize", "production") == v2

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import ipywidgets as widgets
+import pandas as pd
 import pytest
 from support.team_history import TeamHistory
 from support.widgets import text_of
@@ -12,10 +16,18 @@ import promptlab as pl
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 from promptlab.ui import RegistryPanel, playground, registry
+from promptlab.ui.registry import configs_text, value_text
 
 ROWS = [{"text": f"item {i} {'cat' if i % 2 else 'dog'}", "expected": "cat"} for i in range(6)]
 OLD = pl.Prompt("{{ text }}", name="summ")
 NEW = pl.Prompt("{{ text }} cat", name="summ")
+
+
+def all_widgets(widget: widgets.Widget) -> Iterator[widgets.Widget]:
+    """``widget`` and every widget inside it."""
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from all_widgets(child)
 
 
 @pytest.fixture
@@ -29,14 +41,18 @@ def test_lists_names_versions_and_labels(scored: pl.Lab) -> None:
     panel = registry(scored)
     assert panel.name.value == "summ"
     assert [v for _, v in panel.version.options] == [NEW.version, OLD.version]
-    assert OLD.version[:12] in panel.versions.value and "contains:expected" in panel.versions.value
+    assert [label for label, _ in panel.version.options] == [f"v2 · {NEW.version[:8]}", f"v1 · {OLD.version[:8]}"]
+    rows = text_of(panel.versions.value)
+    assert (
+        f"v1 · {OLD.version[:8]}" in rows and "echo · default params · 6 trials: contains:expected 1.000 (n=6)" in rows
+    )
     assert "no label has moved yet" in panel.history.value
 
 
 def test_opens_on_the_newest_version_diffed_against_the_one_before(scored: pl.Lab) -> None:
     panel = registry(scored)
     assert (panel.version.value, panel.compare_to.value) == (NEW.version, OLD.version)
-    assert panel.export_path.placeholder == "summ.prompt.json"
+    assert panel.export_path.value == "summ.prompt.json"
     panel.diff_button.click()  # nothing to choose first
     assert "diff_add" in panel.diff.value
 
@@ -57,36 +73,7 @@ def test_diff_shows_text_and_score_deltas(scored: pl.Lab) -> None:
     panel.diff_button.click()
     assert "cat" in panel.diff.value and "diff_add" in panel.diff.value
     assert "contains:expected" in panel.diff.value
-
-
-def test_promote_asks_for_an_approver_when_the_label_is_protected(
-    scored: pl.Lab, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (scored.path.parent / "promptlab.toml").write_text('[labels]\nprotected = ["production"]\napprovers = ["lee"]\n')
-    panel = registry(scored)
-    panel.version.value = NEW.version
-    panel.promote_button.click()
-    assert "protected" in panel.message.value and "lee" in panel.message.value
-    assert scored.labels().empty
-    panel.approver.value = "lee"
-    panel.note.value = "better on cats"
-    panel.promote_button.click()
-    assert "production → " + NEW.version[:8] in panel.message.value
-    assert pl.load_prompt("summ", db=scored.path).version == NEW.version
-    assert "approved by lee" in panel.history.value and "better on cats" in panel.history.value
-    assert panel.version.options[0][0].endswith("(production)")
-
-
-def test_staging_moves_freely_and_rolls_back(scored: pl.Lab) -> None:
-    panel = registry(scored)
-    panel.label.value = "staging"
-    panel.version.value = OLD.version
-    panel.promote_button.click()
-    panel.version.value = NEW.version
-    panel.promote_button.click()
-    panel.rollback_button.click()
-    assert "rolled staging back to " + OLD.version[:8] in panel.message.value
-    assert list(scored.label_history("summ")["action"]) == ["promote", "promote", "rollback"]
+    assert f"v1 · {OLD.version[:8]} → v2 · {NEW.version[:8]}" in text_of(panel.diff.value)
 
 
 def test_export_writes_a_loadable_file(scored: pl.Lab, tmp_path: Path) -> None:
@@ -101,10 +88,42 @@ def test_export_writes_a_loadable_file(scored: pl.Lab, tmp_path: Path) -> None:
     assert ".json, .yaml, .py" in panel.message.value
 
 
+def test_export_has_a_default_path_that_follows_the_prompt_shown(team: TeamHistory, tmp_path: Path) -> None:
+    panel = registry(team.lab())
+    panel.name.value = "summarize"
+    assert panel.export_path.value == "summarize.prompt.json"
+    panel.export_button.click()  # into the working folder: the test's own
+    assert pl.load_prompt(path=tmp_path / "summarize.prompt.json").version == panel.version.value
+    panel.name.value = "classify"
+    assert panel.export_path.value == "classify.prompt.json"
+    panel.export_path.value = "mine.yaml"
+    panel.name.value = "greet"
+    assert panel.export_path.value == "mine.yaml"  # a path of one's own stays
+
+
 def test_the_playground_has_a_registry_tab(scored: pl.Lab) -> None:
     app = playground(scored)
     assert app.titles[-1] == "Registry"
     assert app.registry.name.value == "summ"
+
+
+def test_no_description_is_cut(scored: pl.Lab) -> None:
+    # issue 13: "approved by" showed as "approved ..." in the default description width
+    panel = registry(scored)
+    described = [
+        w for w in all_widgets(panel) if getattr(w, "description", "") and hasattr(w.style, "description_width")
+    ]
+    assert {w.description for w in described} >= {"prompt", "version", "diff with", "label", "approved by", "note"}
+    assert all(w.style.description_width == "initial" for w in described)
+
+
+def test_config_values_read_as_people_write_them() -> None:
+    assert value_text(0.22950000000000004) == "0.2295" and value_text(0.0) == "0.0" and value_text(64) == "64"
+    assert (
+        configs_text([{"temperature": 0.0}, {"temperature": 0.7, "top_p": 1}])
+        == "temperature 0.0, 0.7 · top_p 1, default"
+    )
+    assert configs_text([{}]) == "default params"
 
 
 # -- on the history a team has (tests/support/team_history.py) -----------------------------------------------
@@ -120,7 +139,37 @@ def test_the_app_opens_once_a_prompt_ran_on_two_models(lab: pl.Lab) -> None:
     )
     for app in (playground(lab), lab.ui(), registry(lab)):
         panel = app if isinstance(app, RegistryPanel) else app.registry
-        assert '<td style="padding:1px 8px">echo, upper</td>' in panel.versions.value
+        assert '<td style="padding:1px 8px;vertical-align:top">echo, upper</td>' in panel.versions.value
+
+
+def expected_model_line(trials: pd.DataFrame, model: str) -> str:
+    """What the Registry should say of ``model``, computed from ``lab.trials``."""
+    mine = trials[trials["model"] == model]
+    temperatures = ", ".join(sorted({f"{p['temperature']:.1f}" for p in mine["params"]}))
+    failed = mine["error_type"].notna().sum()
+    head = f"{model} · temperature {temperatures} · {len(mine)} trials" + (f", {failed} failed" if failed else "")
+    scores = []
+    for label in sorted(c.removeprefix("score_") for c in mine.columns if c.startswith("score_")):
+        values = mine[f"score_{label}"].dropna()
+        if len(values):
+            scores.append(f"{label} {values.mean():.3f} (n={len(values)})")
+    return f"{head}: {', '.join(scores)}"
+
+
+def test_each_models_scores_cover_all_its_configs_with_their_n(team: TeamHistory) -> None:
+    # issue 1: one (model, params) slice stood for a version; the production one showed no judge score
+    lab = team.lab()
+    panel = registry(lab)
+    panel.name.value = "summarize"
+    v2 = team.versions["summarize"][1]
+    trials = lab.trials(prompt="summarize")
+    production = trials[trials["prompt_version"] == v2]
+    rows = text_of(panel.versions.value)
+    lines = {model: expected_model_line(production, model) for model in ("echo", "flaky", "upper")}
+    for line in lines.values():
+        assert line in rows, (line, rows)
+    assert "judge:Is it one clear sentence? 0.800 (n=12)" in lines["echo"]  # the judge's score, with its n
+    assert "temperature 0.0, 0.7 · 16 trials, 4 failed" in lines["flaky"]
 
 
 def test_registry_of_a_team_lists_versions_models_labels_and_their_history(team: TeamHistory) -> None:
@@ -129,50 +178,37 @@ def test_registry_of_a_team_lists_versions_models_labels_and_their_history(team:
     panel.name.value = "summarize"
     v1, v2, v3 = team.versions["summarize"]
     assert [v for _, v in panel.version.options] == [v3, v2, v1]
-    assert panel.version.options[1][0] == f"{v2} (production, staging)"
+    assert panel.version.options[1][0] == f"v2 · {v2[:8]} (production, staging)"
     assert (panel.version.value, panel.compare_to.value) == (v3, v2)
     rows = text_of(panel.versions.value)
     assert "echo, flaky, upper" in rows and "echo, upper" in rows  # a version's models, every one of them
-    assert "judge:Is it one clear sentence? 0.300" in rows  # upper's mean judge score
-    assert f"production → {v2[:8]} (on " in rows and f"staging → {v2[:8]}" in rows
+    assert f"v1 · {v1[:8]}" in rows and f"v3 · {v3[:8]}" in rows
+    assert f"production → v2 · {v2[:8]}, loads with echo · temperature 0.7" in rows
+    assert f"staging → v2 · {v2[:8]}" in rows
     history = text_of(panel.history.value).splitlines()
     assert history[0] == "label history"
-    assert f"production: {v3[:8]} → {v2[:8]} (rollback by ana, approved by lee)" in history[1]  # newest first
+    assert f"production: v3 · {v3[:8]} → v2 · {v2[:8]} (rollback by ana, approved by lee)" in history[1]  # newest first
     assert "— v3 is too long for the app" in history[1]
-    assert f"staging: — → {v1[:8]} (promote by ben)" in history[-1]  # the first move came from nowhere
+    assert f"staging: new → v1 · {v1[:8]} (promote by ben)" in history[-1]  # the first move came from nowhere
+    assert "nan" not in rows + panel.history.value
     panel.name.value = "greet"
-    assert "no label has moved yet" in panel.history.value and "echo" in panel.versions.value
+    assert "no label has moved yet" in panel.history.value
+    assert "echo · default params · 3 trials: not scored" in text_of(panel.versions.value)
 
 
 def test_diff_of_two_versions_run_on_three_models_shows_every_evaluator(team: TeamHistory) -> None:
     panel = registry(team.lab())
     panel.name.value = "summarize"
     panel.diff_button.click()
+    _, v2, v3 = team.versions["summarize"]
     shown = text_of(panel.diff.value).replace("\xa0", " ")
+    assert f"v2 · {v2[:8]} → v3 · {v3[:8]}" in shown
     assert "diff_sub" in panel.diff.value and "naming the product" in shown
     for label in ("contains:expected", "judge:Is it one clear sentence?", "short_enough"):
         assert label in shown
     assert "contains:expected 44 0.455 0.455 +0.000 no clear difference" in shown  # means rounded, not 0.4545…
-
-
-def test_promote_and_roll_back_a_protected_label_on_a_teams_history(team: TeamHistory) -> None:
-    lab = team.lab()
-    panel = registry(lab)
-    panel.name.value = "summarize"
-    _, v2, v3 = team.versions["summarize"]
-    panel.version.value = v3
-    panel.promote_button.click()
-    assert "protected" in panel.message.value and pl.load_prompt("summarize", db=team.path).version == v2
-    panel.approver.value = "Lee "  # the approver, however it is typed
-    panel.promote_button.click()
-    assert f"production → {v3[:8]}" in panel.message.value
-    assert pl.load_prompt("summarize", db=team.path).version == v3
-    assert panel.version.options[0][0] == f"{v3} (production)"
-    panel.rollback_button.click()
-    assert f"rolled production back to {v2[:8]}" in panel.message.value
-    assert pl.load_prompt("summarize", db=team.path).version == v2
-    assert list(lab.label_history("summarize", "production")["action"])[-2:] == ["promote", "rollback"]
-    assert lab.verify().ok  # the moves made from the app keep the audit chain whole
+    assert not re.search(r"\d\.\d{5,}", shown.split("</style>")[-1]), "every number formatted"
+    assert ".pl-diff {max-width: 100%; overflow-x: auto}" in panel.diff.value  # scrolls, not clipped
 
 
 def test_export_a_version_of_a_teams_prompt(team: TeamHistory, tmp_path: Path) -> None:
