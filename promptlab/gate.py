@@ -22,8 +22,10 @@ The rules, each a JUnit test case (``CheckResult.junit_xml``):
   when a small, real drop is the price of a change you want).
 - ``min_score`` and ``max_drop`` when given.
 
-A failed candidate cell also scores the metric's worst value (0 for pass/fail
-and 0–1 evaluators) in the comparison. Dropping it would compare the
+The metric is compared as its evaluator declares (``evals.Meaning``): a check
+on how often it passes, a score in its direction. A failed candidate cell
+fails the check, or scores the metric's worst value (0 for 0–1 evaluators)
+in the comparison. Dropping it would compare the
 candidate on the inputs it survived: a prompt that breaks on the hard half of
 the data would look as good as one that answers them all.
 """
@@ -41,7 +43,7 @@ from typing import Any
 import pandas as pd
 
 from promptlab import evals
-from promptlab.analysis.columns import SCORE_PREFIX, score_columns
+from promptlab.analysis.columns import PASSED_PREFIX, SCORE_PREFIX, score_columns
 from promptlab.analysis.stats import ALPHA, Comparison, compare
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
@@ -123,10 +125,11 @@ class CheckResult:
         """The result as a small text table."""
         c = self.comparison
         scored_as = " (failed cells score the worst value)" if self.errors + self.unscored else ""
+        measure = "pass rate" if c.on == "passed" else "mean"
         rows = [
             ("prompt", self.prompt),
-            (f"baseline ({self.against})", f"{self.baseline}  mean {self.metric} = {c.mean_a:.3f}"),
-            ("candidate", f"{self.candidate}  mean {self.metric} = {c.mean_b:.3f}{scored_as}"),
+            (f"baseline ({self.against})", f"{self.baseline}  {measure} {self.metric} = {c.mean_a:.3f}"),
+            ("candidate", f"{self.candidate}  {measure} {self.metric} = {c.mean_b:.3f}{scored_as}"),
             ("difference", f"{c.difference:+.3f}  (95% CI {c.ci_low:+.3f} to {c.ci_high:+.3f}, n={c.n})"),
             ("wins / losses / ties", f"{c.wins} / {c.losses} / {c.ties}  (sign test p={c.p_value:.3g})"),
             ("candidate errors", self._errors_text()),
@@ -182,10 +185,10 @@ def _candidate(lab: Lab, name: str, candidate: str | Prompt | os.PathLike[str] |
     return lab.prompt(name, None if candidate in (None, "latest") else str(candidate))
 
 
-def _higher_is_better(evaluators: Sequence[evals.Evaluator], metric: str) -> bool:
-    """The metric's direction, from its evaluator when it says (higher is better otherwise)."""
+def _meaning(evaluators: Sequence[evals.Evaluator], metric: str) -> evals.Meaning:
+    """What the metric's evaluator declares its scores mean (a score, higher better, when none is found)."""
     chosen = next((e for e in evaluators if e.label == metric), None)
-    return bool(getattr(chosen, "higher_is_better", True))
+    return evals.Meaning() if chosen is None else evals.meaning_of(chosen)
 
 
 def _worst(values: pd.Series, higher_is_better: bool) -> float:
@@ -223,12 +226,15 @@ class _Cells:
 
 
 def _cells(trials: pd.DataFrame, baseline: str, candidate: str, metric: str, higher: bool) -> _Cells:
-    column = SCORE_PREFIX + metric
+    column, passed = SCORE_PREFIX + metric, PASSED_PREFIX + metric
     base = trials[trials["prompt_version"] == baseline]
     cand = trials[trials["prompt_version"] == candidate]
     failed = cand["error_type"].notna()
     unscored = cand[~failed & cand[column].isna()]
-    scored = cand.assign(**{column: cand[column].fillna(_worst(trials[column], higher))})
+    worst = {column: cand[column].fillna(_worst(trials[column], higher))}
+    if passed in cand:  # a check is compared on its passes: a cell with no verdict fails
+        worst[passed] = cand[passed].fillna(False)
+    scored = cand.assign(**worst)
     return _Cells(scored, base, cand[failed], unscored, int(base[column].isna().sum()))
 
 
@@ -335,9 +341,9 @@ def check(
     metric = metric or chosen[0].label
     if metric not in labels:
         raise ConfigError(f"no evaluator labelled {metric!r} scored this check; labels: {', '.join(labels)}")
-    higher = _higher_is_better(chosen, metric)
+    higher, on = _meaning(chosen, metric).compared()
     cells = _cells(trials, baseline.version, contender.version, metric, higher)
-    comparison = compare(cells.baseline, cells.candidate, metric, higher_is_better=higher)
+    comparison = compare(cells.baseline, cells.candidate, metric, higher_is_better=higher, on=on)
     promptlab = _promptlab(lab)
     listing = f"{promptlab} history --run {run.run_id} --errors"
     found = [("errors", f) for f in _error_failures(cells, max_errors, metric, promptlab, listing)]

@@ -156,12 +156,37 @@ class Lab(ReleaseMethods):
         return self._trials_by_id(list(trials["trial_id"]))
 
     def compare(
-        self, a: Run | pd.DataFrame | str, b: Run | pd.DataFrame | str, metric: str, *, higher_is_better: bool = True
+        self,
+        a: Run | pd.DataFrame | str,
+        b: Run | pd.DataFrame | str,
+        metric: str,
+        *,
+        higher_is_better: bool | None = None,
+        on: str | None = None,
     ) -> stats.Comparison:
         """Paired comparison of two variants (runs or trial DataFrames) over the
         inputs both have: mean difference with a 95% CI, wins/losses/ties, sign
-        test and paired bootstrap p-values, and a verdict in words."""
-        return stats.compare(self._frame(a), self._frame(b), metric, higher_is_better=higher_is_better)
+        test and paired bootstrap p-values, and a verdict in words. A check is
+        compared on how often it passes, a score in its direction, as its
+        evaluator declared (``meanings``); ``higher_is_better=`` or
+        ``on="score"``/``"passed"`` say otherwise."""
+        first, second = self._frame(a), self._frame(b)
+        higher, weighed = self._meaning(metric, first, second).compared(higher_is_better, on)
+        return stats.compare(first, second, metric, higher_is_better=higher, on=weighed)
+
+    def meanings(self, target: Run | pd.DataFrame | str) -> dict[str, evals.Meaning]:
+        """What each evaluator's scores in a run (or trials DataFrame) mean, by label:
+        ``higher_is_better`` and ``is_check`` (compared on passes; show its
+        ``<label>_pass_rate`` first), as the history recorded the evaluators."""
+        trials = self._frame(target)
+        recorded = evals.recorded_meanings(self.store, list(trials["trial_id"]))
+        return {label: recorded.get(label, evals.Meaning()) for label in columns.score_columns(trials)}
+
+    def _meaning(self, metric: str | None, *frames: pd.DataFrame) -> evals.Meaning:
+        """The recorded meaning of ``metric`` in these trials (the default one for a plain column)."""
+        if metric is None:
+            return evals.Meaning()
+        return self.meanings(pd.concat(frames)).get(metric.removeprefix(columns.SCORE_PREFIX), evals.Meaning())
 
     def stability(self, target: Run | pd.DataFrame | str, metric: str | None = None) -> pd.DataFrame:
         """For cells run more than once (``repeats > 1``) in a run (or trials
@@ -170,11 +195,22 @@ class Lab(ReleaseMethods):
         return stats.stability(self._frame(target), metric)
 
     def diff_runs(
-        self, before: Run | pd.DataFrame | str, after: Run | pd.DataFrame | str, metric: str | None = None
+        self,
+        before: Run | pd.DataFrame | str,
+        after: Run | pd.DataFrame | str,
+        metric: str | None = None,
+        *,
+        higher_is_better: bool | None = None,
     ) -> pd.DataFrame:
         """Cells whose outcome changed between two runs of the same sweep (a prompt
-        change, a model upgrade): regressions first, then fixes, then changed outputs."""
-        return stats.diff_runs(self._frame(before), self._frame(after), metric)
+        change, a model upgrade): regressions first, then fixes, then changed
+        outputs. On a ``metric``, a check's outcome is its pass or fail, a
+        score's its value, in the direction its evaluator declared unless
+        ``higher_is_better=`` says."""
+        first, second = self._frame(before), self._frame(after)
+        higher, on = self._meaning(metric, first, second).compared(higher_is_better)
+        # a score that also passes (a judge with a threshold) keeps the rule of its passes here: None
+        return stats.diff_runs(first, second, metric, higher_is_better=higher, on="passed" if on == "passed" else None)
 
     def compare_pairwise(
         self,

@@ -12,6 +12,7 @@ from typing import Any, Unpack
 
 import pandas as pd
 
+from promptlab import evals
 from promptlab.analysis import columns, frames
 from promptlab.core.lineage import current_user, person, utcnow
 from promptlab.core.model import Model
@@ -68,7 +69,8 @@ class ReleaseMethods:
         next to the score deltas on the inputs both were run on."""
         first, second = (self._version_or_label(name, v) for v in (a, b))
         trials_a, trials_b = labels.versions_trials(self.store, name, [first.version, second.version])
-        return PromptDiff(first, second, labels.shared_input_deltas(trials_a, trials_b))
+        meanings = evals.recorded_meanings(self.store, [*trials_a["trial_id"], *trials_b["trial_id"]])
+        return PromptDiff(first, second, labels.shared_input_deltas(trials_a, trials_b, meanings))
 
     def _version_or_label(self, name: str, ref: str) -> Prompt:
         if labels.current_version(self.store, name, ref) is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from promptlab import evals
 from promptlab.analysis import stats
 from promptlab.analysis.columns import score_columns
 from promptlab.errors import ConfigError
@@ -62,12 +63,15 @@ class Run:
         a: stats.Selector = None,
         b: stats.Selector = None,
         *,
-        higher_is_better: bool = True,
+        higher_is_better: bool | None = None,
+        on: str | None = None,
     ) -> stats.Comparison:
         """Paired comparison of two variants of this run on ``metric``: by
         default its two variants in the order they ran (B against A); pick
         others with ``a=`` / ``b=`` (a prompt name, a version prefix, a model
-        name, ``name@version`` or a mapping of trial columns)."""
+        name, ``name@version`` or a mapping of trial columns). A check is
+        compared on how often it passes, a score in its declared direction,
+        unless ``higher_is_better=`` or ``on=`` say otherwise (``Lab.compare``)."""
         trials = self.df
         if a is None and b is None:
             found = stats.variants(trials)
@@ -77,7 +81,11 @@ class Run:
             first, second = found
         else:
             first, second = stats.select_variant(trials, a), stats.select_variant(trials, b)
-        return stats.compare(first, second, metric, higher_is_better=higher_is_better)
+        return self.lab.compare(first, second, metric, higher_is_better=higher_is_better, on=on)
+
+    def meanings(self) -> dict[str, evals.Meaning]:
+        """What each evaluator's scores in this run mean, by label (``Lab.meanings``)."""
+        return self.lab.meanings(self.df)
 
     def stability(self, metric: str | None = None) -> pd.DataFrame:
         """For cells run more than once (``repeats > 1``): per variant and input,

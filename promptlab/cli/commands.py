@@ -163,8 +163,9 @@ def _report_run(args: argparse.Namespace, lab: Lab, run: Run, versions: list[str
         f"{_evaluator_errors(trials, promptlab)}\n"
     )
     in_file_order = trials.sort_values("prompt_version", key=lambda v: v.map(prompt_order), kind="stable")
-    print("\n".join(render.summary_lines(stats.summary(in_file_order))))
-    print("".join(f"\n{line}" for line in render.verdict_lines(in_file_order)))
+    meanings = lab.meanings(trials)
+    print("\n".join(render.summary_lines(stats.summary(in_file_order), meanings)))
+    print("".join(f"\n{line}" for line in render.verdict_lines(in_file_order, meanings)))
     print(f"\nrecorded in {lab.path.resolve()}")
     # Point at a failure when there is one: that is what the user will want to read first.
     shown = trials[trials["error_type"].notna()] if failed else trials

@@ -1,6 +1,7 @@
 """Plain-text rendering for the command line: DataFrames and rows in, strings out.
 
-Nothing here reads the store or prints; ``cli.py`` fetches and prints.
+Nothing here reads the store or prints; ``cli.py`` fetches and prints (and
+passes what evaluators' scores mean, ``Lab.meanings``, where it matters).
 Times are shown in UTC, as they are stored.
 """
 
@@ -15,6 +16,7 @@ import pandas as pd
 from promptlab.analysis.columns import score_columns
 from promptlab.analysis.stats import VARIANT, compare, variant_name, with_variant_labels
 from promptlab.core.pricing import dollars
+from promptlab.evals import Meaning
 
 UNKNOWN = "—"
 """Shown for a value nobody knows (a cost without a price, tokens of a failed call)."""
@@ -111,9 +113,23 @@ def score_cell(row: Mapping[Any, Any], label: str) -> str:
     return f"{mean:.2f}" if is_missing(low) or is_missing(high) else f"{mean:.2f} [{low:.2f}, {high:.2f}]"
 
 
-def summary_lines(summary: pd.DataFrame) -> list[str]:
-    """``run.summary()`` as a table: one line per variant, a column per evaluator
-    (its mean score and 95% bootstrap interval)."""
+def check_cell(row: Mapping[Any, Any], label: str) -> str:
+    """A check's pass rate for one variant, then its mean when the value is a
+    measure of its own (a word count): ``75% pass · 41.20 [38.00, 44.50]``."""
+    rate, mean = row.get(f"{label}_pass_rate"), row.get(f"{label}_mean")
+    if rate is None or is_missing(rate):
+        return score_cell(row, label)
+    passes = f"{float(rate):.0%} pass"
+    if mean is None or is_missing(mean) or abs(float(mean) - float(rate)) < 1e-9:
+        return passes
+    return f"{passes} · {score_cell(row, label)}"
+
+
+def summary_lines(summary: pd.DataFrame, meanings: Mapping[str, Meaning] | None = None) -> list[str]:
+    """``run.summary()`` as a table: one line per variant, a column per evaluator:
+    its mean score and 95% bootstrap interval, or for a check (``meanings``,
+    as ``Lab.meanings`` gives them) its pass rate first."""
+    checks = {label for label, meaning in (meanings or {}).items() if meaning.is_check}
     scores = [str(column).removesuffix("_mean") for column in summary.columns if str(column).endswith("_mean")]
     # Evaluator errors get a column only when there are some: a NaN score must not pass for "no errors".
     unscored = "eval_errors" in summary and bool(summary["eval_errors"].fillna(0).sum())
@@ -144,7 +160,7 @@ def summary_lines(summary: pd.DataFrame) -> list[str]:
             duration(row["latency_p95_ms"]),
             f"{count(row['prompt_tokens'])}/{count(row['completion_tokens'])}",
             money(row["cost_usd"]),
-            *(score_cell(row, label) for label in scores),
+            *(check_cell(row, label) if label in checks else score_cell(row, label) for label in scores),
         ]
         for row in summary.to_dict("records")
     ]
@@ -152,9 +168,11 @@ def summary_lines(summary: pd.DataFrame) -> list[str]:
     return table(headers, rows, right=right)
 
 
-def verdict_lines(trials: pd.DataFrame) -> list[str]:
+def verdict_lines(trials: pd.DataFrame, meanings: Mapping[str, Meaning] | None = None) -> list[str]:
     """For a run of exactly two variants scored by evaluators, the paired
-    comparison of B against A on the first evaluator; else nothing."""
+    comparison of B against A on the first evaluator, as its meaning says
+    (``meanings``, as ``Lab.meanings`` gives them: a check on its passes, a
+    score in its direction); else nothing."""
     labels = score_columns(trials)
     if trials.empty or not labels:
         return []
@@ -163,7 +181,8 @@ def verdict_lines(trials: pd.DataFrame) -> list[str]:
     if len(groups) != 2:
         return []
     (key_a, a), (key_b, b) = groups
-    comparison = compare(a, b, labels[0])
+    higher, on = (meanings or {}).get(labels[0], Meaning()).compared()
+    comparison = compare(a, b, labels[0], higher_is_better=higher, on=on)
     names = [variant_name(dict(zip(VARIANT, key, strict=True))) for key in (key_a, key_b)]
     return [f"A = {names[0]}", f"B = {names[1]}", comparison.verdict]
 

@@ -8,6 +8,13 @@ fail, a label and an explanation). Built in: ``exact``, ``contains``,
 ``one_of``, ``max_length``, ``word_count``, ``latency_under``, ``cost_under``,
 ``similarity`` (token F1 or ROUGE-L, computed locally), ``code`` (any Python
 callable), ``judge`` and ``pairwise_judge``.
+
+Each declares what its scores mean (``Meaning``): the text, format, length,
+latency and cost evaluators are checks (compared on how often they pass),
+``similarity`` and ``judge`` are scores, higher better, and ``code`` says
+what the user tells it. ``meaning(name, args)`` reads it back from a stored
+score's ``evaluator_name`` and ``args``; ``recorded_meanings`` does so for a
+set of stored trials.
 """
 
 from promptlab.evals.builtin import (
@@ -36,19 +43,24 @@ from promptlab.evals.protocol import (
     CheckEvaluator,
     Evaluator,
     JudgeCalls,
+    Meaning,
     Score,
     TrialView,
     as_score,
     from_spec,
+    meaning,
+    meaning_of,
     register,
     spec,
 )
+from promptlab.evals.recorded import recorded_meanings
 
 __all__ = [
     "REGISTRY",
     "CheckEvaluator",
     "Evaluator",
     "JudgeCalls",
+    "Meaning",
     "PairwiseJudge",
     "Score",
     "TrialView",
@@ -65,10 +77,13 @@ __all__ = [
     "judge",
     "latency_under",
     "max_length",
+    "meaning",
+    "meaning_of",
     "not_contains",
     "one_of",
     "pairwise_judge",
     "parse",
+    "recorded_meanings",
     "regex",
     "register",
     "rouge_l",

@@ -75,7 +75,7 @@ def _column_of(target: str, literal: bool) -> set[str]:
     return set() if literal else {target}
 
 
-@register("exact")
+@register("exact", is_check=True)
 def exact(
     target: str = "expected", *, literal: bool = False, strip: bool = True, label: str | None = None
 ) -> Evaluator:
@@ -97,7 +97,7 @@ def _contains(target: str, literal: bool, case_sensitive: bool) -> Check:
     return check
 
 
-@register("contains")
+@register("contains", is_check=True)
 def contains(
     target: str = "expected", *, literal: bool = False, case_sensitive: bool = True, label: str | None = None
 ) -> Evaluator:
@@ -107,7 +107,7 @@ def contains(
     return CheckEvaluator("contains", check, args, label=label, columns=_column_of(target, literal))
 
 
-@register("icontains")
+@register("icontains", is_check=True)
 def icontains(target: str = "expected", *, literal: bool = False, label: str | None = None) -> Evaluator:
     """``contains``, ignoring case."""
     check = _contains(target, literal, case_sensitive=False)
@@ -115,7 +115,7 @@ def icontains(target: str = "expected", *, literal: bool = False, label: str | N
     return CheckEvaluator("icontains", check, args, label=label, columns=_column_of(target, literal))
 
 
-@register("not_contains")
+@register("not_contains", is_check=True)
 def not_contains(phrases: Sequence[str], *, case_sensitive: bool = False, label: str | None = None) -> Evaluator:
     """Passes when the output contains none of ``phrases`` (e.g. refusals)."""
     if isinstance(phrases, str):
@@ -132,7 +132,7 @@ def not_contains(phrases: Sequence[str], *, case_sensitive: bool = False, label:
     return CheckEvaluator("not_contains", check, args, label=label or "not_contains")
 
 
-@register("regex")
+@register("regex", is_check=True)
 def regex(pattern: str, *, label: str | None = None) -> Evaluator:
     """Passes when the pattern is found in the output (``re.search``)."""
     try:
@@ -151,7 +151,7 @@ def _parse_json(text: str) -> Any:
     return json.loads(fenced.group(1) if fenced else stripped)
 
 
-@register("json_valid")
+@register("json_valid", is_check=True)
 def json_valid(*, label: str | None = None) -> Evaluator:
     """Passes when the output parses as JSON (a fenced ```json block is accepted)."""
 
@@ -165,7 +165,7 @@ def json_valid(*, label: str | None = None) -> Evaluator:
     return CheckEvaluator("json_valid", check, {}, label=label)
 
 
-@register("json_schema")
+@register("json_schema", is_check=True)
 def json_schema(schema: Mapping[str, Any], *, label: str | None = None) -> Evaluator:
     """Passes when the output is JSON valid against ``schema`` (JSON Schema)."""
     import jsonschema
@@ -191,7 +191,7 @@ def json_schema(schema: Mapping[str, Any], *, label: str | None = None) -> Evalu
     return CheckEvaluator("json_schema", check, {"schema": dict(schema)}, label=label or "json_schema")
 
 
-@register("one_of")
+@register("one_of", is_check=True)
 def one_of(labels: Sequence[str], *, case_sensitive: bool = False, label: str | None = None) -> Evaluator:
     """Passes when the output (stripped of spaces and final punctuation) is one of ``labels``;
     the score's label is the matched one."""
@@ -211,7 +211,7 @@ def one_of(labels: Sequence[str], *, case_sensitive: bool = False, label: str | 
     )
 
 
-@register("max_length")
+@register("max_length", is_check=True)
 def max_length(characters: int, *, label: str | None = None) -> Evaluator:
     """Passes when the output has at most ``characters`` characters."""
     return CheckEvaluator(
@@ -219,9 +219,10 @@ def max_length(characters: int, *, label: str | None = None) -> Evaluator:
     )
 
 
-@register("word_count")
+@register("word_count", is_check=True, higher_is_better=False)
 def word_count(maximum: int | None = None, *, minimum: int = 0, label: str | None = None) -> Evaluator:
-    """The output's word count as the value; passes when within [minimum, maximum]."""
+    """The output's word count as the value; passes when within [minimum, maximum].
+    A check: comparisons count passes, and the count is never called better for being larger."""
 
     def check(trial: TrialView) -> Score:
         words = len((trial.output or "").split())
@@ -231,7 +232,7 @@ def word_count(maximum: int | None = None, *, minimum: int = 0, label: str | Non
     return CheckEvaluator("word_count", check, {"maximum": maximum, "minimum": minimum}, label=label)
 
 
-@register("latency_under")
+@register("latency_under", is_check=True)
 def latency_under(milliseconds: float, *, label: str | None = None) -> Evaluator:
     """Passes when the call took less than ``milliseconds``."""
     return CheckEvaluator(
@@ -242,7 +243,7 @@ def latency_under(milliseconds: float, *, label: str | None = None) -> Evaluator
     )
 
 
-@register("cost_under")
+@register("cost_under", is_check=True)
 def cost_under(usd: float, *, label: str | None = None) -> Evaluator:
     """Passes when the call cost less than ``usd`` (fails when the cost is unknown)."""
     return CheckEvaluator(
@@ -295,7 +296,8 @@ def similarity(
     target: str = "expected", *, method: str = "f1", threshold: float | None = None, label: str | None = None
 ) -> Evaluator:
     """Token-overlap F1 (``method="f1"``) or ROUGE-L (``"rouge_l"``) against the
-    ``target`` column; passes at or above ``threshold`` when one is given."""
+    ``target`` column; passes at or above ``threshold`` when one is given. A score,
+    not a check: comparisons weigh the value, higher better, threshold or not."""
     measures = {"f1": token_f1, "rouge_l": rouge_l}
     if method not in measures:
         raise ConfigError(f"similarity method must be one of {sorted(measures)}, got {method!r}")
@@ -313,17 +315,31 @@ def similarity(
 
 
 @register("code")
-def code(function: Callable[..., Any] | str, *, label: str | None = None) -> Evaluator:
+def code(
+    function: Callable[..., Any] | str,
+    *,
+    label: str | None = None,
+    higher_is_better: bool = True,
+    is_check: bool = False,
+) -> Evaluator:
     """Any Python callable ``fn(output, row) -> bool | float | Score``. Recorded
-    by its import path, so a run can be re-scored when the function is importable."""
+    by its import path, so a run can be re-scored when the function is importable.
+    Say what its value means: ``higher_is_better=False`` for a cost or a length,
+    ``is_check=True`` when it decides pass or fail (comparisons then count passes)."""
     fn = _import(function) if isinstance(function, str) else function
     path = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
 
     def check(trial: TrialView) -> Score | bool | float:
         return fn(trial.output, trial.vars)
 
+    # Recorded only when not the default, so the stored arguments of existing code evaluators stay as they were.
+    args: dict[str, Any] = {"function": path}
+    if not higher_is_better:
+        args["higher_is_better"] = False
+    if is_check:
+        args["is_check"] = True
     name = getattr(fn, "__name__", "code")
-    return CheckEvaluator("code", check, {"function": path}, label=label or ("code" if name == "<lambda>" else name))
+    return CheckEvaluator("code", check, args, label=label or ("code" if name == "<lambda>" else name))
 
 
 def _import(path: str) -> Callable[..., Any]:

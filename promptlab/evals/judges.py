@@ -104,6 +104,10 @@ class ModelJudge:
         self.threshold = threshold
         self.args = {"rubric": rubric, "model": model.to_dict(), "threshold": threshold}
         self.label = label or f"judge:{rubric[:40]}"
+        self.higher_is_better = True
+        """A higher grade is better."""
+        self.is_check = False
+        """A grade is a score: compared on its value, even when a threshold gives it a pass."""
 
     def required_columns(self) -> set[str]:
         """A judge reads the rendered input, not particular columns."""

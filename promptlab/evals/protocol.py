@@ -4,7 +4,10 @@ the ``TrialView`` it sees, and the registry of factories by name.
 Each evaluator is made by a factory registered under a name with
 ``@register`` and remembers the arguments it was made with, so a run records
 which evaluators scored it (``spec``) and can be re-scored later from that
-record (``from_spec``). The built-in evaluators are in ``promptlab.evals``,
+record (``from_spec``). The factory also declares what its scores mean
+(``Meaning``: which way is better, and whether it is a pass/fail check), and
+since only the name and arguments are stored with each score, ``meaning``
+recovers that from the history too. The built-in evaluators are in ``promptlab.evals``,
 the model-graded ones in ``promptlab.evals.judges``.
 """
 
@@ -116,7 +119,11 @@ class Described(Protocol):
 
 @runtime_checkable
 class Evaluator(Described, Protocol):
-    """Scores trials one at a time."""
+    """Scores trials one at a time.
+
+    An evaluator may also declare what its scores mean with the attributes
+    ``higher_is_better`` and ``is_check`` (``Meaning``; every built-in one
+    does); they are optional, so an evaluator written before them still is one."""
 
     def required_columns(self) -> set[str]:
         """Input columns every row must have (checked before a sweep starts)."""
@@ -155,10 +162,21 @@ class CheckEvaluator:
         *,
         label: str | None = None,
         columns: set[str] | None = None,
+        higher_is_better: bool | None = None,
+        is_check: bool | None = None,
     ) -> None:
+        """``higher_is_better`` and ``is_check`` default to what the factory
+        registered under ``name`` declared (``meaning``); a factory that lets its
+        caller choose records the choice in ``args``, as ``code`` does, so the
+        history keeps it."""
         self.name = name
         self.args = dict(args or {})
         self.label = label or _default_label(name, self.args)
+        declared = meaning(name, self.args)
+        self.higher_is_better = declared.higher_is_better if higher_is_better is None else higher_is_better
+        """Whether a larger value is better (for a check, its value: a word count is not)."""
+        self.is_check = declared.is_check if is_check is None else is_check
+        """Whether it decides pass or fail: comparisons then count passes."""
         self._check = check
         self._columns = columns or set()
 
@@ -190,14 +208,68 @@ Factory = Callable[..., Any]
 REGISTRY: dict[str, Factory] = {}
 
 
-def register(name: str) -> Callable[[Factory], Factory]:
-    """Register an evaluator factory under ``name`` (the decorator)."""
+@dataclass(frozen=True)
+class Meaning:
+    """What an evaluator's scores mean, so a comparison knows what "better" is."""
+
+    higher_is_better: bool = True
+    """Whether a larger value is better. False for a cost or a length: the
+    value of a ``word_count`` check is a count, never better for being larger."""
+
+    is_check: bool = False
+    """Whether the evaluator decides pass or fail (its value may be a raw
+    measure): comparisons count passes and summaries lead with the pass rate.
+    False for a score (a judge's grade, a similarity), compared on its value
+    even when a threshold gives it a pass too."""
+
+    def compared(self, higher_is_better: bool | None = None, on: str | None = None) -> tuple[bool, str]:
+        """``(higher_is_better, on)`` for ``promptlab.analysis.stats.compare``: what
+        a caller said wins; else a check is compared on ``passed`` and a score on
+        its value (``score``) in its direction. A caller who gives only the
+        direction means the values: a check's raw measure, compared as they say."""
+        higher = self.higher_is_better if higher_is_better is None else higher_is_better
+        weighed = on or ("passed" if self.is_check and higher_is_better is None else "score")
+        return higher, weighed
+
+
+MEANINGS: dict[str, Meaning] = {}
+"""The meaning each registered factory declared (``register``)."""
+
+
+def register(name: str, *, higher_is_better: bool = True, is_check: bool = False) -> Callable[[Factory], Factory]:
+    """Register an evaluator factory under ``name`` (the decorator), declaring
+    what its scores mean: whether higher is better, and whether it is a check."""
 
     def add(factory: Factory) -> Factory:
         REGISTRY[name] = factory
+        MEANINGS[name] = Meaning(higher_is_better, is_check)
         return factory
 
     return add
+
+
+def meaning(name: str | None, args: Mapping[str, Any] | None = None) -> Meaning:
+    """The meaning of an evaluator recorded as ``name`` with ``args`` (the
+    ``evaluator_name`` and ``args`` of its stored scores): what its factory
+    declared, overridden by ``higher_is_better``/``is_check`` in ``args``
+    (``code`` records them there); an unknown name's scores are taken as
+    higher is better, not a check."""
+    declared = MEANINGS.get(name or "", Meaning())
+    recorded = args or {}
+    return Meaning(
+        higher_is_better=bool(recorded.get("higher_is_better", declared.higher_is_better)),
+        is_check=bool(recorded.get("is_check", declared.is_check)),
+    )
+
+
+def meaning_of(evaluator: Described) -> Meaning:
+    """An evaluator's meaning: what it declares (``higher_is_better``,
+    ``is_check`` attributes), else what its name and arguments say."""
+    recorded = meaning(evaluator.name, evaluator.args)
+    return Meaning(
+        higher_is_better=bool(getattr(evaluator, "higher_is_better", recorded.higher_is_better)),
+        is_check=bool(getattr(evaluator, "is_check", recorded.is_check)),
+    )
 
 
 def spec(evaluator: Described) -> dict[str, Any]:

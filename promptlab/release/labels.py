@@ -36,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+from promptlab import evals
 from promptlab.analysis import columns, stats
 from promptlab.core.files import file_lock
 from promptlab.core.hashing import new_id
@@ -318,12 +319,18 @@ def checked_template(
     )
 
 
-def shared_input_deltas(trials_a: pd.DataFrame, trials_b: pd.DataFrame) -> pd.DataFrame:
+def shared_input_deltas(
+    trials_a: pd.DataFrame, trials_b: pd.DataFrame, meanings: Mapping[str, evals.Meaning] | None = None
+) -> pd.DataFrame:
     """Per evaluator: mean on the inputs both versions saw with the same model
-    config, and B − A."""
+    config, and B − A, judged by what its scores mean (``meanings`` by label,
+    as ``evals.recorded_meanings`` reads them; a label missing counts as a
+    score, higher better): a check's ``a`` and ``b`` are its pass rates, and
+    its verdict counts passes."""
     rows = []
     for label in sorted(set(columns.score_columns(trials_a)) & set(columns.score_columns(trials_b))):
-        comparison = stats.compare(trials_a, trials_b, label, by=("model", "params"))
+        higher, on = (meanings or {}).get(label, evals.Meaning()).compared()
+        comparison = stats.compare(trials_a, trials_b, label, higher_is_better=higher, on=on, by=("model", "params"))
         rows.append(
             {
                 "evaluator": label,

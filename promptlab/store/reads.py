@@ -204,6 +204,23 @@ def scored_evaluators(store: Source, where: TrialFilter) -> list[str]:
     return [str(evaluator) for evaluator in frame["evaluator"]]
 
 
+def evaluator_specs(store: Source, where: TrialFilter) -> pd.DataFrame:
+    """Per evaluator label that scored the trials ``where`` selects: the
+    ``evaluator_name`` and ``args`` (JSON text) of its newest score, from which
+    ``promptlab.evals.meaning`` tells what its scores mean."""
+    condition, params = narrowed(store, where).where()
+    return store.query(
+        f"""
+        SELECT evaluator, evaluator_name, CAST(args AS VARCHAR) AS args
+        FROM scores
+        WHERE trial_id IN (SELECT trial_id FROM trials WHERE {condition})
+        QUALIFY row_number() OVER (PARTITION BY evaluator ORDER BY created_at DESC, score_id DESC) = 1
+        ORDER BY evaluator
+        """,
+        params,
+    )
+
+
 def pairwise_verdicts(store: Source, trial_ids: Sequence[str]) -> pd.DataFrame:
     """The newest pairwise judge verdict per (trial, judge, opponent) on these
     trials: ``trial_id``, ``evaluator``, ``opponent``, ``label`` (win/loss/tie)."""

@@ -366,3 +366,75 @@ def test_variant_names() -> None:
     assert stats.params_label({}) == ""
     row = {"prompt_name": "p", "prompt_version": "abcdef123", "model": "m", "params": {"temperature": 0}}
     assert stats.variant_name(row) == "p@abcdef · m (temperature=0)"
+
+
+# -- what a score means: checks compared on passes, directions -------------------------------------------
+
+
+def word_counts(counts: list[int], maximum: int = 30) -> pd.DataFrame:
+    """A ``word_count:30`` check's scores: the count as the value, passed when within the maximum."""
+    return frame(
+        [
+            trial(f"q{i}", **{"score_word_count:30": float(n), "passed_word_count:30": n <= maximum})
+            for i, n in enumerate(counts)
+        ]
+    )
+
+
+def test_a_check_whose_outputs_are_twice_too_long_is_worse_not_better() -> None:
+    a = word_counts([25] * 14 + [35] * 2)  # 14 of 16 within 30 words
+    b = word_counts([60] * 11 + [28] * 3 + [60] * 2)  # twice as long as allowed: 3 of 16 pass
+    assert stats.compare(a, b, "word_count:30").clearly_better, "the bug: on raw counts, more words win"
+
+    result = stats.compare(a, b, "word_count:30", on="passed")
+    assert result.clearly_worse and not result.clearly_better
+    assert (result.mean_a, result.mean_b) == (pytest.approx(14 / 16), pytest.approx(3 / 16))
+    assert (result.wins, result.losses, result.ties, result.on) == (0, 11, 5, "passed")
+    assert result.verdict.startswith(
+        "B is worse than A on word_count:30 (pass/fail): B passes 3 of 16 inputs, A 14; "
+        "B passes where A fails on 0, fails where A passes on 11; sign test p="
+    )
+
+
+def test_passes_are_better_whatever_the_values_direction() -> None:
+    a, b = word_counts([60] * 10), word_counts([20] * 10)
+    result = stats.compare(a, b, "word_count:30", on="passed", higher_is_better=False)
+    assert result.higher_is_better and result.clearly_better
+    assert result.verdict.startswith("B is better than A on word_count:30 (pass/fail): B passes 10 of 10")
+
+
+def test_a_side_whose_every_call_failed_has_no_passes_to_compare() -> None:
+    a = word_counts([20] * 3)
+    b = frame([trial(f"q{i}", **{"score_word_count:30": math.nan}) for i in range(3)])
+    result = stats.compare(a, b, "word_count:30", on="passed")
+    assert result.n == 0
+    assert result.verdict == "no inputs in common where both passed or failed to compare on word_count:30"
+    with pytest.raises(ConfigError, match="on= takes 'score' or 'passed'"):
+        stats.compare(a, b, "word_count:30", on="value")
+
+
+def test_a_lower_is_better_score_says_b_is_better_when_lower() -> None:
+    a = frame([trial(f"q{i}", score_cost=1.0 + i / 10) for i in range(8)])
+    b = frame([trial(f"q{i}", score_cost=0.5 + i / 10) for i in range(8)])
+    result = stats.compare(a, b, "cost", higher_is_better=False)
+    assert result.clearly_better and (result.wins, result.losses) == (8, 0)
+    assert result.verdict.startswith("B is better than A on cost (lower is better): B wins on 8 of 8 inputs")
+
+
+def test_diff_runs_follows_the_direction_and_a_checks_passes() -> None:
+    before = frame([trial(f"q{i}", score_cost=c) for i, c in enumerate([1.0, 1.0])])
+    after = frame([trial(f"q{i}", score_cost=c) for i, c in enumerate([2.0, 0.5])])
+    lower = stats.diff_runs(before, after, metric="cost", higher_is_better=False)
+    assert dict(zip(lower["vars"].map(lambda v: v["text"]), lower["change"], strict=True)) == {
+        "q0": "regression",
+        "q1": "fix",
+    }
+    longer = stats.diff_runs(word_counts([20, 40]), word_counts([45, 10]), metric="word_count:30", on="passed")
+    assert list(longer["change"]) == ["regression", "fix"], "45 words fail the check: a regression, not a gain"
+    assert list(longer["outcome_before"]) == [1.0, 0.0]
+
+
+def test_summary_has_a_checks_pass_rate_beside_its_mean() -> None:
+    result = stats.summary(word_counts([20, 40, 25, 60]))
+    assert result.loc[0, "word_count:30_mean"] == pytest.approx(36.25)
+    assert result.loc[0, "word_count:30_pass_rate"] == pytest.approx(0.5)

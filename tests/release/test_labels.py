@@ -23,6 +23,7 @@ from support.team_history import TeamHistory
 import promptlab as pl
 from promptlab.core.lineage import utcnow
 from promptlab.errors import ConfigError, NotFoundError, PolicyError
+from promptlab.release import labels as pl_labels
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
@@ -596,3 +597,21 @@ def test_previous_version_is_where_a_rollback_goes(team: TeamHistory) -> None:
     assert lab.previous_version("summarize") == v3  # production: v2, v3, then back to v2
     assert lab.rollback("summarize", approved_by="lee")["to_version"] == v3
     assert lab.previous_version("summarize", "production") == v2
+
+
+def test_shared_input_deltas_weigh_each_evaluator_as_its_meaning_says() -> None:
+    def trials(version: str, counts: list[int]) -> pd.DataFrame:
+        rows = [
+            {"trial_id": f"{version}{i}", "model": "m", "params": {}, "vars": {"q": i}, "repeat": 0}
+            | {"score_word_count:5": float(n), "passed_word_count:5": n <= 5}
+            for i, n in enumerate(counts)
+        ]
+        return pd.DataFrame(rows)
+
+    short, long = trials("a", [3] * 10), trials("b", [10] * 10)
+    as_scores = pl_labels.shared_input_deltas(short, long)
+    assert as_scores["verdict"][0].startswith("B is better than A on word_count:5: B wins on 10"), "meaning unknown"
+    meanings = {"word_count:5": pl.evals.Meaning(higher_is_better=False, is_check=True)}
+    as_check = pl_labels.shared_input_deltas(short, long, meanings)
+    assert (as_check["a"][0], as_check["b"][0]) == (1.0, 0.0), "a check's a and b are its pass rates"
+    assert as_check["verdict"][0].startswith("B is worse than A on word_count:5 (pass/fail): B passes 0 of 10")
