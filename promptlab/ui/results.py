@@ -250,9 +250,13 @@ class ResultsGrid(widgets.VBox):
         return self.table.rows.iloc[page_of(self.selected, self.page.value, self.rows_per_page)]
 
     def shown_trials(self) -> pd.DataFrame:
-        """The trials of every row passing the filters (all pages), in the variants shown: what Review steps through."""
+        """The trials of every row passing the filters (all pages), in the variants shown,
+        named as the grid names them (``variant_label``: ``B · summarize@1828dd · echo``):
+        what Review steps through."""
         cells = self.table.cells[self.selected][:, self.shown_columns].ravel()
-        return self.table.trials.iloc[np.sort(cells[cells >= 0])]
+        shown = self.table.trials.iloc[np.sort(cells[cells >= 0])]
+        letters, names = self.table.variants.letters, self.table.variants.names
+        return shown.assign(variant_label=[f"{letters[j]} · {names[j]}" for j in shown["variant"]])
 
     def clear_filters(self, *, draw: bool = True) -> None:
         """Show every row and variant again."""

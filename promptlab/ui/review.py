@@ -49,12 +49,17 @@ output under it starts within a 1280×800 window's first screen."""
 
 
 def review_order(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials in review order: input by input, each input's variants side by side in turn."""
+    """Trials in review order: input by input, each input's variants side by side in turn
+    (in the results grid's order and under its names, ``B · summarize@1828dd · echo``,
+    when the trials come from the grid: ``variant_label``)."""
     if trials.empty:
         return trials.assign(variant=pd.Series(dtype=object))
-    frame = trials.assign(variant=variant_labels(trials))
-    rank = {label: i for i, label in enumerate(dict.fromkeys(frame["variant"]))}
-    frame = frame.assign(_variant_rank=frame["variant"].map(rank))
+    if "variant_label" in trials:  # the grid's column positions and names
+        frame = trials.assign(_variant_rank=trials["variant"], variant=trials["variant_label"])
+    else:
+        frame = trials.assign(variant=variant_labels(trials))
+        rank = {label: i for i, label in enumerate(dict.fromkeys(frame["variant"]))}
+        frame = frame.assign(_variant_rank=frame["variant"].map(rank))
     ordered = frame.sort_values(["row_index", "repeat", "_variant_rank", "created_at"], kind="stable")
     return ordered.drop(columns="_variant_rank").reset_index(drop=True)
 

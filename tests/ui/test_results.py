@@ -460,6 +460,9 @@ def test_review_one_by_one_reviews_what_the_grid_shows(team: TeamHistory) -> Non
     trials = app.review.trials
     assert len(trials) == 2 * 2  # the lamp input's two repeats × the two variants shown
     assert all("lamp" in row["text"].lower() for row in trials["vars"])
+    names = app.results.table.variants.names
+    assert list(trials["variant"][:2]) == [f"A · {names[0]}", f"B · {names[1]}"]  # the grid's letters and order
+    assert f"A · {names[0]}" in text_of(app.review.header.value)
 
 
 def test_a_run_started_in_the_builder_is_one_click_away_in_results(lab: pl.Lab) -> None:
