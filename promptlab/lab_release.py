@@ -47,6 +47,12 @@ class ReleaseMethods:
         ``scores``: the means alone)."""
         return version_table(self.store, name)
 
+    def version_numbers(self, *names: str) -> dict[tuple[str, str], int]:
+        """The number of every version of ``names`` (``v2`` is 2), by (name, version):
+        what ``prompt_versions`` numbers them, read from the prompts alone (cheap)."""
+        found = prompt_reads.version_numbers(self.store, names)
+        return {(str(n), str(v)): int(k) for n, v, k in found[["name", "version", "number"]].itertuples(index=False)}
+
     def prompt(self, name: str, version: str | None = None, *, label: str | None = None) -> Prompt:
         """A stored prompt: a version (prefix), the one a label points at, or the newest."""
         if label is not None:

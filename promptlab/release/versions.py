@@ -22,17 +22,19 @@ from promptlab.store import Store, prompt_reads
 def version_table(store: Store, name: str) -> pd.DataFrame:
     """Every version of ``name``, oldest first, with its labels, trials, authorship and scores.
 
-    ``number`` counts the versions from 1 in that order (``v2`` is the second
-    one run); ties in time go by version, so the same history always numbers
-    alike. ``by_model`` gives, per model, every parameter config the version
-    ran with (``configs``), ``n_trials``, ``n_errors`` and each evaluator's
+    ``number`` counts the versions from 1 in the order they were first
+    recorded (``prompt_reads.version_numbers``: ``v2`` is the second one run);
+    ties in time go by version, so the same history always numbers alike.
+    ``by_model`` gives, per model, every parameter config the version ran
+    with (``configs``), ``n_trials``, ``n_errors`` and each evaluator's
     ``mean`` and ``n`` (scored trials) over all of those trials, never one
     config's; ``scores`` keeps only the means (rounded to 4 places)."""
     versions = prompt_reads.prompt_versions(store, name)
     if versions.empty:
         return versions
-    versions = versions.sort_values(["first_seen", "version"], kind="stable", ignore_index=True)
-    versions.insert(0, "number", range(1, len(versions) + 1))
+    numbers = prompt_reads.version_numbers(store, [name]).set_index("version")["number"]
+    versions.insert(0, "number", versions["version"].map(numbers).astype("int64"))
+    versions = versions.sort_values("number", kind="stable", ignore_index=True)
     for column in ("template", "variables"):
         versions[column] = versions[column].map(columns.decode_json)
     with store.reading() as reader:

@@ -10,6 +10,7 @@ them can outrank a chained move.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -42,6 +43,25 @@ def prompt_versions(store: Source, name: str) -> pd.DataFrame:
         ORDER BY first_seen
         """,
         [name],
+    )
+
+
+def version_numbers(store: Source, names: Sequence[str]) -> pd.DataFrame:
+    """``name``, ``version``, ``number``: each version of ``names`` counted from 1 in the
+    order it first ran (``first_seen`` as ``prompt_versions`` has it; ties by version),
+    as people call them (``v2``). Reads only those names' trials' times."""
+    return store.query(
+        """
+        WITH firsts AS (
+            SELECT p.name, p.version, min(coalesce(t.created_at, p.created_at)) AS first_seen
+            FROM prompts p LEFT JOIN trials t ON t.prompt_name = p.name AND t.prompt_version = p.version
+            WHERE list_contains(?, p.name)
+            GROUP BY p.name, p.version
+        )
+        SELECT name, version, row_number() OVER (PARTITION BY name ORDER BY first_seen, version) AS number
+        FROM firsts ORDER BY name, number
+        """,
+        [list(names)],
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from promptlab.core.pricing import dollars
-from promptlab.ui.common import RED, STATUS_COLOURS, STATUS_HINTS, escape, listed, present, status_html
+from promptlab.ui.common import RED, STATUS_COLOURS, STATUS_HINTS, escape, listed, present, status_html, version_tag
 
 SNIPPET_WIDTH = 90
 """Characters of text shown around a search's match."""
@@ -71,11 +71,11 @@ def run_line(run: Mapping[str, Any]) -> str:
 
 
 def version_label(version: Mapping[str, Any]) -> str:
-    """``abc12345 · ana · 2026-11-22 01:59 · 8 trials · production``: one prompt version."""
+    """``v2 · abc12345 · ana · 2026-11-22 01:59 · 8 trials · production``: one prompt version."""
     first_seen = pd.Timestamp(version["first_seen"]).strftime("%Y-%m-%d %H:%M")
     labels = ", ".join(listed(version.get("labels")))
     parts = [
-        str(version["version"])[:8],
+        version_tag(version["version"], version.get("number")),
         str(version.get("created_by")),
         first_seen,
         f"{version.get('n_trials', 0)} trials",

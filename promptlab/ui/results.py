@@ -158,9 +158,17 @@ class ResultsGrid(widgets.VBox):
 
     # -- what is shown -----------------------------------------------------------
 
+    def _numbers(self, trials: pd.DataFrame) -> dict[tuple[str, str], int]:
+        """The version numbers of the prompts in ``trials`` (none without a lab, or when they can't be read)."""
+        lab = self.lab
+        if lab is None or trials.empty:
+            return {}
+        names = [str(name) for name in trials["prompt_name"].dropna().unique()]
+        return catching(self.error, lambda: lab.version_numbers(*names)) or {}
+
     def show_trials(self, trials: pd.DataFrame) -> None:
         """Show these trials (they are not re-read on refresh)."""
-        self.run_id, self.order = None, RunOrder()
+        self.run_id, self.order = None, RunOrder(numbers=self._numbers(trials))
         self.clear_filters(draw=False)
         self._set_table(trials)
 
@@ -185,7 +193,7 @@ class ResultsGrid(widgets.VBox):
         info = catching(self.error, lambda: lab.run_info(run_id))
         if trials is None or info is None:
             return
-        self.order = RunOrder.from_config(info.get("config"))
+        self.order = RunOrder.from_config(info.get("config"), self._numbers(trials))
         status, done = info.get("status"), len(trials)
         self.running = status == "running"
         cells = info.get("n_cells") if present(info.get("n_cells")) else "?"

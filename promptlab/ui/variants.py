@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from promptlab.analysis.plots import variant_labels
+from promptlab.ui.common import version_tag
 
 KEY = ["prompt_name", "prompt_version", "model", "params_text"]
 """What identifies a variant in a trials frame (``params_text``: params as canonical JSON)."""
@@ -33,14 +34,19 @@ class RunOrder:
     models: Sequence[str] = ()
     """Model names, as given."""
 
+    numbers: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    """Version numbers by (prompt name, version) (``lab.version_numbers``): ``summarize v2``."""
+
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None) -> RunOrder:
+    def from_config(
+        cls, config: Mapping[str, Any] | None, numbers: Mapping[tuple[str, str], int] | None = None
+    ) -> RunOrder:
         """From a run's recorded config (``lab.run_info(run_id)["config"]``)."""
         if not isinstance(config, Mapping):
-            return cls()
+            return cls(numbers=numbers or {})
         prompts = [p for p in config.get("prompts") or () if isinstance(p, Mapping)]
         models = [str(m.get("name")) for m in config.get("models") or () if isinstance(m, Mapping)]
-        return cls(prompts, models)
+        return cls(prompts, models, numbers or {})
 
     def templates(self) -> dict[str, Any]:
         """Templates by prompt version."""
@@ -120,22 +126,40 @@ def _template_lines(template: Any) -> list[str]:
     return []
 
 
-def _differences(frame: pd.DataFrame, templates: Mapping[str, Any]) -> list[str]:
+def _differences(frame: pd.DataFrame, order: RunOrder) -> list[str]:
     """Per variant, what differs among the variants: prompt, model, each param,
     and the template lines not every variant has."""
     varying = [column for column in ("prompt_name", "prompt_version", "model") if frame[column].nunique() > 1]
     keys = sorted({key for params in frame["params"] for key in (params or {})})
     varying_params = [k for k in keys if len({json.dumps((p or {}).get(k), default=str) for p in frame["params"]}) > 1]
+    templates = order.templates()
     lines_of = {v: _template_lines(templates.get(v)) for v in frame["prompt_version"].unique()}
     shared = set.intersection(*(set(lines) for lines in lines_of.values())) if lines_of else set()
     described = []
     for row in frame.to_dict("records"):
-        lines = [f"{column.removeprefix('prompt_')}: {row[column]}" for column in varying]
+        number = order.numbers.get((row["prompt_name"], row["prompt_version"]))
+        shown = {**row, "prompt_version": version_tag(row["prompt_version"], number)}
+        lines = [f"{column.removeprefix('prompt_')}: {shown[column]}" for column in varying]
         lines += [f"{key}: {(row['params'] or {}).get(key, '—')}" for key in varying_params]
         own = [line for line in lines_of.get(row["prompt_version"], []) if line not in shared]
         lines += [f"+ {line}" for line in own[:6]]
         described.append("\n".join(lines))
     return described
+
+
+def _names(trials: pd.DataFrame, numbers: Mapping[tuple[str, str], int]) -> pd.Series:
+    """``summarize v2 · echo (temperature=0.7)`` per trial of a prompt with several versions
+    here whose numbers are known, else ``plots.variant_labels``' ``summarize · echo (…)``
+    (``summarize@1828dd`` when the number isn't known)."""
+    labels = variant_labels(trials)
+    versions = trials.groupby("prompt_name")["prompt_version"].transform("nunique")
+    if not numbers or not (versions > 1).any():
+        return labels  # one version of each prompt: its name says enough
+    keys = zip(trials["prompt_name"].astype(str), trials["prompt_version"].astype(str), strict=True)
+    numbered = pd.Series([f"{n} v{numbers[n, v]}" if (n, v) in numbers else None for n, v in keys], index=trials.index)
+    numbered = numbered.where(versions > 1)
+    rest = labels.str.split(" · ", n=1).str[1]
+    return numbered.where(numbered.isna(), numbered + " · " + rest).fillna(labels)
 
 
 def variants(trials: pd.DataFrame, order: RunOrder | None = None) -> Variants:
@@ -144,7 +168,7 @@ def variants(trials: pd.DataFrame, order: RunOrder | None = None) -> Variants:
     if trials.empty:
         columns = ["letter", *KEY, "params", "name", "differs"]
         return Variants(pd.DataFrame(columns=columns), pd.Series([], dtype="int64", index=trials.index))
-    frame = trials.assign(params_text=trials["params"].map(params_text), name=variant_labels(trials))
+    frame = trials.assign(params_text=trials["params"].map(params_text), name=_names(trials, order.numbers))
     timed = frame.sort_values("created_at", kind="stable") if "created_at" in frame else frame
     firsts = timed.drop_duplicates(KEY)[[*KEY, "params", "name"]].reset_index(drop=True)
     versions = [str(p.get("version")) for p in order.prompts]
@@ -156,7 +180,7 @@ def variants(trials: pd.DataFrame, order: RunOrder | None = None) -> Variants:
     ranked = ranked.sort_values(["_prompt", "_model", "_params"], kind="stable").reset_index(drop=True)
     ranked = ranked.drop(columns=["_prompt", "_model", "_params"])
     ranked.insert(0, "letter", [letter(i) for i in range(len(ranked))])
-    ranked["differs"] = _differences(ranked, order.templates())
+    ranked["differs"] = _differences(ranked, order)
     position = {tuple(key): i for i, key in enumerate(ranked[KEY].itertuples(index=False))}
     of_trial = pd.Series([position[tuple(k)] for k in frame[KEY].itertuples(index=False)], index=trials.index)
     return Variants(ranked, of_trial)

@@ -214,7 +214,7 @@ def test_prompt_versions_side_by_side(shared: dict[str, pl.Run], lab: pl.Lab) ->
     assert "2 versions of summarize" in browser.versions.value
     assert browser.version_a.value == SUMMARIZE_V1.version
     assert browser.version_b.value == SUMMARIZE_V2.version
-    assert browser.version_a.label.startswith(f"{SUMMARIZE_V1.version[:8]} · ana · ")
+    assert browser.version_a.label.startswith(f"v1 · {SUMMARIZE_V1.version[:8]} · ana · ")
     assert "diff_add" in browser.diff.value and "terse" in browser.diff.value
     assert "no evaluator scored both versions" in browser.diff.value
     browser.version_b.value = browser.version_a.value  # a version against itself

@@ -348,7 +348,8 @@ def test_variants_come_in_the_builders_order_with_what_sets_them_apart(team: Tea
     assert list(frame["prompt_version"]) == [v2] * 6 + [v3] * 6  # as the sweep listed them
     assert list(frame["model"]) == ["echo", "echo", "upper", "upper", "flaky", "flaky"] * 2
     assert [p["temperature"] for p in frame["params"]] == [0.0, 0.7] * 6
-    assert frame["differs"].iloc[5].splitlines()[:3] == [f"version: {v2}", "model: flaky", "temperature: 0.7"]
+    assert frame["differs"].iloc[5].splitlines()[:3] == [f"version: v2 · {v2[:8]}", "model: flaky", "temperature: 0.7"]
+    assert list(frame["name"][:2]) == ["summarize v2 · echo (temperature=0.0)", "summarize v2 · echo (temperature=0.7)"]
     assert "+ system: Be terse." in frame["differs"].iloc[0]
     assert 'title="version: ' in grid.matrix.value  # what differs, on hover over the column's header
     again = results(team.runs["grid"], lab=lab)
@@ -379,7 +380,9 @@ def test_a_judged_grid_on_three_models_two_temperatures_and_repeats(team: TeamHi
     lab = team.lab()
     grid = results(team.runs["grid"], lab=lab)
     assert len(grid.table.variants) == 12 and len(grid.table.rows) == 8  # 2 versions × 3 models × 2 temperatures
-    assert "summarize@1828dd · flaky (temperature=0.7)" in grid.table.variants.names
+    assert "summarize v2 · flaky (temperature=0.7)" in grid.table.variants.names  # v2: lab.prompt_versions' number
+    numbers = lab.prompt_versions("summarize").set_index("version")["number"]
+    assert numbers[SUMMARIZE[1].version] == 2 and numbers[SUMMARIZE[2].version] == 3
     assert len(grid.visible_rows()) == 4  # 50 cells across 12 variants
     assert "#0 · repeat 1" in shown(grid)
     assert "96/96 trials" in text_of(grid.title.value) and "by ben" in text_of(grid.title.value)
