@@ -153,8 +153,17 @@ class Prompt:
     model: Model | None = field(default=None, compare=False)
     """The model config recommended with it (set by a promotion; not part of the version)."""
 
+    message: str | None = field(default=None, compare=False)
+    """What this version changes, in a line, like a commit message: recorded with the
+    run that uses it, shown beside the version's number (not part of the version)."""
+
     def __init__(
-        self, template: str | Sequence[Mapping[str, str]], name: str | None = None, *, model: Model | None = None
+        self,
+        template: str | Sequence[Mapping[str, str]],
+        name: str | None = None,
+        *,
+        model: Model | None = None,
+        message: str | None = None,
     ) -> None:
         messages = _normalise_messages(template)
         for _, content in messages:
@@ -164,6 +173,7 @@ class Prompt:
         object.__setattr__(self, "version", version)
         object.__setattr__(self, "name", name or f"prompt-{version[:6]}")
         object.__setattr__(self, "model", model)
+        object.__setattr__(self, "message", " ".join(message.split()) if message and message.strip() else None)
 
     @property
     def is_chat(self) -> bool:
@@ -199,7 +209,7 @@ class Prompt:
             raise TemplateError(f"prompt {self.name!r}: {exc.message}") from exc
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data: name, version, template, variables (and the model, when set)."""
+        """Plain data: name, version, template, variables (and the model and message, when set)."""
         data: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
@@ -208,6 +218,8 @@ class Prompt:
         }
         if self.model is not None:
             data["model"] = self.model.to_dict()
+        if self.message is not None:
+            data["message"] = self.message
         return data
 
     def __repr__(self) -> str:

@@ -194,7 +194,8 @@ def read_prompt_file(path: Path) -> Prompt:
     if not isinstance(document, dict) or "template" not in document:
         raise ConfigError(f"{path} has no 'template': is it a promptlab prompt export?")
     model = Model.from_dict(document["model"], origin=str(path)) if document.get("model") else None
-    prompt = Prompt(document["template"], name=document.get("name"), model=model)
+    message = document.get("message") if isinstance(document.get("message"), str) else None
+    prompt = Prompt(document["template"], name=document.get("name"), model=model, message=message)
     if document.get("version") and document["version"] != prompt.version:
         raise ConfigError(
             f"{path}: the template was edited after export (version {prompt.version}, file says "

@@ -28,7 +28,8 @@ def version_table(store: Store, name: str) -> pd.DataFrame:
     ``by_model`` gives, per model, every parameter config the version ran
     with (``configs``), ``n_trials``, ``n_errors`` and each evaluator's
     ``mean`` and ``n`` (scored trials) over all of those trials, never one
-    config's; ``scores`` keeps only the means (rounded to 4 places)."""
+    config's; ``scores`` keeps only the means (rounded to 4 places); ``message``
+    is what the version changes, as its first run recorded it (None when none)."""
     versions = prompt_reads.prompt_versions(store, name)
     if versions.empty:
         return versions
@@ -39,10 +40,12 @@ def version_table(store: Store, name: str) -> pd.DataFrame:
         versions[column] = versions[column].map(columns.decode_json)
     with store.reading() as reader:
         current = prompt_reads.labels(reader, name)
+        messages = prompt_reads.version_messages(reader, name)
         by_version = _per_model(prompt_reads.version_configs(reader, name), prompt_reads.version_scores(reader, name))
     versions["labels"] = versions["version"].map(
         lambda v: sorted(current.loc[current["version"] == v, "label"]) if len(current) else []
     )
+    versions["message"] = versions["version"].map(lambda v: messages.get(str(v)))
     versions["by_model"] = versions["version"].map(lambda v: by_version.get(v, {}))
     versions["scores"] = versions["by_model"].map(
         lambda models: {

@@ -65,6 +65,23 @@ def version_numbers(store: Source, names: Sequence[str]) -> pd.DataFrame:
     )
 
 
+def version_messages(store: Source, name: str) -> dict[str, str]:
+    """Each version of ``name``'s message (``Prompt(message=...)``): the first one a
+    run recorded with it in its config. Reads the runs' configs, not the trials."""
+    found = store.query(
+        """
+        WITH listed AS (
+            SELECT r.started_at, unnest(CAST(json_extract(r.config, '$.prompts') AS JSON[])) AS p FROM runs r
+        )
+        SELECT p ->> 'version' AS version, arg_min(p ->> 'message', started_at) AS message
+        FROM listed WHERE p ->> 'name' = ? AND p ->> 'message' IS NOT NULL
+        GROUP BY ALL
+        """,
+        [name],
+    )
+    return {str(v): str(m) for v, m in zip(found["version"], found["message"], strict=True)}
+
+
 def prompt_names(store: Source) -> pd.DataFrame:
     """Prompt names with how many versions and trials each has."""
     return store.query(

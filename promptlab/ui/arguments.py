@@ -168,7 +168,7 @@ def sweep_arguments_from_run(lab: Lab, run_id: str) -> SweepArguments:
     """
     info = lab.run_info(run_id)
     config = info.get("config") or {}
-    prompts = [Prompt(p["template"], name=p["name"]) for p in config.get("prompts", [])]
+    prompts = [Prompt(p["template"], name=p["name"], message=p.get("message")) for p in config.get("prompts", [])]
     models = [Model.from_dict(m) for m in config.get("models", [])]
     data: Data
     note = None

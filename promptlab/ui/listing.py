@@ -71,11 +71,13 @@ def run_line(run: Mapping[str, Any]) -> str:
 
 
 def version_label(version: Mapping[str, Any]) -> str:
-    """``v2 · abc12345 · ana · 2026-11-22 01:59 · 8 trials · production``: one prompt version."""
+    """``v2 · abc12345 · terser · ana · 2026-11-22 01:59 · 8 trials · production``: one prompt version."""
     first_seen = pd.Timestamp(version["first_seen"]).strftime("%Y-%m-%d %H:%M")
     labels = ", ".join(listed(version.get("labels")))
+    message = [str(version["message"])] if present(version.get("message")) else []
     parts = [
         version_tag(version["version"], version.get("number")),
+        *message,
         str(version.get("created_by")),
         first_seen,
         f"{version.get('n_trials', 0)} trials",

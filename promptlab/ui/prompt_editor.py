@@ -50,6 +50,12 @@ class PromptEditor(widgets.VBox):
             style={"description_width": "initial"},
             layout=widgets.Layout(width="360px"),
         )
+        self.commit_message = widgets.Text(
+            description="what changed",
+            placeholder="optional, like a commit message: shown beside the version's number",
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="480px"),
+        )
         self.duplicate = button("Duplicate", "add a copy of this variant to edit")
         self.remove = button("Remove", "drop this variant")
         self.add_message = button("+ message", "add a message (e.g. a few-shot example)")
@@ -59,7 +65,7 @@ class PromptEditor(widgets.VBox):
         self.name.observe(self._changed, "value")
         self.add_message.on_click(lambda _: self._add_row("assistant" if self._last_role() == "user" else "user"))
         self.set_messages(messages)
-        header = widgets.HBox([self.name, self.duplicate, self.remove])
+        header = widgets.HBox([self.name, self.commit_message, self.duplicate, self.remove])
         super().__init__(
             [header, self.rows, widgets.HBox([self.add_message, self.variables]), self.error],
             layout=widgets.Layout(border="1px solid #ddd", padding="6px", margin="0 0 6px 0", width="100%"),
@@ -94,8 +100,9 @@ class PromptEditor(widgets.VBox):
         self._changed()
 
     def set_prompt(self, prompt: Prompt) -> None:
-        """Show ``prompt`` (its name and messages)."""
+        """Show ``prompt`` (its name, what it changed and its messages)."""
         self.name.value = prompt.name
+        self.commit_message.value = prompt.message or ""
         messages = [{"role": role, "content": content} for role, content in prompt.messages]
         if not prompt.is_chat:
             messages.insert(0, {"role": "system", "content": ""})
@@ -116,10 +123,10 @@ class PromptEditor(widgets.VBox):
             raise ConfigError("the prompt is empty: write a user message, e.g. Summarize: {{ text }}")
         if not any(m["role"] == "user" for m in messages):
             raise ConfigError("the prompt has no user message: add one (the model answers it)")
-        name = self.name.value.strip() or None
+        name, note = self.name.value.strip() or None, self.commit_message.value
         if len(messages) == 1 and messages[0]["role"] == "user":
-            return Prompt(messages[0]["content"], name=name)
-        return Prompt(messages, name=name)
+            return Prompt(messages[0]["content"], name=name, message=note)
+        return Prompt(messages, name=name, message=note)
 
     def show_variables(self) -> None:
         """Show the ``{{ variables }}`` the messages use (as far as they parse)."""

@@ -77,9 +77,12 @@ def numbers_of(versions: pd.DataFrame) -> dict[str, int]:
 
 
 def _version_option(version: Mapping[str, Any]) -> str:
-    """``v2 · 1828dd5e (production, staging)``: a version in the lists beside the versions table."""
+    """``v2 · 1828dd5e (production, staging) — terser``: a version in the lists beside the versions table."""
     labels = listed(version.get("labels"))
-    return version_tag(version["version"], version.get("number")) + (f" ({', '.join(labels)})" if labels else "")
+    message = f" — {version['message']}" if present(version.get("message")) else ""
+    return (
+        version_tag(version["version"], version.get("number")) + (f" ({', '.join(labels)})" if labels else "") + message
+    )
 
 
 def _label_pointer(row: Mapping[Any, Any], numbers: Mapping[str, int]) -> str:
@@ -100,11 +103,21 @@ def versions_html(versions: pd.DataFrame, labels: pd.DataFrame) -> str:
     if versions.empty:
         return muted("no versions")
     numbers = numbers_of(versions)
-    head = ["version", "labels", "first seen", "by", "trials", "models", "scores per model, over all its configs"]
+    head = [
+        "version",
+        "message",
+        "labels",
+        "first seen",
+        "by",
+        "trials",
+        "models",
+        "scores per model, over all its configs",
+    ]
     rows = []
     for row in versions.to_dict("records"):
         texts = (
             version_tag(row["version"], row.get("number")),
+            row.get("message") if present(row.get("message")) else "",
             ", ".join(listed(row["labels"])),
             str(row["first_seen"])[:16],
             row["created_by"],

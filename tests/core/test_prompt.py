@@ -134,3 +134,11 @@ def test_variables_lists_the_placeholders() -> None:
 def test_to_dict_is_plain_data() -> None:
     prompt = pl.Prompt("Hi {{ x }}", name="hi")
     assert prompt.to_dict() == {"name": "hi", "version": prompt.version, "template": "Hi {{ x }}", "variables": ["x"]}
+
+
+def test_a_message_says_what_a_version_changes_without_being_part_of_it() -> None:
+    plain = pl.Prompt("Summarize: {{ text }}", name="s")
+    noted = pl.Prompt("Summarize: {{ text }}", name="s", message="  first   try\n")
+    assert noted.version == plain.version and noted == plain
+    assert noted.message == "first try" and noted.to_dict()["message"] == "first try"
+    assert "message" not in plain.to_dict() and pl.Prompt("x", message="   ").message is None

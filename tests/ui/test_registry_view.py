@@ -220,3 +220,24 @@ def test_export_a_version_of_a_teams_prompt(team: TeamHistory, tmp_path: Path) -
     assert "wrote" in panel.message.value, panel.message.value
     exported = pl.load_prompt(path=tmp_path / "classify.py")
     assert exported.version == team.versions["classify"][1]
+
+
+def test_a_version_written_with_a_message_shows_it_beside_its_number(lab: pl.Lab) -> None:
+    app = playground(lab, models=[fake_model("echo")], namespace={"rows": pd.DataFrame(ROWS)})
+    editor = app.builder.editors()[0]
+    editor.name.value = "summ"
+    editor.rows.children[1].content.value = "{{ text }} (briefly)"
+    editor.commit_message.value = "  ask for brevity  "
+    app.builder.run_button.click()
+    assert app.builder.handle is not None and app.builder.handle.wait(30)
+    assert app.builder.watch is not None and app.builder.watch.join(30)
+    later = pl.Prompt("{{ text }} (briefly)", name="summ", message="a later message is not the version's")
+    lab.sweep(later, fake_model("echo"), ROWS, display=NullDisplay())
+    (version,) = lab.prompt_versions("summ").to_dict("records")
+    assert version["message"] == "ask for brevity" and version["version"] == later.version
+    panel = registry(lab)
+    assert "v1 · " + later.version[:8] in text_of(panel.versions.value)
+    assert "ask for brevity" in text_of(panel.versions.value)
+    assert panel.version.label == f"v1 · {later.version[:8]} — ask for brevity"
+    app.builder.load_run(lab.runs().iloc[-1]["run_id"])  # the first run: its message comes back with its prompt
+    assert app.builder.editors()[0].commit_message.value == "ask for brevity"
