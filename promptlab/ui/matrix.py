@@ -29,9 +29,10 @@ REASON = 60
 BACKGROUNDS = {PASS: "#eaf7ee", FAIL: "#fdecea", ERROR: "#fff3e0"}
 
 STYLE = f"""<style>
-.pl-matrix {{border-collapse: collapse; table-layout: fixed; font-size: 12px}}
+.pl-matrix {{border-collapse: collapse; table-layout: fixed; font-size: 12px; line-height: 1.35}}
 .pl-matrix th, .pl-matrix td {{border: 1px solid #ddd; padding: 4px 6px; vertical-align: top;
-  text-align: left; width: 260px; min-width: 220px}}
+  text-align: left; width: 260px; min-width: 220px; font-weight: normal}}
+.pl-matrix th {{position: sticky; top: 0; background: #f7f7f7; z-index: 1}}
 .pl-matrix th.pl-input, .pl-matrix td.pl-input {{width: 180px; min-width: 150px}}
 .pl-matrix .pl-text {{white-space: pre-wrap; word-break: break-word;
   font-family: var(--jp-code-font-family, monospace)}}

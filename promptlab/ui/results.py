@@ -81,7 +81,7 @@ class ResultsGrid(widgets.VBox):
             [
                 widgets.HBox([self.title, self.refresh_button, self.plots_button, self.review_button]),
                 self.error,
-                self.summary,
+                self.summary_section,
                 self.errors,
                 self.plots,
                 widgets.HBox([self.filter_text, self.view, self.sort_by, self.descending]),
@@ -138,6 +138,8 @@ class ResultsGrid(widgets.VBox):
         self.previous_cell, self.next_cell = button("‹", "previous cell"), button("›", "next cell")
         self.detail = widgets.VBox()
         self.plots = PlotsSection()
+        self.summary_section = widgets.Accordion([self.summary], titles=("Summary by variant",), selected_index=None)
+        """The per-variant summary, folded: the column headers carry the pass rates."""
 
     def _wire(self) -> None:
         for control in (self.filter_text, self.view, self.sort_by, self.descending, self.columns, self.page_size):

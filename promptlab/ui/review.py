@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 KEYS = {"j": "next", "n": "next", "k": "previous", "p": "previous", "u": "up", "d": "down"}
 """Single-key commands of the key box."""
 
-KEY_HELP = "keys: j/n next · k/p previous · u 👍 · d 👎"
+KEY_HELP = "keys: j/n next · k/p previous · u up · d down"
 
 INPUT_HEIGHT = "180px"
 """How tall the input may grow before it scrolls: with the controls above it, the
@@ -89,8 +89,8 @@ class ReviewPanel(widgets.VBox):
         self.count = widgets.HTML()
         self.previous = button("◀ previous", "previous output (k or p)")
         self.next = button("next ▶", "next output (j or n)")
-        self.up = button("👍 up", "thumbs up (u)")
-        self.down = button("👎 down", "thumbs down (d)")
+        self.up = button("up", "thumbs up (u)", icon="thumbs-up")
+        self.down = button("down", "thumbs down (d)", icon="thumbs-down")
         self.advance = widgets.Checkbox(value=True, description="next after a vote", indent=False)
         self.key_box = widgets.Text(placeholder="click here, then type keys", layout={"width": "190px"})
         self.key_help = widgets.HTML(f'<span style="color:{MUTED};font-size:12px">{escape(KEY_HELP)}</span>')
@@ -256,6 +256,6 @@ class ReviewPanel(widgets.VBox):
 def review(source: Run | str | pd.DataFrame, *, lab: Lab | None = None) -> ReviewPanel:
     """Review mode over a run (``Run``, or run id with ``lab=``) or a trials DataFrame.
 
-    Buttons, or keys typed into the key box: j/n next, k/p previous, u 👍, d 👎.
+    Buttons, or keys typed into the key box: j/n next, k/p previous, u up, d down.
     """
     return ReviewPanel(source, lab=lab)

@@ -28,6 +28,7 @@ from support.browser import (
     code_cell_count,
     current_panel,
     hide_file_browser,
+    labelled,
     run_all_cells,
     run_and_watch,
     selected_text,
@@ -68,16 +69,15 @@ def test_quickstart_app_runs_a_sweep_in_a_real_browser(page: Page, jupyter_lab: 
     button(history, "Refresh").click()
     row = history.locator(".widget-hbox", has_text=f"run {run_id}").last
     expect(row).to_contain_text("playground")
-    filters = history.locator("select:visible")
-    expect(filters.first.locator("option", has_text="tester")).to_have_count(1)  # the filters know who ran
+    expect(labelled(history, "user").locator("option", has_text="tester")).to_have_count(1)  # they know who ran
     shoot(app, "quickstart_history", for_docs=False)  # the docs show a team's history (below)
-    shown = [selected_text(filters.nth(i)) for i in range(4)]  # user, experiment, prompt, model (no tags: hidden)
-    assert shown == ["anyone", "any", "any", "any"], shown  # not empty boxes
+    shown = [selected_text(labelled(history, name)) for name in ("when", "user", "experiment", "prompt", "model")]
+    assert shown == ["any time", "anyone", "any", "any", "any"], shown  # not empty boxes
     expect(history.get_by_text("tag", exact=True)).to_be_hidden()
     button(row, "Open").click()
     results = current_panel(app)
     expect(results).to_contain_text(f"{CELLS}/{CELLS} trials")
-    expect(results.get_by_text(FIRST_REVIEW, exact=False).first).to_be_visible()
+    expect(results.locator(".pl-matrix").get_by_text(FIRST_REVIEW, exact=False).first).to_be_visible()
     shoot(app, "results")
 
     # Review one by one: a thumbs-up on the first output is recorded.
@@ -85,7 +85,7 @@ def test_quickstart_app_runs_a_sweep_in_a_real_browser(page: Page, jupyter_lab: 
     review = current_panel(app)
     expect(review).to_contain_text(FIRST_REVIEW)
     review.get_by_text("next after a vote").click()  # stay on this output to see its count change
-    button(review, "👍 up").click()
+    button(review, "up").click()
     expect(review.get_by_text(re.compile(r"▲ 1\b")).first).to_be_visible()
     shoot(app, "review")
 
@@ -99,7 +99,7 @@ def test_quickstart_app_runs_a_sweep_in_a_real_browser(page: Page, jupyter_lab: 
     expect(registry.get_by_placeholder("one_word.prompt.json")).to_be_visible()  # the kernel showed one_word
     assert selected_text(prompt_names) == "one_word"
     version = registry.locator("select").nth(1)
-    assert re.fullmatch(r"[0-9a-f]{12}", selected_text(version)), "the newest version is chosen"
+    assert re.fullmatch(r"v1 · [0-9a-f]{8}", selected_text(version)), "the newest (and only) version is chosen"
     expect(button(registry, "Promote")).to_be_visible()
     shoot(app, "quickstart_registry", for_docs=False)
     shoot(page, "quickstart", for_docs=False)
@@ -119,7 +119,7 @@ def team_history_view(page: Page, app: Locator, team: TeamHistory) -> Locator:
     grid_row = history.locator(".widget-hbox", has_text=f"run {team.runs['grid'][:8]}").last
     expect(grid_row).to_contain_text("models: echo, flaky, upper")
     expect(grid_row).to_contain_text("(88 calls)")
-    model = history.locator(".widget-dropdown", has=page.locator(".widget-label", has_text="model")).locator("select")
+    model = labelled(history, "model")
     assert [o.strip() for o in model.locator("option").all_inner_texts()] == ["any", "echo", "flaky", "upper"]
     model.select_option(label="flaky")
     expect(history.get_by_text("2 runs · newest first")).to_be_visible()
@@ -135,22 +135,24 @@ def team_results_view(app: Locator, grid_row: Locator) -> None:
     from playwright.sync_api import expect
 
     button(grid_row, "Open").click()
-    # 8 inputs × 12 variants: some 2,500 widgets for the page (~3 s headless, more in a browser)
     expect(tab(app, "Results")).to_have_class(re.compile(r"\blm-mod-current\b"), timeout=120 * SECONDS)
     results = current_panel(app)
     expect(results).to_contain_text("96/96 trials")
-    expect(results.get_by_text("summarize@1828dd · flaky (temperature=0.7)").first).to_be_visible()
-    expect(results.get_by_text("fine, one sentence", exact=False).first).to_be_visible()
-    expect(results.get_by_text("evaluator error: ValueError: lamp", exact=False).first).to_be_attached()
+    expect(results.locator(".pl-matrix th", has_text="summarize v2 · flaky (temperature=0.7)").first).to_be_visible()
+    expect(results.locator(".pl-matrix").get_by_text("fine, one sentence", exact=False).first).to_be_visible()
+    results.get_by_text("Summary by variant").click()  # folded: the columns' headers carry the pass rates
     expect(results.locator("th", has_text="eval errors").first).to_be_visible()
     results.get_by_placeholder("filter inputs and outputs").fill("lamp")  # one input: its two repeats
     results.get_by_placeholder("filter inputs and outputs").press("Enter")
     expect(results.get_by_text("of 1 · 2 of 8 inputs")).to_be_visible()
-    expect(results.get_by_text("#0 · repeat 0")).to_have_count(0)  # the page's cells were drawn again
-    expect(results.get_by_text("⚠ short_enough: evaluator error: ValueError: lamp", exact=False).first).to_be_visible()
+    expect(results.get_by_text("#0 · repeat 0")).to_have_count(0)  # the page was drawn again
+    expect(results.get_by_text("⚠ short_enough: evaluator error", exact=False).first).to_be_visible()
     shoot(app, "results_judged")
-    results.locator(".widget-toggle-button", has_text=re.compile(r"^\s*judge\s*$")).first.click()
-    expect(results.get_by_text("Rubric: Is it one clear sentence?", exact=False).first).to_be_visible()
+    labelled(results, "open cell").select_option(label="#3 r0 · A")  # the lamp review, variant A, whole
+    detail = results.locator(".widget-vbox", has_text="prompt as sent").last
+    expect(detail.get_by_text("short_enough: evaluator error: ValueError: lamp", exact=False).first).to_be_visible()
+    detail.locator(".widget-toggle-button", has_text=re.compile(r"^\s*judge\s*$")).first.click()
+    expect(detail.get_by_text("Rubric: Is it one clear sentence?", exact=False).first).to_be_visible()
     shoot(app, "results_judge_call", for_docs=False)
 
 

@@ -27,13 +27,14 @@ from support.browser import (
     button,
     current_panel,
     hide_file_browser,
+    labelled,
     run_all_cells,
     selected_text,
     shoot,
     tab,
     write_notebook,
 )
-from support.team_history import SUMMARIZE, TeamHistory
+from support.team_history import ROWS, SUMMARIZE, TeamHistory
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -62,10 +63,10 @@ def open_app(page: Page, jupyter_lab: JupyterLab) -> Locator:
     return app
 
 
-def labelled(scope: Locator, description: str, kind: str = "select") -> Locator:
-    """The control (``select``, ``input``) of the widget described as ``description``."""
-    widget = scope.locator(".widget-inline-hbox", has=scope.page.locator(".widget-label", has_text=description))
-    return widget.locator(kind).first
+def shown_at(target: Locator, name: str) -> None:
+    """A screenshot of the 1280×800 window with ``target`` scrolled into view, as a person sees it."""
+    target.scroll_into_view_if_needed()
+    shoot(target.page, name, for_docs=False)
 
 
 def researcher_runs_stops_resumes_and_corrects(app: Locator) -> None:
@@ -79,17 +80,18 @@ def researcher_runs_stops_resumes_and_corrects(app: Locator) -> None:
     labelled(app, "concurrency", "input").press("Enter")
     button(app, "+ evaluator").click()
     expect(app.get_by_text(f"{INPUTS} cells", exact=False).first).to_be_visible()
-    shoot(app, "team_builder")
+    shown_at(button(app, "Run"), "team_builder")
     button(app, "Run").click()
     started = app.locator(".widget-html-content", has_text=re.compile(rf"\b[2-9]/{INPUTS} done"))
     started.first.wait_for(timeout=120 * SECONDS)
     button(app, "Stop").click()
     stopped = app.locator(".widget-html-content", has_text=re.compile(rf"\b\d+/{INPUTS} done .*(cancelled|stopped)"))
     stopped.first.wait_for(timeout=60 * SECONDS)
-    shoot(app, "team_stopped", for_docs=False)
+    shown_at(button(app, "Run"), "team_stopped")
     expect(button(app, "Run")).to_be_enabled()
     button(app, "Run").click()  # the same sweep again: what finished comes from the history
-    finished = app.locator(".widget-html-content", has_text=re.compile(rf"{INPUTS}/{INPUTS} done .*[1-9]\d* cached"))
+    resumed = rf"{INPUTS}/{INPUTS} done .*([1-9]\d* cached|[1-9]\d* resumed)"  # not all paid for again
+    finished = app.locator(".widget-html-content", has_text=re.compile(resumed))
     finished.first.wait_for(timeout=180 * SECONDS)
     expect(app.get_by_text("This run cost", exact=False).first).to_be_visible()  # not a fresh "$0" estimate
 
@@ -101,12 +103,12 @@ def researcher_runs_stops_resumes_and_corrects(app: Locator) -> None:
     labelled(results, "open cell").select_option(label="#3 · A")
     detail = results.locator(".widget-vbox", has_text="prompt as sent").last
     expect(detail).to_contain_text("Summarize in five words: review 3")
-    button(detail, "correct").click()
+    detail.locator(".widget-toggle-button", has_text=re.compile(r"^\s*correct\s*$")).click()
     detail.locator("textarea").fill("Kettle boils fast.")
     button(detail, "Save").click()
     expect(detail.get_by_text("corrected", exact=False).first).to_be_visible()
     expect(results.locator(".pl-matrix").get_by_text("corrected").first).to_be_visible()
-    shoot(app, "team_results_corrected")
+    shown_at(detail, "team_results_corrected")
 
 
 def teammate_finds_why_a_run_failed(app: Locator, team: TeamHistory) -> None:
@@ -120,10 +122,12 @@ def teammate_finds_why_a_run_failed(app: Locator, team: TeamHistory) -> None:
     button(history, "Refresh").click()
     user = labelled(history, "user")
     user.select_option(label="ben")
+    bens = team.lab().runs(user="ben")
+    expect(history.get_by_text(f"{len(bens)} runs · newest first · user ben")).to_be_visible()
     row = history.locator(".widget-hbox", has_text=f"run {team.runs['grid'][:8]}").last
     expect(row).to_be_visible()
     assert selected_text(user) == "ben"
-    shoot(app, "team_history")
+    shown_at(user, "team_history")
     button(row, "Open").click()
     expect(tab(app, "Results")).to_have_class(re.compile(r"\blm-mod-current\b"), timeout=60 * SECONDS)
     results = current_panel(app)
@@ -140,11 +144,10 @@ def teammate_finds_why_a_run_failed(app: Locator, team: TeamHistory) -> None:
     )
     expect(results.get_by_text(f"{failed_rows} of {rows} inputs", exact=False)).to_be_visible()
     expect(results.locator(".pl-matrix td.pl-error").first).to_be_visible()
-    options = labelled(results, "open cell").locator("option").all_inner_texts()
-    flaky = next(option for option in options if option.strip().endswith(" · E"))  # E: the first flaky variant
-    labelled(results, "open cell").select_option(label=flaky.strip())
+    storm = next(i for i, row in enumerate(ROWS) if "storm" in row["text"])
+    labelled(results, "open cell").select_option(label=f"#{storm} r0 · E")  # E: the first flaky variant
     expect(results.get_by_text(str(failed["error"].iloc[0])[:40], exact=False).first).to_be_visible()
-    shoot(app, "team_errors")
+    shown_at(results.locator(".pl-matrix"), "team_errors")
 
 
 def lead_compares_promotes_and_exports(app: Locator, team: TeamHistory, jupyter_lab: JupyterLab) -> None:
@@ -167,18 +170,18 @@ def lead_compares_promotes_and_exports(app: Locator, team: TeamHistory, jupyter_
     assert selected_text(labelled(registry, "version")).startswith(f"v3 · {v3[:8]}")
     button(registry, "Show diff").click()
     expect(registry.locator(".pl-diff table.diff")).to_be_visible()
-    shoot(app, "team_registry_diff")
+    shown_at(registry.locator(".pl-diff"), "team_registry_diff")
     labelled(registry, "approved by").select_option(label="lee")
     button(registry, "Promote").click()
     expect(registry).to_contain_text(f"production: v2 · {v2[:8]} → v3 · {v3[:8]}")
-    shoot(app, "team_registry_confirm")
+    shown_at(button(registry, "Confirm"), "team_registry_confirm")
     button(registry, "Confirm").click()
     expect(registry).to_contain_text(f"production: v2 · {v2[:8]} → v3 · {v3[:8]} (promote by tester, approved by lee)")
     assert labelled(registry, "export to", "input").input_value() == "summarize.prompt.json"
     button(registry, "Export").click()
     expect(registry).to_contain_text("wrote")
     assert (jupyter_lab.root / "summarize.prompt.json").is_file()
-    shoot(app, "team_registry_promoted")
+    shown_at(registry.get_by_text("label history"), "team_registry_promoted")
 
 
 def test_three_people_work_on_a_teams_history(

@@ -241,7 +241,8 @@ def button(scope: Locator, text: str) -> Locator:
 
 def selected_text(select: Locator) -> str:
     """What a dropdown shows."""
-    return str(select.evaluate("select => select.selectedIndex < 0 ? '' : select.options[select.selectedIndex].text"))
+    shown = select.evaluate("select => select.selectedIndex < 0 ? '' : select.options[select.selectedIndex].text")
+    return " ".join(str(shown).split())  # the browser shows spaces as no-break spaces
 
 
 def tab(app: Locator, title: str) -> Locator:
@@ -362,3 +363,10 @@ def write_notebook(path: Path, *cells: str) -> None:
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(notebook, path)
+
+
+def labelled(scope: Locator, description: str, kind: str = "select") -> Locator:
+    """The control (``select``, ``input``) of the widget described as ``description``."""
+    label = scope.page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(description)}\s*$"))
+    widget = scope.locator(".widget-inline-hbox", has=label)
+    return widget.locator(kind).first
