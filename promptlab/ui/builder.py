@@ -24,6 +24,7 @@ from promptlab.ui.arguments import (
     sweep_arguments_from_run,
 )
 from promptlab.ui.common import (
+    FITS,
     button,
     catching,
     error_html,
@@ -36,7 +37,7 @@ from promptlab.ui.common import (
 )
 from promptlab.ui.data_picker import DataPicker
 from promptlab.ui.evaluator_picker import EvaluatorPicker
-from promptlab.ui.experiment_fields import FITS, ExperimentFields
+from promptlab.ui.experiment_fields import ExperimentFields
 from promptlab.ui.model_picker import ModelPicker, models_used, offered_models
 from promptlab.ui.param_fields import ParamFields
 from promptlab.ui.prompt_editor import PromptEditor

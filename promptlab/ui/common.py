@@ -20,6 +20,8 @@ from promptlab.errors import PromptlabError
 RED = "#c0392b"
 MUTED = "#777"
 MONO = "font-family:var(--jp-code-font-family, monospace);font-size:12px"
+FITS = {"description_width": "initial"}
+"""A widget style: the description as wide as its words (the default width cuts "experiment")."""
 STATUS_COLOURS = {
     "done": "#2e7d32",
     "running": "#1565c0",

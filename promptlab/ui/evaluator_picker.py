@@ -14,7 +14,7 @@ from promptlab import evals
 from promptlab.core.model import Model
 from promptlab.errors import ConfigError, PromptlabError
 from promptlab.evals import Evaluator
-from promptlab.ui.common import button, error_label, muted, replace_children, show_error
+from promptlab.ui.common import FITS, button, error_label, muted, replace_children, show_error
 from promptlab.ui.evaluator_arguments import (
     PLACEHOLDERS,
     Argument,
@@ -23,7 +23,6 @@ from promptlab.ui.evaluator_arguments import (
     offered_evaluators,
     parse_argument,
 )
-from promptlab.ui.experiment_fields import FITS
 from promptlab.ui.model_picker import model_description
 
 DEFAULT_EVALUATOR = "contains"

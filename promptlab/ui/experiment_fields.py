@@ -15,13 +15,10 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from promptlab import SweepOptions
 from promptlab.errors import ConfigError, PromptlabError
-from promptlab.ui.common import listed
+from promptlab.ui.common import FITS, listed
 
 if TYPE_CHECKING:
     from promptlab import Lab
-
-FITS = {"description_width": "initial"}
-"""Descriptions as wide as their text: none is cut."""
 
 
 def parse_tags(text: str) -> list[str]:

@@ -11,8 +11,7 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from promptlab.errors import ConfigError
 from promptlab.ui.arguments import format_param_grid, format_values, parse_param_grid, parse_values
-from promptlab.ui.common import error_label, show_error
-from promptlab.ui.experiment_fields import FITS
+from promptlab.ui.common import FITS, error_label, show_error
 
 NAMED = (("temperature", float), ("max_tokens", int), ("seed", int))
 """The parameters with a field of their own, and their kind of value."""

@@ -17,13 +17,11 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from promptlab.errors import PolicyError, PromptlabError
-from promptlab.ui.common import catching, escape, set_options, show_error, version_tag
+from promptlab.ui.common import FITS, catching, escape, set_options, show_error, version_tag
 
 if TYPE_CHECKING:
     from promptlab import Lab
 
-WIDE = {"description_width": "initial"}
-"""Descriptions shown whole ("approved by" was cut to "approved ...")."""
 
 NO_APPROVER = ""
 """The approver list's value for "nobody chosen"."""
@@ -66,11 +64,11 @@ class LabelMover(widgets.VBox):
         self.lab, self.name, self.version, self.message, self.moved = lab, name, version, message, moved
         self.numbers: Mapping[str, int] = {}
         self.pending: str | None = None
-        self.label = widgets.Text(value="production", description="label", layout={"width": "260px"}, style=WIDE)
+        self.label = widgets.Text(value="production", description="label", layout={"width": "260px"}, style=FITS)
         self.approver = widgets.Dropdown(
-            description="approved by", options=[("—", NO_APPROVER)], layout={"width": "300px"}, style=WIDE
+            description="approved by", options=[("—", NO_APPROVER)], layout={"width": "300px"}, style=FITS
         )
-        self.note = widgets.Text(description="note", layout={"width": "520px"}, style=WIDE)
+        self.note = widgets.Text(description="note", layout={"width": "520px"}, style=FITS)
         self.promote_button = widgets.Button(description="Promote", button_style="primary", icon="arrow-up")
         self.rollback_button = widgets.Button(description="Roll back", icon="undo")
         self.confirmation = widgets.HTML()

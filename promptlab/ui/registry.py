@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from promptlab.ui.common import catching, escape, listed, muted, present, set_options, show_error, version_tag
+from promptlab.ui.common import FITS, catching, escape, listed, muted, present, set_options, show_error, version_tag
 from promptlab.ui.diff import VersionPair
-from promptlab.ui.promotion import WIDE, LabelMover
+from promptlab.ui.promotion import LabelMover
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -158,7 +158,7 @@ class RegistryPanel(widgets.VBox):
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
-        self.name = widgets.Dropdown(description="prompt", options=[], layout={"width": "360px"}, style=WIDE)
+        self.name = widgets.Dropdown(description="prompt", options=[], layout={"width": "360px"}, style=FITS)
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.versions = widgets.HTML()
         self.message = widgets.HTML()
@@ -172,7 +172,7 @@ class RegistryPanel(widgets.VBox):
         self.promote_button, self.rollback_button = self.mover.promote_button, self.mover.rollback_button
         self.confirmation, self.confirm_button = self.mover.confirmation, self.mover.confirm_button
         self.cancel_button, self.confirm_row = self.mover.cancel_button, self.mover.confirm_row
-        self.export_path = widgets.Text(description="export to", layout={"width": "420px"}, style=WIDE)
+        self.export_path = widgets.Text(description="export to", layout={"width": "420px"}, style=FITS)
         self.export_button = widgets.Button(description="Export", icon="download")
         self.history = widgets.HTML()
         self.name.observe(lambda _: self.show_name(), names="value")

@@ -21,9 +21,9 @@ from promptlab.analysis.columns import metric_column, score_columns
 from promptlab.analysis.plots import variant_labels
 from promptlab.analysis.stats import Comparison, params_label
 from promptlab.core.pricing import dollars
-from promptlab.ui.common import MUTED, RED, catching, error_label, escape, muted, present, set_options, truncate
+from promptlab.ui.common import FITS, MUTED, RED, catching, error_label, escape, muted, present, set_options, truncate
 from promptlab.ui.listing import milliseconds
-from promptlab.ui.run_filters import ANY, WIDE
+from promptlab.ui.run_filters import ANY
 
 if TYPE_CHECKING:
     from promptlab import Lab
@@ -146,11 +146,11 @@ class RunSide:
             description=f"run {name}",
             placeholder=f"the {name} button of a run ({meaning}), or its id",
             continuous_update=False,
-            style=WIDE,
+            style=FITS,
             layout=widgets.Layout(width="360px"),
         )
         self.variant = widgets.Dropdown(
-            description="variant", options=[("all variants", ANY)], style=WIDE, layout=widgets.Layout(width="460px")
+            description="variant", options=[("all variants", ANY)], style=FITS, layout=widgets.Layout(width="460px")
         )
         self.about = widgets.HTML()
         self.error = error_label()
@@ -193,7 +193,7 @@ class RunComparison(widgets.VBox):
         self.a = RunSide("A", "before")
         self.b = RunSide("B", "after")
         self.metric = widgets.Dropdown(
-            description="compare on", options=[], style=WIDE, layout=widgets.Layout(width="420px")
+            description="compare on", options=[], style=FITS, layout=widgets.Layout(width="420px")
         )
         self.error = error_label()
         self.verdict = widgets.HTML()

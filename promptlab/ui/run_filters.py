@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
-from promptlab.ui.common import listed, present, set_options
+from promptlab.ui.common import FITS, listed, present, set_options
 from promptlab.ui.listing import experiment_choice
 
 ANY = ""
@@ -24,9 +24,6 @@ PERIODS = [("any time", ANY), ("today", "today"), ("last 7 days", "7d"), ("last 
 """The time presets: label and value."""
 
 PERIOD_DAYS = {"7d": 7, "30d": 30}
-
-WIDE = {"description_width": "initial"}
-"""Descriptions as wide as their words: the default width cuts "experiment"."""
 
 
 def period_start(period: str, now: dt.datetime) -> dt.datetime | None:
@@ -46,7 +43,7 @@ def choices(values: Iterable[Any], anyone: str) -> list[tuple[str, str]]:
 
 def _dropdown(description: str, anyone: str, width: str = "250px") -> widgets.Dropdown:
     return widgets.Dropdown(
-        description=description, options=[(anyone, ANY)], style=WIDE, layout=widgets.Layout(width=width)
+        description=description, options=[(anyone, ANY)], style=FITS, layout=widgets.Layout(width=width)
     )
 
 
@@ -61,10 +58,10 @@ class RunFilters(widgets.VBox):
             description="search",
             placeholder="text in inputs or outputs (Enter)",
             continuous_update=False,
-            style=WIDE,
+            style=FITS,
             layout=widgets.Layout(width="380px"),
         )
-        self.period = widgets.Dropdown(description="when", options=PERIODS, value=ANY, style=WIDE)
+        self.period = widgets.Dropdown(description="when", options=PERIODS, value=ANY, style=FITS)
         self.period.layout.width = "200px"
         self.user = _dropdown("user", "anyone")
         self.experiment = _dropdown("experiment", "any", width="300px")
@@ -72,8 +69,8 @@ class RunFilters(widgets.VBox):
         self.status = _dropdown("status", "any", width="200px")
         self.prompt = _dropdown("prompt", "any")
         self.model = _dropdown("model", "any")
-        self.since = widgets.DatePicker(description="since", style=WIDE, layout=widgets.Layout(width="230px"))
-        self.until = widgets.DatePicker(description="until", style=WIDE, layout=widgets.Layout(width="230px"))
+        self.since = widgets.DatePicker(description="since", style=FITS, layout=widgets.Layout(width="230px"))
+        self.until = widgets.DatePicker(description="until", style=FITS, layout=widgets.Layout(width="230px"))
         self.updating = False
         """True while the choices are set from the history (not a person's change)."""
         for control in self.controls:
