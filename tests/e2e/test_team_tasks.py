@@ -5,7 +5,8 @@ and models, a temperature grid, repeats, failed calls, a judge, feedback,
 a protected label with a promotion and a rollback).
 
 - a researcher builds a sweep with an evaluator, runs it, stops it, resumes
-  it from the cache, opens the results one click away and corrects an output;
+  it from the cache, opens the results one click away, corrects an output,
+  and reviews the outputs one by one (the one under review above the fold);
 - a teammate finds a colleague's run and why it had errors;
 - a lead compares the production prompt with a candidate, promotes it with
   an approver after confirming the move, and exports it.
@@ -110,6 +111,15 @@ def researcher_runs_stops_resumes_and_corrects(app: Locator) -> None:
     expect(results.locator(".pl-matrix").get_by_text("corrected").first).to_be_visible()
     shown_at(detail, "team_results_corrected")
 
+    button(results, "Review one by one").click()  # what the grid shows, one at a time
+    review = current_panel(app)
+    output = review.get_by_text("Summarize in five words: review 0", exact=False).first
+    expect(output).to_be_visible()
+    tab(app, "Review").evaluate("tab => tab.scrollIntoView({block: 'start'})")  # the app's top at the window's
+    box = output.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 800, f"the output under review is below the fold: {box}"
+    shoot(app.page, "team_review", for_docs=False)
+
 
 def teammate_finds_why_a_run_failed(app: Locator, team: TeamHistory) -> None:
     """History: ben's runs → Open the grid → Errors → by type and model → the failed cell whole."""
@@ -124,9 +134,11 @@ def teammate_finds_why_a_run_failed(app: Locator, team: TeamHistory) -> None:
     user.select_option(label="ben")
     bens = team.lab().runs(user="ben")
     expect(history.get_by_text(f"{len(bens)} runs · newest first · user ben")).to_be_visible()
+    button(history, "Refresh").click()  # the user filter still shows its selection afterwards
+    expect(history.get_by_text(f"{len(bens)} runs · newest first · user ben")).to_be_visible()
+    assert selected_text(user) == "ben"
     row = history.locator(".widget-hbox", has_text=f"run {team.runs['grid'][:8]}").last
     expect(row).to_be_visible()
-    assert selected_text(user) == "ben"
     shown_at(user, "team_history")
     button(row, "Open").click()
     expect(tab(app, "Results")).to_have_class(re.compile(r"\blm-mod-current\b"), timeout=60 * SECONDS)
