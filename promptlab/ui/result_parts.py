@@ -5,6 +5,7 @@ which filters are on, and the plots section."""
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
@@ -12,7 +13,7 @@ import pandas as pd
 
 from promptlab.analysis import plots
 from promptlab.core.pricing import dollars
-from promptlab.ui.common import RED, button, escape, muted, present, replace_children
+from promptlab.ui.common import RED, STATUS_HINTS, button, escape, muted, present, replace_children, status_html
 from promptlab.ui.matrix import number
 from promptlab.ui.scores import score_labels
 from promptlab.ui.table import ResultsTable, variant_stats
@@ -89,6 +90,24 @@ def errors_html(trials: pd.DataFrame) -> str:
         for (kind, model), group in groups
     ]
     return "<b>errors by type and model</b>" + _table(["error", "model", "trials", "e.g."], rows)
+
+
+def run_title(info: Mapping[str, Any], trials: pd.DataFrame) -> str:
+    """``run 6245762c · summaries · done · 96/96 trials · cost $0.0065 (8 cached) · by ben``,
+    with what a status means under it where that needs saying."""
+    status = info.get("status")
+    cells = info.get("n_cells") if present(info.get("n_cells")) else "?"
+    hint = STATUS_HINTS.get(str(status))
+    cost = trials["cost_usd"].sum(min_count=1) if len(trials) else None
+    cached = int(trials["cached"].fillna(False).astype(bool).sum()) if "cached" in trials and len(trials) else 0
+    return (
+        f"<b>run {escape(str(info['run_id'])[:8])}</b> · {escape(info.get('experiment'))} · "
+        f"{status_html(status)} · {len(trials)}/{cells} trials · "
+        + (f"cost {dollars(float(cost))}" if present(cost) else "cost ?")
+        + (f" ({cached} cached)" if cached else "")
+        + f" · by {escape(info.get('user'))}"
+        + (f"<br>{muted(hint)}" if hint else "")
+    )
 
 
 def filters_text(text: str, view: str, shown: int, total: int) -> str:

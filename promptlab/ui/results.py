@@ -19,15 +19,14 @@ import numpy as np
 import pandas as pd
 
 from promptlab import Run
-from promptlab.core.pricing import dollars
 from promptlab.errors import ConfigError
+from promptlab.ui import table as grid
 from promptlab.ui.cells import CellDetail
-from promptlab.ui.common import STATUS_HINTS, button, catching, error_label, escape, muted, present, status_html
+from promptlab.ui.common import button, catching, error_label, muted
 from promptlab.ui.feedback import remember_totals
 from promptlab.ui.matrix import page_html
-from promptlab.ui.result_parts import PlotsSection, errors_html, filters_text, summary_html
+from promptlab.ui.result_parts import PlotsSection, errors_html, filters_text, run_title, summary_html
 from promptlab.ui.scores import score_labels
-from promptlab.ui.table import VIEWS, page_count, page_of, results_table, rows_per_page, select_rows, variant_stats
 from promptlab.ui.variants import RunOrder
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ class ResultsGrid(widgets.VBox):
         self.on_feedback = on_feedback
         """Called with ``(trial_id, totals)`` after feedback is recorded in a cell."""
         self.order = RunOrder()
-        self.table = results_table(pd.DataFrame(columns=EMPTY_COLUMNS))  # replaced by what is shown
+        self.table = grid.results_table(pd.DataFrame(columns=EMPTY_COLUMNS))  # replaced by what is shown
         self._lock = threading.RLock()
         self._drawn: tuple[Any, ...] | None = None
         self._quiet = False
@@ -109,7 +108,7 @@ class ResultsGrid(widgets.VBox):
             widgets.HTML(),
         )
         self.filter_text = widgets.Text(placeholder="filter inputs and outputs", continuous_update=False)
-        self.view = widgets.ToggleButtons(options=VIEWS, value="All", style={"button_width": "auto"})
+        self.view = widgets.ToggleButtons(options=grid.VIEWS, value="All", style={"button_width": "auto"})
         self.sort_by = widgets.Dropdown(
             description="sort", options=[("input order", "input")], layout={"width": "230px"}
         )
@@ -196,31 +195,20 @@ class ResultsGrid(widgets.VBox):
         if trials is None or info is None:
             return
         self.order = RunOrder.from_config(info.get("config"), self._numbers(trials))
-        status, done = info.get("status"), len(trials)
-        self.running = status == "running"
-        cells = info.get("n_cells") if present(info.get("n_cells")) else "?"
-        hint = STATUS_HINTS.get(str(status))
-        cost = trials["cost_usd"].sum(min_count=1) if len(trials) else None
-        cached = int(trials["cached"].fillna(False).astype(bool).sum()) if "cached" in trials and len(trials) else 0
-        spent = f"cost {dollars(float(cost))}" if present(cost) else "cost ?"
-        self.title.value = (
-            f"<b>run {escape(str(info['run_id'])[:8])}</b> · {escape(info.get('experiment'))} · "
-            f"{status_html(status)} · {done}/{cells} trials · {spent}"
-            + (f" ({cached} cached)" if cached else "")
-            + f" · by {escape(info.get('user'))}"
-            + (f"<br>{muted(hint)}" if hint else "")
-        )
+        self.running = info.get("status") == "running"
+        self.title.value = run_title(info, trials)
         self._set_table(trials)
 
     def _set_table(self, trials: pd.DataFrame) -> None:
         with self._lock:
-            self.table = results_table(trials, self.order, group_repeats=self.group_repeats.value)
+            self.table = grid.results_table(trials, self.order, group_repeats=self.group_repeats.value)
             keys = self.table.sort_keys
             if list(self.sort_by.options) != keys:
                 current = self.sort_by.value
                 self.sort_by.options = keys
                 self.sort_by.value = current if current in {key for _, key in keys} else "input"
-            options = [(f"{letter} · {name}", j) for j, (letter, name) in enumerate(self._legend())]
+            variants = self.table.variants
+            options = [(f"{letter} · {variants.names[j]}", j) for j, letter in enumerate(variants.letters)]
             if list(self.columns.options) != options:
                 self.columns.options = options
                 self.columns.value = tuple(range(len(options)))
@@ -229,9 +217,6 @@ class ResultsGrid(widgets.VBox):
             self.errors.value = errors_html(self.table.trials)
             self._drawn = None
             self.render()
-
-    def _legend(self) -> list[tuple[str, str]]:
-        return list(zip(self.table.variants.letters, self.table.variants.names, strict=True))
 
     @property
     def shown_columns(self) -> list[int]:
@@ -242,7 +227,7 @@ class ResultsGrid(widgets.VBox):
     @property
     def selected(self) -> np.ndarray:
         """Positions in ``table.rows`` passing the filters, in display order."""
-        return select_rows(
+        return grid.select_rows(
             self.table,
             text=self.filter_text.value,
             view=self.view.value,
@@ -253,11 +238,11 @@ class ResultsGrid(widgets.VBox):
     @property
     def rows_per_page(self) -> int:
         """Rows a page holds: the cells per page across the variants shown."""
-        return rows_per_page(self.page_size.value, len(self.shown_columns))
+        return grid.rows_per_page(self.page_size.value, len(self.shown_columns))
 
     def visible_rows(self) -> pd.DataFrame:
         """The rows on the current page (``row_index``, ``repeat``, ``vars``)."""
-        return self.table.rows.iloc[page_of(self.selected, self.page.value, self.rows_per_page)]
+        return self.table.rows.iloc[grid.page_of(self.selected, self.page.value, self.rows_per_page)]
 
     def shown_trials(self) -> pd.DataFrame:
         """The trials of every row passing the filters (all pages), in the variants shown,
@@ -294,10 +279,10 @@ class ResultsGrid(widgets.VBox):
             return
         with self._lock:
             selected, size = self.selected, self.rows_per_page
-            pages = page_count(len(selected), size)
+            pages = grid.page_count(len(selected), size)
             self.page.max = pages
             page = min(self.page.value, pages)
-            on_page = page_of(selected, page, size)
+            on_page = grid.page_of(selected, page, size)
             self.page_label.value = (
                 f"of {pages} · {len(selected)} of {len(self.table.rows)} inputs · {len(self.table.trials)} trials"
             )
@@ -313,7 +298,7 @@ class ResultsGrid(widgets.VBox):
             self.filters_note.value = note
             self.clear_button.layout.display = None if note else "none"
             columns = self.shown_columns
-            drawn = (id(self.table), tuple(on_page), tuple(columns), self._feedback_key(on_page))
+            drawn = (id(self.table), tuple(on_page), tuple(columns), grid.feedback_key(self.table, on_page))
             if drawn == self._drawn:
                 return
             self._drawn = drawn
@@ -327,30 +312,13 @@ class ResultsGrid(widgets.VBox):
             return muted(message)
         labels = score_labels(self.table.scores)
         if self._stats is None:
-            self._stats = variant_stats(self.table)
+            self._stats = grid.variant_stats(self.table)
         return page_html(self.table, on_page, columns, self._stats, labels)
-
-    def _feedback_key(self, on_page: np.ndarray) -> tuple[Any, ...]:
-        """The feedback the page's trials hold: a changed vote redraws the page."""
-        trials = self.table.trials
-        if "votes_up" not in trials or trials.empty:
-            return ()
-        positions = self.table.cells[on_page].ravel()
-        shown = trials.iloc[positions[positions >= 0]]
-        votes = shown[["votes_up", "votes_down", "correction"]].astype(object)
-        return tuple(map(tuple, votes.where(votes.notna(), None).to_numpy()))
 
     # -- one cell, whole ---------------------------------------------------------
 
     def _list_cells(self, on_page: np.ndarray, columns: list[int]) -> None:
-        letters = self.table.variants.letters
-        options: list[tuple[str, tuple[int, int] | None]] = [("—", None)]
-        for i in on_page:
-            row = self.table.rows.iloc[int(i)]
-            repeat = f" r{int(row['repeat'])}" if not self.table.grouped and self.table.rows["repeat"].max() > 0 else ""
-            for j in columns:
-                if self.table.positions(int(i), j):
-                    options.append((f"#{int(row['row_index'])}{repeat} · {letters[j]}", (int(i), j)))
+        options = [("—", None), *grid.cell_choices(self.table, on_page, columns)]
         kept = self.cell.value if any(value == self.cell.value for _, value in options) else None
         self.cell.options = options
         self.cell.value = kept
@@ -367,8 +335,7 @@ class ResultsGrid(widgets.VBox):
             return self.opened
         row, variant = cell
         trials = self.table.trials.iloc[self.table.positions(row, variant)].to_dict("records")
-        name, letter = self.table.variants.names[variant], self.table.variants.letters[variant]
-        title = f"#{self.table.rows['row_index'].iat[row]} · {letter} · {name}"
+        title = f"{grid.cell_name(self.table, row, variant)} · {self.table.variants.names[variant]}"
         detail = CellDetail(
             title, trials, lab=self.lab, scores=score_labels(self.table.scores), on_feedback=self._feedback_here
         )

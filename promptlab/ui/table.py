@@ -276,3 +276,27 @@ def variant_stats(table: ResultsTable) -> pd.DataFrame:
         if passed in trials and trials[passed].notna().any():
             stats[f"{label}_pass"] = grouped[passed].agg(lambda v: v.dropna().astype(float).mean())
     return stats.reindex(index)
+
+
+def feedback_key(table: ResultsTable, on_page: np.ndarray) -> tuple[Any, ...]:
+    """The feedback the page's trials hold (votes, corrections): when it changes, the page is drawn again."""
+    trials = table.trials
+    if "votes_up" not in trials or trials.empty:
+        return ()
+    positions = table.cells[on_page].ravel()
+    shown = trials.iloc[positions[positions >= 0]]
+    votes = shown[["votes_up", "votes_down", "correction"]].astype(object)
+    return tuple(map(tuple, votes.where(votes.notna(), None).to_numpy()))
+
+
+def cell_name(table: ResultsTable, row: int, variant: int) -> str:
+    """``#3 r1 · B``: a cell as the grid lists it (its input's number, its repeat unless
+    repeats are grouped or there are none, its variant's letter)."""
+    found = table.rows.iloc[row]
+    repeat = f" r{int(found['repeat'])}" if not table.grouped and table.rows["repeat"].max() > 0 else ""
+    return f"#{int(found['row_index'])}{repeat} · {table.variants.letters[variant]}"
+
+
+def cell_choices(table: ResultsTable, on_page: np.ndarray, columns: list[int]) -> list[tuple[str, tuple[int, int]]]:
+    """The page's cells that hold a trial, by name, row by row: what "open cell" offers."""
+    return [(cell_name(table, int(i), j), (int(i), j)) for i in on_page for j in columns if table.positions(int(i), j)]
