@@ -160,12 +160,16 @@ class ResultsGrid(widgets.VBox):
     # -- what is shown -----------------------------------------------------------
 
     def _numbers(self, trials: pd.DataFrame) -> dict[tuple[str, str], int]:
-        """The version numbers of the prompts in ``trials`` (none without a lab, or when they can't be read)."""
+        """The version numbers of the prompts in ``trials`` (none without a lab, or when they
+        can't be read); read again only when a version appears: a live run refreshes often."""
         lab = self.lab
         if lab is None or trials.empty:
             return {}
-        names = [str(name) for name in trials["prompt_name"].dropna().unique()]
-        return catching(self.error, lambda: lab.version_numbers(*names)) or {}
+        shown = set(zip(trials["prompt_name"].astype(str), trials["prompt_version"].astype(str), strict=True))
+        if not shown <= self.order.numbers.keys():
+            names = sorted({name for name, _ in shown})
+            return catching(self.error, lambda: lab.version_numbers(*names)) or {}
+        return dict(self.order.numbers)
 
     def show_trials(self, trials: pd.DataFrame) -> None:
         """Show these trials (they are not re-read on refresh)."""

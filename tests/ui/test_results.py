@@ -497,3 +497,17 @@ def test_a_search_in_history_carries_into_the_results_it_opens(team: TeamHistory
     app.history.search.value = ""
     app.history.open_run(team.runs["sentiment"])
     assert app.results.filter_text.value == "" and app.results.filters_note.value == ""
+
+
+def test_refreshing_a_run_reads_version_numbers_only_when_a_version_appears(
+    team: TeamHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = team.lab()
+    calls: list[tuple[str, ...]] = []
+    read = lab.version_numbers
+    monkeypatch.setattr(lab, "version_numbers", lambda *names: calls.append(names) or read(*names))
+    grid = results(team.runs["grid"], lab=lab)
+    grid.refresh()
+    grid.refresh()  # a live run's grid refreshes every few seconds
+    assert calls == [("summarize",)]
+    assert "summarize v2 · echo (temperature=0.0)" in grid.table.variants.names
