@@ -21,6 +21,7 @@ them; library code lets them travel.
     │   ├── NewerSchemaError        written by a newer promptlab
     │   ├── StoreLocationError      the folder can't be written
     │   ├── StoreBusyError          another program holds the file too long
+    │   │   └── ServerUnreachableError  the team server can't be reached now
     │   ├── DiskFullError           no space left to record; what was recorded is safe
     │   └── DamagedStoreError       the file is damaged, or holds objects promptlab didn't make
     ├── EvaluatorError              an evaluator couldn't score a trial (recorded on the score)
@@ -158,3 +159,8 @@ class PermanentError(ProviderError):
 
 class HistoryWarning(UserWarning):
     """Something about the history needs attention; nothing was lost and nothing stopped."""
+
+
+class ServerUnreachableError(StoreBusyError):
+    """The team server can't be reached now (restarted, network down). Like a
+    busy file, it stops no sweep: trials wait in the local spool."""

@@ -34,6 +34,8 @@ from promptlab.store.compaction import Compaction
 from promptlab.store.database import BUSY_TIMEOUT
 from promptlab.store.doctor import Checkup, checkup
 from promptlab.store.location import default_db_path
+from promptlab.store.server.connection import is_server
+from promptlab.store.server.opening import server_store
 from promptlab.store.space import StorageStats
 
 FEEDBACK_FOLD_DELAY = 3.0
@@ -53,18 +55,26 @@ class Lab(ReleaseMethods):
         """``busy_timeout``: seconds a read waits while a program outside
         promptlab (a DuckDB shell, a DBeaver tab) holds the file. The file's
         folder must exist unless ``mkdir=True``."""
-        self.store = Store(
-            Path(path if path is not None else default_db_path()), busy_timeout=busy_timeout, mkdir=mkdir
-        )
-        self.store.after_background_fold = compaction.compact_when_worth_it  # on the fold worker, off sweeps' path
+        location = path if path is not None else default_db_path()
+        self.store: Store  # on a team server, a ServerStore: the same methods a Lab uses
+        if is_server(location):
+            self.store = server_store(str(location), busy_timeout=busy_timeout)
+        else:
+            self.store = Store(Path(location), busy_timeout=busy_timeout, mkdir=mkdir)
+            self.store.after_background_fold = compaction.compact_when_worth_it  # on the fold worker, off sweeps' path
 
     @property
     def path(self) -> Path:
-        """The DuckDB file."""
+        """The DuckDB file (on a team server: this user's local spool for it)."""
         return self.store.path
 
+    @property
+    def location(self) -> str:
+        """Where the history lives: the file's path, or the server's URL without its password."""
+        return getattr(self.store, "location", None) or str(self.store.path)
+
     def __repr__(self) -> str:
-        return f"Lab({str(self.path)!r})"
+        return f"Lab({self.location!r})"
 
     # -- sweeping ----------------------------------------------------------------
 
@@ -371,8 +381,11 @@ class Lab(ReleaseMethods):
 
     def fold(self) -> int:
         """Move journaled rows into the database file now (promptlab does this on
-        its own; call it before handing the file to a plain DuckDB client)."""
+        its own; call it before handing the file to a plain DuckDB client). On a
+        team server: send what waits in the local spool."""
         return self.store.fold(wait=self.store.busy_timeout)
+
+    flush = fold
 
     def doctor(self, *, salvage: bool = False) -> Checkup:
         """A check-up of the history (``promptlab db doctor``): its schema, objects

@@ -17,7 +17,7 @@ from promptlab.analysis import columns, frames
 from promptlab.core.lineage import current_user, person, utcnow
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
-from promptlab.errors import NotFoundError
+from promptlab.errors import ConfigError, NotFoundError
 from promptlab.release import audit, export, finetune, labels, preferences
 from promptlab.release.diff import PromptDiff
 from promptlab.release.export import ExportedSet, TrialFilters
@@ -162,7 +162,7 @@ class ReleaseMethods:
     def protected_labels(self) -> list[str]:
         """The labels the policy protects (``promptlab.toml`` beside the history
         file; none there: none), sorted: moving one needs an approver."""
-        return sorted(labels.Policy.beside(self.store.path).protected)
+        return sorted(labels.Policy.of(self.store).protected)
 
     def approvers(self, name: str, version: str) -> list[str]:
         """The policy's approvers who may approve moving a label of ``name`` to
@@ -170,8 +170,22 @@ class ReleaseMethods:
         version's author, sorted. Whether a label needs one at all:
         ``protected_labels()``."""
         author = person(prompt_reads.prompt_template(self.store, name, version)["created_by"])
-        barred = {person(current_user()), author}
-        return sorted(a for a in labels.Policy.beside(self.store.path).approvers if person(a) not in barred)
+        barred = {person(getattr(self.store, "identity", None) or current_user()), author}
+        return sorted(a for a in labels.Policy.of(self.store).approvers if person(a) not in barred)
+
+    def approve_promotion(self, name: str, version: str, label: str = "production", *, note: str | None = None) -> str:
+        """Approve moving ``label`` of ``name`` to ``version``, as yourself, on a
+        team server (whose approver role you must have): then someone else, who
+        neither wrote the version nor is you, may ``promote`` it with
+        ``approved_by=`` your name. The approval's id. In a history file there is
+        no one to vouch for an approver, so ``approved_by=`` alone records it."""
+        if not hasattr(self.store, "approve"):
+            raise ConfigError(
+                "approvals are recorded on a team server (pl.Lab('postgresql://...')); in a history file the "
+                "person promoting passes approved_by= and the policy file says who may approve"
+            )
+        stored = prompt_reads.prompt_template(self.store, name, version)
+        return str(self.store.approve(name, str(stored["version"]), label, note=note))
 
     def previous_version(self, name: str, label: str = "production") -> str:
         """The version ``rollback(name, label)`` would move ``label`` back to."""

@@ -15,6 +15,12 @@ providers it can script and count. What they are built from lives in
   ``support/browser.py``.
 - ``settle`` / ``plain_query``: wait for background folds, then read the file
   with a plain DuckDB connection like any outside client would.
+- ``pg_cluster``: a private PostgreSQL cluster (``support/postgres.py``), started
+  on first use and stopped at the end of the session; ``server_url``: a fresh
+  database of it, set up by ``promptlab db init``, as the researcher ``tester``.
+- ``lab`` runs on both stores in a module marked ``both_stores`` (the file,
+  and the team server: parameter ``store_kind``); a test marked
+  ``file_only`` there runs on the file alone.
 - ``team``: a copy of the history a team has after a week (``support/team_history.py``:
   several prompts, versions, models, a grid, repeats, failures, judges,
   feedback, labels, an interrupted run), built once per session.
@@ -32,6 +38,7 @@ import pytest
 # The real-browser fixtures (chromium, jupyter_lab, page), for the tests in e2e/.
 from support.browser import chromium, jupyter_lab, page  # noqa: F401
 from support.history import query_file, settle, trial_row
+from support.postgres import TEMPLATE, Cluster, remove_cluster, start_cluster
 from support.providers import Behaviour, RecordingDisplay, ScriptedProvider, running_stub_server
 from support.team_history import TeamHistory, fill_team_history, register_providers
 
@@ -52,13 +59,55 @@ def isolated_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     # a developer's own endpoint allow-list and config files must not change what tests see
     monkeypatch.delenv("PROMPTLAB_ALLOW_ENDPOINTS", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("PROMPTLAB_SPOOL", str(tmp_path / "spool"))
+    for name in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSERVICE"):
+        monkeypatch.delenv(name, raising=False)
     yield db
     settle()  # no fold of this test may still run when the next one starts
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``both_stores`` modules run each test using ``lab`` on the file and on the server."""
+    if "store_kind" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("both_stores") is None:
+        return
+    kinds = ["file"] if metafunc.definition.get_closest_marker("file_only") else ["file", "server"]
+    metafunc.parametrize("store_kind", kinds)
+
+
 @pytest.fixture
-def lab(tmp_path: Path) -> pl.Lab:
-    """A history file of the test's own."""
+def store_kind() -> str:
+    return "file"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A private PostgreSQL cluster with a template database ``promptlab db init`` set up
+    (roles included) and the researcher ``tester``."""
+    from promptlab.store.server import roles
+    from promptlab.store.server.connection import connect
+
+    cluster = start_cluster()
+    try:
+        cluster.psql(f'CREATE DATABASE "{TEMPLATE}"')
+        with connect(cluster.url(TEMPLATE)) as connection:
+            roles.init(connection)
+            roles.grant(connection, "tester", "researcher")
+        yield cluster
+    finally:
+        remove_cluster(cluster)
+
+
+@pytest.fixture
+def server_url(pg_cluster: Cluster) -> str:
+    """A database of the test's own on the private cluster, as the researcher ``tester``."""
+    return pg_cluster.url(pg_cluster.new_database(), user="tester")
+
+
+@pytest.fixture
+def lab(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> pl.Lab:
+    """A history of the test's own: a file, or (``store_kind`` server) a database on the private cluster."""
+    if store_kind == "server":
+        return pl.Lab(request.getfixturevalue("server_url"))
     return pl.Lab(tmp_path / "history.duckdb")
 
 

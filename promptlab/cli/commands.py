@@ -27,7 +27,7 @@ from promptlab.analysis import stats
 from promptlab.analysis.columns import EVAL_ERRORS
 from promptlab.cli import render, show
 from promptlab.cli.check import add_check_command, add_endpoint_option, check_command, junit_on_usage_error
-from promptlab.cli.db import add_db_commands, db_command
+from promptlab.cli.db import SERVER_ACTIONS, add_db_commands, db_command, server_command
 from promptlab.cli.experiment_file import load_experiment
 from promptlab.cli.export import add_export_commands, run_export
 from promptlab.errors import PromptlabError, StoreError
@@ -35,6 +35,7 @@ from promptlab.lab import Lab, default_db_path
 from promptlab.providers.endpoints import allowed_endpoints, check_endpoints
 from promptlab.providers.model_files import KNOWN_MODELS, pull
 from promptlab.runner.estimate import estimate_without_writing
+from promptlab.store.server.connection import is_server
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -112,6 +113,8 @@ def _width() -> int:
 
 
 def _open(args: argparse.Namespace, *, create: bool = False) -> Lab:
+    if is_server(args.db or default_db_path()):
+        return Lab(args.db or default_db_path())
     path = Path(args.db or default_db_path())
     if not create and not path.exists():
         # Opening would create an empty file at a mistyped path; browsing one is never what was meant.
@@ -262,7 +265,10 @@ def gate_command(args: argparse.Namespace) -> int:
 
 
 def database_command(args: argparse.Namespace) -> int:
-    """``promptlab db doctor`` and ``promptlab db verify``."""
+    """``promptlab db ACTION``: ``init``, ``grant`` and ``revoke`` speak to a team
+    server as its admin; the others look after any history."""
+    if args.db_command in SERVER_ACTIONS:
+        return server_command(args, args.db or default_db_path())
     return db_command(args, _open(args))
 
 

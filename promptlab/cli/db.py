@@ -24,6 +24,9 @@ from typing import Any
 
 EXIT_OK, EXIT_ATTENTION = 0, 1
 
+SERVER_ACTIONS = ("init", "grant", "revoke")
+"""``db`` actions on a team server, run as its admin (no ``Lab`` opened)."""
+
 
 def add_db_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add ``db doctor``, ``db verify``, ``db stats`` and ``db compact`` to the CLI's subparsers."""
@@ -38,6 +41,17 @@ def add_db_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> No
     actions.add_parser("verify", parents=parents, help="the tables and the label log's hash chain (exit 0/1/2)")
     actions.add_parser("stats", parents=parents, help="size, free share, rows per table, journal waiting")
     actions.add_parser("compact", parents=parents, help="rewrite the file without its free blocks (exit 0/2)")
+    init = actions.add_parser(
+        "init", parents=parents, help="set up a team server: schema, roles and the rules it enforces (as its admin)"
+    )
+    init.add_argument("url", nargs="?", help="postgresql://ADMIN@HOST/DATABASE (default: --db or $PROMPTLAB_DB)")
+    init.add_argument(
+        "--protect", metavar="LABEL", action="append", help="a label only approvers may move (default: production)"
+    )
+    for verb, says in (("grant", "give USER a role on the team server"), ("revoke", "take a role from USER")):
+        action = actions.add_parser(verb, parents=parents, help=says)
+        action.add_argument("user", help="the database role (login) of a teammate")
+        action.add_argument("role", help="reader, researcher, reviewer, approver or admin")
 
 
 def db_command(args: argparse.Namespace, lab: Any) -> int:
@@ -58,3 +72,28 @@ def db_command(args: argparse.Namespace, lab: Any) -> int:
         print(f"PROBLEM: {problem}")
     print(chain)
     return EXIT_OK if chain.ok and not checkup.problems else EXIT_ATTENTION
+
+
+def server_command(args: argparse.Namespace, location: str) -> int:
+    """``promptlab db init [URL]``, ``db grant USER ROLE``, ``db revoke USER ROLE``."""
+    from promptlab.errors import ConfigError
+    from promptlab.store.server.connection import connect, is_server, shown
+
+    url = getattr(args, "url", None) or location
+    if not is_server(url):
+        raise ConfigError(f"db {args.db_command} sets up a team server: give a postgresql:// URL, not {url!r}")
+    from promptlab.store.server import roles
+
+    with connect(url) as connection:
+        if args.db_command == "init":
+            protect = tuple(args.protect or ("production",))
+            roles.init(connection, protect=protect)
+            print(f"{shown(url)}: promptlab's schema, roles and rules are in place; protected: {', '.join(protect)}")
+            print("next: promptlab db grant USER ROLE (roles: " + ", ".join(roles.ROLES) + ")")
+        elif args.db_command == "grant":
+            roles.grant(connection, args.user, args.role)
+            print(f"{args.user} is now {args.role} on {shown(url)}")
+        else:
+            roles.revoke(connection, args.user, args.role)
+            print(f"{args.user} is no longer {args.role} on {shown(url)}")
+    return EXIT_OK

@@ -73,6 +73,19 @@ class Policy:
     digest: str | None = None
     """SHA-256 of the file's text, recorded with every label event."""
 
+    server: str | None = None
+    """The team server it came from (its URL without a password), when it did:
+    there the server itself enforces it, whatever this library does."""
+
+    @classmethod
+    def of(cls, store: Any) -> Policy:
+        """The policy that governs ``store``: a team server's own (its protected
+        labels, and the members of its approver role), else the file beside the history."""
+        if hasattr(store, "server_policy"):
+            protected, approvers = store.server_policy()
+            return cls(frozenset(protected), frozenset(approvers), server=store.location)
+        return cls.beside(store.path)
+
     @classmethod
     def beside(cls, database: Path) -> Policy:
         """The policy in ``promptlab.toml`` next to the real file ``database`` names
@@ -106,6 +119,8 @@ class Policy:
 
     def record(self) -> dict[str, Any] | None:
         """What a label event records of this policy (None: there was no file)."""
+        if self.server is not None:
+            return {"server": self.server, "protected": sorted(self.protected), "approvers": sorted(self.approvers)}
         if self.source is None:
             return None
         return {
@@ -119,7 +134,7 @@ class Policy:
         """Raise ``PolicyError`` unless this move of ``label`` is allowed."""
         if label not in self.protected:
             return
-        where = f" (policy: {self.source})" if self.source else ""
+        where = f" (policy: {self.source or self.server})" if self.source or self.server else ""
         approver = person(approved_by)
         if not approver:
             raise PolicyError(f"{label!r} is protected{where}: pass approved_by= one of {sorted(self.approvers)}")
@@ -205,11 +220,12 @@ def move_label(
     stored = prompt_reads.prompt_template(store, name, version)
     version = str(stored["version"])
     checked_template(stored, name)  # never promote a template that no longer hashes to its version
-    mover = current_user()
+    mover = getattr(store, "identity", None) or current_user()  # on a server: who it authenticated
     with _labels_locked(store):
         events = prompt_reads.label_events(store)
-        policy = Policy.beside(store.path)
-        _refuse_if_policy_vanished(policy, events, label)
+        policy = Policy.of(store)
+        if policy.server is None:
+            _refuse_if_policy_vanished(policy, events, label)
         policy.authorize(label, author=stored["created_by"], mover=mover, approved_by=approved_by)
         chosen = model or _recommended_model(store, name, version)
         seq, prev_hash = audit.chain_link(events)
@@ -239,6 +255,10 @@ def move_label(
 @contextmanager
 def _labels_locked(store: Store) -> Iterator[None]:
     """Hold the lock under which label events are numbered and appended."""
+    if hasattr(store, "labels_locked"):  # a team server: its own lock, for every client
+        with store.labels_locked():
+            yield
+        return
     with file_lock(store.journal.root / LABELS_LOCK, exclusive=True, timeout=store.busy_timeout) as held:
         if not held:
             raise StoreBusyError(

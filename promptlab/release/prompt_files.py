@@ -40,6 +40,7 @@ from promptlab.core.redaction import Redactor
 from promptlab.errors import ConfigError, DamagedStoreError, HistoryWarning, NotFoundError, StoreBusyError
 from promptlab.store import label_file
 from promptlab.store.location import default_db_path, journal_folder, wal_file
+from promptlab.store.server.connection import is_server
 
 _CACHE: dict[tuple[str, str, str], tuple[tuple[int, ...], Prompt]] = {}
 _VERBATIM = frozenset({"name", "version", "template", "variables"})
@@ -83,6 +84,9 @@ def load_prompt(
         return read_prompt_file(Path(path))
     if not name:
         raise ConfigError("load_prompt needs a prompt name (or path= an exported prompt file)")
+    location = db if db is not None else default_db_path()
+    if is_server(location):  # a team server: one query, on a connection of its own
+        return _read_server_label(str(location), name, label)
     database = _resolved(os.fspath(db if db is not None else default_db_path()))
     key = (str(database), name, label)
     signature = _signature(database)
@@ -126,6 +130,20 @@ def _read_label_file(database: Path, name: str, label: str) -> Prompt | None:
         raise
     except Exception:  # a label file promptlab didn't write (the history has the answer, or the reason)
         return None
+
+
+def _read_server_label(url: str, name: str, label: str) -> Prompt:
+    from promptlab.release.labels import prompt_at
+    from promptlab.store import prompt_reads
+    from promptlab.store.server.opening import server_store
+
+    store = server_store(url, read_only=True)
+    with store.reading() as reader:
+        found = prompt_reads.labels(reader, name)
+        found = found[found["label"] == label]
+        if found.empty:
+            raise NotFoundError(f"prompt {name!r} has no label {label!r} on {store.location}; promote a version first")
+        return prompt_at(reader, name, str(found.iloc[0]["version"]), found.iloc[0]["model"], label=label)
 
 
 def _read_label(database: Path, name: str, label: str) -> Prompt:

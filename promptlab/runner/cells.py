@@ -211,8 +211,8 @@ class CellRunner:
         holds the file (the sweep goes on, recording to the journal)."""
         try:
             return await asyncio.to_thread(reads.cached_responses, self.store, keys, BUSY_LOOKUP_WAIT)
-        except StoreBusyError:
-            self.display.message("the history file is held by another program: calling without the cache")
+        except StoreBusyError as exc:
+            self.display.message(f"the history can't be read now ({exc}): calling without the cache")
             return {}
 
     async def _answer_from_cache(self, cells: list[Cell], progress: Progress) -> list[Cell]:

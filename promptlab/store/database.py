@@ -74,6 +74,9 @@ _EXPECTED_COLUMNS = {
 class Store:
     """One history file: ``path`` and its journal folder ``path.journal``."""
 
+    indexed_search = True
+    """Searches are narrowed by the file's own search index (``search_index.py``)."""
+
     def __init__(
         self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False, mkdir: bool = False
     ) -> None:

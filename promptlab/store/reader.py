@@ -50,6 +50,9 @@ def sealed_while_reading(error: Exception) -> bool:
 class Reader:
     """Queries in one read session (see ``Store.reading``)."""
 
+    indexed_search = True
+    """Searches are narrowed by the file's own search index (``search_index.py``)."""
+
     def __init__(
         self, con: duckdb.DuckDBPyConnection, alias: str, journal: Journal, present: set[str], path: Path
     ) -> None:

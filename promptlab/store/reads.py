@@ -13,10 +13,10 @@ import pandas as pd
 from promptlab.errors import ConfigError, NotFoundError
 from promptlab.store import search_index
 from promptlab.store.database import Store
-from promptlab.store.reader import Reader
 
-Source = Store | Reader
-"""Anything with ``query(sql, params)``: a store, or a session of several reads."""
+Source = Any
+"""Anything with ``query(sql, params)``: a store (the file's ``Store``, a team
+server's ``ServerStore``), or a session of several reads (a ``Reader``)."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def narrowed(store: Source, where: TrialFilter) -> TrialFilter:
     """``where`` with the trials its ``search`` may match, as the search index
     says (plus those it doesn't cover yet): the same answers, without testing
     the text of every trial. Unchanged when the index can't narrow it."""
-    if not where.search or where.search_in is not None:
+    if not where.search or where.search_in is not None or not getattr(store, "indexed_search", True):
         return where
     patterns = search_index.patterns(where.search)
     if patterns is None:
@@ -171,7 +171,7 @@ def trials(
     selected = ", ".join(f'"{c}"' for c in columns)
     order = "DESC" if newest_first else "ASC"
     limit_sql = f" LIMIT {int(limit)}" if limit is not None else ""
-    with contextlib.nullcontext(store) if isinstance(store, Reader) else store.reading() as reader:
+    with contextlib.nullcontext(store) if hasattr(store, "frame") else store.reading() as reader:
         return reader.frame(
             f"SELECT {selected} FROM ({TRIALS_WITH_FEEDBACK}) WHERE {condition} "
             f"ORDER BY created_at {order}, trial_id {order}{limit_sql}",
@@ -265,6 +265,14 @@ def cached_responses(store: Store, cache_keys: Sequence[str], wait: float | None
         return {}
     keys = pd.DataFrame({"cache_key": list(dict.fromkeys(cache_keys))})
     usable = "t.error_type IS NULL AND NOT t.cached AND t.output IS NOT NULL"
+    if not store.indexed_search:  # a team server: its index on cache_key serves one plain query
+        frame = store.query(
+            f"SELECT DISTINCT ON (cache_key) {', '.join(CACHED_COLUMNS)} FROM trials t "
+            f"WHERE cache_key IN (SELECT unnest(?)) AND {usable} ORDER BY cache_key, created_at, trial_id",
+            [list(keys["cache_key"])],
+        )
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        return {str(row["cache_key"]): {str(k): v for k, v in row.items()} for row in records}
     with store.reading(wait) as reader:
         reader.con.register("wanted", keys)
         folded, columns = reader.folded("trials"), ", ".join(f"t.{name}" for name in CACHED_COLUMNS)
@@ -306,7 +314,7 @@ def completion_tokens(store: Source, model_names: Sequence[str]) -> pd.DataFrame
         FROM trials
         WHERE model IN (SELECT unnest(?)) AND NOT cached AND error_type IS NULL
               AND completion_tokens IS NOT NULL AND coalesce(kind, 'sweep') = 'sweep'
-        GROUP BY ALL
+        GROUP BY model, coalesce(prompt_name, ''), prompt_version
         """,
         [list(model_names)],
     )

@@ -132,12 +132,13 @@ def runs(store: Source, where: RunFilter | None = None, *, limit: int | None = N
                sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END) AS spent_usd,
                quantile_cont(t.latency_ms, 0.5) FILTER (WHERE t.error_type IS NULL) AS latency_p50_ms,
                coalesce(list(DISTINCT t.prompt_name ORDER BY t.prompt_name) FILTER (WHERE t.prompt_name IS NOT NULL),
-                        []) AS prompts,
-               coalesce(list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL), []) AS models,
-               coalesce(any_value(j.n_judge_calls), 0) AS n_judge_calls,
-               coalesce(any_value(j.judge_spent_usd), 0) AS judge_spent_usd,
+                        []::VARCHAR[]) AS prompts,
+               coalesce(list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL),
+                        []::VARCHAR[]) AS models,
+               coalesce(max(j.n_judge_calls), 0) AS n_judge_calls,
+               coalesce(max(j.judge_spent_usd), 0) AS judge_spent_usd,
                coalesce(sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END), 0)
-                   + coalesce(any_value(j.judge_spent_usd), 0) AS total_spent_usd,
+                   + coalesce(max(j.judge_spent_usd), 0) AS total_spent_usd,
                r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config,
                r.heartbeat_at
         FROM chosen r

@@ -1,0 +1,173 @@
+"""The team server store through the library: the same API as the file, the
+server's identity on every row, the local spool when the server is away,
+label rules the server enforces, and no password anywhere it could leak."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.postgres import TEMPLATE, Cluster, remove_cluster, start_cluster, wait_until_up
+
+import promptlab as pl
+from promptlab.cli import main
+from promptlab.errors import HistoryWarning, PolicyError
+from promptlab.runner.progress import NullDisplay
+from promptlab.store.server import roles
+from promptlab.store.server.connection import connect
+from promptlab.testing import fake_model
+
+ROWS = [{"text": f"row {i}", "expected": f"ROW {i}"} for i in range(6)]
+
+
+def sweep(lab: pl.Lab, prompt: str = "Say {{ text }}", **options: object) -> pl.Run:
+    return lab.sweep(
+        pl.Prompt(prompt, name="say"),
+        [fake_model("echo"), fake_model("upper")],
+        ROWS,
+        params={"temperature": [0.0, 0.5]},
+        evaluators=[pl.evals.contains("expected")],
+        experiment="team",
+        display=NullDisplay(),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_a_sweep_on_the_server_reads_back_like_the_file(server_url: str, tmp_path: Path) -> None:
+    on_server, on_file = pl.Lab(server_url), pl.Lab(tmp_path / "h.duckdb")
+    served, filed = sweep(on_server), sweep(on_file)
+    assert len(served.df) == len(filed.df) == 24
+    assert set(served.df["user"]) == {"tester"}
+    columns = ["prompt_name", "model", "output", "error", "cached"]
+    key = ["model", "output"]
+    assert (
+        served.df[columns]
+        .sort_values(key)
+        .reset_index(drop=True)
+        .equals(filed.df[columns].sort_values(key).reset_index(drop=True))
+    )
+    assert served.summary()[["model", "n"]].values.tolist() == filed.summary()[["model", "n"]].values.tolist()
+    assert len(on_server.trials(search="row 3")) == len(on_file.trials(search="row 3")) == 4
+    assert len(on_server.trials(search="ROW 3")) == 4  # any case, inputs' values and outputs
+    assert on_server.trials(search="text").empty  # a column's name is not its value
+    again = sweep(on_server)  # the shared cache: no call twice
+    assert again.df["cached"].all()
+    assert list(on_server.experiments()["experiment"]) == ["team"]
+
+
+def test_each_teammate_sees_the_others_runs_under_their_own_name(pg_cluster: Cluster, server_url: str) -> None:
+    database = server_url.rsplit("/", 1)[1]
+    with connect(pg_cluster.url(database)) as admin:
+        roles.grant(admin, "ana", "researcher")
+    sweep(pl.Lab(server_url))
+    ana = pl.Lab(pg_cluster.url(database, user="ana"))
+    sweep(ana, prompt="Repeat {{ text }}")
+    users = pl.Lab(server_url).trials()["user"].value_counts().to_dict()
+    assert users == {"tester": 24, "ana": 24}
+
+
+def test_the_password_never_shows(pg_cluster: Cluster, server_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    database = server_url.rsplit("/", 1)[1]
+    pg_cluster.psql(
+        "DO $$ BEGIN CREATE ROLE lab_pw LOGIN PASSWORD 's3cret-Pa55'; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    )
+    with connect(pg_cluster.url(database)) as admin:
+        roles.grant(admin, "lab_pw", "researcher")
+    url = pg_cluster.url(database, user="lab_pw", password="s3cret-Pa55")
+    lab = pl.Lab(url)
+    run = sweep(lab)
+    shown = repr(lab) + lab.location + run.df.to_json() + lab.runs().to_json()
+    assert "s3cret" not in shown and "lab_pw" in shown
+    with pytest.raises(Exception) as refused:
+        pl.Lab(pg_cluster.url(database, user="lab_pw", password="wrong-s3cret"))
+    assert "s3cret" not in str(refused.value)
+    assert main(["--db", url, "history"]) == 0
+    assert "s3cret" not in capsys.readouterr().out
+
+
+def test_protected_labels_move_only_with_an_approval_the_server_saw(pg_cluster: Cluster, server_url: str) -> None:
+    database = server_url.rsplit("/", 1)[1]
+    with connect(pg_cluster.url(database)) as admin:
+        roles.grant(admin, "lee", "approver")
+    lab = pl.Lab(server_url)
+    version = sweep(lab).df["prompt_version"].iloc[0]
+    assert lab.protected_labels() == ["production"]
+    assert lab.approvers("say", version) == ["lee"]
+    with pytest.raises(PolicyError):
+        lab.promote("say", version, label="production", approved_by="lee")  # lee hasn't approved
+    lab.promote("say", version, label="staging")  # not protected
+    lee = pl.Lab(pg_cluster.url(database, user="lee"))
+    lee.approve_promotion("say", version, "production")
+    with pytest.raises(PolicyError):
+        lee.promote("say", version, label="production", approved_by="lee")  # their own move
+    lab.promote("say", version, label="production", approved_by="lee")
+    labels = lab.labels("say").set_index("label")
+    assert labels.loc["production", "version"] == version
+    assert pl.load_prompt("say", label="production", db=server_url).version == version
+    with pytest.raises(PolicyError):
+        lab.approve_promotion("say", version, "production")  # tester is no approver
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[Cluster]:
+    """A cluster this module may stop and start."""
+    cluster = start_cluster()
+    cluster.psql(f'CREATE DATABASE "{TEMPLATE}"')
+    with connect(cluster.url(TEMPLATE)) as connection:
+        roles.init(connection)
+        roles.grant(connection, "tester", "researcher")
+    yield cluster
+    remove_cluster(cluster)
+
+
+def test_a_sweep_carries_on_while_the_server_is_away_and_every_trial_arrives_once(own_cluster: Cluster) -> None:
+    url = own_cluster.url(own_cluster.new_database(), user="tester")
+    lab = pl.Lab(url)
+    sweep(lab)
+    own_cluster.stop()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            away = sweep(lab, prompt="Away {{ text }}")
+        said = " ".join(str(w.message) for w in caught if issubclass(w.category, HistoryWarning))
+        assert "can't be reached" in said and "24 trial(s) wait in the local spool" in said
+        assert away.run_id and lab.store.waiting() == 24
+    finally:
+        own_cluster.start()
+        wait_until_up(own_cluster)
+    with pytest.warns(HistoryWarning, match="24 trial"):
+        lab.trials()  # a read says what the server hasn't got yet
+    assert lab.flush() > 0
+    assert lab.store.waiting() == 0
+    trials = lab.trials()
+    assert len(trials) == 48 and trials["trial_id"].is_unique
+    assert lab.flush() == 0  # nothing twice
+    reopened = pl.Lab(url)
+    assert len(reopened.trials()) == 48
+
+
+def test_a_send_repeated_after_a_lost_acknowledgement_adds_nothing(server_url: str) -> None:
+    lab = pl.Lab(server_url)
+    store = lab.store
+    sweep(lab)
+    before = len(lab.trials())
+    rows = lab.store.query("SELECT * FROM trials").to_dict("records")
+    store.append({"trials": rows[:5]})  # the same trials again, as after a send whose answer was lost
+    assert store.fold() == 1
+    assert len(lab.trials()) == before
+
+
+def test_db_init_and_grant_from_the_command_line(pg_cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
+    pg_cluster.psql('CREATE DATABASE "cli_init"')
+    admin = pg_cluster.url("cli_init")
+    assert main(["db", "init", admin]) == 0
+    assert main(["--db", admin, "db", "grant", "kim", "reader"]) == 0
+    out = capsys.readouterr().out
+    assert "protected: production" in out and "kim is now reader" in out
+    kim = pl.Lab(pg_cluster.url("cli_init", user="kim"))
+    assert kim.trials().empty
+    with pytest.raises(PolicyError):
+        lab = pl.Lab(pg_cluster.url("cli_init", user="kim"))
+        lab.store.append({"trials": [{"trial_id": "x"}]})
