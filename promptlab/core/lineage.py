@@ -221,10 +221,11 @@ class Lineage:
         return dict(vars(self))
 
 
-def current_lineage() -> Lineage:
-    """Lineage of the calling process, now."""
+def current_lineage(user: str | None = None) -> Lineage:
+    """Lineage of the calling process, now; ``user`` when the store knows who
+    records (a team server records the role that logged in)."""
     return Lineage(
-        user=current_user(),
+        user=user or current_user(),
         host=socket.gethostname(),
         pid=os.getpid(),
         source=current_source(),

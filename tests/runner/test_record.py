@@ -27,6 +27,8 @@ from promptlab.runner.progress import NullDisplay
 from promptlab.runner.record import merged_tags
 from promptlab.testing import fake_model
 
+pytestmark = pytest.mark.both_stores
+
 CELLS = 40
 
 RESUMER = textwrap.dedent(

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from support.history import settle
 from support.providers import RecordingDisplay, ScriptedProvider
+from support.stores import as_user
 
 import promptlab as pl
 from promptlab.core.grid import expand, make_sweep
@@ -28,6 +29,8 @@ from promptlab.errors import ConfigError, PermanentError, RateLimitError, Transi
 from promptlab.providers import Completion, Request
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
+
+pytestmark = pytest.mark.both_stores
 
 Make = Callable[..., ScriptedProvider]
 
@@ -168,8 +171,7 @@ def test_identical_sweep_is_answered_from_history(lab: pl.Lab, scripted: Make, q
 def test_cache_is_shared_between_users(lab: pl.Lab, scripted: Make, quiet: NullDisplay, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     provider = scripted()
     lab.sweep(PROMPT, provider.model(), rows(3), display=quiet)
-    monkeypatch.setenv("PROMPTLAB_USER", "teammate")
-    run = lab.sweep(PROMPT, provider.model(), rows(3), display=quiet)
+    run = as_user(lab, "teammate", monkeypatch).sweep(PROMPT, provider.model(), rows(3), display=quiet)
     assert provider.calls == 3
     assert run.df["cached"].all()
     assert set(run.df["user"]) == {"teammate"}

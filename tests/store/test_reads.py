@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from support.history import trial_row
 from support.providers import ScriptedProvider
+from support.stores import as_user
 from support.team_history import TeamHistory
 
 import promptlab as pl
@@ -19,6 +20,8 @@ from promptlab.providers import Completion, Request
 from promptlab.runner.progress import NullDisplay
 from promptlab.store import reads
 from promptlab.testing import fake_model
+
+pytestmark = pytest.mark.both_stores
 
 DESIGN_COLUMNS = [
     "trial_id",
@@ -60,7 +63,8 @@ class History:
 def history(lab: pl.Lab, monkeypatch: pytest.MonkeyPatch) -> History:
     """Two experiments by two people: alpha (ana, 3 trials, 1 error) then beta (lee, 2 trials)."""
     quiet = NullDisplay()
-    monkeypatch.setenv("PROMPTLAB_USER", "ana")
+    first = lab
+    lab = as_user(first, "ana", monkeypatch)
     alpha = lab.sweep(
         GREET,
         fake_model("echo", fail_if="Mallory"),
@@ -71,7 +75,7 @@ def history(lab: pl.Lab, monkeypatch: pytest.MonkeyPatch) -> History:
         display=quiet,
     )
     between = datetime.now(UTC).replace(tzinfo=None)
-    monkeypatch.setenv("PROMPTLAB_USER", "lee")
+    lab = as_user(first, "lee", monkeypatch)
     beta = lab.sweep(
         SHOUT, fake_model("upper"), [{"words": "quiet words"}, {"words": "50% off"}], experiment="beta", display=quiet
     )
@@ -278,6 +282,7 @@ def test_summary_of_a_fake_model_costs_nothing(lab: pl.Lab) -> None:
     assert run.summary().iloc[0]["cost_usd"] == 0.0
 
 
+@pytest.mark.file_only  # writes journal segments by hand
 def test_the_cache_answers_with_each_keys_first_usable_trial_folded_or_journaled(lab: pl.Lab) -> None:
     """The lookup picks rows in two steps (the folded ones by rowid): its answer
     is still each key's oldest successful, paid-for trial, wherever it is."""
