@@ -202,7 +202,7 @@ def _worst(values: pd.Series, higher_is_better: bool) -> float:
 def _promptlab(lab: Lab) -> str:
     """``promptlab`` with the ``--db`` that reaches this lab's file (none for the default one)."""
     default = Path(default_db_path()).expanduser().resolve()
-    return "promptlab" if lab.path == default else f"promptlab --db {shlex.quote(str(lab.path))}"
+    return "promptlab" if lab.location == str(default) else f"promptlab --db {shlex.quote(lab.location)}"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from promptlab.core.rows import Data
 from promptlab.evals.judges import PairwiseJudge
 from promptlab.evals.protocol import Evaluator
 from promptlab.lab_release import ReleaseMethods
+from promptlab.lab_upkeep import UpkeepMethods
 from promptlab.run import Run, SweepHandle
 from promptlab.runner.cells import RunSettings
 from promptlab.runner.estimate import Estimate, estimate_sweep
@@ -29,20 +30,17 @@ from promptlab.runner.plan import SweepOptions, plan_sweep
 from promptlab.runner.record import record_sweep
 from promptlab.runner.rescore import pair_by_input, prefer_pairs, score_stored
 from promptlab.runner.scoring import require_columns
-from promptlab.store import Store, compaction, reads, run_reads, space
-from promptlab.store.compaction import Compaction
+from promptlab.store import Store, compaction, reads, run_reads
 from promptlab.store.database import BUSY_TIMEOUT
-from promptlab.store.doctor import Checkup, checkup
 from promptlab.store.location import default_db_path
 from promptlab.store.server.connection import is_server
 from promptlab.store.server.opening import server_store
-from promptlab.store.space import StorageStats
 
 FEEDBACK_FOLD_DELAY = 3.0
 """Seconds a feedback write waits before folding, so a reviewer's burst of clicks shares one fold."""
 
 
-class Lab(ReleaseMethods):
+class Lab(ReleaseMethods, UpkeepMethods):
     """A history file and everything recorded in it.
 
     ``Lab()`` opens ``$PROMPTLAB_DB`` or ``./promptlab.duckdb``; any path is
@@ -378,33 +376,6 @@ class Lab(ReleaseMethods):
         """Feedback rows (one trial's, or all), oldest first."""
         full_id = None if trial_id is None else str(reads.trial(self.store, trial_id)["trial_id"])
         return reads.feedback(self.store, full_id)
-
-    def fold(self) -> int:
-        """Move journaled rows into the database file now (promptlab does this on
-        its own; call it before handing the file to a plain DuckDB client). On a
-        team server: send what waits in the local spool."""
-        return self.store.fold(wait=self.store.busy_timeout)
-
-    flush = fold
-
-    def doctor(self, *, salvage: bool = False) -> Checkup:
-        """A check-up of the history (``promptlab db doctor``): its schema, objects
-        in the file promptlab didn't make, rows waiting in the journal, and
-        journal segments set aside in quarantine; ``salvage=True`` records what
-        can be repaired from those."""
-        return checkup(self.store, salvage_quarantined=salvage)
-
-    def db_stats(self) -> StorageStats:
-        """How the history file uses its space (``promptlab db stats``): its size,
-        the blocks earlier folds left free, rows per table, the journal waiting."""
-        return space.stats(self.store)
-
-    def compact(self) -> Compaction:
-        """Rewrite the history file without its free blocks (``promptlab db compact``),
-        checking every row before the copy replaces it; reads wait meanwhile.
-        promptlab does this on its own after a background fold when enough of the
-        file is free and the copy is quick (``promptlab.store.compaction``)."""
-        return compaction.compact(self.store)
 
     def ui(self) -> Any:
         """The widget app over this history: ``promptlab.ui.playground(self)`` (a ``Playground``)."""

@@ -169,14 +169,14 @@ def _report_run(args: argparse.Namespace, lab: Lab, run: Run, versions: list[str
     meanings = lab.meanings(trials)
     print("\n".join(render.summary_lines(stats.summary(in_file_order), meanings)))
     print("".join(f"\n{line}" for line in render.verdict_lines(in_file_order, meanings)))
-    print(f"\nrecorded in {lab.path.resolve()}")
+    print(f"\nrecorded in {lab.location}")
     # Point at a failure when there is one: that is what the user will want to read first.
     shown = trials[trials["error_type"].notna()] if failed else trials
     example = render.short_id(shown["trial_id"].iloc[0]) if len(shown) else "TRIAL_ID"
     print("\nwhere to look next:")
     print(f"  {promptlab} history --experiment {shlex.quote(run.experiment)}" + (" --errors" if failed else ""))
     print(f"  {promptlab} show {example}")
-    print(f'  python: pl.Lab("{lab.path.resolve()}").trials(run="{run.run_id}")')
+    print(f'  python: pl.Lab("{lab.location}").trials(run="{run.run_id}")')
     if trials.empty or failed == len(trials):
         print(f"\nevery trial failed; `{promptlab} show {example}` shows why", file=sys.stderr)
         return EXIT_ALL_FAILED
@@ -209,7 +209,7 @@ def history_command(args: argparse.Namespace) -> int:
         newest_first=True,  # one more than shown tells whether there are more
     )
     if trials.empty:
-        print(f"no trials match in {lab.path}")
+        print(f"no trials match in {lab.location}")
         return EXIT_OK
     newest = trials.head(args.limit)
     print("\n".join(render.history_lines(newest, _width())))
@@ -235,7 +235,7 @@ def experiments_command(args: argparse.Namespace) -> int:
     lab = _open(args)
     experiments = lab.experiments()
     if experiments.empty:
-        print(f"no experiments yet in {lab.path}; start one with `promptlab run FILE.yaml`")
+        print(f"no experiments yet in {lab.location}; start one with `promptlab run FILE.yaml`")
         return EXIT_OK
     print("\n".join(render.experiments_lines(experiments, _width())))
     return EXIT_OK
@@ -246,7 +246,7 @@ def runs_command(args: argparse.Namespace) -> int:
     lab = _open(args)
     runs = lab.runs(experiment=args.experiment)
     if runs.empty:
-        print(f"no runs{f' of experiment {args.experiment!r}' if args.experiment else ''} in {lab.path}")
+        print(f"no runs{f' of experiment {args.experiment!r}' if args.experiment else ''} in {lab.location}")
         return EXIT_OK
     print("\n".join(render.runs_lines(runs)))
     return EXIT_OK

@@ -62,7 +62,7 @@ class ReportData:
     """Every version of each prompt name its trials used (``Lab.prompt_versions``)."""
 
 
-def experiment_row(experiments: pd.DataFrame, experiment: str, where: Path) -> dict[str, Any]:
+def experiment_row(experiments: pd.DataFrame, experiment: str, where: Path | str) -> dict[str, Any]:
     """The row of ``experiment`` among ``experiments`` (``Lab.experiments()``)."""
     found = experiments[experiments["experiment"] == experiment]
     if found.empty:

@@ -75,7 +75,8 @@ class Playground(widgets.Tab):
         self.selected_index = TABS.index("Review")
 
     def __repr__(self) -> str:
-        return f"Playground({self.lab.path.name}: {' | '.join(TABS)})"
+        where = self.lab.path.name if self.lab.location == str(self.lab.path) else self.lab.location
+        return f"Playground({where}: {' | '.join(TABS)})"
 
 
 def playground(

@@ -232,7 +232,8 @@ class RegistryPanel(widgets.VBox):
         self.message.value = f"✓ wrote {escape(path)}; load it with pl.load_prompt(path={escape(repr(str(path)))})"
 
     def __repr__(self) -> str:
-        return f"RegistryPanel({self.lab.path.name})"
+        where = self.lab.path.name if self.lab.location == str(self.lab.path) else self.lab.location
+        return f"RegistryPanel({where})"
 
 
 def registry(lab: Lab) -> RegistryPanel:

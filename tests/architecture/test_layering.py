@@ -31,6 +31,7 @@ PARTS = {
     "release": 3,
     "lab": 4,
     "lab_release": 4,
+    "lab_upkeep": 4,
     "run": 4,
     "gate": 4,
     "__init__": 4,
