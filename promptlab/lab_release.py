@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Unpack
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from promptlab import evals
 from promptlab.analysis import columns, frames
@@ -24,7 +25,7 @@ from promptlab.release.export import ExportedSet, TrialFilters
 from promptlab.release.prompt_files import prompt_document, write_prompt_file
 from promptlab.release.report import ReportData, experiment_row, write_report
 from promptlab.release.versions import version_table
-from promptlab.store import Store, prompt_reads, reads, run_reads
+from promptlab.store import Store, copy, prompt_reads, reads, run_reads
 
 
 class ReleaseMethods:
@@ -211,6 +212,33 @@ class ReleaseMethods:
         after the chain began (``report.ok``, ``print(report)``). Events from
         before promptlab kept a chain are counted as unchained, not as breaks."""
         return audit.verify_label_log(self.store)
+
+    # -- moving ----------------------------------------------------------------------
+
+    def copy_to(
+        self, destination: str | os.PathLike[str], *, labels: bool = True, progress: bool = True
+    ) -> copy.CopyResult:
+        """Copy this history into another (``promptlab db copy``): a history file
+        (created if new) or a team server (``postgresql://ADMIN@HOST/DB``: as its
+        admin, since the copy keeps who recorded each row). Ids, lineage,
+        feedback, scores and the label log (its hash chain intact) go as they
+        are; what the destination has is skipped, so running it again resumes
+        an interrupted copy or brings over what is new, never a row twice.
+        Teammates each copy their file into one server. ``labels=False``
+        leaves the label log out; ``progress`` shows a bar."""
+        self.store.fold(wait=self.store.busy_timeout)  # on a server: what waits in the spool goes first
+        bar = tqdm(unit="row", disable=not progress, dynamic_ncols=True)
+        shown: list[str] = []
+
+        def advance(step: copy.TableCopy) -> None:
+            if shown[-1:] != [step.table]:  # a bar per table, as the CLI prints a line per table
+                shown.append(step.table)
+                bar.reset(total=step.total)
+                bar.set_description(step.table)
+            bar.update(step.read - bar.n)
+
+        with bar:
+            return copy.copy_history(self.store, destination, labels=labels, progress=advance)
 
     # -- exporting -----------------------------------------------------------------
 

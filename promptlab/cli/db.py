@@ -11,6 +11,11 @@
 - ``promptlab db compact``: the file rewritten without its free blocks, every
   row checked before the copy replaces it; prints before → after;
   ``Lab.compact()``.
+- ``promptlab db copy SRC DST``: every row of one history into another (a
+  file into a team server as its admin, a server into a file, each
+  teammate's file into one server), ids, lineage and the label log as
+  recorded; counts per table as it goes; run it again to resume or to copy
+  what is new (nothing is copied twice); ``Lab.copy_to()``.
 
 Exit codes: 0 all well; 1 something needs a person (a break in the chain,
 lines in quarantine); 2 the file can't be used at all, or wasn't compacted
@@ -20,17 +25,21 @@ lines in quarantine); 2 the file can't be used at all, or wasn't compacted
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 EXIT_OK, EXIT_ATTENTION = 0, 1
 
-SERVER_ACTIONS = ("init", "grant", "revoke")
-"""``db`` actions on a team server, run as its admin (no ``Lab`` opened)."""
+SERVER_ACTIONS = ("init", "grant", "revoke", "copy")
+"""``db`` actions run without opening a ``Lab`` on ``--db``: the team server's
+set-up, as its admin, and a copy between two named histories."""
+
+EXIT_INTERRUPTED = 130
 
 
 def add_db_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """Add ``db doctor``, ``db verify``, ``db stats`` and ``db compact`` to the CLI's subparsers."""
-    db = commands.add_parser("db", help="look after the history: doctor, verify, stats, compact")
+    """Add ``db doctor``, ``verify``, ``stats``, ``compact``, ``init``, ``grant``, ``revoke`` and ``copy``."""
+    db = commands.add_parser("db", help="look after the history: doctor, verify, stats, compact, copy")
     actions = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     doctor = actions.add_parser(
         "doctor", parents=parents, help="schema, foreign objects, journal and quarantined segments (exit 0/1/2)"
@@ -52,6 +61,13 @@ def add_db_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> No
         action = actions.add_parser(verb, parents=parents, help=says)
         action.add_argument("user", help="the database role (login) of a teammate")
         action.add_argument("role", help="reader, researcher, reviewer, approver or admin")
+    copy = actions.add_parser(
+        "copy", help="copy a history into another: file → server (as its admin), server → file; again resumes"
+    )
+    copy.add_argument("source", metavar="SRC", help="a history file or a postgresql:// URL")
+    copy.add_argument("destination", metavar="DST", help="a history file (created if new) or postgresql://ADMIN@…")
+    copy.add_argument("--without-labels", action="store_true", help="leave the label audit log out")
+    copy.add_argument("--batch-rows", type=int, default=None, metavar="N", help="rows per transaction (5000)")
 
 
 def db_command(args: argparse.Namespace, lab: Any) -> int:
@@ -75,8 +91,11 @@ def db_command(args: argparse.Namespace, lab: Any) -> int:
 
 
 def server_command(args: argparse.Namespace, location: str) -> int:
-    """``promptlab db init [URL]``, ``db grant USER ROLE``, ``db revoke USER ROLE``."""
+    """``promptlab db init [URL]``, ``db grant USER ROLE``, ``db revoke USER ROLE``, ``db copy SRC DST``."""
     from promptlab.errors import ConfigError
+
+    if args.db_command == "copy":
+        return copy_command(args)
     from promptlab.store.server.connection import connect, is_server, shown
 
     url = getattr(args, "url", None) or location
@@ -96,4 +115,35 @@ def server_command(args: argparse.Namespace, location: str) -> int:
         else:
             roles.revoke(connection, args.user, args.role)
             print(f"{args.user} is no longer {args.role} on {shown(url)}")
+    return EXIT_OK
+
+
+def copy_command(args: argparse.Namespace) -> int:
+    """``promptlab db copy SRC DST``: a line per page copied, then the counts per table."""
+    from promptlab.store import copy
+    from promptlab.store.server.connection import shown
+
+    source = copy.open_source(args.source)
+    destination = shown(args.destination)
+    print(f"copying {copy.location_of(source)} → {destination}", flush=True)
+
+    def report(progress: copy.TableCopy) -> None:
+        print(
+            f"  {progress.table}: {progress.read:,}/{progress.total:,} read, {progress.copied:,} copied, "
+            f"{progress.skipped:,} already there",
+            flush=True,
+        )
+
+    try:
+        result = copy.copy_history(
+            source,
+            args.destination,
+            labels=not args.without_labels,
+            batch_rows=args.batch_rows or copy.BATCH_ROWS,
+            progress=report,
+        )
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: what was copied to {destination} is kept; the same command carries on", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(result)
     return EXIT_OK
