@@ -33,6 +33,7 @@ from promptlab.runner.estimate import Estimate
 from promptlab.runner.plan import SweepOptions
 from promptlab.runner.progress import Display, Progress
 from promptlab.store.compaction import Compaction
+from promptlab.store.copy import CopyResult, TableCopy
 from promptlab.store.doctor import Checkup
 from promptlab.store.quarantine import QuarantinedSegment, Salvage
 from promptlab.store.space import StorageStats
@@ -48,6 +49,7 @@ __all__ = [
     "Comparison",
     "Completion",
     "ConfigError",
+    "CopyResult",
     "DataError",
     "Display",
     "Estimate",
@@ -73,6 +75,7 @@ __all__ = [
     "StoreError",
     "SweepHandle",
     "SweepOptions",
+    "TableCopy",
     "TemplateError",
     "TrialFilters",
     "Verdict",

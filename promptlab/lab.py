@@ -14,10 +14,11 @@ import pandas as pd
 from promptlab import evals
 from promptlab.analysis import columns, frames, stats
 from promptlab.core.feedback import Verdict, feedback_row
-from promptlab.core.lineage import run_status
+from promptlab.core.lineage import person, run_status
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.core.rows import Data
+from promptlab.errors import PolicyError
 from promptlab.evals.judges import PairwiseJudge
 from promptlab.evals.protocol import Evaluator
 from promptlab.lab_release import ReleaseMethods
@@ -363,10 +364,19 @@ class Lab(ReleaseMethods, UpkeepMethods):
         ``vote`` is 1 / -1 (or "up" / "down"); ``correction`` is the output as
         it should have been (kept next to the original); ``action`` names
         what someone did with the output ("copied", "accepted", ...). ``user``
-        defaults to ``PROMPTLAB_USER``, else the login name. A unique prefix
-        of the trial id is enough.
+        defaults to ``PROMPTLAB_USER``, else the login name; on a team server
+        it is the role that logged in, and naming someone else is refused. A
+        unique prefix of the trial id is enough.
         """
         full_id = str(reads.trial(self.store, trial_id)["trial_id"])
+        identity = getattr(self.store, "identity", None)
+        if identity and verdict.get("user") and person(verdict.get("user")) != person(identity):
+            raise PolicyError(
+                f"on a team server a verdict is recorded as the role that logged in ({identity}); "
+                f"{verdict.get('user')} gives theirs from their own login"
+            )
+        if identity:
+            verdict["user"] = identity
         row = feedback_row(full_id, **verdict)
         self.store.append({"feedback": [row]})
         self.store.fold_soon(delay=FEEDBACK_FOLD_DELAY)

@@ -313,7 +313,9 @@ class ReleaseMethods:
     def report_data(self, experiment: str) -> ReportData:
         """What the report of ``experiment`` shows: its row, runs, trials and the
         versions of each prompt its trials used."""
-        row = experiment_row(frames.read_experiments(self.store), experiment, self.store.path)
+        row = experiment_row(
+            frames.read_experiments(self.store), experiment, getattr(self.store, "location", self.store.path)
+        )
         trials = self._trials(experiment=experiment)
         names = [str(name) for name in dict.fromkeys(trials["prompt_name"])]
         return ReportData(

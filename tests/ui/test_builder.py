@@ -21,6 +21,8 @@ from promptlab.ui import SweepArguments, SweepBuilder, WidgetDisplay, builder
 from promptlab.ui.common import RED
 from promptlab.ui.progress import describe
 
+pytestmark = pytest.mark.both_stores
+
 
 def fill_prompt(b: SweepBuilder, user: str, *, system: str = "", index: int = 0) -> None:
     rows = b.editors()[index].rows.children

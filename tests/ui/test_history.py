@@ -11,6 +11,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
 import pytest
+from support.stores import as_user
 from support.team_history import TeamHistory
 from support.widgets import text_of
 
@@ -29,12 +30,13 @@ SUMMARIZE_V2 = pl.Prompt(
 )
 GREET = pl.Prompt("Greet {{ text }}", name="greet")
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
 def shared(lab: pl.Lab, monkeypatch: pytest.MonkeyPatch) -> dict[str, pl.Run]:
     """Two people, two experiments, two versions of one prompt."""
-    monkeypatch.setenv("PROMPTLAB_USER", "ana")
-    first = lab.sweep(
+    first = as_user(lab, "ana", monkeypatch).sweep(
         SUMMARIZE_V1,
         fake_model("echo"),
         [{"text": "apples"}, {"text": "pears"}],
@@ -43,8 +45,7 @@ def shared(lab: pl.Lab, monkeypatch: pytest.MonkeyPatch) -> dict[str, pl.Run]:
         display=NullDisplay(),
     )
     time.sleep(0.01)
-    monkeypatch.setenv("PROMPTLAB_USER", "ben")
-    second = lab.sweep(
+    second = as_user(lab, "ben", monkeypatch).sweep(
         [SUMMARIZE_V2, GREET],
         [fake_model("upper", temperature=0.5)],
         [{"text": "rain"}],
@@ -236,7 +237,8 @@ def test_playground_wires_history_results_and_review(shared: dict[str, pl.Run], 
     assert app.selected_index == 1 and app.results.run_id == shared["ana"].run_id
     app.results.review_button.click()
     assert app.selected_index == 3 and app.review.count.value == "of 2"
-    assert repr(app) == "Playground(history.duckdb: Build & run | Results | History | Review | Registry)"
+    where = "history.duckdb" if lab.location.endswith(".duckdb") else lab.location
+    assert repr(app) == f"Playground({where}: Build & run | Results | History | Review | Registry)"
 
 
 def test_browser_describes_itself(shared: dict[str, pl.Run], lab: pl.Lab) -> None:

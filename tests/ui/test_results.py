@@ -23,6 +23,8 @@ from promptlab.ui.cells import CellDetail
 from promptlab.ui.result_parts import figure_png
 from promptlab.ui.table import FAIL, PASS, results_table, select_rows
 
+pytestmark = pytest.mark.both_stores
+
 SAY, SHOUT = pl.Prompt("Say {{ text }}", name="say"), pl.Prompt("Shout {{ text }}", name="shout")
 
 
