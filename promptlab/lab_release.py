@@ -174,6 +174,12 @@ class ReleaseMethods:
         barred = {person(getattr(self.store, "identity", None) or current_user()), author}
         return sorted(a for a in labels.Policy.of(self.store).approvers if person(a) not in barred)
 
+    def may_approve(self) -> bool:
+        """Whether you may approve label moves here: on a team server, when your
+        login has its approver role (in a history file approvals are named, not given)."""
+        identity = getattr(self.store, "identity", None)
+        return bool(identity) and hasattr(self.store, "approve") and identity in labels.Policy.of(self.store).approvers
+
     def approve_promotion(self, name: str, version: str, label: str = "production", *, note: str | None = None) -> str:
         """Approve moving ``label`` of ``name`` to ``version``, as yourself, on a
         team server (whose approver role you must have): then someone else, who

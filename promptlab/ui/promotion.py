@@ -71,6 +71,13 @@ class LabelMover(widgets.VBox):
         self.note = widgets.Text(description="note", layout={"width": "520px"}, style=FITS)
         self.promote_button = widgets.Button(description="Promote", button_style="primary", icon="arrow-up")
         self.rollback_button = widgets.Button(description="Roll back", icon="undo")
+        self.approve_button = widgets.Button(
+            description="Approve (as me)",
+            icon="check-circle",
+            tooltip="on a team server: approve moving this label to this version, so someone else may promote it",
+        )
+        self.approve_button.on_click(lambda _: self.approve())
+        self.approve_button.layout.display = None if catching(message, lab.may_approve) else "none"
         self.confirmation = widgets.HTML()
         self.confirm_button = widgets.Button(description="Confirm", button_style="warning", icon="check")
         self.cancel_button = widgets.Button(description="Cancel")
@@ -87,7 +94,7 @@ class LabelMover(widgets.VBox):
             [
                 widgets.HBox([self.label, self.approver]),
                 widgets.HBox([self.note]),
-                widgets.HBox([self.promote_button, self.rollback_button]),
+                widgets.HBox([self.promote_button, self.rollback_button, self.approve_button]),
                 self.confirm_row,
             ]
         )
@@ -107,6 +114,19 @@ class LabelMover(widgets.VBox):
         blank = "choose an approver" if protected else "— (not needed)"
         options = [(blank, NO_APPROVER), *((a, a) for a in approvers or [])]
         set_options(self.approver, options, keep=self.approver.value)
+
+    def approve(self) -> None:
+        """Record your approval of moving the label to the version shown (team server)."""
+        self.cancel()
+        name, version, label = self.name.value, self.version.value, self.label.value.strip()
+        if not (name and version and label):
+            return
+        note = self.note.value.strip() or None
+        if catching(self.message, lambda: self.lab.approve_promotion(name, version, label, note=note)) is not None:
+            self.message.value = (
+                f"<b>approved</b>: {escape(label)} of {escape(name)} → {escape(self._tag(version))}; someone else, "
+                "who didn't write it, may now promote it with you as the approver"
+            )
 
     def _protected(self) -> bool:
         protected = catching(self.message, self.lab.protected_labels)

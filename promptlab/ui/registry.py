@@ -170,6 +170,7 @@ class RegistryPanel(widgets.VBox):
         self.mover = LabelMover(lab, self.name, self.version, self.message, moved=self.show_name)
         self.label, self.approver, self.note = self.mover.label, self.mover.approver, self.mover.note
         self.promote_button, self.rollback_button = self.mover.promote_button, self.mover.rollback_button
+        self.approve_button = self.mover.approve_button
         self.confirmation, self.confirm_button = self.mover.confirmation, self.mover.confirm_button
         self.cancel_button, self.confirm_row = self.mover.cancel_button, self.mover.confirm_row
         self.export_path = widgets.Text(description="export to", layout={"width": "420px"}, style=FITS)

@@ -171,3 +171,37 @@ def test_db_init_and_grant_from_the_command_line(pg_cluster: Cluster, capsys: py
     with pytest.raises(PolicyError):
         lab = pl.Lab(pg_cluster.url("cli_init", user="kim"))
         lab.store.append({"trials": [{"trial_id": "x"}]})
+
+
+def test_in_the_registry_an_approver_approves_and_a_researcher_promotes(
+    pg_cluster: Cluster, server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.widgets import raise_handler_errors, text_of
+
+    from promptlab.ui import registry
+
+    raise_handler_errors(monkeypatch)
+    database = server_url.rsplit("/", 1)[1]
+    with connect(pg_cluster.url(database)) as admin:
+        roles.grant(admin, "lee", "approver")
+    lab = pl.Lab(server_url)
+    version = sweep(lab).df["prompt_version"].iloc[0]
+    mine = registry(lab)
+    mine.name.value = "say"
+    assert mine.approve_button.layout.display == "none"  # tester is no approver
+    mine.promote_button.click()
+    assert "production is protected: choose an approver (lee)" in text_of(mine.message.value)
+    mine.approver.value = "lee"
+    mine.promote_button.click()
+    mine.confirm_button.click()
+    assert "lee must approve" in text_of(mine.message.value)  # the server's own words
+    assert lab.labels("say").empty
+    theirs = registry(pl.Lab(pg_cluster.url(database, user="lee")))
+    theirs.name.value = "say"
+    assert theirs.approve_button.layout.display is None
+    theirs.approve_button.click()
+    assert "approved" in text_of(theirs.message.value)
+    mine.approver.value = "lee"
+    mine.promote_button.click()
+    mine.confirm_button.click()
+    assert lab.labels("say").set_index("label").loc["production", "version"] == version
