@@ -205,3 +205,55 @@ def test_in_the_registry_an_approver_approves_and_a_researcher_promotes(
     mine.promote_button.click()
     mine.confirm_button.click()
     assert lab.labels("say").set_index("label").loc["production", "version"] == version
+
+
+def test_two_people_on_two_machines_see_each_others_runs(pg_cluster: Cluster, server_url: str, tmp_path: Path) -> None:
+    """The README's walk-through: two logins, two home folders (two spools), one
+    server; each runs an experiment with the promptlab command, each sees both."""
+    import os
+    import subprocess
+    import sys
+
+    database = server_url.rsplit("/", 1)[1]
+    with connect(pg_cluster.url(database)) as admin:
+        for person in ("ana", "lee"):
+            roles.grant(admin, person, "researcher")
+    experiment = tmp_path / "moods.yaml"
+    (tmp_path / "rows.jsonl").write_text('{"text": "sunny"}\n{"text": "rainy"}\n')
+    experiment.write_text(
+        "experiment: moods\nprompts:\n  - {name: plain, template: 'Mood of: {{ text }}'}\n"
+        "models:\n  - {name: echo, provider: fake}\ndata: rows.jsonl\n"
+    )
+    outputs = {}
+    for person in ("ana", "lee"):
+        home = tmp_path / f"home-{person}"
+        home.mkdir()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PROMPTLAB_", "PG", "XDG_"))},
+            "HOME": str(home),
+            "PROMPTLAB_DB": pg_cluster.url(database, user=person),
+            "PROMPTLAB_USER": "someone-else",  # the server records the login, not this
+        }
+        for command in (["run", str(experiment)], ["history"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "promptlab", *command],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+        outputs[person] = done.stdout
+        assert (home / ".local" / "state" / "promptlab" / "spool").is_dir()
+    assert "Mood of: sunny" in outputs["lee"]
+    users = pl.Lab(server_url).runs()["user"].tolist()
+    assert sorted(users) == ["ana", "lee"]
+    runs = subprocess.run(
+        [sys.executable, "-m", "promptlab", "--db", server_url, "runs"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert " ana" in runs.stdout and " lee" in runs.stdout
