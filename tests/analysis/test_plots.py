@@ -16,6 +16,8 @@ from promptlab.analysis import plots, stats
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
 def trials(lab: pl.Lab):

@@ -22,6 +22,8 @@ from promptlab.release.prompt_files import prompt_document
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider, fake_model
 
+pytestmark = pytest.mark.both_stores
+
 NAME = "answer"
 METRIC = "contains:expected"
 DATA = [

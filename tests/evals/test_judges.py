@@ -25,6 +25,8 @@ from promptlab.evals.judges import JUDGE_PROMPT, PAIRWISE_PROMPT, parse_grade, p
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider
 
+pytestmark = pytest.mark.both_stores
+
 Messages = Sequence[Mapping[str, str]]
 
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
 from support.team_history import JUDGE_LABEL, TeamHistory
 
 import promptlab as pl
@@ -15,6 +16,8 @@ from promptlab import evals
 from promptlab.evals import Meaning
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider
+
+pytestmark = pytest.mark.both_stores
 
 CHECK, SCORE = Meaning(higher_is_better=True, is_check=True), Meaning()
 

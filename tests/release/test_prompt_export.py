@@ -12,6 +12,8 @@ from promptlab.cli import main
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
 def promoted(tmp_path: Path) -> tuple[pl.Lab, pl.Prompt]:
