@@ -22,7 +22,7 @@ from promptlab.errors import ConfigError, NotFoundError
 from promptlab.release import audit, export, finetune, labels, preferences
 from promptlab.release.diff import PromptDiff
 from promptlab.release.export import ExportedSet, TrialFilters
-from promptlab.release.prompt_files import prompt_document, write_prompt_file
+from promptlab.release.prompt_files import forget_served, prompt_document, write_prompt_file
 from promptlab.release.report import ReportData, experiment_row, write_report
 from promptlab.release.versions import version_table
 from promptlab.store import Store, copy, prompt_reads, reads, run_reads
@@ -103,7 +103,7 @@ class ReleaseMethods:
         scores). The recommended model defaults to the one it ran with most.
         Protected labels (``promptlab.toml``) need an approver who is neither
         the author nor you. Returns the recorded event."""
-        return labels.move_label(
+        event = labels.move_label(
             self.store,
             name,
             version,
@@ -114,6 +114,8 @@ class ReleaseMethods:
             evidence=evidence,
             model=model,
         )
+        forget_served()  # this process's load_prompt asks a team server again
+        return event
 
     def rollback(
         self, name: str, label: str = "production", *, approved_by: str | None = None, note: str | None = None
@@ -123,7 +125,7 @@ class ReleaseMethods:
         events = prompt_reads.label_events(self.store, name, label)
         earlier = events[events["to_version"] == previous].iloc[-1]
         model = columns.decode_json(earlier["model"])
-        return labels.move_label(
+        event = labels.move_label(
             self.store,
             name,
             previous,
@@ -134,6 +136,8 @@ class ReleaseMethods:
             evidence=None,
             model=Model.from_dict(model) if model else None,
         )
+        forget_served()
+        return event
 
     def export_prompt(
         self,

@@ -27,6 +27,7 @@ import json
 import os
 import pprint
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,8 @@ def load_prompt(
     if not name:
         raise ConfigError("load_prompt needs a prompt name (or path= an exported prompt file)")
     location = db if db is not None else default_db_path()
-    if is_server(location):  # a team server: one query, on a connection of its own
-        return _read_server_label(str(location), name, label)
+    if is_server(location):
+        return _served_label(str(location), name, label)
     database = _resolved(os.fspath(db if db is not None else default_db_path()))
     key = (str(database), name, label)
     signature = _signature(database)
@@ -130,6 +131,46 @@ def _read_label_file(database: Path, name: str, label: str) -> Prompt | None:
         raise
     except Exception:  # a label file promptlab didn't write (the history has the answer, or the reason)
         return None
+
+
+SERVER_LABEL_SECONDS = 5.0
+"""How long ``load_prompt`` serves a team server's answer before asking again:
+an application calling it per request costs the server a query every few
+seconds, and a promotion reaches it within that time."""
+
+_SERVED: dict[tuple[str, str, str], tuple[float, Prompt]] = {}
+
+
+def _served_label(url: str, name: str, label: str) -> Prompt:
+    """The labelled prompt from a team server, asked again every ``SERVER_LABEL_SECONDS``;
+    while the server can't be reached, the answer read last, with a warning."""
+    from promptlab.errors import ServerUnreachableError
+
+    key = (url, name, label)
+    with _CACHE_LOCK:
+        cached = _SERVED.get(key)
+    if cached is not None and time.monotonic() - cached[0] < SERVER_LABEL_SECONDS:
+        return cached[1]
+    try:
+        prompt = _read_server_label(url, name, label)
+    except ServerUnreachableError as exc:
+        if cached is None:
+            raise
+        warnings.warn(
+            f"{exc}; serving the {label!r} version of {name!r} read before, until it is back",
+            HistoryWarning,
+            stacklevel=3,
+        )
+        return cached[1]
+    with _CACHE_LOCK:
+        _SERVED[key] = (time.monotonic(), prompt)
+    return prompt
+
+
+def forget_served() -> None:
+    """Ask the server again on the next ``load_prompt`` (this process moved a label)."""
+    with _CACHE_LOCK:
+        _SERVED.clear()
 
 
 def _read_server_label(url: str, name: str, label: str) -> Prompt:

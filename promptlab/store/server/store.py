@@ -106,7 +106,8 @@ class ServerStore:
         self._connections = threading.local()
         self._warned_waiting = -1
         try:
-            self.journal.create()
+            if not read_only:  # application code reading a label keeps nothing on disk
+                self.journal.create()
         except OSError as exc:
             raise StoreError(f"can't keep the local spool for {self.location} at {spool} ({exc})") from exc
         try:

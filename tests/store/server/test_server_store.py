@@ -257,3 +257,27 @@ def test_two_people_on_two_machines_see_each_others_runs(pg_cluster: Cluster, se
         check=True,
     )
     assert " ana" in runs.stdout and " lee" in runs.stdout
+
+
+def test_load_prompt_keeps_serving_what_it_read_while_the_server_is_away(
+    own_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptlab.errors import ServerUnreachableError
+    from promptlab.release import prompt_files
+
+    url = own_cluster.url(own_cluster.new_database(), user="tester")
+    lab = pl.Lab(url)
+    version = sweep(lab).df["prompt_version"].iloc[0]
+    lab.promote("say", version, label="staging")
+    assert pl.load_prompt("say", label="staging", db=url).version == version
+    monkeypatch.setattr(prompt_files, "SERVER_LABEL_SECONDS", 0.0)  # ask the server every time
+    own_cluster.stop()
+    try:
+        with pytest.warns(HistoryWarning, match="serving the 'staging' version of 'say' read before"):
+            assert pl.load_prompt("say", label="staging", db=url).version == version
+        with pytest.raises(ServerUnreachableError), warnings.catch_warnings():
+            warnings.simplefilter("ignore", HistoryWarning)
+            pl.load_prompt("say", label="never-read", db=url)
+    finally:
+        own_cluster.start()
+        wait_until_up(own_cluster)
