@@ -41,6 +41,8 @@ from promptlab.core.prompt import Prompt
 from promptlab.core.rows import Data
 from promptlab.runner.plan import PlannedSweep, SweepOptions, plan_sweep
 from promptlab.store import Store, reads
+from promptlab.store.server.connection import is_server
+from promptlab.store.server.opening import server_store
 
 DEFAULT_COMPLETION_TOKENS = 256
 """Assumed completion length, as a rough upper bound, when neither max_tokens nor history says."""
@@ -308,5 +310,7 @@ def estimate_without_writing(
     """``Lab.estimate`` against the history at ``path`` opened read-only: nothing is
     created, migrated or folded (``promptlab run --dry-run``). No file yet is an empty history."""
     plan = plan_sweep(prompts, models, data, options)
+    if is_server(path):
+        return estimate_sweep(server_store(str(path), read_only=True), plan)
     location = Path(path)
     return estimate_sweep(Store(location, read_only=True) if location.is_file() else None, plan)

@@ -234,7 +234,7 @@ def test_two_people_on_two_machines_see_each_others_runs(pg_cluster: Cluster, se
             "PROMPTLAB_DB": pg_cluster.url(database, user=person),
             "PROMPTLAB_USER": "someone-else",  # the server records the login, not this
         }
-        for command in (["run", str(experiment)], ["history"]):
+        for command in (["run", str(experiment), "--dry-run"], ["run", str(experiment)], ["history"]):
             done = subprocess.run(
                 [sys.executable, "-m", "promptlab", *command],
                 env=env,
