@@ -38,7 +38,7 @@ import pytest
 # The real-browser fixtures (chromium, jupyter_lab, page), for the tests in e2e/.
 from support.browser import chromium, jupyter_lab, page  # noqa: F401
 from support.history import query_file, settle, trial_row
-from support.postgres import TEMPLATE, Cluster, remove_cluster, start_cluster
+from support.postgres import Cluster, prepared_cluster
 from support.providers import Behaviour, RecordingDisplay, ScriptedProvider, running_stub_server
 from support.team_history import TeamHistory, fill_team_history, register_providers
 
@@ -83,18 +83,8 @@ def store_kind() -> str:
 def pg_cluster() -> Iterator[Cluster]:
     """A private PostgreSQL cluster with a template database ``promptlab db init`` set up
     (roles included) and the researcher ``tester``."""
-    from promptlab.store.server import roles
-    from promptlab.store.server.connection import connect
-
-    cluster = start_cluster()
-    try:
-        cluster.psql(f'CREATE DATABASE "{TEMPLATE}"')
-        with connect(cluster.url(TEMPLATE)) as connection:
-            roles.init(connection)
-            roles.grant(connection, "tester", "researcher")
+    with prepared_cluster() as cluster:
         yield cluster
-    finally:
-        remove_cluster(cluster)
 
 
 @pytest.fixture

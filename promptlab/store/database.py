@@ -44,7 +44,7 @@ from promptlab.store.engine import attached, fresh_connection, is_duckdb_file, r
 from promptlab.store.journal import Journal
 from promptlab.store.location import journal_folder
 from promptlab.store.lock import busy_error
-from promptlab.store.reader import Reader
+from promptlab.store.reader import Reader, shared_session
 from promptlab.store.schema import DERIVED, TABLES
 
 BUSY_TIMEOUT = 5.0
@@ -383,11 +383,7 @@ class Store:
         look at the journal) until the block ends: a view that reads ten
         things at once. Nothing written meanwhile is seen; when the file
         can't be opened, each read opens its own (and reports its own error)."""
-        with contextlib.ExitStack() as stack:
-            if getattr(self._session, "reader", None) is None:
-                with contextlib.suppress(StoreError):
-                    self._session.reader = stack.enter_context(self.reading())
-                stack.callback(setattr, self._session, "reader", None)
+        with shared_session(self._session, self.reading):
             yield
 
     @contextlib.contextmanager

@@ -10,16 +10,18 @@ that says the file is damaged becomes a ``DamagedStoreError``.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from promptlab.errors import DamagedStoreError, HistoryWarning
+from promptlab.errors import DamagedStoreError, HistoryWarning, StoreError
 from promptlab.store import search_index, sql
 from promptlab.store.journal import Journal
 from promptlab.store.schema import TABLES
@@ -162,3 +164,18 @@ class Reader:
             table = result.to_arrow_table()
         assert table is not None  # a query that ran has a result, if only an empty one
         return table.to_pandas()
+
+
+@contextlib.contextmanager
+def shared_session(
+    local: threading.local, reading: Callable[[], contextlib.AbstractContextManager[Any]]
+) -> Iterator[None]:
+    """``Store.together`` (either store): reads in this thread share the session
+    ``reading()`` opens, kept on ``local.reader`` until the block ends. When it
+    can't be opened, each read opens its own (and reports its own error)."""
+    with contextlib.ExitStack() as stack:
+        if getattr(local, "reader", None) is None:
+            with contextlib.suppress(StoreError):
+                local.reader = stack.enter_context(reading())
+            stack.callback(setattr, local, "reader", None)
+        yield

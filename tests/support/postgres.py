@@ -139,3 +139,21 @@ def wait_until_up(cluster: Cluster, timeout: float = 30.0) -> None:
             return
         time.sleep(0.1)
     raise RuntimeError(f"the test cluster on port {cluster.port} did not come back")
+
+
+@contextlib.contextmanager
+def prepared_cluster() -> Iterator[Cluster]:
+    """A cluster with a template database ``promptlab db init`` set up (roles
+    included) and the researcher ``tester``, removed afterwards."""
+    from promptlab.store.server import roles
+    from promptlab.store.server.connection import connect
+
+    cluster = start_cluster()
+    try:
+        cluster.psql(f'CREATE DATABASE "{TEMPLATE}"')
+        with connect(cluster.url(TEMPLATE)) as connection:
+            roles.init(connection)
+            roles.grant(connection, "tester", "researcher")
+        yield cluster
+    finally:
+        remove_cluster(cluster)

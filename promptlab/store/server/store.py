@@ -34,7 +34,9 @@ from promptlab.core.files import file_lock
 from promptlab.core.hashing import new_id
 from promptlab.errors import HistoryWarning, NewerSchemaError, PolicyError, ServerUnreachableError, StoreError
 from promptlab.store import fold
+from promptlab.store.fold import FoldResult
 from promptlab.store.journal import Journal
+from promptlab.store.reader import shared_session
 from promptlab.store.schema import TABLES
 from promptlab.store.server import migrations, roles, send
 from promptlab.store.server.connection import connect, scrubbed, shown
@@ -45,6 +47,9 @@ BUSY_TIMEOUT = 5.0
 
 DIRECT_TABLES = frozenset({"label_events"})
 """Tables written to the server at once, never spooled (see the module docstring)."""
+
+IDLE_CONNECTIONS = 4
+"""Connections kept open between uses (a sweep's reads and sends come from a few threads)."""
 
 LABELS_LOCK = 0x70_6C_61_62
 """The advisory lock key under which label events are numbered and appended."""
@@ -75,6 +80,11 @@ def _refuse_newer(location: str, version: int) -> None:
         )
 
 
+def _close(connection: Any) -> None:
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
 def _refused_login(exc: BaseException) -> bool:
     """A wrong password or an unknown role or database: no point waiting for it."""
     message = str(exc)
@@ -103,7 +113,9 @@ class ServerStore:
         self.may_record = True
         """Whether that role may record trials (a reader may not)."""
         self._session = threading.local()
-        self._connections = threading.local()
+        self._connections = threading.local()  # the connection a thread's block holds
+        self._idle: list[Any] = []
+        self._idle_lock = threading.Lock()
         self._warned_waiting = -1
         try:
             if not read_only:  # application code reading a label keeps nothing on disk
@@ -111,20 +123,16 @@ class ServerStore:
         except OSError as exc:
             raise StoreError(f"can't keep the local spool for {self.location} at {spool} ({exc})") from exc
         try:
-            connection = self._connection()
-            if read_only:
-                _refuse_newer(self.location, migrations.applied_version(connection))
-            else:
-                migrations.migrate(connection)
-            self.identity, self.may_record = connection.execute(
-                "SELECT session_user, has_table_privilege('promptlab.trials', 'INSERT')"
-            ).fetchone()
-        except psycopg.OperationalError as exc:
-            self._drop()
-            error = unreachable(self.location, exc)
-            if not isinstance(error, ServerUnreachableError):
-                raise error from None
-            warnings.warn(f"{error}", HistoryWarning, stacklevel=3)
+            with self._connected() as connection:
+                if read_only:
+                    _refuse_newer(self.location, migrations.applied_version(connection))
+                else:
+                    migrations.migrate(connection)
+                self.identity, self.may_record = connection.execute(
+                    "SELECT session_user, has_table_privilege('promptlab.trials', 'INSERT')"
+                ).fetchone()
+        except ServerUnreachableError as exc:
+            warnings.warn(f"{exc}", HistoryWarning, stacklevel=3)
             return
         if not read_only:
             self.fold()  # what an earlier process left in the spool goes now
@@ -139,19 +147,53 @@ class ServerStore:
 
     # -- connections -------------------------------------------------------------
 
-    def _connection(self) -> Any:
-        """This thread's connection, opened (again) when needed."""
-        connection = getattr(self._connections, "connection", None)
-        if connection is None or connection.closed or connection.broken:
-            connection = self._connections.connection = connect(self.url)
-        return connection
+    @contextlib.contextmanager
+    def _connected(self) -> Iterator[Any]:
+        """A connection for the block: the one this thread's block holds already
+        (a read inside a label move), else an idle one that still answers, else
+        a new one; idle again afterwards. A connection that failed is closed,
+        never reused, and its error becomes ``ServerUnreachableError`` (a
+        refused login: ``StoreError``)."""
+        held = getattr(self._connections, "connection", None)
+        if held is not None:
+            yield held
+            return
+        try:
+            connection = self._checkout()
+        except psycopg.OperationalError as exc:
+            raise unreachable(self.location, exc) from None
+        self._connections.connection = connection
+        try:
+            yield connection
+        except psycopg.OperationalError as exc:
+            _close(connection)
+            raise unreachable(self.location, exc) from None
+        finally:
+            self._connections.connection = None
+        self._checkin(connection)
 
-    def _drop(self) -> None:
-        connection = getattr(self._connections, "connection", None)
-        self._connections.connection = None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.close()
+    def _checkout(self) -> Any:
+        """An idle connection that answers, or a new one. A server restart leaves an
+        idle connection dead without its knowing, so each is asked first (one
+        round trip, as psycopg_pool checks its connections)."""
+        while True:
+            with self._idle_lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                return connect(self.url)
+            try:
+                connection.execute("SELECT 1")
+                return connection
+            except psycopg.Error:
+                _close(connection)
+
+    def _checkin(self, connection: Any) -> None:
+        idle = not connection.closed and connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with self._idle_lock:
+            if idle and len(self._idle) < IDLE_CONNECTIONS:
+                self._idle.append(connection)
+                return
+        _close(connection)
 
     # -- writing -----------------------------------------------------------------
 
@@ -179,63 +221,50 @@ class ServerStore:
 
     def _write_now(self, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         try:
-            connection = self._connection()
-            with connection.transaction():
+            with self._connected() as connection, connection.transaction():
                 connection.execute("SET LOCAL synchronous_commit = on")
                 for name, rows in rows_by_table.items():
                     send.insert_rows(connection, TABLES[name], rows)
         except (psycopg.errors.InsufficientPrivilege, psycopg.errors.RaiseException) as exc:
             raise PolicyError(f"the team server refused it: {exc.diag.message_primary or exc}") from None
-        except psycopg.OperationalError as exc:
-            self._drop()
-            raise unreachable(self.location, exc) from None
 
     @contextlib.contextmanager
     def labels_locked(self) -> Iterator[None]:
-        """Hold the server's lock under which label events are numbered and appended."""
-        try:
-            connection = self._connection()
+        """Hold the server's lock under which label events are numbered and appended
+        (the reads and the write inside use the connection that holds it)."""
+        with self._connected() as connection:
             connection.execute("SELECT pg_advisory_lock(%s)", [LABELS_LOCK])
-        except psycopg.OperationalError as exc:
-            self._drop()
-            raise unreachable(self.location, exc) from None
-        try:
-            yield
-        finally:
-            with contextlib.suppress(psycopg.Error):
-                connection.execute("SELECT pg_advisory_unlock(%s)", [LABELS_LOCK])
+            try:
+                yield
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    connection.execute("SELECT pg_advisory_unlock(%s)", [LABELS_LOCK])
 
     def server_policy(self) -> tuple[list[str], list[str]]:
         """The labels this server protects, and the members of its approver role."""
-        try:
-            connection = self._connection()
+        with self._connected() as connection:
             approvers = connection.execute(
                 "SELECT member.rolname FROM pg_auth_members m JOIN pg_roles member ON member.oid = m.member "
                 "JOIN pg_roles grp ON grp.oid = m.roleid WHERE grp.rolname = %s AND member.rolcanlogin",
                 [roles.group_role("approver")],
             ).fetchall()
             return roles.protected_labels(connection), sorted(str(row[0]) for row in approvers)
-        except psycopg.OperationalError as exc:
-            self._drop()
-            raise unreachable(self.location, exc) from None
 
     def approve(self, name: str, version: str, label: str, *, note: str | None = None) -> str:
         """Record, as this session's role, an approval to move ``label`` of ``name`` to ``version``."""
         approval_id = new_id()
         try:
-            self._connection().execute(
-                "INSERT INTO label_approvals (approval_id, name, version, label, approved_by, note, created_at) "
-                "VALUES (%s, %s, %s, %s, session_user, %s, now() AT TIME ZONE 'UTC')",
-                [approval_id, name, version, label, note],
-            )
+            with self._connected() as connection:
+                connection.execute(
+                    "INSERT INTO label_approvals (approval_id, name, version, label, approved_by, note, created_at) "
+                    "VALUES (%s, %s, %s, %s, session_user, %s, now() AT TIME ZONE 'UTC')",
+                    [approval_id, name, version, label, note],
+                )
         except psycopg.errors.InsufficientPrivilege as exc:
             raise PolicyError(
                 f"only the team server's approvers may approve ({exc.diag.message_primary}); an admin runs "
                 f"`promptlab db grant {self.identity} approver`"
             ) from None
-        except psycopg.OperationalError as exc:
-            self._drop()
-            raise unreachable(self.location, exc) from None
         return approval_id
 
     def fold(self, wait: float = 0.0) -> int:
@@ -252,24 +281,8 @@ class ServerStore:
             self.journal.adopt_orphans()
             result = self.last_fold = fold.FoldResult()
             try:
-                connection = self._connection()
-                for batch in fold.batches(self.journal):
-                    parsed = fold.parse_batch(batch)
-                    rows = fold.chosen_rows(parsed)
-                    with connection.transaction():
-                        # the commit's answer must mean the rows are on the server's disk: the
-                        # spool's copy goes next (a server set to synchronous_commit=off lost them)
-                        connection.execute("SET LOCAL synchronous_commit = on")
-                        for name, table_rows in rows.items():
-                            send.insert_rows(connection, TABLES[name], table_rows)
-                    result.unverified = sum(
-                        send.missing_keys(connection, TABLES[name], table_rows) for name, table_rows in rows.items()
-                    )
-                    if result.unverified:
-                        break  # the segments stay; sending them again is harmless
-                    fold.settle(self.journal, parsed, result, fold.report_quarantine)
-            except psycopg.OperationalError as exc:
-                self._drop()
+                self._send(result)
+            except StoreError as exc:  # away (or the login refused): the rows wait
                 self._report_waiting(exc)
             except psycopg.Error as exc:
                 warnings.warn(
@@ -280,6 +293,25 @@ class ServerStore:
                 )
             self.journal.sweep_temporaries()
             return result.folded
+
+    def _send(self, result: FoldResult) -> None:
+        """Each batch of sealed segments in one transaction, checked, then removed."""
+        with self._connected() as connection:
+            for batch in fold.batches(self.journal):
+                parsed = fold.parse_batch(batch)
+                rows = fold.chosen_rows(parsed)
+                with connection.transaction():
+                    # the commit's answer must mean the rows are on the server's disk: the
+                    # spool's copy goes next (a server set to synchronous_commit=off lost them)
+                    connection.execute("SET LOCAL synchronous_commit = on")
+                    for name, table_rows in rows.items():
+                        send.insert_rows(connection, TABLES[name], table_rows)
+                result.unverified = sum(
+                    send.missing_keys(connection, TABLES[name], table_rows) for name, table_rows in rows.items()
+                )
+                if result.unverified:
+                    break  # the segments stay; sending them again is harmless
+                fold.settle(self.journal, parsed, result, fold.report_quarantine)
 
     def waiting(self) -> int:
         """How many trials the local spool holds that the server hasn't got yet."""
@@ -292,8 +324,7 @@ class ServerStore:
     def _report_waiting(self, exc: BaseException) -> None:
         waiting = self.waiting()
         warnings.warn(
-            f"the team server {self.location} can't be reached ({scrubbed(str(exc)).strip()}); "
-            f"{waiting} trial(s) wait in the local spool and are sent when it is back (lab.flush())",
+            f"{exc}; {waiting} trial(s) wait in the local spool and are sent when it is back (lab.flush())",
             HistoryWarning,
             stacklevel=3,
         )
@@ -314,16 +345,12 @@ class ServerStore:
             yield shared
             return
         self._say_what_waits()
-        try:
-            connection = self._connection()
+        with self._connected() as connection:
             outermost = connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
             with connection.transaction():
                 if outermost:  # a read inside a read is a savepoint of the outer one
                     connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield ServerReader(connection)
-        except psycopg.OperationalError as exc:
-            self._drop()
-            raise unreachable(self.location, exc) from None
 
     def _say_what_waits(self) -> None:
         if not self.journal.pending():
@@ -342,11 +369,7 @@ class ServerStore:
     @contextlib.contextmanager
     def together(self) -> Iterator[None]:
         """Reads in this thread share one session until the block ends."""
-        with contextlib.ExitStack() as stack:
-            if getattr(self._session, "reader", None) is None:
-                with contextlib.suppress(StoreError):
-                    self._session.reader = stack.enter_context(self.reading())
-                stack.callback(setattr, self._session, "reader", None)
+        with shared_session(self._session, self.reading):
             yield
 
     def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.postgres import TEMPLATE, Cluster, remove_cluster, start_cluster, wait_until_up
+from support.postgres import Cluster, prepared_cluster, wait_until_up
 from support.server_workers import (
     EXPERIMENT,
     call_text,
@@ -35,8 +35,6 @@ from support.server_workers import (
 import promptlab as pl
 from promptlab.errors import HistoryWarning, StoreError
 from promptlab.runner.progress import NullDisplay
-from promptlab.store.server import roles
-from promptlab.store.server.connection import connect
 
 pytestmark = pytest.mark.slow
 
@@ -274,13 +272,8 @@ WAITING = re.compile(r"(\d+) trial\(s\) wait in the local spool and are sent whe
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[Cluster]:
     """A cluster this module may stop and start."""
-    cluster = start_cluster()
-    cluster.psql(f'CREATE DATABASE "{TEMPLATE}"')
-    with connect(cluster.url(TEMPLATE)) as connection:
-        roles.init(connection)
-        roles.grant(connection, "tester", "researcher")
-    yield cluster
-    remove_cluster(cluster)
+    with prepared_cluster() as cluster:
+        yield cluster
 
 
 def server_away(cluster: Cluster, seconds: float, url: str, lab: pl.Lab) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.postgres import TEMPLATE, Cluster, remove_cluster, start_cluster, wait_until_up
+from support.postgres import Cluster, prepared_cluster, wait_until_up
 
 import promptlab as pl
 from promptlab.cli import main
@@ -113,13 +113,8 @@ def test_protected_labels_move_only_with_an_approval_the_server_saw(pg_cluster: 
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[Cluster]:
     """A cluster this module may stop and start."""
-    cluster = start_cluster()
-    cluster.psql(f'CREATE DATABASE "{TEMPLATE}"')
-    with connect(cluster.url(TEMPLATE)) as connection:
-        roles.init(connection)
-        roles.grant(connection, "tester", "researcher")
-    yield cluster
-    remove_cluster(cluster)
+    with prepared_cluster() as cluster:
+        yield cluster
 
 
 def test_a_sweep_carries_on_while_the_server_is_away_and_every_trial_arrives_once(own_cluster: Cluster) -> None:
