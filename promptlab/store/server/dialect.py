@@ -21,9 +21,7 @@ _MARK = "promptlab_parameter_"
 
 _SPELLED_OUT = {
     # the text of every input value, for a search (DuckDB's JSON path wildcard has no PostgreSQL twin)
-    "array_to_string(json_extract_string(vars, '$.*'), ' ')": (
-        "(SELECT string_agg(value, ' ') FROM jsonb_each_text(vars))"
-    ),
+    "array_to_string(json_extract_string(vars, '$.*'), ' ')": "promptlab_vars_text(vars)",
     # an experiment's tags hold one (tags are a JSON array)
     "list_contains(CAST(e.tags AS VARCHAR[]), ?)": (
         "coalesce((SELECT bool_or(value = ?) FROM jsonb_array_elements_text(e.tags)), FALSE)"
@@ -37,6 +35,7 @@ _JSONB = (
     ("JSON_EXTRACT_PATH_TEXT(", "JSONB_EXTRACT_PATH_TEXT("),
     ("JSON_EXTRACT_PATH(", "JSONB_EXTRACT_PATH("),
     (" AS JSON)", " AS JSONB)"),
+    ("PROMPTLAB_VARS_TEXT(", "promptlab.vars_text("),  # the function the trigram index is built on
 )
 """The server's JSON columns are ``jsonb``: its functions, not ``json``'s."""
 

@@ -14,10 +14,8 @@ admins migrating at once are serialized by a transaction-scoped advisory
 lock and read the version again under it, so each migration runs once.
 ``roles.init`` hands what a superuser created to ``promptlab_admin``.
 
-What is not here, on purpose: the file's search index (``search_docs``,
-``search_postings``); the server answers ILIKE searches from trigram indexes
-on ``trials.output`` and ``trials.vars::text`` instead (a query must spell
-the expression ``vars::text`` for the index to serve it).
+Not here, on purpose: the file's search index (``search_docs``, ``search_postings``);
+trigram indexes on ``output`` and ``promptlab.vars_text(vars)`` serve a search.
 """
 
 from __future__ import annotations
@@ -110,7 +108,10 @@ def m001_tables(conn: Connection) -> None:
     """)
     # pg_trgm may already be installed (in another schema) for another
     # application: the operator class is named where it actually is.
+    # A search reads the inputs' values, not their keys, as in the file: this text, indexed.
     conn.execute("""
+        CREATE FUNCTION promptlab.vars_text(v jsonb) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        AS $$ SELECT pg_catalog.string_agg(value, ' ') FROM pg_catalog.jsonb_each_text(v) $$;
         CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA promptlab;
         DO $$
         DECLARE ops text := (
@@ -119,7 +120,8 @@ def m001_tables(conn: Connection) -> None:
             WHERE e.extname = 'pg_trgm');
         BEGIN
             EXECUTE format('CREATE INDEX trials_output_trgm ON promptlab.trials USING gin (output %s)', ops);
-            EXECUTE format('CREATE INDEX trials_vars_trgm ON promptlab.trials USING gin ((vars::text) %s)', ops);
+            EXECUTE format(
+                'CREATE INDEX trials_vars_trgm ON promptlab.trials USING gin (promptlab.vars_text(vars) %s)', ops);
         END $$;
     """)
     conn.execute("""
