@@ -174,17 +174,27 @@ def forget_served() -> None:
 
 
 def _read_server_label(url: str, name: str, label: str) -> Prompt:
-    from promptlab.release.labels import prompt_at
-    from promptlab.store import prompt_reads
-    from promptlab.store.server.opening import server_store
+    """One connection, two queries (``label_reads``): no store, no spool, no SQL translator."""
+    import psycopg
 
-    store = server_store(url, read_only=True)
-    with store.reading() as reader:
-        found = prompt_reads.labels(reader, name)
-        found = found[found["label"] == label]
-        if found.empty:
-            raise NotFoundError(f"prompt {name!r} has no label {label!r} on {store.location}; promote a version first")
-        return prompt_at(reader, name, str(found.iloc[0]["version"]), found.iloc[0]["model"], label=label)
+    from promptlab.analysis.columns import decode_json
+    from promptlab.release.labels import checked_template
+    from promptlab.store.server import label_reads
+    from promptlab.store.server.connection import connect, shown, unreachable
+
+    try:
+        with connect(url) as connection:
+            found = label_reads.label_and_template(connection, name, label, lambda row: row["version"])
+    except psycopg.OperationalError as exc:
+        raise unreachable(shown(url), exc) from None
+    if found is None:
+        raise NotFoundError(f"prompt {name!r} has no label {label!r} on {shown(url)}; promote a version first")
+    pointed, stored = found
+    if not stored:
+        raise DamagedStoreError(f"{shown(url)}: the version {label!r} of {name!r} points at has no stored template")
+    template = checked_template(stored, name, label=label, labelled=str(pointed["version"]))
+    model = decode_json(pointed["model"])
+    return Prompt(template, name=name, model=Model.from_dict(model) if model else None)
 
 
 def _read_label(database: Path, name: str, label: str) -> Prompt:

@@ -98,19 +98,21 @@ def prompt_names(store: Source) -> pd.DataFrame:
     )
 
 
-def labels(store: Source, name: str | None = None) -> pd.DataFrame:
-    """Where each label points now (the newest event per name and label)."""
-    condition = "WHERE name = ?" if name is not None else ""
-    return store.query(
-        f"""
+def labels_sql(*, of_name: bool) -> str:
+    """The query ``labels`` runs (``of_name``: one prompt's, ``?`` its name)."""
+    condition = "WHERE name = ?" if of_name else ""
+    return f"""
         SELECT name, label, to_version AS version, model, "user" AS moved_by, approved_by,
                created_at AS moved_at, note
         FROM label_events {condition}
         QUALIFY row_number() OVER (PARTITION BY name, label ORDER BY {event_order(newest_first=True)}) = 1
         ORDER BY name, label
-        """,
-        [name] if name is not None else None,
-    )
+        """
+
+
+def labels(store: Source, name: str | None = None) -> pd.DataFrame:
+    """Where each label points now (the newest event per name and label)."""
+    return store.query(labels_sql(of_name=name is not None), [name] if name is not None else None)
 
 
 def label_events(store: Source, name: str | None = None, label: str | None = None) -> pd.DataFrame:
@@ -125,12 +127,15 @@ def label_events(store: Source, name: str | None = None, label: str | None = Non
 
 def prompt_template(store: Source, name: str, version: str) -> dict[str, Any]:
     """The stored template row of one prompt version (a unique version prefix is enough)."""
-    frame = store.query(
-        "SELECT name, version, template, arg_min(created_by, created_at) AS created_by, min(created_at) AS created_at "
-        "FROM prompts WHERE name = ? AND starts_with(version, ?) GROUP BY name, version, template",
-        [name, version],
-    )
+    frame = store.query(PROMPT_TEMPLATE_SQL, [name, version])
     return one_row(frame, f"version of prompt {name!r}", version)
+
+
+PROMPT_TEMPLATE_SQL = (
+    "SELECT name, version, template, arg_min(created_by, created_at) AS created_by, min(created_at) AS created_at "
+    "FROM prompts WHERE name = ? AND starts_with(version, ?) GROUP BY name, version, template"
+)
+"""The query ``prompt_template`` runs."""
 
 
 def model_usage(store: Source, name: str, version: str) -> pd.DataFrame:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from promptlab.errors import ServerUnreachableError, StoreError
+
 SERVER_SCHEMES = ("postgresql://", "postgres://")
 """Locations that name a PostgreSQL server rather than a DuckDB file."""
 
@@ -64,3 +66,18 @@ def connect(url: str, *, autocommit: bool = True, timeout: int = CONNECT_TIMEOUT
     # text parameters typed as text (not "unknown"), so a list of names is a text[] to unnest
     connection.adapters.register_dumper(str, StrDumper)
     return connection
+
+
+def unreachable(location: str, exc: BaseException) -> StoreError:
+    if _refused_login(exc):
+        return StoreError(f"the team server {location} refused the login ({scrubbed(str(exc)).strip()})")
+    return ServerUnreachableError(
+        f"the team server {location} can't be reached ({scrubbed(str(exc)).strip()}); check the server and "
+        "the network (trials recorded meanwhile wait in the local spool and are sent when it is back)"
+    )
+
+
+def _refused_login(exc: BaseException) -> bool:
+    """A wrong password or an unknown role or database: no point waiting for it."""
+    message = str(exc)
+    return "authentication failed" in message or "does not exist" in message or "no password supplied" in message

@@ -14,8 +14,7 @@ admins migrating at once are serialized by a transaction-scoped advisory
 lock and read the version again under it, so each migration runs once.
 ``roles.init`` hands what a superuser created to ``promptlab_admin``.
 
-Not here, on purpose: the file's search index (``search_docs``, ``search_postings``);
-trigram indexes on ``output`` and ``promptlab.vars_text(vars)`` serve a search.
+Not here: the file's search index; trigram indexes on ``output`` and ``vars_text(vars)`` serve a search.
 """
 
 from __future__ import annotations
@@ -105,6 +104,7 @@ def m001_tables(conn: Connection) -> None:
         CREATE INDEX feedback_trial_id ON promptlab.feedback (trial_id);
         CREATE INDEX label_events_name_label ON promptlab.label_events (name, label);
         CREATE INDEX runs_started_at ON promptlab.runs (started_at);
+        CREATE STATISTICS promptlab.trials_kind ON (coalesce(kind, 'sweep')) FROM promptlab.trials;
     """)
     # pg_trgm may already be installed (in another schema) for another
     # application: the operator class is named where it actually is.

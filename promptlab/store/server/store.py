@@ -39,7 +39,7 @@ from promptlab.store.journal import Journal
 from promptlab.store.reader import shared_session
 from promptlab.store.schema import TABLES
 from promptlab.store.server import migrations, roles, send
-from promptlab.store.server.connection import connect, scrubbed, shown
+from promptlab.store.server.connection import connect, scrubbed, shown, unreachable
 from promptlab.store.server.reader import ServerReader
 
 BUSY_TIMEOUT = 5.0
@@ -63,15 +63,6 @@ def spool_root() -> Path:
     return Path(state) / "promptlab" / "spool"
 
 
-def unreachable(location: str, exc: BaseException) -> StoreError:
-    if _refused_login(exc):
-        return StoreError(f"the team server {location} refused the login ({scrubbed(str(exc)).strip()})")
-    return ServerUnreachableError(
-        f"the team server {location} can't be reached ({scrubbed(str(exc)).strip()}); check the server and "
-        "the network (trials recorded meanwhile wait in the local spool and are sent when it is back)"
-    )
-
-
 def _refuse_newer(location: str, version: int) -> None:
     if version > migrations.LATEST:
         raise NewerSchemaError(
@@ -83,12 +74,6 @@ def _refuse_newer(location: str, version: int) -> None:
 def _close(connection: Any) -> None:
     with contextlib.suppress(Exception):
         connection.close()
-
-
-def _refused_login(exc: BaseException) -> bool:
-    """A wrong password or an unknown role or database: no point waiting for it."""
-    message = str(exc)
-    return "authentication failed" in message or "does not exist" in message or "no password supplied" in message
 
 
 class ServerStore:
@@ -350,6 +335,8 @@ class ServerStore:
             with connection.transaction():
                 if outermost:  # a read inside a read is a savepoint of the outer one
                     connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    # an experiment's 20,000 wide rows sort in memory, not in files (4 MB by default)
+                    connection.execute("SET LOCAL work_mem = '64MB'")
                 yield ServerReader(connection)
 
     def _say_what_waits(self) -> None:

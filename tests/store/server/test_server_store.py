@@ -276,3 +276,27 @@ def test_load_prompt_keeps_serving_what_it_read_while_the_server_is_away(
     finally:
         own_cluster.start()
         wait_until_up(own_cluster)
+
+
+def test_load_prompt_reads_a_server_label_with_the_librarys_own_queries_and_no_translator(
+    server_url: str,
+) -> None:
+    import subprocess
+    import sys
+
+    from promptlab.store import prompt_reads
+    from promptlab.store.server import label_reads
+    from promptlab.store.server.dialect import postgres
+
+    assert postgres(prompt_reads.labels_sql(of_name=True)) == label_reads.LABELS_OF_NAME
+    assert postgres(prompt_reads.PROMPT_TEMPLATE_SQL) == label_reads.PROMPT_TEMPLATE
+    lab = pl.Lab(server_url)
+    version = sweep(lab).df["prompt_version"].iloc[0]
+    lab.promote("say", version, label="staging")
+    code = (
+        "import sys, promptlab as pl; "
+        f"p = pl.load_prompt('say', label='staging', db={server_url!r}); "
+        "print(p.version, 'sqlglot' in sys.modules, 'pandas' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == [version, "False", "True"]  # pandas: promptlab's own import
