@@ -22,8 +22,6 @@ from promptlab.release.prompt_files import prompt_document
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider, fake_model
 
-pytestmark = pytest.mark.both_stores
-
 NAME = "answer"
 METRIC = "contains:expected"
 DATA = [

@@ -23,8 +23,6 @@ from promptlab.errors import ConfigError, ExportError
 from promptlab.release import export, finetune, preferences
 from promptlab.testing import FakeProvider, fake_model
 
-pytestmark = pytest.mark.both_stores
-
 CHAT = pl.Prompt(
     [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Say {{ text }}"}], name="say"
 )

@@ -27,8 +27,6 @@ from promptlab.release import labels as pl_labels
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
-pytestmark = pytest.mark.both_stores
-
 NAME = "greet"
 METRIC = "contains:expected"
 DATA = [

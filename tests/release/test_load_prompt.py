@@ -222,8 +222,6 @@ import promptlab as pl
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 
-pytestmark = pytest.mark.both_stores
-
 lab = pl.Lab(sys.argv[1])
 prompt = pl.Prompt("Write down: {{ text }}", name="writer")
 deadline = time.monotonic() + float(sys.argv[2])

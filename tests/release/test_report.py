@@ -14,8 +14,6 @@ from promptlab.errors import NotFoundError
 from promptlab.release import report
 from promptlab.testing import fake_model
 
-pytestmark = pytest.mark.both_stores
-
 TERSE = pl.Prompt(
     [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Say {{ text }}"}], name="say"
 )

@@ -23,8 +23,6 @@ from promptlab.evals import Score
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider
 
-pytestmark = pytest.mark.both_stores
-
 Messages = Sequence[Mapping[str, str]]
 PROMPT = pl.Prompt("Capital of {{ country }}?", name="capital")
 ROWS = [

@@ -191,7 +191,15 @@ def test_a_stopped_copy_resumes_from_the_command_line(
     url = admin.replace("postgres@", f"postgres:{PASSWORD}@")  # a trust login: the password is only carried
     command = [sys.executable, "-m", "promptlab", "db", "copy", str(team_lab.path), url, "--batch-rows", "10"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        # a shell's background job (CI) ignores Ctrl+C, and a child inherits that: a person's terminal doesn't
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
     assert process.stdout is not None and process.stderr is not None
     seen = []
     for line in process.stdout:
