@@ -102,6 +102,9 @@ class ServerStore:
         self._idle: list[Any] = []
         self._idle_lock = threading.Lock()
         self._warned_waiting = -1
+        self._send_failed = False
+        """Whether the last send couldn't reach the server: only then do reads warn
+        of the spool (during a sweep it always holds the trials of the next send)."""
         try:
             if not read_only:  # application code reading a label keeps nothing on disk
                 self.journal.create()
@@ -267,6 +270,7 @@ class ServerStore:
             result = self.last_fold = fold.FoldResult()
             try:
                 self._send(result)
+                self._send_failed = False
             except StoreError as exc:  # away (or the login refused): the rows wait
                 self._report_waiting(exc)
             except psycopg.Error as exc:
@@ -307,6 +311,7 @@ class ServerStore:
         return count
 
     def _report_waiting(self, exc: BaseException) -> None:
+        self._send_failed = True
         waiting = self.waiting()
         warnings.warn(
             f"{exc}; {waiting} trial(s) wait in the local spool and are sent when it is back (lab.flush())",
@@ -340,7 +345,7 @@ class ServerStore:
                 yield ServerReader(connection)
 
     def _say_what_waits(self) -> None:
-        if not self.journal.pending():
+        if not self._send_failed or not self.journal.pending():
             self._warned_waiting = -1
             return
         waiting = self.waiting()

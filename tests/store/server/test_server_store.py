@@ -300,3 +300,14 @@ def test_load_prompt_reads_a_server_label_with_the_librarys_own_queries_and_no_t
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.split() == [version, "False", "True"]  # pandas: promptlab's own import
+
+
+def test_reads_speak_of_the_spool_only_after_a_send_failed(server_url: str) -> None:
+    """During a sweep the spool always holds the trials of the next send: that is no news."""
+    lab = pl.Lab(server_url)
+    sweep(lab)
+    rows = lab.store.query("SELECT * FROM trials LIMIT 2").to_dict("records")
+    lab.store.append({"trials": rows}, seal=False)  # waiting for the next send, as mid-sweep
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HistoryWarning)
+        assert len(lab.trials()) == 24
