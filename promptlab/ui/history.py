@@ -43,8 +43,9 @@ class RunRow(widgets.VBox):
 
     def __init__(self, run: Mapping[str, Any], browser: HistoryBrowser, snippet: str = "") -> None:
         self.run_id = str(run["run_id"])
-        self.summary = widgets.HTML(run_line(run), layout=widgets.Layout(width="100%"))
-        self.snippet = widgets.HTML(f'<span style="font-size:12px">{snippet}</span>' if snippet else "")
+        self.summary = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.snippet = widgets.HTML()
+        self.show(run, snippet)
         self.open_button = button("Open", "show this run in the results grid")
         self.load_button = button("Load into builder", "re-run or fork this run's variants")
         self.a_button = button("A", "compare: this run as A, the one before")
@@ -58,6 +59,12 @@ class RunRow(widgets.VBox):
             [widgets.HBox([*buttons, self.summary]), self.snippet],
             layout=widgets.Layout(border_bottom="1px solid #eee"),
         )
+
+    def show(self, run: Mapping[str, Any], snippet: str = "") -> None:
+        """Show the run's latest line and search match (in place: a click on its
+        buttons meanwhile still lands)."""
+        self.summary.value = run_line(run)
+        self.snippet.value = f'<span style="font-size:12px">{snippet}</span>' if snippet else ""
 
 
 class HistoryBrowser(widgets.VBox):
@@ -87,7 +94,7 @@ class HistoryBrowser(widgets.VBox):
         self.refresh_every = AUTO_REFRESH_SECONDS
         """Seconds between auto-refreshes."""
         self._lock = threading.RLock()
-        self._shown: tuple[Any, ...] | None = None
+        self._rows: dict[str, RunRow] = {}
         self._searched = ""
         self._updating = False
         self.refresh_button = button("Refresh", "read the history again")
@@ -190,7 +197,6 @@ class HistoryBrowser(widgets.VBox):
             if runs is None:
                 return
             self.runs = runs
-            self._shown = None
             self.show_experiment()
             self.render_runs()
 
@@ -213,13 +219,21 @@ class HistoryBrowser(widgets.VBox):
             page = catching(self.error, lambda: self.lab.runs(**filters, limit=RUNS_PER_PAGE, offset=start))
             if page is None:
                 return
-            shown = tuple(zip(page["run_id"], page["n_trials"], page["status"], strict=True))
-            if shown == self._shown:
-                return
-            self._shown = shown
-            records = [{str(k): v for k, v in run.items()} for run in page.to_dict("records")]
-            rows = [RunRow(run, self, self.snippet(str(run["run_id"]))) for run in records]
-            replace_children(self.run_rows, rows or [widgets.HTML(muted("no runs match"))])
+            rows = [self._row({str(k): v for k, v in run.items()}) for run in page.to_dict("records")]
+            self._rows = {row.run_id: row for row in rows}
+            if list(self.run_rows.children) != rows:
+                replace_children(self.run_rows, rows or [widgets.HTML(muted("no runs match"))])
+
+    def _row(self, run: dict[str, Any]) -> RunRow:
+        """The run's row, updated where it is already shown (so a click on it
+        during a refresh isn't lost with a replaced widget), else a new one."""
+        run_id = str(run["run_id"])
+        snippet = self.snippet(run_id)
+        row = self._rows.get(run_id)
+        if row is None:
+            return RunRow(run, self, snippet)
+        row.show(run, snippet)
+        return row
 
     def snippet(self, run_id: str) -> str:
         """Where the search text occurs in one of the run's trials, marked ("" without a search)."""

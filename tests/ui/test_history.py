@@ -115,6 +115,23 @@ def test_refresh_finds_new_runs(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
     assert ("fresh · 1 run", "fresh") in browser.experiment.options
 
 
+def test_a_refresh_keeps_the_rows_shown_so_a_click_meanwhile_lands(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
+    browser = history(lab)
+    before = {row.run_id: row for row in browser.run_rows.children}
+    row = before[shared["ana"].run_id]
+    row.summary.value = "stale"
+    newer = lab.sweep(GREET, fake_model("echo"), [{"text": "z"}], display=NullDisplay())
+    browser.refresh_button.click()
+    after = {row.run_id: row for row in browser.run_rows.children}
+    assert after[newer.run_id] not in before.values()  # the new run gets a row of its own
+    assert all(after[run_id] is shown for run_id, shown in before.items())  # the others stay, not replaced
+    assert row.open_button.comm is not None, "a row shown before the refresh was closed"
+    assert f"run {shared['ana'].run_id[:8]}" in row.summary.value, "the row shows the run as read again"
+    row.open_button.click()
+    (grid,) = browser.detail.children
+    assert isinstance(grid, ResultsGrid) and grid.run_id == shared["ana"].run_id
+
+
 def test_a_filter_with_nothing_to_choose_is_hidden_until_there_is(lab: pl.Lab) -> None:
     lab.sweep(GREET, fake_model("echo"), [{"text": "ana"}], display=NullDisplay())
     browser = history(lab)
