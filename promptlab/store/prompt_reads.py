@@ -32,36 +32,40 @@ def prompt_versions(store: Source, name: str) -> pd.DataFrame:
     """Every version ever run under a prompt name, oldest first, with use counts."""
     return store.query(
         """
-        SELECT p.version, p.template, p.variables,
-               min(coalesce(t.created_at, p.created_at)) AS first_seen,
-               arg_min(p.created_by, p.created_at) AS created_by,
-               count(t.trial_id) AS n_trials, count(DISTINCT t.run_id) AS n_runs,
-               list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL) AS models
-        FROM prompts p LEFT JOIN trials t ON t.prompt_name = p.name AND t.prompt_version = p.version
+        WITH used AS (
+            SELECT prompt_version, sum(n_trials)::BIGINT AS n_trials, count(DISTINCT run_id) AS n_runs,
+                   min(first_at) AS first_at,
+                   list(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL) AS models
+            FROM trial_totals WHERE prompt_name = ? GROUP BY prompt_version
+        )
+        SELECT p.version, p.template, p.variables, coalesce(u.first_at, p.created_at) AS first_seen,
+               p.created_by, coalesce(u.n_trials, 0) AS n_trials, coalesce(u.n_runs, 0) AS n_runs, u.models
+        FROM prompts p LEFT JOIN used u ON u.prompt_version = p.version
         WHERE p.name = ?
-        GROUP BY p.version, p.template, p.variables
         ORDER BY first_seen
         """,
-        [name],
+        [name, name],
     )
 
 
 def version_numbers(store: Source, names: Sequence[str]) -> pd.DataFrame:
     """``name``, ``version``, ``number``: each version of ``names`` counted from 1 in the
     order it first ran (``first_seen`` as ``prompt_versions`` has it; ties by version),
-    as people call them (``v2``). Reads only those names' trials' times."""
+    as people call them (``v2``). Reads only those names' totals."""
     return store.query(
         """
-        WITH firsts AS (
-            SELECT p.name, p.version, min(coalesce(t.created_at, p.created_at)) AS first_seen
-            FROM prompts p LEFT JOIN trials t ON t.prompt_name = p.name AND t.prompt_version = p.version
+        WITH used AS (
+            SELECT prompt_name, prompt_version, min(first_at) AS first_at FROM trial_totals
+            WHERE list_contains(?, prompt_name) GROUP BY prompt_name, prompt_version
+        ), firsts AS (
+            SELECT p.name, p.version, coalesce(u.first_at, p.created_at) AS first_seen
+            FROM prompts p LEFT JOIN used u ON u.prompt_name = p.name AND u.prompt_version = p.version
             WHERE list_contains(?, p.name)
-            GROUP BY p.name, p.version
         )
         SELECT name, version, row_number() OVER (PARTITION BY name ORDER BY first_seen, version) AS number
         FROM firsts ORDER BY name, number
         """,
-        [list(names)],
+        [list(names), list(names)],
     )
 
 
@@ -86,9 +90,9 @@ def prompt_names(store: Source) -> pd.DataFrame:
     """Prompt names with how many versions and trials each has."""
     return store.query(
         """
-        WITH used AS (  -- summed per version first: a few groups to join, not every trial
-            SELECT prompt_name, prompt_version, count(*) AS n_trials, max(created_at) AS last_used
-            FROM trials GROUP BY prompt_name, prompt_version
+        WITH used AS (  -- summed per version first: a few groups to join
+            SELECT prompt_name, prompt_version, sum(n_trials) AS n_trials, max(last_at) AS last_used
+            FROM trial_totals GROUP BY prompt_name, prompt_version
         )
         SELECT p.name, count(DISTINCT p.version) AS n_versions, coalesce(sum(u.n_trials), 0)::BIGINT AS n_trials,
                max(coalesce(u.last_used, p.created_at)) AS last_used

@@ -25,6 +25,7 @@ from promptlab.errors import DamagedStoreError, HistoryWarning, StoreError
 from promptlab.store import search_index, sql
 from promptlab.store.journal import Journal
 from promptlab.store.schema import TABLES
+from promptlab.store.totals import TRIAL_TOTALS
 
 _TOO_LARGE = re.compile(r'maximum_object_size.*?reading file "([^"]+)"', re.S)
 _DAMAGE = re.compile(r"Could not read enough bytes|Corrupt|checksum|INTERNAL Error|not a valid DuckDB", re.I)
@@ -76,6 +77,7 @@ class Reader:
                         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
                         if name == "trials":
                             self._journal_trials(paths)
+                            self.con.execute(f"CREATE OR REPLACE TEMP VIEW trial_totals AS {TRIAL_TOTALS}")
                 self._search_views()
                 return
             except duckdb.IOException as exc:  # a segment was sealed as we listed it: list again

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from promptlab.store.reads import Source, TrialFilter, narrowed, one_row
+from promptlab.store.totals import known_sum
 
 
 def done_cells(store: Source, run_id: str) -> set[str]:
@@ -107,7 +108,8 @@ class RunFilter:
 
 def runs(store: Source, where: RunFilter | None = None, *, limit: int | None = None, offset: int = 0) -> pd.DataFrame:
     """Runs, newest first, with trial counts and headline numbers. The page of
-    runs is chosen first, so only its trials are summed up."""
+    runs is chosen first, so only its totals are read, and its trials for the
+    median latency."""
     condition, params = (where or RunFilter()).narrowed(store).where()
     page = (f" LIMIT {int(limit)}" if limit is not None else "") + (f" OFFSET {int(offset)}" if offset else "")
     return store.query(
@@ -116,36 +118,33 @@ def runs(store: Source, where: RunFilter | None = None, *, limit: int | None = N
             SELECT r.* FROM runs r LEFT JOIN experiments e ON e.name = r.experiment
             WHERE {condition}
             ORDER BY r.started_at DESC, r.run_id DESC{page}
-        ), t AS (
-            SELECT run_id, trial_id, error_type, cached, cost_usd, latency_ms, prompt_name, model FROM trials
-            WHERE coalesce(kind, 'sweep') = 'sweep' AND run_id IN (SELECT run_id FROM chosen)
+        ), s AS (
+            SELECT run_id, sum(n_trials)::BIGINT AS n_trials, sum(n_errors)::BIGINT AS n_errors,
+                   sum(n_cached)::BIGINT AS n_cached, {known_sum("cost_usd", "n_costed")} AS cost_usd,
+                   {known_sum("spent_usd", "n_spent")} AS spent_usd,
+                   list(DISTINCT prompt_name ORDER BY prompt_name) FILTER (WHERE prompt_name IS NOT NULL) AS prompts,
+                   list(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL) AS models
+            FROM trial_totals WHERE kind = 'sweep' AND run_id IN (SELECT run_id FROM chosen) GROUP BY run_id
         ), j AS (
-            SELECT run_id, count(*) AS n_judge_calls,
-                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END), 0) AS judge_spent_usd
-            FROM trials WHERE kind = 'judge' AND run_id IN (SELECT run_id FROM chosen) GROUP BY run_id
+            SELECT run_id, sum(n_trials)::BIGINT AS n_judge_calls, sum(spent_usd) AS judge_spent_usd
+            FROM trial_totals WHERE kind = 'judge' AND run_id IN (SELECT run_id FROM chosen) GROUP BY run_id
+        ), latency AS (  -- a median can't be summed up ahead: the chosen runs' trials
+            SELECT run_id, quantile_cont(latency_ms, 0.5) AS latency_p50_ms FROM trials
+            WHERE coalesce(kind, 'sweep') = 'sweep' AND error_type IS NULL AND run_id IN (SELECT run_id FROM chosen)
+            GROUP BY run_id
         )
         SELECT r.run_id, r.experiment, r.status, r.n_cells,
-               count(t.trial_id) AS n_trials,
-               count(t.error_type) AS n_errors,
-               coalesce(sum(t.cached::INTEGER), 0)::BIGINT AS n_cached,
-               sum(t.cost_usd) AS cost_usd,
-               sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END) AS spent_usd,
-               quantile_cont(t.latency_ms, 0.5) FILTER (WHERE t.error_type IS NULL) AS latency_p50_ms,
-               coalesce(list(DISTINCT t.prompt_name ORDER BY t.prompt_name) FILTER (WHERE t.prompt_name IS NOT NULL),
-                        []::VARCHAR[]) AS prompts,
-               coalesce(list(DISTINCT t.model ORDER BY t.model) FILTER (WHERE t.model IS NOT NULL),
-                        []::VARCHAR[]) AS models,
-               coalesce(max(j.n_judge_calls), 0) AS n_judge_calls,
-               coalesce(max(j.judge_spent_usd), 0) AS judge_spent_usd,
-               coalesce(sum(CASE WHEN t.cached THEN 0 ELSE t.cost_usd END), 0)
-                   + coalesce(max(j.judge_spent_usd), 0) AS total_spent_usd,
+               coalesce(s.n_trials, 0) AS n_trials, coalesce(s.n_errors, 0) AS n_errors,
+               coalesce(s.n_cached, 0) AS n_cached, s.cost_usd, s.spent_usd, latency.latency_p50_ms,
+               coalesce(s.prompts, []::VARCHAR[]) AS prompts, coalesce(s.models, []::VARCHAR[]) AS models,
+               coalesce(j.n_judge_calls, 0) AS n_judge_calls, coalesce(j.judge_spent_usd, 0) AS judge_spent_usd,
+               coalesce(s.spent_usd, 0) + coalesce(j.judge_spent_usd, 0) AS total_spent_usd,
                r.started_at, r.ended_at, r."user", r.host, r.pid, r.source, r.fingerprint, r.config,
                r.heartbeat_at
         FROM chosen r
-        LEFT JOIN t USING (run_id)
+        LEFT JOIN s USING (run_id)
         LEFT JOIN j USING (run_id)
-        GROUP BY r.run_id, r.experiment, r.status, r.n_cells, r.started_at, r.ended_at, r."user", r.host,
-                 r.pid, r.source, r.fingerprint, r.config, r.heartbeat_at
+        LEFT JOIN latency USING (run_id)
         ORDER BY r.started_at DESC, r.run_id DESC
         """,
         params,
@@ -170,9 +169,7 @@ def run_states(store: Source, where: RunFilter | None = None) -> pd.DataFrame:
 
 def sweep_models(store: Source) -> list[str]:
     """The names of every model a sweep has called, sorted."""
-    frame = store.query(
-        "SELECT DISTINCT model FROM trials WHERE coalesce(kind, 'sweep') = 'sweep' AND model IS NOT NULL ORDER BY 1"
-    )
+    frame = store.query("SELECT DISTINCT model FROM trial_totals WHERE kind = 'sweep' AND model IS NOT NULL ORDER BY 1")
     return [str(name) for name in frame["model"]]
 
 
@@ -182,16 +179,14 @@ def experiments(store: Source) -> pd.DataFrame:
         """
         WITH trial_stats AS (
             SELECT experiment,
-                   count(*) FILTER (WHERE coalesce(kind, 'sweep') = 'sweep') AS n_trials,
-                   count(error_type) FILTER (WHERE coalesce(kind, 'sweep') = 'sweep') AS n_errors,
-                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END)
-                       FILTER (WHERE coalesce(kind, 'sweep') = 'sweep'), 0) AS spent_usd,
-                   count(*) FILTER (WHERE kind = 'judge') AS n_judge_calls,
-                   coalesce(sum(CASE WHEN cached THEN 0 ELSE cost_usd END) FILTER (WHERE kind = 'judge'), 0)
-                       AS judge_spent_usd,
-                   max(created_at) AS last_trial_at,
+                   coalesce(sum(n_trials) FILTER (WHERE kind = 'sweep'), 0)::BIGINT AS n_trials,
+                   coalesce(sum(n_errors) FILTER (WHERE kind = 'sweep'), 0)::BIGINT AS n_errors,
+                   coalesce(sum(spent_usd) FILTER (WHERE kind = 'sweep'), 0) AS spent_usd,
+                   coalesce(sum(n_trials) FILTER (WHERE kind = 'judge'), 0)::BIGINT AS n_judge_calls,
+                   coalesce(sum(spent_usd) FILTER (WHERE kind = 'judge'), 0) AS judge_spent_usd,
+                   max(last_at) AS last_trial_at,
                    list(DISTINCT "user" ORDER BY "user") AS users
-            FROM trials GROUP BY experiment
+            FROM trial_totals GROUP BY experiment
         ), run_stats AS (
             SELECT experiment, count(*) AS n_runs FROM runs GROUP BY experiment
         )

@@ -250,6 +250,46 @@ class Ticker:
             self._thread.join(timeout)
 
 
+class Background:
+    """Runs reads on a thread of their own, so what is shown above them doesn't
+    wait: ``start(action)`` runs ``action`` there, after the one running (if
+    any); of several asked for meanwhile, only the newest runs (the others are
+    out of date). An error goes to ``on_error``. Not a daemon: a read is never
+    killed mid-query at exit (see ``SHUTTING_DOWN``)."""
+
+    def __init__(self, name: str, on_error: Callable[[Exception], None] | None = None) -> None:
+        self.name = name
+        self.on_error = on_error
+        self._lock = threading.Lock()
+        self._next: Callable[[], None] | None = None
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def start(self, action: Callable[[], None]) -> None:
+        """Run ``action`` on the thread, in place of any not started yet."""
+        with self._lock:
+            self._next = action
+            self._idle.clear()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._main, name=self.name)
+                self._thread.start()
+
+    def _main(self) -> None:
+        while True:
+            with self._lock:
+                action, self._next = self._next, None
+                if action is None or SHUTTING_DOWN.is_set():
+                    self._thread = None
+                    self._idle.set()
+                    return
+            guarded(action, self.on_error)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is running or asked for; False if ``timeout`` came first."""
+        return self._idle.wait(timeout)
+
+
 def version_tag(version: Any, number: Any = None) -> str:
     """``v2 · 1828dd5e``: a prompt version as people name it, its number
     (``lab.prompt_versions()["number"]``) beside the start of its hash; the

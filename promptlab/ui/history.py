@@ -13,6 +13,7 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 import pandas as pd
 
 from promptlab.ui.common import (
+    Background,
     Ticker,
     button,
     catching,
@@ -118,6 +119,8 @@ class HistoryBrowser(widgets.VBox):
         self.version_a, self.version_b, self.diff = self.pair.old, self.pair.new, self.pair.diff
         self.versions = widgets.HTML()
         self.detail = widgets.VBox()
+        self.versions_reader = Background("promptlab-history-versions", on_error=self._read_failed)
+        """Reads a prompt's versions; ``versions_reader.wait()`` waits for them."""
         self._wire()
         versions = widgets.VBox([self.versions_of, self.versions, self.version_a, self.version_b, self.diff])
         super().__init__(
@@ -278,13 +281,21 @@ class HistoryBrowser(widgets.VBox):
     # -- prompt versions ------------------------------------------------------------------
 
     def show_versions(self) -> None:
-        """List the versions of the prompt picked and diff the latest two."""
+        """List the versions of the prompt picked and diff the latest two, read in
+        the background (``versions_reader``): they sum up every trial of the prompt
+        (configs, scores; seconds on a big team server), and the runs above are
+        shown without waiting for them."""
         name = self.versions_of.value
         if not name:
             self.versions.value = muted("no prompts yet")
             return
+        if name != self.pair.name:  # a refresh of the same prompt keeps showing what it read before
+            self.versions.value = muted(f"reading the versions of {name}…")
+        self.versions_reader.start(lambda: self._show_versions(name))
+
+    def _show_versions(self, name: str) -> None:
         versions = catching(self.error, lambda: self.lab.prompt_versions(name))
-        if versions is None:
+        if versions is None or name != self.versions_of.value:
             return
         self.pair.show(name, versions)
         count = len(versions)
@@ -315,6 +326,9 @@ class HistoryBrowser(widgets.VBox):
 
     def _refresh_failed(self, error: Exception) -> None:
         show_error(self.error, f"auto-refresh failed, retrying: {type(error).__name__}: {error}")
+
+    def _read_failed(self, error: Exception) -> None:
+        show_error(self.error, f"reading the prompt's versions failed: {type(error).__name__}: {error}")
 
     def close(self) -> None:
         """Stop auto-refreshing and close the widget."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -229,6 +230,7 @@ def test_sweep_arguments_from_a_cancelled_run_note_missing_rows(lab: pl.Lab) -> 
 def test_prompt_versions_side_by_side(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
     browser = history(lab)
     browser.versions_of.value = "summarize"
+    assert browser.versions_reader.wait(30)
     assert "2 versions of summarize" in browser.versions.value
     assert browser.version_a.value == SUMMARIZE_V1.version
     assert browser.version_b.value == SUMMARIZE_V2.version
@@ -237,6 +239,28 @@ def test_prompt_versions_side_by_side(shared: dict[str, pl.Run], lab: pl.Lab) ->
     assert "no evaluator scored both versions" in browser.diff.value
     browser.version_b.value = browser.version_a.value  # a version against itself
     assert "the same text" in browser.diff.value
+
+
+def test_the_runs_show_before_the_versions_are_read(
+    shared: dict[str, pl.Run], lab: pl.Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reading, release = threading.Event(), threading.Event()
+    read = lab.prompt_versions
+
+    def slow_versions(name: str) -> pd.DataFrame:
+        reading.set()
+        assert release.wait(30)
+        return read(name)
+
+    monkeypatch.setattr(lab, "prompt_versions", slow_versions)
+    browser = history(lab)  # returns while the versions are still being read
+    assert reading.wait(30) and browser.run_ids() and "run " in browser.run_rows.children[0].summary.value
+    assert "reading the versions of" in browser.versions.value
+    browser.refresh_button.click()  # asked again meanwhile: read once more, after the first
+    release.set()
+    assert browser.versions_reader.wait(30)
+    assert re.search(r"\d versions? of greet", browser.versions.value) and "reading" not in browser.versions.value
+    assert browser.version_b.value
 
 
 def test_a_prompt_diff_is_escaped_html(lab: pl.Lab) -> None:
@@ -336,6 +360,7 @@ def test_every_run_of_a_team_opens_and_loads(team: TeamHistory, tmp_path: Path) 
 def test_a_teams_prompt_versions_side_by_side(team: TeamHistory) -> None:
     browser = history(team.lab())
     browser.versions_of.value = "summarize"
+    assert browser.versions_reader.wait(30)
     v1, v2, v3 = team.versions["summarize"]
     assert "3 versions of summarize" in browser.versions.value
     assert (browser.version_a.value, browser.version_b.value) == (v2, v3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import duckdb
 import psycopg
 import pytest
 from support.postgres import Cluster, remove_cluster, start_cluster
@@ -13,6 +14,7 @@ from support.postgres import Cluster, remove_cluster, start_cluster
 from promptlab.errors import NewerSchemaError, StoreError
 from promptlab.store.schema import TABLES
 from promptlab.store.server import migrations
+from promptlab.store.totals import TRIAL_TOTALS
 
 PG_TYPES = {
     "VARCHAR": "text",
@@ -69,6 +71,14 @@ def columns(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, list[tupl
     return found
 
 
+def file_totals_columns() -> list[tuple[str, str]]:
+    """The columns of the file's ``trial_totals`` view, in the server's types."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE trials (" + ", ".join(f'"{c}" {kind}' for c, kind in TABLES["trials"].columns) + ")")
+    con.execute(f"CREATE VIEW trial_totals AS {TRIAL_TOTALS}")
+    return [(str(name), PG_TYPES[str(kind)]) for name, kind, *_ in con.execute("DESCRIBE trial_totals").fetchall()]
+
+
 def test_a_blank_database_migrates_to_the_files_tables(cluster: Cluster, blank: str) -> None:
     with connect(cluster, blank) as conn:
         assert migrations.applied_version(conn) == 0
@@ -79,6 +89,7 @@ def test_a_blank_database_migrates_to_the_files_tables(cluster: Cluster, blank: 
     expected = {
         name: [(column, PG_TYPES[kind]) for column, kind in table.columns] for name, table in TABLES.items()
     } | SERVER_ONLY
+    assert found.pop("trial_totals") == file_totals_columns()
     assert found == expected
     assert views == {"trials_view", "labels"}
     assert {"trials_output_trgm", "trials_vars_trgm", "trials_experiment_created", "runs_started_at"} <= indexes
@@ -155,3 +166,71 @@ def test_the_views_read_as_the_files_do(cluster: Cluster, blank: str) -> None:
     assert city == ("Lyon",)
     assert found == [("t1",)]
     assert one == ("Hei",)
+
+
+TOTALS_ORDER = 'ORDER BY experiment, run_id, kind, prompt_name, prompt_version, model, "user"'
+
+
+Rows = list[tuple[object, ...]]
+
+
+def recounted(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[Rows, Rows]:
+    """The server's ``trial_totals``, and the file's definition run over its trials now."""
+    kept = conn.execute(f"SELECT * FROM promptlab.trial_totals {TOTALS_ORDER}").fetchall()
+    conn.execute("SET search_path = promptlab, pg_catalog")
+    fresh = conn.execute(f"SELECT * FROM ({TRIAL_TOTALS}) AS t {TOTALS_ORDER}").fetchall()
+    conn.execute("RESET search_path")
+    return kept, fresh
+
+
+def test_trial_totals_stay_equal_to_the_trials_summed_again(cluster: Cluster, blank: str) -> None:
+    rows = [
+        # trial, experiment, run, kind, model, error, cached, cost, hour
+        ("t1", "e", "r1", None, "a", None, False, 0.5, 1),
+        ("t2", "e", "r1", None, "a", "Timeout", False, None, 2),
+        ("t3", "e", "r1", None, "b", None, True, 0.25, 3),
+        ("t4", "e", "r1", "judge", "j", None, False, 0.125, 4),
+        ("t5", "f", "r2", None, "a", None, False, None, 5),
+        ("t6", None, None, "production", "a", None, False, 1.0, 6),
+    ]
+    insert = (
+        "INSERT INTO promptlab.trials (trial_id, experiment, run_id, kind, prompt_name, prompt_version, model, "
+        '"user", error_type, cached, cost_usd, created_at) '
+        "VALUES (%s, %s, %s, %s, 'p', 'v1', %s, 'ana', %s, %s, %s, timestamp '2026-01-01' + make_interval(hours => %s))"
+    )
+    with connect(cluster, blank) as conn:
+        migrations.migrate(conn)
+        with conn.cursor() as cursor:
+            cursor.executemany(insert, rows[:3])  # one statement each: sums added to a row already there
+        conn.execute(
+            "INSERT INTO promptlab.trials (trial_id, experiment, run_id, kind, prompt_name, prompt_version, model, "
+            '"user", error_type, cached, cost_usd, created_at) SELECT * FROM (VALUES '
+            + ", ".join(
+                [
+                    "(%s, %s, %s, %s, 'p', 'v1', %s, 'ana', %s, %s, %s::float8, "
+                    "timestamp '2026-01-01' + make_interval(hours => %s))"
+                ]
+                * 3
+            )
+            + ") AS v",
+            [value for row in rows[3:] for value in row],
+        )  # one statement, three groups
+        kept, fresh = recounted(conn)
+        assert kept == fresh and len(kept) == 5
+        assert (
+            conn.execute(
+                "INSERT INTO promptlab.trials (trial_id, run_id) VALUES ('t1', 'r9') ON CONFLICT DO NOTHING"
+            ).rowcount
+            == 0
+        )
+        assert recounted(conn)[0] == kept  # a trial sent twice is counted once
+        conn.execute(
+            "UPDATE promptlab.trials SET model = 'c', created_at = created_at - interval '1 day' WHERE trial_id = 't3'"
+        )  # an admin's edit: the earliest time moves back
+        conn.execute("DELETE FROM promptlab.trials WHERE trial_id IN ('t1', 't6')")
+        kept, fresh = recounted(conn)
+        assert kept == fresh, (kept, fresh)
+        assert ("e", "r1", "sweep", "p", "v1", "c") in [row[:6] for row in kept]
+        assert all(row[2] != "production" for row in kept)
+        conn.execute("TRUNCATE promptlab.trials")
+        assert recounted(conn) == ([], [])
