@@ -83,6 +83,9 @@ SEARCH_WORD = "dthkzvot"  # not in the vocabulary: in 5% of the outputs
 RARE_PHRASE = "case 17-42:"  # one input of one run: 8 trials
 LABEL = "staging"  # production is protected on a new server (it needs an approver)
 DURABLE = "fsync = on\nsynchronous_commit = on\nfull_page_writes = on\n"
+TEAM_SERVER = "shared_buffers = '4GB'\neffective_cache_size = '12GB'\n"
+"""Memory as a team server is set up (PostgreSQL's advice: a quarter of RAM for
+shared buffers; these machines have 24 GB), not the 128 MB initdb writes."""
 
 _WORDS = random.Random(1)
 VOCABULARY = ["".join(_WORDS.choices("abcdefghijklmnopqrstuvwxyz", k=_WORDS.randint(2, 10))) for _ in range(4096)]
@@ -96,15 +99,15 @@ PHRASES = [" ".join(_WORDS.choices(VOCABULARY, cum_weights=ZIPF, k=6)) for _ in 
 
 
 def private_cluster(durable: bool = False) -> postgres.Cluster:
-    """The tests' private cluster; ``durable``: with fsync, synchronous commit and
-    full-page writes on (later lines of postgresql.conf win), restarted."""
+    """The tests' private cluster with a team server's memory (``TEAM_SERVER``);
+    ``durable``: with fsync, synchronous commit and full-page writes on (later
+    lines of postgresql.conf win), restarted."""
     cluster = postgres.start_cluster()
-    if durable:
-        with (cluster.root / "data" / "postgresql.conf").open("a") as conf:
-            conf.write(DURABLE)
-        cluster.stop()
-        cluster.start()
-        postgres.wait_until_up(cluster)
+    with (cluster.root / "data" / "postgresql.conf").open("a") as conf:
+        conf.write(TEAM_SERVER + (DURABLE if durable else ""))
+    cluster.stop()
+    cluster.start()
+    postgres.wait_until_up(cluster)
     return cluster
 
 

@@ -4,12 +4,15 @@ repeatable-read transaction, so reads made together see one state."""
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
+from psycopg import ClientCursor
 
 from promptlab.store.server import dialect
 
@@ -31,6 +34,11 @@ _ARROW_TYPES = {
 """PostgreSQL type oids → the Arrow types DuckDB gives the same columns, so a
 frame from the server has the dtypes of one from the file."""
 
+_CSV_BLOCK = 1 << 24
+_CSV_PARSE = pa_csv.ParseOptions(newlines_in_values=True)
+_CSV_NULLS = {"null_values": [""], "strings_can_be_null": True, "quoted_strings_can_be_null": False}
+"""PostgreSQL's CSV: NULL is an empty field, an empty text a quoted one (``""``)."""
+
 
 class ServerReader:
     """Queries in one read session (see ``ServerStore.reading``)."""
@@ -49,18 +57,43 @@ class ServerReader:
         return cursor
 
     def frame(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Run a read query and return a DataFrame typed through Arrow, as the file's ``frame``."""
-        cursor = self.execute(text, params)
+        """Run a read query and return a DataFrame typed through Arrow, as the file's
+        ``frame``. Rows of plain types (every trial column) come as CSV from ``COPY``,
+        parsed by Arrow in C: 20,000 trials in a fraction of the time psycopg takes to
+        make 900,000 Python values of them. Others are fetched as rows."""
+        query, plain = dialect.postgres(text), _plain(params)
+        cursor = self.connection.cursor()
+        cursor.execute(f"SELECT * FROM ({query}) AS q LIMIT 0", plain)  # the columns' types, no rows
         described = cursor.description or []
-        rows = cursor.fetchall()
-        arrays = [
-            pa.array([row[index] for row in rows], type=_ARROW_TYPES.get(column.type_code))
-            for index, column in enumerate(described)
-        ]
-        table = pa.table(arrays, names=[column.name for column in described]) if described else pa.table({})
+        types = [_ARROW_TYPES.get(column.type_code) for column in described]
+        if not described or any(kind is None for kind in types):
+            cursor.execute(query, plain)
+            rows = cursor.fetchall()
+            arrays = [pa.array([row[index] for row in rows], type=kind) for index, kind in enumerate(types)]
+            table = pa.table(arrays, names=[column.name for column in described]) if described else pa.table({})
+        else:
+            table = self._copied(ClientCursor(self.connection).mogrify(query, plain), types)
+            table = table.rename_columns([column.name for column in described])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
             return table.to_pandas()
+
+    def _copied(self, query: str, types: list[Any]) -> pa.Table:
+        """``query``'s rows through ``COPY … TO STDOUT (FORMAT csv)``, as ``types``.
+        COPY takes no parameters: ``query`` has its values in it, quoted by psycopg."""
+        chunks = io.BytesIO()
+        with self.connection.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+            for chunk in copy:
+                chunks.write(chunk)
+        names = [f"f{index}" for index in range(len(types))]
+        if not chunks.tell():
+            return pa.schema(list(zip(names, types, strict=True))).empty_table()
+        convert = pa_csv.ConvertOptions(
+            column_types=dict(zip(names, types, strict=True)), true_values=["t"], false_values=["f"], **_CSV_NULLS
+        )
+        chunks.seek(0)
+        read = pa_csv.ReadOptions(column_names=names, block_size=_CSV_BLOCK)
+        return pa_csv.read_csv(chunks, read_options=read, parse_options=_CSV_PARSE, convert_options=convert)
 
     def query(self, text: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Like ``frame``, with text as the file's ``query`` gives it: objects, None when missing."""

@@ -57,6 +57,27 @@ def test_a_sweep_on_the_server_reads_back_like_the_file(server_url: str, tmp_pat
     assert list(on_server.experiments()["experiment"]) == ["team"]
 
 
+TRICKY = ["", "NULL", 'a "quoted", comma', "two\nlines\r\nand a tab\t", "back\\slash \\N", "é 漢字 🎉", "t", "f"]
+
+
+def test_any_text_reads_back_exactly_as_it_was_written(server_url: str, tmp_path: Path) -> None:
+    """A frame of trials comes through COPY as CSV: an empty text stays empty,
+    "NULL" stays text, a missing value None, and every character as it was."""
+    texts = [{"text": text} for text in TRICKY]
+    served = pl.Lab(server_url).sweep(
+        pl.Prompt("{{ text }}", name="tricky"), fake_model("echo"), texts, display=NullDisplay()
+    )
+    filed = pl.Lab(tmp_path / "h.duckdb").sweep(
+        pl.Prompt("{{ text }}", name="tricky"), fake_model("echo"), texts, display=NullDisplay()
+    )
+    columns = ["vars", "output", "error", "error_type", "cached", "cost_usd", "latency_ms", "created_at"]
+    on_server, on_file = (run.df.sort_values("output", ignore_index=True)[columns] for run in (served, filed))
+    assert sorted(on_server["output"]) == sorted(TRICKY)
+    assert on_server["error"].isna().all() and not on_server["cached"].any()
+    assert [str(dtype) for dtype in on_server.dtypes] == [str(dtype) for dtype in on_file.dtypes]
+    assert on_server["vars"].tolist() == on_file["vars"].tolist()
+
+
 def test_each_teammate_sees_the_others_runs_under_their_own_name(pg_cluster: Cluster, server_url: str) -> None:
     database = server_url.rsplit("/", 1)[1]
     with connect(pg_cluster.url(database)) as admin:
