@@ -70,7 +70,7 @@ class Lab(ReleaseMethods, UpkeepMethods):
     @property
     def location(self) -> str:
         """Where the history lives: the file's path, or the server's URL without its password."""
-        return getattr(self.store, "location", None) or str(self.store.path)
+        return self.store.location
 
     def __repr__(self) -> str:
         return f"Lab({self.location!r})"
@@ -369,7 +369,7 @@ class Lab(ReleaseMethods, UpkeepMethods):
         unique prefix of the trial id is enough.
         """
         full_id = str(reads.trial(self.store, trial_id)["trial_id"])
-        identity = getattr(self.store, "identity", None)
+        identity = self.store.identity
         if identity and verdict.get("user") and person(verdict.get("user")) != person(identity):
             raise PolicyError(
                 f"on a team server a verdict is recorded as the role that logged in ({identity}); "

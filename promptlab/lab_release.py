@@ -18,7 +18,7 @@ from promptlab.analysis import columns, frames
 from promptlab.core.lineage import current_user, person, utcnow
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
-from promptlab.errors import ConfigError, NotFoundError
+from promptlab.errors import NotFoundError
 from promptlab.release import audit, export, finetune, labels, preferences
 from promptlab.release.diff import PromptDiff
 from promptlab.release.export import ExportedSet, TrialFilters
@@ -175,14 +175,14 @@ class ReleaseMethods:
         version's author, sorted. Whether a label needs one at all:
         ``protected_labels()``."""
         author = person(prompt_reads.prompt_template(self.store, name, version)["created_by"])
-        barred = {person(getattr(self.store, "identity", None) or current_user()), author}
+        barred = {person(self.store.identity or current_user()), author}
         return sorted(a for a in labels.Policy.of(self.store).approvers if person(a) not in barred)
 
     def may_approve(self) -> bool:
         """Whether you may approve label moves here: on a team server, when your
         login has its approver role (in a history file approvals are named, not given)."""
-        identity = getattr(self.store, "identity", None)
-        return bool(identity) and hasattr(self.store, "approve") and identity in labels.Policy.of(self.store).approvers
+        identity = self.store.identity
+        return bool(identity) and identity in labels.Policy.of(self.store).approvers
 
     def approve_promotion(self, name: str, version: str, label: str = "production", *, note: str | None = None) -> str:
         """Approve moving ``label`` of ``name`` to ``version``, as yourself, on a
@@ -190,11 +190,6 @@ class ReleaseMethods:
         neither wrote the version nor is you, may ``promote`` it with
         ``approved_by=`` your name. The approval's id. In a history file there is
         no one to vouch for an approver, so ``approved_by=`` alone records it."""
-        if not hasattr(self.store, "approve"):
-            raise ConfigError(
-                "approvals are recorded on a team server (pl.Lab('postgresql://...')); in a history file the "
-                "person promoting passes approved_by= and the policy file says who may approve"
-            )
         stored = prompt_reads.prompt_template(self.store, name, version)
         return str(self.store.approve(name, str(stored["version"]), label, note=note))
 
@@ -323,9 +318,7 @@ class ReleaseMethods:
     def report_data(self, experiment: str) -> ReportData:
         """What the report of ``experiment`` shows: its row, runs, trials and the
         versions of each prompt its trials used."""
-        row = experiment_row(
-            frames.read_experiments(self.store), experiment, getattr(self.store, "location", self.store.path)
-        )
+        row = experiment_row(frames.read_experiments(self.store), experiment, self.store.location)
         trials = self._trials(experiment=experiment)
         names = [str(name) for name in dict.fromkeys(trials["prompt_name"])]
         return ReportData(

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,12 +37,11 @@ import pandas as pd
 
 from promptlab import evals
 from promptlab.analysis import columns, stats
-from promptlab.core.files import file_lock
 from promptlab.core.hashing import new_id
 from promptlab.core.lineage import current_user, person, utcnow
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
-from promptlab.errors import ConfigError, DamagedStoreError, NotFoundError, PolicyError, StoreBusyError, StoreError
+from promptlab.errors import ConfigError, DamagedStoreError, NotFoundError, PolicyError, StoreError
 from promptlab.release import audit
 from promptlab.store import Store, prompt_reads, reads, run_reads
 
@@ -52,9 +50,6 @@ POLICY_FILE = "promptlab.toml"
 
 EVIDENCE_RUNS = 10
 """How many of a version's most recent runs a promotion cites."""
-
-LABELS_LOCK = "labels.lock"
-"""The lock file (in the journal folder) held while a label event is numbered and appended."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +76,11 @@ class Policy:
     def of(cls, store: Any) -> Policy:
         """The policy that governs ``store``: a team server's own (its protected
         labels, and the members of its approver role), else the file beside the history."""
-        if hasattr(store, "server_policy"):
-            protected, approvers = store.server_policy()
-            return cls(frozenset(protected), frozenset(approvers), server=store.location)
-        return cls.beside(store.path)
+        served = store.server_policy()
+        if served is None:
+            return cls.beside(store.path)
+        protected, approvers = served
+        return cls(frozenset(protected), frozenset(approvers), server=store.location)
 
     @classmethod
     def beside(cls, database: Path) -> Policy:
@@ -220,8 +216,8 @@ def move_label(
     stored = prompt_reads.prompt_template(store, name, version)
     version = str(stored["version"])
     checked_template(stored, name)  # never promote a template that no longer hashes to its version
-    mover = getattr(store, "identity", None) or current_user()  # on a server: who it authenticated
-    with _labels_locked(store):
+    mover = store.identity or current_user()  # on a server: who it authenticated
+    with store.labels_locked():
         events = prompt_reads.label_events(store)
         policy = Policy.of(store)
         if policy.server is None:
@@ -250,22 +246,6 @@ def move_label(
         store.append({"label_events": [row]})
     store.fold_soon()
     return row
-
-
-@contextmanager
-def _labels_locked(store: Store) -> Iterator[None]:
-    """Hold the lock under which label events are numbered and appended."""
-    if hasattr(store, "labels_locked"):  # a team server: its own lock, for every client
-        with store.labels_locked():
-            yield
-        return
-    with file_lock(store.journal.root / LABELS_LOCK, exclusive=True, timeout=store.busy_timeout) as held:
-        if not held:
-            raise StoreBusyError(
-                f"another process has been moving a label in {store.path} for {store.busy_timeout:.3g}s; "
-                "try again in a moment"
-            )
-        yield
 
 
 def _pointed_at(events: pd.DataFrame, name: str, label: str) -> str | None:

@@ -37,7 +37,7 @@ async def record_sweep(
 ) -> str:
     """Run the planned sweep, recording a trial per cell; returns the run id
     (also given to ``on_run`` as soon as it is known)."""
-    lineage = current_lineage(getattr(store, "identity", None))
+    lineage = current_lineage(store.identity)
     display = options.get("display") or default_display()
     with contextlib.ExitStack() as claim:
         start = await asyncio.to_thread(

@@ -35,7 +35,7 @@ async def _per_run(
     work: Callable[[CellRunner, pd.DataFrame], Awaitable[list[T]]],
 ) -> list[T]:
     """Run ``work`` per run of the trials, with a judge runner recording into that run."""
-    lineage = current_lineage(getattr(store, "identity", None))
+    lineage = current_lineage(store.identity)
     results: list[T] = []
     for (run_id, experiment), group in trials.groupby(["run_id", "experiment"], sort=False):
         context = RunContext(str(run_id), str(experiment), lineage, kind="judge")

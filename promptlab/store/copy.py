@@ -41,8 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from promptlab.core.files import file_lock
-from promptlab.errors import ConfigError, PolicyError, StoreBusyError, StoreError, StoreLocationError
+from promptlab.errors import ConfigError, PolicyError, StoreError, StoreLocationError
 from promptlab.store.database import Store
 from promptlab.store.schema import TABLES, Table
 from promptlab.store.segments import plain_row
@@ -51,10 +50,6 @@ from promptlab.store.sql import quoted
 
 BATCH_ROWS = 5000
 """Source rows per page: one destination transaction each (about 10 MB of trials)."""
-
-LABELS_LOCK_FILE = "labels.lock"
-"""The file store's label lock in its journal folder (``release.labels.LABELS_LOCK``;
-a test keeps the two in step, as the store may not import the release part)."""
 
 
 class HistoryStore(Protocol):
@@ -172,7 +167,7 @@ def copy_history(
 
 def location_of(store: Any) -> str:
     """How a store is shown: a server's URL without its password, a file's path."""
-    return str(getattr(store, "location", None) or store.path)
+    return str(store.location)
 
 
 # -- the destination ------------------------------------------------------------------
@@ -188,19 +183,11 @@ class FileDestination:
 
     def write(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         plain = [plain_row(table, row) for row in rows]
-        with self._labels_locked() if table.name == "label_events" else contextlib.nullcontext():
+        # no label moves in the destination while its log takes copied events
+        with self.store.labels_locked() if table.name == "label_events" else contextlib.nullcontext():
             self.store.append({table.name: plain})
         # lookups of the next pages read the journal's segments: folding keeps them few
         self.store.fold(wait=self.store.busy_timeout)
-
-    @contextlib.contextmanager
-    def _labels_locked(self) -> Iterator[None]:
-        """No label moves in the destination while its log takes copied events."""
-        lock = self.store.journal.root / LABELS_LOCK_FILE
-        with file_lock(lock, exclusive=True, timeout=self.store.busy_timeout) as held:
-            if not held:
-                raise StoreBusyError(f"a label is being moved in {self.location}; run the copy again in a moment")
-            yield
 
     def close(self) -> None:
         """Nothing to close: the file is opened per read and per fold."""

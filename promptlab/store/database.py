@@ -41,6 +41,7 @@ from promptlab.errors import (
 )
 from promptlab.store import fold, label_file, migrations, search_index
 from promptlab.store.engine import attached, fresh_connection, is_duckdb_file, refuse_question_mark
+from promptlab.store.file_rules import FileRules
 from promptlab.store.journal import Journal
 from promptlab.store.location import journal_folder
 from promptlab.store.lock import busy_error
@@ -71,7 +72,7 @@ _EXPECTED_COLUMNS = {
 }
 
 
-class Store:
+class Store(FileRules):
     """One history file: ``path`` and its journal folder ``path.journal``."""
 
     indexed_search = True

@@ -22,7 +22,6 @@ from support.team_history import TeamHistory, as_user
 import promptlab as pl
 from promptlab.cli import main
 from promptlab.errors import PolicyError, StoreError
-from promptlab.release import labels as release_labels
 from promptlab.runner.progress import NullDisplay
 from promptlab.store import copy
 from promptlab.store.schema import TABLES
@@ -221,10 +220,6 @@ def test_a_stopped_copy_resumes_from_the_command_line(
     assert re.search(rf"^  trials +\d+ copied +{partial} already there$", out, re.M), out
     assert re.search(r"^  feedback: (\d+)/\1 read", out, re.M) and re.search(r"^  total +\d+ copied", out, re.M)
     assert PASSWORD not in out + printed and "postgres:***@" in out
-
-
-def test_the_file_stores_label_lock_is_the_one_copies_take() -> None:
-    assert copy.LABELS_LOCK_FILE == release_labels.LABELS_LOCK
 
 
 def test_copying_a_history_onto_itself_is_refused(team_lab: pl.Lab) -> None:
