@@ -9,19 +9,22 @@ import os
 import re
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pytest
+from support.stores import as_user
 
 import promptlab as pl
 from promptlab import cli
 from promptlab.errors import ConfigError, ExportError
 from promptlab.release import export, finetune, preferences
 from promptlab.testing import FakeProvider, fake_model
+
+pytestmark = pytest.mark.both_stores
 
 CHAT = pl.Prompt(
     [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Say {{ text }}"}], name="say"
@@ -102,9 +105,16 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> pl.Lab:
-    return pl.Lab(tmp_path / "h.duckdb")
+def voter(lab: pl.Lab, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, str], None]:
+    """``vote(user, trial_id, vote)``: ``user`` votes, as that teammate (their own login on a server)."""
+    labs: dict[str, pl.Lab] = {}
+
+    def vote(user: str, trial_id: str, given: str) -> None:
+        teammate = labs[user] if user in labs else labs.setdefault(user, as_user(lab, user, monkeypatch))
+        monkeypatch.setenv("PROMPTLAB_USER", user)
+        teammate.feedback(trial_id, vote=given)
+
+    return vote
 
 
 # -- trials as tables ------------------------------------------------------------------
@@ -208,15 +218,16 @@ def test_min_score_names_the_evaluators_when_it_cannot_choose(lab: pl.Lab, tmp_p
     assert len(finetune.finetune_examples(lab.trials(), evaluator="max_length:5", min_score=0.5)) == 0
 
 
-def test_vote_up_keeps_net_up_voted_and_any_keeps_any_up_vote(lab: pl.Lab) -> None:
+def test_vote_up_keeps_net_up_voted_and_any_keeps_any_up_vote(lab: pl.Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     record(lab, rows(6))
     ids = list(by_row(lab)["trial_id"])
     lab.feedback(ids[0], vote="up")
-    lab.feedback(ids[1], vote="up", user="ana")
-    lab.feedback(ids[1], vote="down", user="bo")  # net 0
-    lab.feedback(ids[2], vote="down")
-    lab.feedback(ids[3], vote="up", user="ana")
-    lab.feedback(ids[3], vote="up", user="bo")
+    vote = voter(lab, monkeypatch)
+    vote("ana", ids[1], "up")
+    vote("bo", ids[1], "down")  # net 0
+    vote("bo", ids[2], "down")
+    vote("ana", ids[3], "up")
+    vote("bo", ids[3], "up")
     trials = by_row(lab)
     assert answers(finetune.finetune_examples(trials, vote="up")) == ["Say item 0", "Say item 3"]
     assert answers(finetune.finetune_examples(trials, vote="any")) == ["Say item 0", "Say item 1", "Say item 3"]
@@ -224,15 +235,18 @@ def test_vote_up_keeps_net_up_voted_and_any_keeps_any_up_vote(lab: pl.Lab) -> No
         finetune.finetune_examples(trials, vote="down")  # type: ignore[arg-type]
 
 
-def test_one_reviewer_pressing_up_twice_then_down_is_a_down_vote_for_exports(lab: pl.Lab) -> None:
+def test_one_reviewer_pressing_up_twice_then_down_is_a_down_vote_for_exports(
+    lab: pl.Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
     record(lab, rows(6))
     ids = list(by_row(lab)["trial_id"])
-    for vote in ("up", "up", "down"):  # u, u, d in Review
-        lab.feedback(ids[0], vote=vote, user="ana")
-    lab.feedback(ids[1], vote="up", user="ana")
-    lab.feedback(ids[1], vote="up", user="ana")
-    lab.feedback(ids[2], vote="down", user="bo")
-    lab.feedback(ids[2], vote="up", user="ana")
+    vote = voter(lab, monkeypatch)
+    for given in ("up", "up", "down"):  # u, u, d in Review
+        vote("ana", ids[0], given)
+    vote("ana", ids[1], "up")
+    vote("ana", ids[1], "up")
+    vote("bo", ids[2], "down")
+    vote("ana", ids[2], "up")
     trials = by_row(lab)
     assert answers(finetune.finetune_examples(trials, vote="up")) == ["Say item 1"]
     assert answers(finetune.finetune_examples(trials, vote="any")) == ["Say item 1", "Say item 2"]
@@ -543,7 +557,7 @@ def test_cli_exports_and_exit_codes(
     trials = lab.trials()
     lab.compare_pairwise(trials[trials["model"] == "echo"], trials[trials["model"] == "upper"], loud_judge)
     lab.fold()
-    db = ["--db", str(lab.path)]
+    db = ["--db", lab.location]
     out = tmp_path / "cli"
     out.mkdir()
 

@@ -23,6 +23,8 @@ from promptlab.evals import Score
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider
 
+pytestmark = pytest.mark.both_stores
+
 Messages = Sequence[Mapping[str, str]]
 PROMPT = pl.Prompt("Capital of {{ country }}?", name="capital")
 ROWS = [
@@ -58,11 +60,6 @@ def judge_endpoint(answer: str = '{"score": 7, "explanation": "ok"}') -> tuple[F
 
 def by_country(df: Any, column: str) -> dict[str, Any]:
     return {v["country"]: value for v, value in zip(df["vars"], df[column], strict=True)}
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> pl.Lab:
-    return pl.Lab(tmp_path / "h.duckdb")
 
 
 def sweep(lab: pl.Lab, model: pl.Model, **options: Any) -> pl.Run:
