@@ -40,6 +40,7 @@ from support.browser import chromium, jupyter_lab, page  # noqa: F401
 from support.history import query_file, settle, trial_row
 from support.postgres import Cluster, prepared_cluster
 from support.providers import Behaviour, RecordingDisplay, ScriptedProvider, running_stub_server
+from support.stores import new_lab
 from support.team_history import TeamHistory, fill_team_history, register_providers
 
 import promptlab as pl
@@ -96,9 +97,7 @@ def server_url(pg_cluster: Cluster) -> str:
 @pytest.fixture
 def lab(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> pl.Lab:
     """A history of the test's own: a file, or (``store_kind`` server) a database on the private cluster."""
-    if store_kind == "server":
-        return pl.Lab(request.getfixturevalue("server_url"))
-    return pl.Lab(tmp_path / "history.duckdb")
+    return new_lab(tmp_path, store_kind, request)
 
 
 @pytest.fixture

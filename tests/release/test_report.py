@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.stores import new_lab
 
 import promptlab as pl
 from promptlab.errors import NotFoundError
 from promptlab.release import report
 from promptlab.testing import fake_model
+
+pytestmark = pytest.mark.both_stores
 
 TERSE = pl.Prompt(
     [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Say {{ text }}"}], name="say"
@@ -68,8 +71,8 @@ def parse(path: Path) -> Page:
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> pl.Lab:
-    lab = pl.Lab(tmp_path / "h.duckdb")
+def lab(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> pl.Lab:
+    lab = new_lab(tmp_path, store_kind, request)
     data = [{"text": f"item {i} {PLANTED}", "expected": f"item {i}" if i % 3 else "nope"} for i in range(8)]
     run = lab.sweep(
         prompts=[TERSE, TERSER],

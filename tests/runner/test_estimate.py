@@ -32,6 +32,8 @@ from promptlab.runner.estimate import (
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider, fake_model
 
+pytestmark = pytest.mark.both_stores
+
 Messages = Sequence[Mapping[str, str]]
 PROMPT = pl.Prompt("Summarize: {{ text }}", name="summarize")
 TERSE = pl.Prompt([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "{{ text }}"}], name="terse")
@@ -66,11 +68,6 @@ def approximate_tokens(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(estimate_module, "_tiktoken_counter", lambda: None)
     yield
     REAL_COUNTER.cache_clear()
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> pl.Lab:
-    return pl.Lab(tmp_path / "h.duckdb")
 
 
 # -- counting tokens ----------------------------------------------------------------------
@@ -238,7 +235,7 @@ def test_the_prompts_own_history_beats_the_models(lab: pl.Lab) -> None:
     new = [{"text": "something new"}, {"text": "and more"}]
 
     def estimate(prompt: pl.Prompt, chosen: pl.Model = model) -> Estimate:
-        return estimate_without_writing(lab.path, prompt, chosen, new)
+        return estimate_without_writing(lab.location, prompt, chosen, new)
 
     same = estimate(LABEL)
     assert (same.completion_tokens, same.basis) == (2 * 2, ((FROM_VERSION, 2),)), "the model's mean would be 6"
@@ -251,7 +248,9 @@ def test_the_prompts_own_history_beats_the_models(lab: pl.Lab) -> None:
     assert "~12 completion tokens (4 to 20)" in str(unseen)
     capped = estimate(ESSAY, model.with_params(max_tokens=5))
     assert capped.completion_tokens == capped.completion_tokens_high == 2 * 5
-    mixed = estimate_without_writing(lab.path, [LABEL, ESSAY, pl.Prompt("Poem: {{ text }}", name="poem")], model, new)
+    mixed = estimate_without_writing(
+        lab.location, [LABEL, ESSAY, pl.Prompt("Poem: {{ text }}", name="poem")], model, new
+    )
     assert mixed.basis == ((FROM_VERSION, 4), (FROM_MODEL, 2))
 
 
@@ -278,6 +277,7 @@ def test_an_estimate_without_a_history_file_creates_none(tmp_path: Path) -> None
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.file_only  # its files are what it checks
 def test_an_estimate_reads_an_existing_history_without_writing_to_it(lab: pl.Lab) -> None:
     _, model = fake_endpoint()
     lab.sweep(PROMPT, model, rows(2), display=NullDisplay())

@@ -8,6 +8,8 @@ database as the role ``ana`` (made a researcher first) for a server.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -15,6 +17,14 @@ import promptlab as pl
 from promptlab.store.server import roles
 from promptlab.store.server.connection import connect, is_server
 from support.postgres import SUPERUSER
+
+
+def new_lab(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> pl.Lab:
+    """A history of the test's own: a file, or (``store_kind`` server) a database
+    on the private cluster. The ``lab`` fixture, for modules whose own builds on it."""
+    if store_kind == "server":
+        return pl.Lab(request.getfixturevalue("server_url"))
+    return pl.Lab(tmp_path / "history.duckdb")
 
 
 def as_user(lab: pl.Lab, user: str, monkeypatch: pytest.MonkeyPatch, role: str = "researcher") -> pl.Lab:
