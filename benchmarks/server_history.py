@@ -413,11 +413,13 @@ CHILD = textwrap.dedent(
     from promptlab.store.server.connection import connect
     url = sys.argv[1]
     seen = []
-    original = reader.ServerReader.execute
-    def recording(self, text, params=None):
-        seen.append((dialect.postgres(text), reader._plain(params)))
-        return original(self, text, params)
-    reader.ServerReader.execute = recording
+    def recorded(original):
+        def recording(self, text, params=None):
+            seen.append((dialect.postgres(text), reader._plain(params)))
+            return original(self, text, params)
+        return recording
+    reader.ServerReader.execute = recorded(reader.ServerReader.execute)
+    reader.ServerReader.frame = recorded(reader.ServerReader.frame)  # query() reads through frame()
     t0 = time.perf_counter()
     {setup}
     opened = time.perf_counter() - t0

@@ -112,6 +112,20 @@ def test_a_server_comes_back_into_a_file(team_lab: pl.Lab, admin: str, server_ur
     assert back.fold() == 0  # every page was folded into the file as it went
 
 
+def test_one_server_copies_into_another_whole_and_once(team_lab: pl.Lab, admin: str, pg_cluster: Cluster) -> None:
+    """A team moving servers: from the old server (read as anyone) into a new one (as its admin)."""
+    copy.copy_history(team_lab.store, admin)
+    new_server = pg_cluster.url(pg_cluster.new_database())
+    old = pl.Lab(admin)
+    result = old.copy_to(new_server, progress=False)
+    assert result.skipped == 0 and result.copied == sum(counts(team_lab.store).values())
+    moved = pl.Lab(new_server)
+    assert_same_history(old.store, moved.store)
+    assert trial_users(moved) == trial_users(team_lab)  # the names of then, not the admin who copied
+    assert moved.verify().ok and moved.verify().chained > 0
+    assert old.copy_to(new_server, progress=False).copied == 0
+
+
 def zoes_file(path: Path, *, promote: bool = False) -> pl.Lab:
     """A teammate's own history: one sweep, a vote, maybe a label move."""
     lab = pl.Lab(path)
