@@ -76,8 +76,10 @@ def read_trials(
         where = reads.narrowed(reader, where)  # once, for the trials and their scores
         stored = reads.trials(reader, columns.TRIAL_COLUMN_NAMES, where, limit, newest_first=newest_first)
         # Without a limit the filter selects these very trials, and a filter is
-        # far cheaper for DuckDB than a list of 20,000 ids.
-        only_these = where if limit is None else reads.TrialFilter(trial_ids=list(stored["trial_id"]), kind=None)
+        # far cheaper for DuckDB than a list of 20,000 ids; not a search on a team
+        # server, though: testing every trial's text again costs it more than the ids.
+        again = limit is None and not (where.search and not reader.indexed_search)
+        only_these = where if again else reads.TrialFilter(trial_ids=list(stored["trial_id"]), kind=None)
         scores = reads.latest_scores(reader, only_these) if len(stored) else None
     return columns.trial_frame(stored, scores)
 

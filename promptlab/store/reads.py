@@ -180,13 +180,18 @@ def trials(
 
 
 def latest_scores(store: Source, where: TrialFilter) -> pd.DataFrame:
-    """The newest score per (trial, evaluator) for the trials ``where`` selects."""
-    condition, params = narrowed(store, where).where()
+    """The newest score per (trial, evaluator) for the trials ``where`` selects
+    (a list of ids alone is matched to the scores directly, not through ``trials``)."""
+    if where == TrialFilter(trial_ids=where.trial_ids, kind=None) and where.trial_ids is not None:
+        chosen, params = "SELECT unnest(?)", [list(where.trial_ids)]
+    else:
+        condition, params = narrowed(store, where).where()
+        chosen = f"SELECT trial_id FROM trials WHERE {condition}"
     return store.query(
         f"""
         SELECT trial_id, evaluator, value, passed, label, explanation, error, judge_trial_id
         FROM scores
-        WHERE trial_id IN (SELECT trial_id FROM trials WHERE {condition})
+        WHERE trial_id IN ({chosen})
         QUALIFY row_number() OVER (PARTITION BY trial_id, evaluator ORDER BY created_at DESC, score_id DESC) = 1
         """,
         params,

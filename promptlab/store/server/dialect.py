@@ -58,6 +58,21 @@ def _ordered_pick(node: exp.Expression) -> exp.Expression:
     return picked
 
 
+def _any_of_a_list(node: exp.Expression) -> exp.Expression:
+    """``x IN (SELECT unnest(?))`` → ``x = ANY(?)``: the same rows, and PostgreSQL
+    knows the list's length (it guesses 200 rows for an ``unnest``, and for 49,324
+    ids chose 49,324 index probes over one hashed scan ten times as fast)."""
+    query = node.args.get("query") if isinstance(node, exp.In) else None
+    select = query.this if isinstance(query, exp.Subquery) else None
+    others = [key for key, value in select.args.items() if value and key != "expressions"] if select else []
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1 or others:
+        return node
+    (listed,) = select.expressions
+    if not isinstance(listed, exp.Explode | exp.Unnest) or not isinstance(listed.this, exp.Placeholder):
+        return node
+    return exp.EQ(this=node.this, expression=exp.Any(this=exp.Paren(this=listed.this)))
+
+
 def _named_subqueries(tree: exp.Expression) -> None:
     """PostgreSQL (before 16) wants a name on every subquery in FROM; DuckDB doesn't."""
     for index, subquery in enumerate(tree.find_all(exp.Subquery)):
@@ -82,7 +97,7 @@ def postgres(text: str) -> str:
     for duckdb_text, server_text in _SPELLED_OUT.items():
         text = text.replace(duckdb_text, server_text)
     tree = sqlglot.parse_one(text, read="duckdb")
-    tree = tree.transform(_ordered_pick)
+    tree = tree.transform(_ordered_pick).transform(_any_of_a_list)
     _named_subqueries(tree)
     _group_by_all(tree)
     names: list[str] = []

@@ -35,7 +35,8 @@ _ARROW_TYPES = {
 frame from the server has the dtypes of one from the file."""
 
 _CSV_BLOCK = 1 << 24
-_CSV_PARSE = pa_csv.ParseOptions(newlines_in_values=True)
+_CSV_PARSE = pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
+"""A row of one NULL is an empty line: it is a row, not nothing."""
 _CSV_NULLS = {"null_values": [""], "strings_can_be_null": True, "quoted_strings_can_be_null": False}
 """PostgreSQL's CSV: NULL is an empty field, an empty text a quoted one (``""``)."""
 

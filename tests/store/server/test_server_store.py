@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.postgres import Cluster, prepared_cluster, wait_until_up
@@ -76,6 +77,21 @@ def test_any_text_reads_back_exactly_as_it_was_written(server_url: str, tmp_path
     assert on_server["error"].isna().all() and not on_server["cached"].any()
     assert [str(dtype) for dtype in on_server.dtypes] == [str(dtype) for dtype in on_file.dtypes]
     assert on_server["vars"].tolist() == on_file["vars"].tolist()
+    nulls = "SELECT v FROM (VALUES (NULL), ('x'), (NULL)) AS t(v) ORDER BY v"
+    served, filed = (lab.store.query(nulls)["v"] for lab in (pl.Lab(server_url), pl.Lab(tmp_path / "h.duckdb")))
+    assert len(served) == 3 and served.equals(filed)  # a row of one NULL is an empty CSV line, and still a row
+
+
+@pytest.mark.parametrize("listed", [["a"], ["a", None], [], [None]], ids=["one", "with a null", "empty", "null"])
+def test_a_list_filter_answers_on_the_server_as_in_the_file(server_url: str, tmp_path: Path, listed: list[Any]) -> None:
+    """``x IN (SELECT unnest(?))`` is sent as ``x = ANY(?)`` (faster): the same rows, nulls included."""
+    values = "SELECT * FROM (VALUES ('a'), ('b'), (NULL)) AS t(v)"
+    for condition in ("v IN (SELECT unnest(?))", "NOT v IN (SELECT unnest(?))"):
+        text = f"SELECT v FROM ({values}) AS t WHERE {condition} ORDER BY v"
+        answers = [
+            list(pl.Lab(where).store.query(text, [listed])["v"]) for where in (server_url, tmp_path / "h.duckdb")
+        ]
+        assert answers[0] == answers[1], condition
 
 
 def test_each_teammate_sees_the_others_runs_under_their_own_name(pg_cluster: Cluster, server_url: str) -> None:
