@@ -32,6 +32,9 @@ from promptlab.errors import ConfigError, TemplateError
 
 ROLES = ("system", "user", "assistant")
 
+VERSION_LENGTH = 12
+"""Hex digits of a prompt version (of its messages' content hash)."""
+
 LARGEST_POWER_BITS = 4096
 """Bits a ``**`` result may have: far beyond any number a prompt needs, far short of a hang."""
 
@@ -168,7 +171,7 @@ class Prompt:
         messages = _normalise_messages(template)
         for _, content in messages:
             _compile(content)  # a syntax error surfaces now, not mid-sweep
-        version = content_hash([list(m) for m in messages], 12)
+        version = content_hash([list(m) for m in messages], VERSION_LENGTH)
         object.__setattr__(self, "messages", messages)
         object.__setattr__(self, "version", version)
         object.__setattr__(self, "name", name or f"prompt-{version[:6]}")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from promptlab.core.prompt import VERSION_LENGTH
 from promptlab.errors import ConfigError, NotFoundError
 from promptlab.store import search_index
 from promptlab.store.database import Store
@@ -85,8 +86,9 @@ class TrialFilter:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        if self.prompt_version is not None:
-            clauses.append("starts_with(prompt_version, ?)")
+        if self.prompt_version is not None:  # a whole version is matched as such: an index serves it
+            whole = len(self.prompt_version) == VERSION_LENGTH
+            clauses.append("prompt_version = ?" if whole else "starts_with(prompt_version, ?)")
             params.append(self.prompt_version)
         if self.since is not None:
             clauses.append("created_at >= ?")
