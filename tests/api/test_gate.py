@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.history import settle
+from support.postgres import Cluster
 
 import promptlab as pl
 from promptlab.cli import main
@@ -21,6 +22,8 @@ from promptlab.errors import ConfigError, NotFoundError
 from promptlab.release.prompt_files import prompt_document
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider, fake_model
+
+pytestmark = pytest.mark.both_stores
 
 NAME = "answer"
 METRIC = "contains:expected"
@@ -53,9 +56,16 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def lab(seed: Path, tmp_path: Path) -> pl.Lab:
+def lab(seed: Path, tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> pl.Lab:
+    """A copy of the seeded history: a file, or a team server it was copied into (by its admin)."""
     shutil.copy(seed, tmp_path / "h.duckdb")
-    return pl.Lab(tmp_path / "h.duckdb")
+    filed = pl.Lab(tmp_path / "h.duckdb")
+    if store_kind == "file":
+        return filed
+    server_url: str = request.getfixturevalue("server_url")
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    filed.copy_to(cluster.url(server_url.rsplit("/", 1)[1]), progress=False)
+    return pl.Lab(server_url)
 
 
 @pytest.fixture
@@ -214,7 +224,7 @@ def test_the_baselines_unchanged_cells_are_free_on_a_second_check(lab: pl.Lab) -
 
 
 def cli_check(lab: pl.Lab, data_file: Path, *extra: str) -> list[str]:
-    return ["--db", str(lab.path), "check", "--prompt", NAME, "--data", str(data_file), "--evaluators", METRIC, *extra]
+    return ["--db", lab.location, "check", "--prompt", NAME, "--data", str(data_file), "--evaluators", METRIC, *extra]
 
 
 def test_the_cli_exit_codes(lab: pl.Lab, data_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
