@@ -19,6 +19,8 @@ import psycopg
 
 _KEYS = 'experiment, run_id, kind, prompt_name, prompt_version, model, "user"'
 
+# store/totals.py's TRIAL_TOTALS as this migration shipped: a migration never changes, so it keeps its
+# own copy (test_server_schema keeps the server's sums equal to the view's).
 _SUMS = """
     SELECT experiment, run_id, coalesce(kind, 'sweep') AS kind, prompt_name, prompt_version, model, "user",
            count(*) AS n_trials, count(error_type) AS n_errors, count(*) FILTER (WHERE cached) AS n_cached,
