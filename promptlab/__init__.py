@@ -1,14 +1,14 @@
-"""promptlab: sweep prompts × models × parameters × inputs, record every trial."""
+"""promptlab: sweep prompts × models × parameters × inputs, record every trial.
 
+Importing it is light (no pandas, DuckDB, openai, ipywidgets or matplotlib):
+each public name is imported from its module the first time it is used
+(``pl.Lab``, ``pl.Prompt``, ...), so an app that only loads prompts or logs
+calls pays only for what it uses, and ``promptlab --help`` answers at once.
+"""
+
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from promptlab import evals
-from promptlab.analysis.stats import Comparison
-from promptlab.core.feedback import Verdict
-from promptlab.core.lineage import promptlab_version as _promptlab_version
-from promptlab.core.model import Model
-from promptlab.core.pricing import Price
-from promptlab.core.prompt import Prompt
 from promptlab.errors import (
     ConfigError,
     DataError,
@@ -19,26 +19,72 @@ from promptlab.errors import (
     StoreError,
     TemplateError,
 )
-from promptlab.gate import CheckResult, check
-from promptlab.lab import Lab
-from promptlab.providers import Completion, Provider, Request, register_provider
-from promptlab.release.audit import ChainProblem, ChainReport
-from promptlab.release.diff import PromptDiff
-from promptlab.release.export import ExportedSet, TrialFilters
-from promptlab.release.finetune import FinetuneSelection
-from promptlab.release.prompt_files import load_prompt
-from promptlab.release.report import ReportData
-from promptlab.run import Run, SweepHandle
-from promptlab.runner.estimate import Estimate
-from promptlab.runner.plan import SweepOptions
-from promptlab.runner.progress import Display, Progress
-from promptlab.store.compaction import Compaction
-from promptlab.store.copy import CopyResult, TableCopy
-from promptlab.store.doctor import Checkup
-from promptlab.store.quarantine import QuarantinedSegment, Salvage
-from promptlab.store.space import StorageStats
 
-__version__ = _promptlab_version()
+if TYPE_CHECKING:
+    from promptlab import evals, ui
+    from promptlab.analysis.stats import Comparison
+    from promptlab.core.feedback import Verdict
+    from promptlab.core.model import Model
+    from promptlab.core.pricing import Price
+    from promptlab.core.prompt import Prompt
+    from promptlab.gate import CheckResult, check
+    from promptlab.lab import Lab
+    from promptlab.providers import Completion, Provider, Request, register_provider
+    from promptlab.release.audit import ChainProblem, ChainReport
+    from promptlab.release.diff import PromptDiff
+    from promptlab.release.export import ExportedSet, TrialFilters
+    from promptlab.release.finetune import FinetuneSelection
+    from promptlab.release.prompt_files import load_prompt
+    from promptlab.release.report import ReportData
+    from promptlab.run import Run, SweepHandle
+    from promptlab.runner.estimate import Estimate
+    from promptlab.runner.plan import SweepOptions
+    from promptlab.runner.progress import Display, Progress
+    from promptlab.store.compaction import Compaction
+    from promptlab.store.copy import CopyResult, TableCopy
+    from promptlab.store.doctor import Checkup
+    from promptlab.store.quarantine import QuarantinedSegment, Salvage
+    from promptlab.store.space import StorageStats
+
+_HOMES = {
+    "ChainProblem": "promptlab.release.audit",
+    "ChainReport": "promptlab.release.audit",
+    "CheckResult": "promptlab.gate",
+    "Checkup": "promptlab.store.doctor",
+    "Compaction": "promptlab.store.compaction",
+    "Comparison": "promptlab.analysis.stats",
+    "Completion": "promptlab.providers",
+    "CopyResult": "promptlab.store.copy",
+    "Display": "promptlab.runner.progress",
+    "Estimate": "promptlab.runner.estimate",
+    "ExportedSet": "promptlab.release.export",
+    "FinetuneSelection": "promptlab.release.finetune",
+    "Lab": "promptlab.lab",
+    "Model": "promptlab.core.model",
+    "Price": "promptlab.core.pricing",
+    "Progress": "promptlab.runner.progress",
+    "Prompt": "promptlab.core.prompt",
+    "PromptDiff": "promptlab.release.diff",
+    "Provider": "promptlab.providers",
+    "QuarantinedSegment": "promptlab.store.quarantine",
+    "ReportData": "promptlab.release.report",
+    "Request": "promptlab.providers",
+    "Run": "promptlab.run",
+    "Salvage": "promptlab.store.quarantine",
+    "StorageStats": "promptlab.store.space",
+    "SweepHandle": "promptlab.run",
+    "SweepOptions": "promptlab.runner.plan",
+    "TableCopy": "promptlab.store.copy",
+    "TrialFilters": "promptlab.release.export",
+    "Verdict": "promptlab.core.feedback",
+    "check": "promptlab.gate",
+    "load_prompt": "promptlab.release.prompt_files",
+    "register_provider": "promptlab.providers",
+}
+"""Each public name's module, imported when the name is first used."""
+
+_SUBPACKAGES = ("evals", "ui")
+"""``pl.evals`` and ``pl.ui``: modules of their own (``pl.ui`` imports ipywidgets)."""
 
 __all__ = [
     "ChainProblem",
@@ -87,14 +133,21 @@ __all__ = [
     "ui",
 ]
 
-if TYPE_CHECKING:
-    from promptlab import ui
-else:
 
-    def __getattr__(name: str) -> Any:
-        # pl.ui imports ipywidgets (~100 ms): only for those who use the widget app
-        if name == "ui":
-            import importlib
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from promptlab.core.lineage import promptlab_version
 
-            return importlib.import_module("promptlab.ui")
+        value: Any = promptlab_version()
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f"promptlab.{name}")
+    elif name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+    else:
         raise AttributeError(f"module 'promptlab' has no attribute {name!r}")
+    globals()[name] = value  # the next use is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -10,16 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import uuid
 from datetime import date, datetime
 from typing import Any
 
-import pandas as pd
+
+def _pandas_missing(value: Any) -> bool:
+    """``pd.NA`` or ``pd.NaT`` (without importing pandas: a value can't be one unless it is)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and (value is pandas.NA or value is pandas.NaT)
 
 
 def to_jsonable(value: Any) -> Any:
     """Plain JSON types for ``value``: numpy/pandas scalars, NaN and dates made portable."""
-    if value is None or value is pd.NA or value is pd.NaT:
+    if value is None or _pandas_missing(value):
         return None
     if isinstance(value, (str, bool)):
         return value

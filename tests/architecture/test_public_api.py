@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import subprocess
+import sys
 import types
 import typing
 from collections.abc import Iterator
@@ -116,3 +118,14 @@ def test_sweep_takes_the_documented_arguments() -> None:
     options = inspect.get_annotations(importlib.import_module("promptlab.runner.plan").SweepOptions)
     for name in ("params", "repeats", "experiment", "concurrency", "timeout", "max_retries", "cache", "resume"):
         assert name in options, name
+
+
+def test_importing_promptlab_imports_nothing_heavy() -> None:
+    """An app that loads prompts or logs calls imports promptlab; the names it
+    doesn't use cost it nothing (each public name is imported when first used)."""
+    heavy = ("pandas", "numpy", "duckdb", "openai", "ipywidgets", "matplotlib", "pyarrow", "psycopg", "jinja2")
+    code = f"import sys, promptlab; print([m for m in {heavy!r} if m in sys.modules])"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert found.strip() == "[]"
+    code = "import sys, promptlab as pl; pl.Lab, pl.Prompt, pl.evals, pl.__version__; print('ui' in dir(pl))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "True\n"
