@@ -78,8 +78,9 @@ def read_trials(
         # Without a limit the filter selects these very trials, and a filter is
         # far cheaper for DuckDB than a list of 20,000 ids; not a search on a team
         # server, though: testing every trial's text again costs it more than the ids.
-        again = limit is None and not (where.search and not reader.indexed_search)
-        only_these = where if again else reads.TrialFilter(trial_ids=list(stored["trial_id"]), kind=None)
+        searched_unindexed = bool(where.search) and not reader.indexed_search
+        by_filter = limit is None and not searched_unindexed
+        only_these = where if by_filter else reads.TrialFilter(trial_ids=list(stored["trial_id"]), kind=None)
         scores = reads.latest_scores(reader, only_these) if len(stored) else None
     return columns.trial_frame(stored, scores)
 

@@ -64,8 +64,9 @@ def _any_of_a_list(node: exp.Expression) -> exp.Expression:
     ids chose 49,324 index probes over one hashed scan ten times as fast)."""
     query = node.args.get("query") if isinstance(node, exp.In) else None
     select = query.this if isinstance(query, exp.Subquery) else None
-    others = [key for key, value in select.args.items() if value and key != "expressions"] if select else []
-    if not isinstance(select, exp.Select) or len(select.expressions) != 1 or others:
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        return node
+    if any(value for key, value in select.args.items() if key != "expressions"):  # FROM, WHERE, ...
         return node
     (listed,) = select.expressions
     if not isinstance(listed, exp.Explode | exp.Unnest) or not isinstance(listed.this, exp.Placeholder):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from support.postgres import Cluster, prepared_cluster, wait_until_up
 
@@ -16,6 +17,7 @@ import promptlab as pl
 from promptlab.cli import main
 from promptlab.errors import HistoryWarning, PolicyError
 from promptlab.runner.progress import NullDisplay
+from promptlab.store.server import reader as server_reader
 from promptlab.store.server import roles
 from promptlab.store.server.connection import connect
 from promptlab.testing import fake_model
@@ -92,6 +94,25 @@ def test_a_list_filter_answers_on_the_server_as_in_the_file(server_url: str, tmp
             list(pl.Lab(where).store.query(text, [listed])["v"]) for where in (server_url, tmp_path / "h.duckdb")
         ]
         assert answers[0] == answers[1], condition
+
+
+def test_a_querys_columns_are_asked_of_the_server_once(server_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = pl.Lab(server_url)
+    sweep(lab)
+    described: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counting(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(query).endswith("LIMIT 0"):
+            described.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    monkeypatch.setattr(server_reader, "_DESCRIBED", {})  # as in a fresh process
+    first = lab.trials(experiment="team")
+    asked = len(described)
+    again = lab.trials(experiment="team")  # the same queries: their columns are known
+    assert asked and len(described) == asked and again.equals(first)
 
 
 def test_each_teammate_sees_the_others_runs_under_their_own_name(pg_cluster: Cluster, server_url: str) -> None:
