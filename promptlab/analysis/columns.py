@@ -17,7 +17,9 @@ import pandas as pd
 
 from promptlab.errors import ConfigError
 
-JSON_COLUMNS = frozenset({"params", "vars", "messages", "response", "config", "tags", "template", "variables"})
+JSON_COLUMNS = frozenset(
+    {"params", "vars", "messages", "response", "config", "tags", "template", "variables", "metadata", "row"}
+)
 """Stored columns holding JSON text."""
 
 
@@ -106,6 +108,12 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     Column("correction", "the latest corrected output someone stored, if any"),
     Column("n_comments", "comments people left on it"),
     Column("truncated", "the output was longer than a trial may hold and was cut"),
+    Column("kind", "sweep (a cell), judge (a judge's grading call) or production (an app's logged call)"),
+    Column("label", "the label that served the prompt (production calls)"),
+    Column("external_id", "the app's own id for the call (production calls)"),
+    Column("end_user", "who the app served (production calls)"),
+    Column("session_id", "the app's session (production calls)"),
+    Column("metadata", "what the app logged with the call (dict)", decode_json),
 )
 
 TRIAL_COLUMN_NAMES = [column.name for column in TRIAL_COLUMNS]

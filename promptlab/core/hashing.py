@@ -17,9 +17,10 @@ from typing import Any
 
 
 def _pandas_missing(value: Any) -> bool:
-    """``pd.NA`` or ``pd.NaT`` (without importing pandas: a value can't be one unless it is)."""
+    """``pd.NA`` or ``pd.NaT`` (without importing pandas: a value can't be one unless it is;
+    another thread may be importing it, so its names may not be there yet)."""
     pandas = sys.modules.get("pandas")
-    return pandas is not None and (value is pandas.NA or value is pandas.NaT)
+    return pandas is not None and (value is getattr(pandas, "NA", None) or value is getattr(pandas, "NaT", None))
 
 
 def to_jsonable(value: Any) -> Any:

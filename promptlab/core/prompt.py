@@ -139,6 +139,19 @@ def _normalise_messages(template: str | Sequence[Mapping[str, str]]) -> tuple[tu
     return tuple(messages)
 
 
+class RenderedMessages(list[dict[str, str]]):
+    """The chat messages ``Prompt.render`` made: a plain list, sent by any client
+    as it is, that also knows the prompt and values it came from, so an
+    instrumented client (``promptlab.instrument``) records the call against them."""
+
+    __slots__ = ("prompt", "variables")
+
+    def __init__(self, messages: list[dict[str, str]], prompt: Prompt, variables: Mapping[str, Any]) -> None:
+        super().__init__(messages)
+        self.prompt = prompt
+        self.variables = variables
+
+
 @dataclass(frozen=True, init=False)
 class Prompt:
     """A named template. Its ``version`` is a hash of its messages, so identical
@@ -160,6 +173,10 @@ class Prompt:
     """What this version changes, in a line, like a commit message: recorded with the
     run that uses it, shown beside the version's number (not part of the version)."""
 
+    label: str | None = field(default=None, compare=False)
+    """The label it was loaded by (``load_prompt``), which an application's
+    logged calls record (not part of the version)."""
+
     def __init__(
         self,
         template: str | Sequence[Mapping[str, str]],
@@ -167,6 +184,7 @@ class Prompt:
         *,
         model: Model | None = None,
         message: str | None = None,
+        label: str | None = None,
     ) -> None:
         messages = _normalise_messages(template)
         for _, content in messages:
@@ -177,6 +195,15 @@ class Prompt:
         object.__setattr__(self, "name", name or f"prompt-{version[:6]}")
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "message", " ".join(message.split()) if message and message.strip() else None)
+        object.__setattr__(self, "label", label)
+
+    def labelled(self, label: str) -> Prompt:
+        """This prompt, as loaded by ``label``."""
+        copy = object.__new__(Prompt)
+        for attribute in ("messages", "name", "version", "model", "message"):
+            object.__setattr__(copy, attribute, getattr(self, attribute))
+        object.__setattr__(copy, "label", label)
+        return copy
 
     @property
     def is_chat(self) -> bool:
@@ -205,7 +232,8 @@ class Prompt:
                 f" (given: {', '.join(sorted(values)) or 'nothing'})"
             )
         try:
-            return [{"role": role, "content": _compile(content).render(values)} for role, content in self.messages]
+            messages = [{"role": role, "content": _compile(content).render(values)} for role, content in self.messages]
+            return RenderedMessages(messages, self, values)
         except (SecurityError, OverflowError) as exc:  # OverflowError: range() past the sandbox's MAX_RANGE
             raise _unsafe(self.name, exc) from exc
         except jinja2.UndefinedError as exc:  # e.g. {{ row.missing_attr }}

@@ -96,7 +96,7 @@ def load_prompt(
     if cached is not None and cached[0] == signature:
         return cached[1]
     try:
-        prompt = _read_label_file(database, name, label) or _read_label(database, name, label)
+        prompt = (_read_label_file(database, name, label) or _read_label(database, name, label)).labelled(label)
     except StoreBusyError:
         if cached is None:
             raise
@@ -152,7 +152,7 @@ def _served_label(url: str, name: str, label: str) -> Prompt:
     if cached is not None and time.monotonic() - cached[0] < SERVER_LABEL_SECONDS:
         return cached[1]
     try:
-        prompt = _read_server_label(url, name, label)
+        prompt = _read_server_label(url, name, label).labelled(label)
     except ServerUnreachableError as exc:
         if cached is None:
             raise

@@ -368,12 +368,12 @@ class Store(FileRules):
         ):
             # every time: another program may have altered the file since the last read
             self._checked_schema(con, alias)
-            present = {
-                row[0]
-                for row in con.execute(
-                    "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [alias]
-                ).fetchall()
-            }
+            present: dict[str, set[str]] = {}
+            for table, column in con.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main'",
+                [alias],
+            ).fetchall():
+                present.setdefault(table, set()).add(column)
             reader = Reader(con, alias, self.journal, present, self.path)
             reader.list_journal()
             yield reader

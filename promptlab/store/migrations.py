@@ -170,6 +170,44 @@ def m006_search_index(con: duckdb.DuckDBPyConnection) -> None:
     search_index.create(con)  # the store fills it after the upgrade, a batch at a time
 
 
+def m007_production(con: duckdb.DuckDBPyConnection) -> None:
+    """What an application logs (``promptlab.production``): the label that
+    served a call, the app's own id for it, its end user, session and
+    metadata; feedback from the app (its source, end user, and the app's id
+    of the call); and datasets, named test sets changed a batch of rows at a
+    time. The flat view shows the new trial columns."""
+    for column, sql_type in (
+        ("label", "VARCHAR"),
+        ("external_id", "VARCHAR"),
+        ("end_user", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("metadata", "JSON"),
+    ):
+        con.execute(f"ALTER TABLE trials ADD COLUMN {column} {sql_type}")
+    for column in ("external_id", "source", "end_user"):
+        con.execute(f"ALTER TABLE feedback ADD COLUMN {column} VARCHAR")
+    con.execute("""
+        CREATE TABLE dataset_changes (
+            change_id VARCHAR, dataset VARCHAR, op VARCHAR, row_hash VARCHAR, "row" JSON,
+            trial_id VARCHAR, note VARCHAR, "user" VARCHAR, created_at TIMESTAMP,
+            PRIMARY KEY (change_id, row_hash)
+        )""")
+    con.execute("""
+        CREATE OR REPLACE VIEW trials_view AS
+        SELECT t.trial_id, t.run_id, t.experiment, t.prompt_name, t.prompt_version,
+               t.model, t.params, t.vars, t.messages, t.output, t.error_type, t.error,
+               t.latency_ms, t.ttft_ms, t.prompt_tokens, t.completion_tokens, t.cost_usd,
+               CASE WHEN t.cached THEN 0.0 ELSE t.cost_usd END AS spent_usd,
+               t.cached, t."repeat", t.finish_reason, t.created_at, t."user", t.host,
+               t.source, t.git_commit, r.status AS run_status, p.template AS prompt_template,
+               coalesce(t.kind, 'sweep') AS kind, t.truncated, t.label, t.external_id, t.end_user,
+               t.session_id, t.metadata
+        FROM trials t
+        LEFT JOIN runs r USING (run_id)
+        LEFT JOIN prompts p ON p.name = t.prompt_name AND p.version = t.prompt_version
+        """)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_feedback,
@@ -177,6 +215,7 @@ MIGRATIONS: list[Migration] = [
     m004_labels,
     m005_integrity,
     m006_search_index,
+    m007_production,
 ]
 """Migration N is ``MIGRATIONS[N - 1]``."""
 

@@ -24,7 +24,7 @@ import pandas as pd
 from promptlab.errors import DamagedStoreError, HistoryWarning, StoreError
 from promptlab.store import search_index, sql
 from promptlab.store.journal import Journal
-from promptlab.store.schema import TABLES
+from promptlab.store.schema import TABLES, Table
 from promptlab.store.totals import TRIAL_TOTALS
 
 _TOO_LARGE = re.compile(r'maximum_object_size.*?reading file "([^"]+)"', re.S)
@@ -57,13 +57,19 @@ class Reader:
     """Searches are narrowed by the file's own search index (``search_index.py``)."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, alias: str, journal: Journal, present: set[str], path: Path
+        self,
+        con: duckdb.DuckDBPyConnection,
+        alias: str,
+        journal: Journal,
+        present: Mapping[str, set[str]],
+        path: Path,
     ) -> None:
         self.con = con
         self._path = path
         self._alias = alias
         self._journal = journal
         self._present = present
+        """The file's tables and their columns (a read-only open of an older file lacks the newer ones)."""
         self._left_out: set[str] = set()
 
     def list_journal(self) -> None:
@@ -71,9 +77,9 @@ class Reader:
         for attempt in range(5):
             try:
                 for name, table in TABLES.items():
-                    if name in self._present:  # a read-only open of an older file lacks the newer tables
+                    if name in self._present:
                         paths = [p for p in self._journal.segments(name) if str(p) not in self._left_out]
-                        view = sql.live_view(table, self.folded(name), paths)
+                        view = sql.live_view(table, self._as_now(table), paths)
                         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {view}")
                         if name == "trials":
                             self._journal_trials(paths)
@@ -83,6 +89,14 @@ class Reader:
             except duckdb.IOException as exc:  # a segment was sealed as we listed it: list again
                 if not sealed_while_reading(exc) or attempt == 4:
                     raise
+
+    def _as_now(self, table: Table) -> str:
+        """The file's table ``table``, with the columns an older file lacks as NULLs."""
+        missing = [(c, kind) for c, kind in table.columns if c not in self._present[table.name]]
+        if not missing:
+            return self.folded(table.name)
+        nulls = ", ".join(f'CAST(NULL AS {kind}) AS "{c}"' for c, kind in missing)
+        return f"(SELECT *, {nulls} FROM {self.folded(table.name)})"
 
     def folded(self, name: str) -> str:
         """The file's own table ``name`` (the folded rows, with their ``rowid``),

@@ -14,6 +14,7 @@ from promptlab.core.prompt import VERSION_LENGTH
 from promptlab.errors import ConfigError, NotFoundError
 from promptlab.store import search_index
 from promptlab.store.database import Store
+from promptlab.store.schema import TABLES
 
 Source = Any
 """Anything with ``query(sql, params)``: a store (the file's ``Store``, a team
@@ -138,19 +139,36 @@ def narrowed(store: Source, where: TrialFilter) -> TrialFilter:
     return replace(where, search_in=list(frame["trial_id"]))
 
 
-TRIALS_WITH_FEEDBACK = """
+_FEEDBACK_COLUMNS = ", ".join(
+    "coalesce(f.trial_id, e.trial_id, f.external_id) AS trial_id" if column == "trial_id" else f'f."{column}"'
+    for column in TABLES["feedback"].column_names
+)
+FEEDBACK = f"""(
+    SELECT {_FEEDBACK_COLUMNS}
+    FROM feedback f LEFT JOIN (
+        SELECT external_id, arg_max(trial_id, created_at) AS trial_id FROM trials
+        WHERE external_id IN (SELECT external_id FROM feedback WHERE trial_id IS NULL)
+        GROUP BY external_id
+    ) e ON f.trial_id IS NULL AND e.external_id = f.external_id
+)"""
+"""Every feedback row with the trial it is about: an application may name a
+call by its own id (``external_id``, given when the call was logged) instead
+of promptlab's trial id, or by a trial id it kept; the newest trial logged
+with that id, else the trial with that id. Reads of feedback go through it."""
+
+TRIALS_WITH_FEEDBACK = f"""
     SELECT t.*, coalesce(v.votes_up, 0) AS votes_up, coalesce(v.votes_down, 0) AS votes_down,
            f.correction, coalesce(f.n_comments, 0) AS n_comments
     FROM trials t LEFT JOIN (
         SELECT trial_id,
                arg_max(correction, created_at) FILTER (WHERE correction IS NOT NULL) AS correction,
                count(comment) AS n_comments
-        FROM feedback GROUP BY trial_id
+        FROM {FEEDBACK} GROUP BY trial_id
     ) f USING (trial_id) LEFT JOIN (
         SELECT trial_id, count(*) FILTER (WHERE vote > 0) AS votes_up, count(*) FILTER (WHERE vote < 0) AS votes_down
         FROM (
             SELECT trial_id, arg_max(vote, (created_at, feedback_id)) AS vote
-            FROM feedback WHERE vote IS NOT NULL
+            FROM {FEEDBACK} WHERE vote IS NOT NULL
             GROUP BY trial_id, lower(trim("user"))
         ) GROUP BY trial_id
     ) v USING (trial_id)
@@ -307,8 +325,8 @@ def cached_responses(store: Store, cache_keys: Sequence[str], wait: float | None
 def feedback(store: Source, trial_id: str | None = None) -> pd.DataFrame:
     """Feedback rows, oldest first; only one trial's when ``trial_id`` is given."""
     if trial_id is None:
-        return store.query("SELECT * FROM feedback ORDER BY created_at, feedback_id")
-    return store.query("SELECT * FROM feedback WHERE trial_id = ? ORDER BY created_at, feedback_id", [trial_id])
+        return store.query(f"SELECT * FROM {FEEDBACK} ORDER BY created_at, feedback_id")
+    return store.query(f"SELECT * FROM {FEEDBACK} WHERE trial_id = ? ORDER BY created_at, feedback_id", [trial_id])
 
 
 def completion_tokens(store: Source, model_names: Sequence[str]) -> pd.DataFrame:

@@ -28,9 +28,19 @@ Tables (any DuckDB client can read them; ``trials_view`` is the flat one):
   ``seq`` (events from before the chain order by time, before any chained
   one); the view ``labels`` shows that.
 
-``trials.kind`` is ``sweep`` for the cells of a sweep and ``judge`` for the
-calls a judge made to grade them; ``trials.truncated`` marks an output cut
-to the size a trial may hold. ``runs.revision`` counts a run's states: the
+- ``dataset_changes``: named test sets, one row per row added to (``op``
+  ``add``) or removed from (``remove``) a dataset by one change; a row is
+  known by the hash of its content, and a dataset's version after a change
+  is a hash of the rows it then holds (``promptlab.datasets``).
+
+``trials.kind`` is ``sweep`` for the cells of a sweep, ``judge`` for the
+calls a judge made to grade them and ``production`` for calls an
+application logged (``promptlab.production``): those also say the label
+that served the prompt, the app's own id for the call (``external_id``), its
+end user and session, and free ``metadata``; ``source`` is the app's name.
+Feedback an application sends names its ``source`` and ``end_user``, and may
+name the trial by the app's ``external_id`` instead of its trial id.
+``trials.truncated`` marks an output cut to the size a trial may hold. ``runs.revision`` counts a run's states: the
 highest is the run's current one; ``runs.heartbeat_at`` is when its process
 last said it was alive (a run left ``running`` by a process that died reads
 as ``interrupted``).
@@ -186,6 +196,11 @@ TRIALS = Table(
         *LINEAGE,
         ("kind", "VARCHAR"),
         ("truncated", "BOOLEAN"),
+        ("label", "VARCHAR"),
+        ("external_id", "VARCHAR"),
+        ("end_user", "VARCHAR"),
+        ("session_id", "VARCHAR"),
+        ("metadata", "JSON"),
     ),
     key=("trial_id",),
     replace=False,
@@ -202,6 +217,9 @@ FEEDBACK = Table(
         ("action", "VARCHAR"),
         ("user", "VARCHAR"),
         ("created_at", "TIMESTAMP"),
+        ("external_id", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("end_user", "VARCHAR"),
     ),
     key=("feedback_id",),
     replace=False,
@@ -253,8 +271,25 @@ LABEL_EVENTS = Table(
     replace=False,
 )
 
+DATASET_CHANGES = Table(
+    "dataset_changes",
+    (
+        ("change_id", "VARCHAR"),
+        ("dataset", "VARCHAR"),
+        ("op", "VARCHAR"),
+        ("row_hash", "VARCHAR"),
+        ("row", "JSON"),
+        ("trial_id", "VARCHAR"),
+        ("note", "VARCHAR"),
+        ("user", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+    ),
+    key=("change_id", "row_hash"),
+    replace=False,
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS, FEEDBACK, SCORES, LABEL_EVENTS)
+    t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS, FEEDBACK, SCORES, LABEL_EVENTS, DATASET_CHANGES)
 }
 """Every journaled table, in the order a group of writes is published."""
 

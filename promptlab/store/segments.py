@@ -22,22 +22,25 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from promptlab.core.trial import MAX_TRIAL_BYTES
 from promptlab.store.schema import Table
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 _ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "JSON": pa.string(),
-    "INTEGER": pa.int32(),
-    "BIGINT": pa.int64(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR": "string",
+    "JSON": "string",
+    "INTEGER": "int32",
+    "BIGINT": "int64",
+    "DOUBLE": "float64",
+    "BOOLEAN": "bool_",
+    "TIMESTAMP": "timestamp",
 }
+"""Each column type's Arrow type, by its constructor's name (Arrow is imported by
+the fold, not by writers: an application appending to the journal stays light)."""
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 TRUNCATION_NOTE = "\n[promptlab: output cut here: the trial was larger than a trial may be stored]"
@@ -238,7 +241,13 @@ def _older(table: Table, row: Mapping[str, Any], than: Mapping[str, Any]) -> boo
 
 def arrow_table(table: Table, rows: Sequence[Mapping[str, Any]], only: Sequence[str] | None = None) -> pa.Table:
     """The rows as an Arrow table with the table's column types (``only`` these columns)."""
+    import pyarrow as pa
+
+    def arrow_type(sql_type: str) -> pa.DataType:
+        make = getattr(pa, _ARROW_TYPES[sql_type])
+        return make("us") if sql_type == "TIMESTAMP" else make()
+
     columns = [(name, sql_type) for name, sql_type in table.columns if only is None or name in only]
     return pa.table(
-        {name: pa.array([row[name] for row in rows], type=_ARROW_TYPES[sql_type]) for name, sql_type in columns}
+        {name: pa.array([row[name] for row in rows], type=arrow_type(sql_type)) for name, sql_type in columns}
     )

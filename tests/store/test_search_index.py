@@ -15,8 +15,7 @@ import promptlab as pl
 from promptlab.errors import HistoryWarning
 from promptlab.providers import Completion, Request
 from promptlab.runner.progress import NullDisplay
-from promptlab.store import Store, database, migrations, reads, search_index
-from promptlab.store.schema import TABLES
+from promptlab.store import Store, reads, search_index
 
 # Inputs and outputs that stress the rules: case, accents (composed and not),
 # letters whose lowercase differs between Python and DuckDB, JSON escapes,
@@ -195,20 +194,37 @@ def test_the_fold_indexes_each_trial_once(lab: pl.Lab, scripted: Callable[..., S
     assert len(lab.trials(search="needle")) == 2
 
 
+def _as_before_the_index(path: Path) -> None:
+    """Make ``path`` a file as the promptlab before the index (schema 5) left
+    it: without what migrations 6 and 7 made."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP VIEW trials_view; DROP TABLE search_docs; DROP TABLE search_postings")
+        con.execute("DROP TABLE dataset_changes")
+        for column in ("label", "external_id", "end_user", "session_id", "metadata"):
+            con.execute(f"ALTER TABLE trials DROP COLUMN {column}")
+        for column in ("external_id", "source", "end_user"):
+            con.execute(f"ALTER TABLE feedback DROP COLUMN {column}")
+        con.execute("CREATE INDEX trials_cache_key ON trials (cache_key)")
+        con.execute("DELETE FROM schema_migrations WHERE version >= 6")
+        con.execute("""
+            CREATE VIEW trials_view AS
+            SELECT t.* EXCLUDE (kind), r.status AS run_status, p.template AS prompt_template,
+                   coalesce(t.kind, 'sweep') AS kind
+            FROM trials t LEFT JOIN runs r USING (run_id)
+            LEFT JOIN prompts p ON p.name = t.prompt_name AND p.version = t.prompt_version
+            """)
+
+
 def test_a_file_from_before_the_index_gets_one_when_opened(
     tmp_path: Path, scripted: Callable[..., ScriptedProvider], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "old.duckdb"
-    with monkeypatch.context() as old:  # a promptlab without the index
-        old.setattr(migrations, "LATEST", migrations.LATEST - 1)
-        old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:-1])
-        old.setattr(search_index, "add_trials", lambda *_: None)
-        old.setattr(search_index, "behind", lambda *_: False)
-        old.setattr(database, "_EXPECTED_COLUMNS", {name: t.column_names for name, t in TABLES.items()})
-        lab = pl.Lab(path)
-        _sweep(lab, scripted, CORPUS)
-        lab.fold()
-        before = {query: set(lab.trials(search=query)["trial_id"]) for query in QUERIES}
+    lab = pl.Lab(path)
+    _sweep(lab, scripted, CORPUS)
+    lab.fold()
+    before = {query: set(lab.trials(search=query)["trial_id"]) for query in QUERIES}
+    del lab
+    _as_before_the_index(path)
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'search_docs'").fetchall() == [(0,)]
     reader = Store(path, read_only=True)  # as load_prompt opens a file: no upgrade

@@ -65,6 +65,11 @@ TRIALS_VIEW_COLUMNS = [
     "prompt_template",
     "kind",
     "truncated",
+    "label",
+    "external_id",
+    "end_user",
+    "session_id",
+    "metadata",
 ]
 
 
@@ -159,7 +164,8 @@ def test_file_from_schema_1_is_migrated_and_keeps_its_rows(tmp_path: Path) -> No
     migrations.MIGRATIONS[0](con)  # exactly what promptlab 1 wrote
     con.execute("INSERT INTO schema_migrations VALUES (1, 'm001_initial', now())")
     old = trial_row(output="from the old days")
-    del old["kind"], old["truncated"]  # schema 1 had neither column
+    for newer in ("kind", "truncated", "label", "external_id", "end_user", "session_id", "metadata"):
+        del old[newer]  # schema 1 had none of these
     columns = ", ".join(f'"{c}"' for c in old)
     con.execute(
         f"INSERT INTO trials ({columns}) VALUES ({', '.join('?' for _ in old)})",

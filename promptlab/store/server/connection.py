@@ -12,7 +12,10 @@ without its password, and error messages from libpq pass through
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 from promptlab.errors import ServerUnreachableError, StoreError
@@ -46,6 +49,20 @@ def scrubbed(text: str) -> str:
 def shown(url: str) -> str:
     """The URL as promptlab shows and records it: without a password."""
     return scrubbed(url.strip())
+
+
+def spool_root() -> Path:
+    """``$PROMPTLAB_SPOOL``, else ``$XDG_STATE_HOME/promptlab/spool``, else ``~/.local/state/promptlab/spool``."""
+    if os.environ.get("PROMPTLAB_SPOOL"):
+        return Path(os.environ["PROMPTLAB_SPOOL"]).expanduser()
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "promptlab" / "spool"
+
+
+def spool_folder(location: str) -> Path:
+    """This user's local spool for the server at ``location`` (its URL without a password):
+    the journal its writes wait in until they are sent."""
+    return spool_root() / hashlib.sha256(location.encode()).hexdigest()[:16]
 
 
 def connect(url: str, *, autocommit: bool = True, timeout: int = CONNECT_TIMEOUT) -> Any:

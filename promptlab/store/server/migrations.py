@@ -14,7 +14,8 @@ admins migrating at once are serialized by a transaction-scoped advisory
 lock and read the version again under it, so each migration runs once.
 ``roles.init`` hands what a superuser created to ``promptlab_admin``.
 
-Not here: the file's search index (trigram indexes serve a search). Migration 3 is in ``summaries.py``.
+Not here: the file's search index (trigram indexes serve a search).
+Migration 3 is in ``summaries.py``, 4 in ``production.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from promptlab.errors import NewerSchemaError, StoreError
-from promptlab.store.server import summaries
+from promptlab.store.server import production, summaries
 
 SCHEMA = "promptlab"
 """The schema holding promptlab's tables, views and functions."""
@@ -308,7 +309,7 @@ def m002_team_rules(conn: Connection) -> None:
     """)
 
 
-MIGRATIONS: list[Migration] = [m001_tables, m002_team_rules, summaries.m003_trial_totals]
+MIGRATIONS: list[Migration] = [m001_tables, m002_team_rules, summaries.m003_trial_totals, production.m004_production]
 """Migration N is ``MIGRATIONS[N - 1]``."""
 LATEST = len(MIGRATIONS)
 """The newest server schema this promptlab knows; a newer server is refused."""

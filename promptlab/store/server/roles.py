@@ -6,7 +6,8 @@ The groups nest, each holding the one before, so a privilege is granted once::
     promptlab_reader      USAGE on schema promptlab, SELECT on every table and view
     promptlab_reviewer    + INSERT on feedback, scores
     promptlab_researcher  + INSERT on experiments, prompts, models, runs, trials,
-                            label_events; UPDATE on runs, experiments (upserts)
+                            label_events, dataset_changes; UPDATE on runs,
+                            experiments (upserts)
     promptlab_approver    + INSERT on label_approvals
     promptlab_admin       + owns schema promptlab and everything in it: migrates,
                             manages protected_labels, grants the groups
@@ -49,11 +50,20 @@ ROLES = ("reader", "researcher", "reviewer", "approver", "admin")
 _NESTING = ("reader", "reviewer", "researcher", "approver", "admin")
 """Each group is a member of the one before it here, and holds its privileges."""
 
-_APPEND_ONLY = ("trials", "prompts", "models", "feedback", "scores", "label_events", "label_approvals")
+_APPEND_ONLY = (
+    "trials",
+    "prompts",
+    "models",
+    "feedback",
+    "scores",
+    "label_events",
+    "label_approvals",
+    "dataset_changes",
+)
 
 _INSERTS = {
     "reviewer": ("feedback", "scores"),
-    "researcher": ("experiments", "prompts", "models", "runs", "trials", "label_events"),
+    "researcher": ("experiments", "prompts", "models", "runs", "trials", "label_events", "dataset_changes"),
     "approver": ("label_approvals",),
 }
 _UPDATES = {"researcher": ("runs", "experiments")}

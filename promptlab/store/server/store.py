@@ -19,8 +19,6 @@ directly, under the server's lock.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,7 +37,7 @@ from promptlab.store.journal import Journal
 from promptlab.store.reader import shared_session
 from promptlab.store.schema import TABLES
 from promptlab.store.server import migrations, roles, send
-from promptlab.store.server.connection import connect, scrubbed, shown, unreachable
+from promptlab.store.server.connection import connect, scrubbed, shown, spool_folder, unreachable
 from promptlab.store.server.reader import ServerReader
 
 BUSY_TIMEOUT = 5.0
@@ -53,14 +51,6 @@ IDLE_CONNECTIONS = 4
 
 LABELS_LOCK = 0x70_6C_61_62
 """The advisory lock key under which label events are numbered and appended."""
-
-
-def spool_root() -> Path:
-    """``$PROMPTLAB_SPOOL``, else ``$XDG_STATE_HOME/promptlab/spool``, else ``~/.local/state/promptlab/spool``."""
-    if os.environ.get("PROMPTLAB_SPOOL"):
-        return Path(os.environ["PROMPTLAB_SPOOL"]).expanduser()
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "promptlab" / "spool"
 
 
 def _refuse_newer(location: str, version: int) -> None:
@@ -88,7 +78,7 @@ class ServerStore:
         """The URL without its password: what promptlab shows and records."""
         self.busy_timeout = busy_timeout
         self.read_only = read_only
-        spool = spool_root() / hashlib.sha256(self.location.encode()).hexdigest()[:16]
+        spool = spool_folder(self.location)
         self.journal = Journal(spool)
         self.lock_path = self.journal.root
         self.last_fold = fold.FoldResult()
