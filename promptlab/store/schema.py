@@ -31,7 +31,7 @@ Tables (any DuckDB client can read them; ``trials_view`` is the flat one):
 - ``dataset_changes``: named test sets, one row per row added to (``op``
   ``add``) or removed from (``remove``) a dataset by one change; a row is
   known by the hash of its content, and a dataset's version after a change
-  is a hash of the rows it then holds (``promptlab.datasets``).
+  is a hash of the rows it then holds (``promptlab.release.datasets``).
 
 ``trials.kind`` is ``sweep`` for the cells of a sweep, ``judge`` for the
 calls a judge made to grade them and ``production`` for calls an

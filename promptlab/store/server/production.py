@@ -3,7 +3,7 @@
 The trial columns an application's calls carry (the label that served the
 prompt, the app's own id for the call, its end user, session and
 metadata), the columns of feedback from an app, and ``dataset_changes``
-(``promptlab.datasets``), with the same rules as the tables before them:
+(``promptlab.release.datasets``), with the same rules as the tables before them:
 each row's user is the login that wrote it, and only admins change or
 delete rows. Indexes serve what production reads ask: one prompt's
 production trials over time (monitoring), and a call by its app id (feedback
