@@ -22,6 +22,7 @@ from promptlab.errors import (
 
 if TYPE_CHECKING:
     from promptlab import evals, ui
+    from promptlab.analysis.monitoring import MeasureComparison, ProductionComparison
     from promptlab.analysis.stats import Comparison
     from promptlab.core.feedback import Verdict
     from promptlab.core.model import Model
@@ -29,8 +30,12 @@ if TYPE_CHECKING:
     from promptlab.core.prompt import Prompt
     from promptlab.gate import CheckResult, check
     from promptlab.lab import Lab
+    from promptlab.lab_datasets import Dataset
+    from promptlab.lab_monitor import Monitor
+    from promptlab.production import Logger, instrument, logger
     from promptlab.providers import Completion, Provider, Request, register_provider
     from promptlab.release.audit import ChainProblem, ChainReport
+    from promptlab.release.datasets import DatasetChange
     from promptlab.release.diff import PromptDiff
     from promptlab.release.export import ExportedSet, TrialFilters
     from promptlab.release.finetune import FinetuneSelection
@@ -38,6 +43,7 @@ if TYPE_CHECKING:
     from promptlab.release.report import ReportData
     from promptlab.run import Run, SweepHandle
     from promptlab.runner.estimate import Estimate
+    from promptlab.runner.online import EvaluateOptions
     from promptlab.runner.plan import SweepOptions
     from promptlab.runner.progress import Display, Progress
     from promptlab.store.compaction import Compaction
@@ -55,13 +61,20 @@ _HOMES = {
     "Comparison": "promptlab.analysis.stats",
     "Completion": "promptlab.providers",
     "CopyResult": "promptlab.store.copy",
+    "Dataset": "promptlab.lab_datasets",
+    "DatasetChange": "promptlab.release.datasets",
     "Display": "promptlab.runner.progress",
     "Estimate": "promptlab.runner.estimate",
+    "EvaluateOptions": "promptlab.runner.online",
     "ExportedSet": "promptlab.release.export",
     "FinetuneSelection": "promptlab.release.finetune",
     "Lab": "promptlab.lab",
+    "Logger": "promptlab.production.logger",
+    "MeasureComparison": "promptlab.analysis.monitoring",
     "Model": "promptlab.core.model",
+    "Monitor": "promptlab.lab_monitor",
     "Price": "promptlab.core.pricing",
+    "ProductionComparison": "promptlab.analysis.monitoring",
     "Progress": "promptlab.runner.progress",
     "Prompt": "promptlab.core.prompt",
     "PromptDiff": "promptlab.release.diff",
@@ -78,7 +91,9 @@ _HOMES = {
     "TrialFilters": "promptlab.release.export",
     "Verdict": "promptlab.core.feedback",
     "check": "promptlab.gate",
+    "instrument": "promptlab.production.instrument",
     "load_prompt": "promptlab.release.prompt_files",
+    "logger": "promptlab.production.logger",
     "register_provider": "promptlab.providers",
 }
 """Each public name's module, imported when the name is first used."""
@@ -97,15 +112,22 @@ __all__ = [
     "ConfigError",
     "CopyResult",
     "DataError",
+    "Dataset",
+    "DatasetChange",
     "Display",
     "Estimate",
+    "EvaluateOptions",
     "ExportedSet",
     "FinetuneSelection",
     "Lab",
+    "Logger",
+    "MeasureComparison",
     "Model",
+    "Monitor",
     "NotFoundError",
     "PolicyError",
     "Price",
+    "ProductionComparison",
     "Progress",
     "Prompt",
     "PromptDiff",
@@ -128,7 +150,9 @@ __all__ = [
     "__version__",
     "check",
     "evals",
+    "instrument",
     "load_prompt",
+    "logger",
     "register_provider",
     "ui",
 ]

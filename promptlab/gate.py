@@ -304,7 +304,9 @@ def check(
     or by default the newest version of ``prompt``) against the version
     ``against`` points at, and judge it on ``metric`` (default: the first
     evaluator). Evaluators may be given as ``"contains:expected"`` strings.
-    ``lab`` is a Lab or a history path (default ``$PROMPTLAB_DB``).
+    ``lab`` is a Lab or a history path (default ``$PROMPTLAB_DB``). ``data`` is
+    what ``lab.sweep`` takes: rows, a file, or a dataset (``lab.dataset(name)``,
+    or ``"dataset:NAME[@VERSION]"``), which the run records with its version.
 
     It fails when more than ``max_errors`` candidate cells fail (a failed
     call, or an output the metric's evaluator couldn't score), when the

@@ -21,13 +21,16 @@ from promptlab.core.rows import Data
 from promptlab.errors import PolicyError
 from promptlab.evals.judges import PairwiseJudge
 from promptlab.evals.protocol import Evaluator
+from promptlab.lab_datasets import DatasetMethods
+from promptlab.lab_monitor import MonitorMethods
 from promptlab.lab_release import ReleaseMethods
 from promptlab.lab_upkeep import UpkeepMethods
 from promptlab.run import Run, SweepHandle
+from promptlab.runner import online
 from promptlab.runner.cells import RunSettings
 from promptlab.runner.estimate import Estimate, estimate_sweep
 from promptlab.runner.loops import run_sync
-from promptlab.runner.plan import SweepOptions, plan_sweep
+from promptlab.runner.plan import SweepOptions
 from promptlab.runner.record import record_sweep
 from promptlab.runner.rescore import pair_by_input, prefer_pairs, score_stored
 from promptlab.runner.scoring import require_columns
@@ -41,7 +44,7 @@ FEEDBACK_FOLD_DELAY = 3.0
 """Seconds a feedback write waits before folding, so a reviewer's burst of clicks shares one fold."""
 
 
-class Lab(ReleaseMethods, UpkeepMethods):
+class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods):
     """A history file and everything recorded in it.
 
     ``Lab()`` opens ``$PROMPTLAB_DB`` or ``./promptlab.duckdb``; any path is
@@ -94,7 +97,7 @@ class Lab(ReleaseMethods, UpkeepMethods):
         continue that run, or False to always start a new one. Interrupting
         keeps every finished trial. Options: ``promptlab.SweepOptions``.
         """
-        plan = plan_sweep(prompts, models, data, options)
+        plan = self._plan(prompts, models, data, options)
         run_id = run_sync(lambda: record_sweep(self.store, plan, options))
         return Run(self, run_id, plan.experiment)
 
@@ -106,7 +109,7 @@ class Lab(ReleaseMethods, UpkeepMethods):
         **options: Unpack[SweepOptions],
     ) -> Run:
         """``sweep`` for async code: ``run = await lab.asweep(...)``."""
-        plan = plan_sweep(prompts, models, data, options)
+        plan = self._plan(prompts, models, data, options)
         return Run(self, await record_sweep(self.store, plan, options), plan.experiment)
 
     def start(
@@ -118,7 +121,7 @@ class Lab(ReleaseMethods, UpkeepMethods):
     ) -> SweepHandle:
         """``sweep`` in the background: returns at once with a handle to watch
         (``progress``), stop (``cancel()``) or wait for (``result()``) the run."""
-        return SweepHandle(self, plan_sweep(prompts, models, data, options), options)
+        return SweepHandle(self, self._plan(prompts, models, data, options), options)
 
     def estimate(
         self,
@@ -129,36 +132,35 @@ class Lab(ReleaseMethods, UpkeepMethods):
     ) -> Estimate:
         """What ``sweep`` with these arguments would do: cells, calls, cache hits,
         tokens and cost (see ``promptlab.runner.estimate`` for how tokens are counted)."""
-        return estimate_sweep(self.store, plan_sweep(prompts, models, data, options))
+        return estimate_sweep(self.store, self._plan(prompts, models, data, options))
 
     # -- evaluating --------------------------------------------------------------------
 
     def evaluate(
         self,
-        target: Run | pd.DataFrame | str,
-        evaluators: Sequence[Evaluator | Callable[..., Any]],
-        *,
-        concurrency: int = 8,
-        cache: bool = True,
+        target: Run | pd.DataFrame | str | None = None,
+        evaluators: Sequence[Evaluator | Callable[..., Any]] = (),
+        **options: Unpack[online.EvaluateOptions],
     ) -> pd.DataFrame:
         """Score stored trials (a run, a run id, or a trials DataFrame) without
         calling their model again; returns the trials with the new score columns.
-        Judges' calls are recorded and answered from the cache when asked before."""
-        return run_sync(lambda: self.aevaluate(target, evaluators, concurrency=concurrency, cache=cache))
+        Judges' calls are recorded and answered from the cache when asked before.
+        No target, ``source="production"``: a sample of the calls apps logged, not
+        yet scored (``since=``, ``sample=``, ...: ``promptlab.EvaluateOptions``)."""
+        return run_sync(lambda: self.aevaluate(target, evaluators, **options))
 
     async def aevaluate(
         self,
-        target: Run | pd.DataFrame | str,
-        evaluators: Sequence[Evaluator | Callable[..., Any]],
-        *,
-        concurrency: int = 8,
-        cache: bool = True,
+        target: Run | pd.DataFrame | str | None = None,
+        evaluators: Sequence[Evaluator | Callable[..., Any]] = (),
+        **options: Unpack[online.EvaluateOptions],
     ) -> pd.DataFrame:
         """``evaluate`` for async code."""
         chosen = evals.coerce(evaluators)
-        trials = self._frame(target)
+        online.check_options(target is not None, options)
+        trials = online.production_trials(self.store, chosen, options) if target is None else self._frame(target)
         require_columns(chosen, list(trials["vars"]))
-        settings = RunSettings(concurrency=concurrency, cache=cache)
+        settings = RunSettings(concurrency=options.get("concurrency", 8), cache=options.get("cache", True))
         rows = await score_stored(self.store, trials, chosen, settings)
         await asyncio.to_thread(self.store.append, {"scores": rows})
         self.store.fold_soon()

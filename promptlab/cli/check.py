@@ -67,7 +67,9 @@ def add_check_command(commands: Any, parents: list[argparse.ArgumentParser]) -> 
     gate.add_argument("--prompt", required=True, help="prompt name")
     gate.add_argument("--against", default="production", help="label of the baseline (default: production)")
     gate.add_argument("--candidate", help="version prefix or exported prompt file (default: the newest version)")
-    gate.add_argument("--data", required=True, help="data file (CSV, JSONL, Parquet)")
+    gate.add_argument(
+        "--data", required=True, help="data file (CSV, JSONL, Parquet), or a dataset: dataset:NAME[@VERSION]"
+    )
     gate.add_argument(
         "--evaluators", required=True, help="comma-separated evaluators, e.g. contains:expected,json_valid"
     )

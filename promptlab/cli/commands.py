@@ -28,8 +28,10 @@ from promptlab.analysis.columns import EVAL_ERRORS
 from promptlab.cli import render, show
 from promptlab.cli.check import add_check_command, add_endpoint_option, check_command, junit_on_usage_error
 from promptlab.cli.db import SERVER_ACTIONS, add_db_commands, db_command, server_command
+from promptlab.cli.evaluate import add_evaluate_command, evaluate_command
 from promptlab.cli.experiment_file import load_experiment
 from promptlab.cli.export import add_export_commands, run_export
+from promptlab.cli.monitor import add_monitor_command, monitor_command
 from promptlab.errors import PromptlabError, StoreError
 from promptlab.lab import Lab, default_db_path
 from promptlab.providers.endpoints import allowed_endpoints, check_endpoints
@@ -41,7 +43,8 @@ EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (subcommands run, history, show, experiments, runs, pull, check, export, report, db)."""
+    """The argument parser (subcommands run, history, show, experiments, runs, pull, check, export, report, db,
+    monitor, evaluate)."""
     parser = argparse.ArgumentParser(
         prog="promptlab",
         description="Run declarative prompt experiments and browse the trials they recorded.",
@@ -92,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_command(commands, [db_after])
     add_export_commands(commands, [db_after])
     add_db_commands(commands, [db_after])
+    add_monitor_command(commands, [db_after])
+    add_evaluate_command(commands, [db_after])
 
     pull = commands.add_parser("pull", help="fetch an embedded model into the local cache")
     pull.add_argument("model", choices=sorted(KNOWN_MODELS), help="model name")
@@ -272,6 +277,16 @@ def database_command(args: argparse.Namespace) -> int:
     return db_command(args, _open(args))
 
 
+def production_command(args: argparse.Namespace) -> int:
+    """``promptlab monitor NAME``: a prompt's production metrics."""
+    return monitor_command(args, lambda: _open(args))
+
+
+def online_command(args: argparse.Namespace) -> int:
+    """``promptlab evaluate --source production``: score a sample of the calls apps logged."""
+    return evaluate_command(args, lambda: _open(args))
+
+
 def export_command(args: argparse.Namespace) -> int:
     """``promptlab export KIND ...`` and ``promptlab report``."""
     return run_export(args, _open(args))
@@ -288,6 +303,8 @@ COMMANDS = {
     "export": export_command,
     "report": export_command,
     "db": database_command,
+    "monitor": production_command,
+    "evaluate": online_command,
 }
 
 

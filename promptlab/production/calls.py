@@ -224,3 +224,44 @@ def feedback_row(
         "source": source,
         "end_user": verdict.end_user,
     }
+
+
+class RunState(NamedTuple):
+    """A logger's run, at one moment."""
+
+    status: str
+    started_at: str
+    now: str
+    written: int
+    dropped: int
+    revision: int
+
+
+def experiment_row(source: str, user: str, at: str) -> dict[str, Any]:
+    """The experiment an app's runs are in: its name, tagged ``production``."""
+    return {
+        "name": source,
+        "description": f"calls logged by {source}",
+        "tags": [KIND],
+        "created_at": at,
+        "created_by": user,
+    }
+
+
+def run_row(run_id: str, source: str, lineage: Lineage, state: RunState) -> dict[str, Any]:
+    """A logger's run row in ``state``: running (with a heartbeat) or done, with
+    what it wrote and what it dropped (as its error, so the loss shows)."""
+    return {
+        "run_id": run_id,
+        "experiment": source,
+        "fingerprint": None,
+        "status": state.status,
+        "n_cells": state.written,
+        "config": {"kind": KIND, "source": source, "written": state.written, "dropped": state.dropped},
+        "started_at": state.started_at,
+        "ended_at": state.now if state.status != "running" else None,
+        "error": f"dropped {state.dropped} record(s): the logger's queue was full" if state.dropped else None,
+        **lineage.to_row(),
+        "revision": state.revision,
+        "heartbeat_at": state.now,
+    }

@@ -46,16 +46,14 @@ from promptlab.core.prompt import Prompt
 from promptlab.core.redaction import Redactor
 from promptlab.errors import ConfigError
 from promptlab.production.calls import (
-    KIND,
     AppFeedback,
     Call,
-    Models,
-    feedback_row,
-    model_row,
-    prompt_row,
+    RunState,
+    experiment_row,
+    run_row,
     timestamp,
-    trial_row,
 )
+from promptlab.production.rows import RowMaker
 from promptlab.production.sinks import Sink, sink_for
 from promptlab.store.location import default_db_path
 
@@ -63,10 +61,6 @@ log = logging.getLogger("promptlab.production")
 
 BATCH = 5_000
 """Most records written in one append (one ``fdatasync``)."""
-
-KNOWN_IDS = 100_000
-"""Recent (app id → trial id) pairs kept, so feedback naming a call this process
-logged is recorded against its trial directly (older ones are resolved by reads)."""
 
 DROP_REPORT_SECONDS = 60.0
 """At most one warning per this many seconds while records are being dropped."""
@@ -112,10 +106,7 @@ class Logger:
         self._queue: collections.deque[Call | AppFeedback] = collections.deque()
         self._lineage = dataclasses.replace(current_lineage(), source=self.source)
         self._redactor = Redactor(values=redact)
-        self._known: collections.OrderedDict[str, str] = collections.OrderedDict()
-        self._seen_prompts: set[tuple[str, str]] = set()
-        self._seen_models: set[str] = set()
-        self._models = Models()
+        self._rows = RowMaker(self.run_id, self.source, self._lineage, self._redactor)
         self._revision = 0
         self._closed = False
         self._stop = threading.Event()
@@ -296,7 +287,7 @@ class Logger:
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
                 try:
-                    self.sink.append(self._rows(batch))
+                    self.sink.append(self._rows.rows(batch))
                 except Exception as exc:
                     self._queue.extendleft(reversed(batch))  # tried again next time; new records may drop
                     self.last_error = f"{type(exc).__name__}: {exc}"
@@ -305,46 +296,6 @@ class Logger:
                 self.written += len(batch)
                 total += len(batch)
         return total
-
-    def _rows(self, batch: list[Call | AppFeedback]) -> dict[str, list[dict[str, Any]]]:
-        rows: dict[str, list[dict[str, Any]]] = {"prompts": [], "models": [], "trials": [], "feedback": []}
-        for item in batch:
-            if isinstance(item, AppFeedback):
-                rows["feedback"].append(
-                    feedback_row(
-                        item,
-                        self._known.get(item.ref),
-                        source=self.source,
-                        user=self._lineage.user,
-                        redactor=self._redactor,
-                    )
-                )
-                continue
-            trial, model = trial_row(
-                item,
-                run_id=self.run_id,
-                experiment=self.source,
-                lineage=self._lineage,
-                redactor=self._redactor,
-                models=self._models,
-            )
-            rows["trials"].append(trial)
-            self._remember(item)
-            prompt_key = (item.prompt.name, item.prompt.version)
-            if prompt_key not in self._seen_prompts:
-                self._seen_prompts.add(prompt_key)
-                rows["prompts"].append(prompt_row(item.prompt, self._lineage.user, trial["created_at"]))
-            if model is not None and trial["model_id"] not in self._seen_models:
-                self._seen_models.add(trial["model_id"])
-                rows["models"].append(model_row(model, trial["created_at"]))
-        return rows
-
-    def _remember(self, call: Call) -> None:
-        self._known[call.trial_id] = call.trial_id
-        if call.external_id is not None:
-            self._known[str(call.external_id)] = call.trial_id
-        while len(self._known) > KNOWN_IDS:
-            self._known.popitem(last=False)
 
     def _report_drops(self) -> None:
         if self.dropped > self._reported_drops:
@@ -365,36 +316,10 @@ class Logger:
         now = timestamp(time.time())
         if self._revision == 0:
             self._started = now
-            self.sink.append(
-                {
-                    "experiments": [
-                        {
-                            "name": self.source,
-                            "description": f"calls logged by {self.source}",
-                            "tags": [KIND],
-                            "created_at": now,
-                            "created_by": self._lineage.user,
-                        }
-                    ]
-                }
-            )
+            self.sink.append({"experiments": [experiment_row(self.source, self._lineage.user, now)]})
         self._revision += 1
-        dropped = self.dropped
-        row = {
-            "run_id": self.run_id,
-            "experiment": self.source,
-            "fingerprint": None,
-            "status": status,
-            "n_cells": self.written,
-            "config": {"kind": KIND, "source": self.source, "written": self.written, "dropped": dropped},
-            "started_at": self._started,
-            "ended_at": now if status != "running" else None,
-            "error": f"dropped {dropped} record(s): the logger's queue was full" if dropped else None,
-            **self._lineage.to_row(),
-            "revision": self._revision,
-            "heartbeat_at": now,
-        }
-        self.sink.append({"runs": [row]})
+        state = RunState(status, self._started, now, self.written, self.dropped, self._revision)
+        self.sink.append({"runs": [run_row(self.run_id, self.source, self._lineage, state)]})
 
     # -- the end ----------------------------------------------------------------------
 
@@ -424,23 +349,9 @@ class Logger:
         self.close()
 
 
-def logger(
-    db: str | os.PathLike[str] | None = None,
-    *,
-    source: str | None = None,
-    queue_size: int = 10_000,
-    flush_every: float = 0.2,
-    publish_every: float | None = None,
-    fold: bool = True,
-) -> Logger:
+def logger(db: str | os.PathLike[str] | None = None, **options: Any) -> Logger:
     """A ``Logger`` recording into history ``db`` (a file, or a team server's
-    URL; default ``$PROMPTLAB_DB``, else ``./promptlab.duckdb``) as app ``source``
-    (default: the script's name). See ``Logger`` for the rest."""
-    return Logger(
-        db,
-        source=source,
-        queue_size=queue_size,
-        flush_every=flush_every,
-        publish_every=publish_every,
-        fold=fold,
-    )
+    URL; default ``$PROMPTLAB_DB``, else ``./promptlab.duckdb``); ``options``:
+    ``source`` (the app's name; default the script's), ``queue_size``,
+    ``flush_every``, ``publish_every``, ``fold`` (see ``Logger``)."""
+    return Logger(db, **options)

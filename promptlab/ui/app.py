@@ -10,6 +10,7 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 from promptlab.core.model import Model
 from promptlab.ui.builder import SweepBuilder
 from promptlab.ui.history import HistoryBrowser
+from promptlab.ui.monitor import MonitorView
 from promptlab.ui.registry import RegistryPanel
 from promptlab.ui.results import ResultsGrid
 from promptlab.ui.review import ReviewPanel
@@ -17,7 +18,7 @@ from promptlab.ui.review import ReviewPanel
 if TYPE_CHECKING:
     from promptlab import Lab
 
-TABS = ("Build & run", "Results", "History", "Review", "Registry")
+TABS = ("Build & run", "Results", "History", "Review", "Registry", "Monitor")
 
 
 class Playground(widgets.Tab):
@@ -44,7 +45,9 @@ class Playground(widgets.Tab):
         )
         self.review = ReviewPanel(lab=lab, on_feedback=self.results.remember_feedback)
         self.registry = RegistryPanel(lab)
-        super().__init__([self.builder, self.results, self.history, self.review, self.registry], titles=TABS)
+        self.monitor = MonitorView(lab, listed=False)  # production metrics: read when its tab opens
+        tabs = [self.builder, self.results, self.history, self.review, self.registry, self.monitor]
+        super().__init__(tabs, titles=TABS)
         self.observe(lambda _: self._tab_chosen(), "selected_index")
 
     def open_run(self, run_id: str, search: str = "") -> None:
@@ -59,6 +62,8 @@ class Playground(widgets.Tab):
     def _tab_chosen(self) -> None:
         if self.selected_index == TABS.index("Results") and self.results.running:
             self.results.refresh()  # a run still going when last read: show how far it got
+        if self.selected_index == TABS.index("Monitor"):
+            self.monitor.refresh()
 
     def load_run(self, run_id: str) -> None:
         """Load a run's variants into the builder, to re-run or fork them."""
@@ -83,7 +88,7 @@ def playground(
     lab: Lab | None = None, *, models: Sequence[Model] = (), namespace: Mapping[str, Any] | None = None
 ) -> Playground:
     """The widget app: build and run sweeps, browse results and history, review
-    outputs, and promote or export prompts (Registry).
+    outputs, promote or export prompts (Registry), and watch them in production (Monitor).
 
     ``lab`` defaults to ``pl.Lab()``; ``models`` are offered (ticked) in the
     builder; ``namespace`` is where it looks for DataFrames (default: the

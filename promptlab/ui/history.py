@@ -1,7 +1,7 @@
 """The history browser: every run by everyone writing to the file, newest
 first, filtered (an experiment is one of the filters; a search shows where
 it matched); open one in the results grid, load one into the builder,
-compare one run with another, and a prompt's versions."""
+compare one run with another, a prompt's versions, and the datasets."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from promptlab.ui.common import (
     button,
     catching,
     error_label,
+    escape,
     muted,
     replace_children,
     set_options,
@@ -118,6 +119,8 @@ class HistoryBrowser(widgets.VBox):
         self.pair = VersionPair(lab, self.error, version_label)
         self.version_a, self.version_b, self.diff = self.pair.old, self.pair.new, self.pair.diff
         self.versions = widgets.HTML()
+        self.datasets = widgets.HTML()
+        """The datasets (``lab.datasets()``): name, version, rows, last change and by whom."""
         self.detail = widgets.VBox()
         self.versions_reader = Background("promptlab-history-versions", on_error=self._read_failed)
         """Reads a prompt's versions; ``versions_reader.wait()`` waits for them."""
@@ -135,6 +138,8 @@ class HistoryBrowser(widgets.VBox):
                 self.comparison,
                 _heading("Prompt versions"),
                 versions,
+                _heading("Datasets"),
+                self.datasets,
                 self.detail,
             ]
         )
@@ -192,6 +197,7 @@ class HistoryBrowser(widgets.VBox):
                     self._updating = False
             self.refresh_runs()
             self.show_versions()
+            self.show_datasets()
 
     def refresh_runs(self) -> None:
         """Read which runs match the filters, newest first, and show a page of them."""
@@ -302,6 +308,14 @@ class HistoryBrowser(widgets.VBox):
         self.versions.value = muted(f"{count} version{'s' if count != 1 else ''} of {name}")
         self.pair.show_diff()
 
+    # -- datasets -------------------------------------------------------------------------
+
+    def show_datasets(self) -> None:
+        """List the datasets, most recently changed first."""
+        found = catching(self.error, self.lab.datasets)
+        if found is not None:
+            self.datasets.value = dataset_lines(found)
+
     # -- auto-refresh ---------------------------------------------------------------------
 
     def set_auto_refresh(self, on: bool, every: float | None = None) -> None:
@@ -337,6 +351,21 @@ class HistoryBrowser(widgets.VBox):
 
     def __repr__(self) -> str:
         return f"HistoryBrowser({len(self.runs)} runs)"
+
+
+def dataset_lines(datasets: pd.DataFrame) -> str:
+    """The datasets ``lab.datasets()`` lists, a line each, as HTML."""
+    if datasets.empty:
+        return muted("no datasets yet: lab.dataset(name).add(rows) makes one")
+    lines = []
+    for d in datasets.to_dict("records"):
+        when = pd.Timestamp(d["changed_at"]).strftime("%Y-%m-%d %H:%M")
+        rows = f"{d['n_rows']} row{'' if d['n_rows'] == 1 else 's'}"
+        lines.append(
+            f"<b>{escape(d['name'])}</b> · <code>{escape(d['version'])}</code> · {rows} · "
+            f"changed {when} by {escape(d['changed_by'])}"
+        )
+    return "<br>".join(lines)
 
 
 def history(lab: Lab) -> HistoryBrowser:

@@ -29,9 +29,12 @@ PARTS = {
     "analysis": 2,
     "runner": 3,
     "release": 3,
+    "production": 3,
     "lab": 4,
     "lab_release": 4,
+    "lab_monitor": 4,
     "lab_upkeep": 4,
+    "lab_datasets": 4,
     "run": 4,
     "gate": 4,
     "__init__": 4,
@@ -41,7 +44,13 @@ PARTS = {
 }
 """Each part's tier; a module may import its own tier or a lower one."""
 
-SIBLINGS_APART = [("store", "providers"), ("evals", "analysis"), ("runner", "release")]
+SIBLINGS_APART = [
+    ("store", "providers"),
+    ("evals", "analysis"),
+    ("runner", "release"),
+    ("runner", "production"),
+    ("release", "production"),
+]
 """Parts of one tier that must not import each other either (they'd tie into a circle)."""
 
 EXCEPTIONS = {("promptlab/lab.py", "promptlab.ui"), ("promptlab/__init__.py", "promptlab.ui")}

@@ -279,7 +279,7 @@ def test_playground_wires_history_results_and_review(shared: dict[str, pl.Run], 
     app.results.review_button.click()
     assert app.selected_index == 3 and app.review.count.value == "of 2"
     where = "history.duckdb" if lab.location.endswith(".duckdb") else lab.location
-    assert repr(app) == f"Playground({where}: Build & run | Results | History | Review | Registry)"
+    assert repr(app) == f"Playground({where}: Build & run | Results | History | Review | Registry | Monitor)"
 
 
 def test_browser_describes_itself(shared: dict[str, pl.Run], lab: pl.Lab) -> None:

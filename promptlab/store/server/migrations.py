@@ -14,8 +14,7 @@ admins migrating at once are serialized by a transaction-scoped advisory
 lock and read the version again under it, so each migration runs once.
 ``roles.init`` hands what a superuser created to ``promptlab_admin``.
 
-Not here: the file's search index (trigram indexes serve a search).
-Migration 3 is in ``summaries.py``, 4 in ``production.py``.
+Not here: the file's search index (trigram indexes serve it); migrations 3, 4 (``summaries.py``, ``production.py``).
 """
 
 from __future__ import annotations
