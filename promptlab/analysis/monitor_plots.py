@@ -58,5 +58,8 @@ def monitor_figure(metrics: pd.DataFrame, title: str = "Production") -> Figure:
             ax.yaxis.set_major_formatter(lambda value, _: f"{value:.0%}")
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         ax.grid(alpha=0.3)
+    periods = pd.to_datetime(frame["period"])
+    if periods.nunique() == 1:  # one period: a day either side, not years of empty axis
+        axes.flat[0].set_xlim(periods.iloc[0] - pd.Timedelta(days=1), periods.iloc[0] + pd.Timedelta(days=1))
     axes.flat[0].legend(fontsize=8, title="label · version", title_fontsize=8)
     return fig

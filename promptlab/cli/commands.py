@@ -19,6 +19,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -36,8 +37,11 @@ from promptlab.errors import PromptlabError, StoreError
 from promptlab.lab import Lab, default_db_path
 from promptlab.providers.endpoints import allowed_endpoints, check_endpoints
 from promptlab.providers.model_files import KNOWN_MODELS, pull
+from promptlab.release import datasets
 from promptlab.runner.estimate import estimate_without_writing
+from promptlab.store import Store
 from promptlab.store.server.connection import is_server
+from promptlab.store.server.opening import server_store
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -147,6 +151,7 @@ def run_command(args: argparse.Namespace) -> int:
     with allowed_endpoints(*args.allow_endpoint):
         check_endpoints(experiment.models)  # before the history file is created or anything runs
         if args.dry_run:
+            arguments["data"] = _dataset_rows(args, arguments["data"])
             found = estimate_without_writing(args.db or default_db_path(), **arguments)
             print(f"estimate: {found}\ndry run: nothing was called or recorded; run without --dry-run to run it")
             return EXIT_OK
@@ -156,6 +161,20 @@ def run_command(args: argparse.Namespace) -> int:
         os.environ.setdefault("PROMPTLAB_SOURCE", str(Path(args.file).resolve()))
         run = lab.sweep(**arguments)
     return _report_run(args, lab, run, [prompt.version for prompt in experiment.prompts])
+
+
+def _dataset_rows(args: argparse.Namespace, data: Any) -> Any:
+    """``data``, or the rows of the dataset it names, read without writing (a dry run)."""
+    if not datasets.is_reference(data):
+        return data
+    location = args.db or default_db_path()
+    if is_server(location):
+        store = server_store(location, read_only=True)
+    elif Path(location).is_file():
+        store = Store(Path(location), read_only=True)
+    else:
+        raise StoreError(f"no history file at {location}, so no dataset {data!r} in it")
+    return datasets.resolve(store, *datasets.parse_reference(data))[0]
 
 
 def _report_run(args: argparse.Namespace, lab: Lab, run: Run, versions: list[str]) -> int:

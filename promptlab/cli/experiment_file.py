@@ -18,7 +18,7 @@ this one into the arguments of ``Lab.sweep``::
       - {name: gpt-4o-mini, temperature: 0}
       - {name: llama3.2, base_url: "http://localhost:11434/v1"}
     params: {temperature: [0.0, 0.7]}        # optional grid, crossed with every model
-    data: data/sentiment.jsonl               # required; inside this file's folder
+    data: data/sentiment.jsonl               # required; inside this file's folder, or dataset:NAME[@VERSION]
     repeats: 1                               # optional (default 1)
     concurrency: 4                           # optional; so are timeout and max_retries
     evaluators:                              # optional: scores for every trial
@@ -82,6 +82,9 @@ TOP_LEVEL_KEYS = (
 """Keys an experiment file may have."""
 
 REQUIRED_KEYS = ("experiment", "prompts", "models", "data")
+
+DATASET = "dataset:"
+"""How ``data`` names a dataset of the history instead of a file (``release.datasets``)."""
 """Keys an experiment file must have."""
 
 PROMPT_KEYS = ("name", "template", "messages")
@@ -107,8 +110,9 @@ class ExperimentFile:
     models: tuple[Model, ...]
     """Model configs."""
 
-    data: Path
-    """The data file, resolved (symlinks followed) against the YAML file's folder."""
+    data: Path | str
+    """The data file, resolved (symlinks followed) against the YAML file's folder;
+    or a dataset of the history, ``dataset:NAME[@VERSION]`` (``Lab.dataset``)."""
 
     params: Mapping[str, tuple[Any, ...]]
     """Parameter grid, crossed with every model ({} for none)."""
@@ -225,8 +229,10 @@ def _params(check: FileValues, value: Any) -> dict[str, tuple[Any, ...]]:
     return grid
 
 
-def _data(check: FileValues, value: Any, allow_outside: Sequence[Path]) -> Path:
+def _data(check: FileValues, value: Any, allow_outside: Sequence[Path]) -> Path | str:
     text = check.text(value, "data", "data/reviews.jsonl")
+    if text.startswith(DATASET):
+        return text  # a dataset of the history the run records into: read when it runs
     folder = check.path.parent.resolve()
     data = (folder / Path(text).expanduser()).resolve()  # an absolute path stays itself
     if not data.is_relative_to(folder) and not any(data.is_relative_to(allowed) for allowed in allow_outside):

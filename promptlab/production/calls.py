@@ -257,7 +257,7 @@ def run_row(run_id: str, source: str, lineage: Lineage, state: RunState) -> dict
         "fingerprint": None,
         "status": state.status,
         "n_cells": state.written,
-        "config": {"kind": KIND, "source": source, "written": state.written, "dropped": state.dropped},
+        "config": {"kind": KIND, "source": source, "calls": state.written, "dropped": state.dropped},
         "started_at": state.started_at,
         "ended_at": state.now if state.status != "running" else None,
         "error": f"dropped {state.dropped} record(s): the logger's queue was full" if state.dropped else None,

@@ -100,7 +100,9 @@ class Logger:
         self.dropped = 0
         """Records dropped because the queue was full (or the logger closed)."""
         self.written = 0
-        """Records now in the journal."""
+        """Records (calls and verdicts) now in the journal."""
+        self.calls_written = 0
+        """Of those, the calls (the run's trials)."""
         self.last_error: str | None = None
         """Why the last write to the journal failed (they are retried), if one did."""
         self._queue: collections.deque[Call | AppFeedback] = collections.deque()
@@ -287,13 +289,15 @@ class Logger:
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
                 try:
-                    self.sink.append(self._rows.rows(batch))
+                    rows = self._rows.rows(batch)
+                    self.sink.append(rows)
                 except Exception as exc:
                     self._queue.extendleft(reversed(batch))  # tried again next time; new records may drop
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     log.warning("promptlab logger: can't write to %s (%s)", self.sink.location, self.last_error)
                     break
                 self.written += len(batch)
+                self.calls_written += len(rows["trials"])
                 total += len(batch)
         return total
 
@@ -318,7 +322,7 @@ class Logger:
             self._started = now
             self.sink.append({"experiments": [experiment_row(self.source, self._lineage.user, now)]})
         self._revision += 1
-        state = RunState(status, self._started, now, self.written, self.dropped, self._revision)
+        state = RunState(status, self._started, now, self.calls_written, self.dropped, self._revision)
         self.sink.append({"runs": [run_row(self.run_id, self.source, self._lineage, state)]})
 
     # -- the end ----------------------------------------------------------------------

@@ -39,19 +39,26 @@ class Sink(Protocol):
         lost if this never comes."""
 
 
-class FileSink:
+class _Spooled:
+    """Appends go to a journal (``folder``), durably; ``_store`` is opened by the first publish."""
+
+    def __init__(self, folder: Path) -> None:
+        self.journal = Journal(folder)
+        self.journal.create()
+        self._store: Any = None
+
+    def append(self, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        self.journal.append(rows_by_table)
+
+
+class FileSink(_Spooled):
     """The journal beside a history file; publishing folds it into the file."""
 
     def __init__(self, path: Path, *, fold: bool) -> None:
         self.path = path.expanduser().resolve()
         self.location = str(self.path)
         self.fold = fold
-        self.journal = Journal(journal_folder(self.path))
-        self.journal.create()
-        self._store: Any = None
-
-    def append(self, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
-        self.journal.append(rows_by_table)
+        super().__init__(journal_folder(self.path))
 
     def publish(self) -> None:
         self.journal.seal()
@@ -67,18 +74,13 @@ class FileSink:
         self.journal.seal()
 
 
-class ServerSink:
+class ServerSink(_Spooled):
     """This user's spool for a team server; publishing sends it."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.location = shown(url)
-        self.journal = Journal(spool_folder(self.location))
-        self.journal.create()
-        self._store: Any = None
-
-    def append(self, rows_by_table: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
-        self.journal.append(rows_by_table)
+        super().__init__(spool_folder(self.location))
 
     def publish(self) -> None:
         self.journal.seal()

@@ -86,13 +86,28 @@ def quoted_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """A Ctrl+C that lands inside DuckDB comes out of it as its own error
+    (``InterruptException``, or a ``RuntimeError`` "Query interrupted" from an
+    ATTACH): raised here as the ``KeyboardInterrupt`` it is, so the command
+    stops as interrupted (and says how to carry on) rather than failing."""
+    try:
+        yield
+    except (duckdb.InterruptException, RuntimeError) as exc:
+        if isinstance(exc, duckdb.InterruptException) or "Query interrupted" in str(exc):
+            raise KeyboardInterrupt from exc
+        raise
+
+
 def retry_busy(path: Path, attach: str, con: duckdb.DuckDBPyConnection, deadline: float, patience: float) -> None:
     """Run the ATTACH, retrying until ``deadline`` while a program outside
     promptlab (or a plain DuckDB connection in this process) holds the file."""
     delay = 0.01
     while True:
         try:
-            con.execute(attach)
+            with interruptible():
+                con.execute(attach)
             return
         except (duckdb.IOException, duckdb.ResourceInUseException) as exc:
             message = str(exc)

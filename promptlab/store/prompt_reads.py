@@ -29,14 +29,15 @@ def event_order(*, newest_first: bool = False) -> str:
 
 
 def prompt_versions(store: Source, name: str) -> pd.DataFrame:
-    """Every version ever run under a prompt name, oldest first, with use counts."""
+    """Every version ever run under a prompt name, oldest first, with use counts (of sweep
+    trials: what applications logged is monitoring's, ``production_reads``)."""
     return store.query(
         """
         WITH used AS (
             SELECT prompt_version, sum(n_trials)::BIGINT AS n_trials, count(DISTINCT run_id) AS n_runs,
                    min(first_at) AS first_at,
                    list(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL) AS models
-            FROM trial_totals WHERE prompt_name = ? GROUP BY prompt_version
+            FROM trial_totals WHERE prompt_name = ? AND kind = 'sweep' GROUP BY prompt_version
         )
         SELECT p.version, p.template, p.variables, coalesce(u.first_at, p.created_at) AS first_seen,
                p.created_by, coalesce(u.n_trials, 0) AS n_trials, coalesce(u.n_runs, 0) AS n_runs, u.models
@@ -92,7 +93,7 @@ def prompt_names(store: Source) -> pd.DataFrame:
         """
         WITH used AS (  -- summed per version first: a few groups to join
             SELECT prompt_name, prompt_version, sum(n_trials) AS n_trials, max(last_at) AS last_used
-            FROM trial_totals GROUP BY prompt_name, prompt_version
+            FROM trial_totals WHERE kind = 'sweep' GROUP BY prompt_name, prompt_version
         )
         SELECT p.name, count(DISTINCT p.version) AS n_versions, coalesce(sum(u.n_trials), 0)::BIGINT AS n_trials,
                max(coalesce(u.last_used, p.created_at)) AS last_used
@@ -160,10 +161,14 @@ def model_usage(store: Source, name: str, version: str) -> pd.DataFrame:
 _NEWEST_SCORES = """
     SELECT s.trial_id, s.evaluator, s.value
     FROM scores s
-    WHERE s.trial_id IN (SELECT trial_id FROM trials WHERE prompt_name = ? AND starts_with(prompt_version, ?))
+    WHERE s.trial_id IN (
+        SELECT trial_id FROM trials
+        WHERE prompt_name = ? AND starts_with(prompt_version, ?) AND coalesce(kind, 'sweep') = 'sweep'
+    )
     QUALIFY row_number() OVER (PARTITION BY s.trial_id, s.evaluator ORDER BY s.created_at DESC, s.score_id DESC) = 1
 """
-"""The newest score per (trial, evaluator) of one prompt's trials (all versions with ``''``)."""
+"""The newest score per (trial, evaluator) of one prompt's sweep trials (all versions with ``''``);
+an application's logged calls are scored apart (``lab.monitor``), never mixed into a version's evidence."""
 
 
 def version_scores(store: Source, name: str, version: str = "") -> pd.DataFrame:
@@ -189,13 +194,14 @@ def version_evidence(store: Source, name: str, version: str, runs: int) -> dict[
     counts = store.query(
         """
         SELECT count(*) AS n_trials, count(error_type) AS errors
-        FROM trials WHERE prompt_name = ? AND starts_with(prompt_version, ?)
+        FROM trials WHERE prompt_name = ? AND starts_with(prompt_version, ?) AND coalesce(kind, 'sweep') = 'sweep'
         """,
         [name, version],
     )
     recent = store.query(
         """
-        SELECT run_id FROM trials WHERE prompt_name = ? AND starts_with(prompt_version, ?)
+        SELECT run_id FROM trials
+        WHERE prompt_name = ? AND starts_with(prompt_version, ?) AND coalesce(kind, 'sweep') = 'sweep'
         GROUP BY run_id ORDER BY max(created_at) DESC, run_id LIMIT ?
         """,
         [name, version, runs],
@@ -216,7 +222,7 @@ def version_configs(store: Source, name: str) -> pd.DataFrame:
         """
         SELECT prompt_version, model, params::VARCHAR AS params,
                count(*) AS n_trials, count(error_type) AS n_errors
-        FROM trials WHERE prompt_name = ?
+        FROM trials WHERE prompt_name = ? AND coalesce(kind, 'sweep') = 'sweep'
         GROUP BY ALL
         ORDER BY prompt_version, model, params
         """,

@@ -23,6 +23,7 @@ import pandas as pd
 
 from promptlab.errors import DamagedStoreError, HistoryWarning, StoreError
 from promptlab.store import search_index, sql
+from promptlab.store.engine import interruptible
 from promptlab.store.journal import Journal
 from promptlab.store.schema import TABLES, Table
 from promptlab.store.totals import TRIAL_TOTALS
@@ -154,7 +155,8 @@ class Reader:
         query runs again: the rows are still there, under the sealed name."""
         for attempt in range(5):
             try:
-                return self.con.execute(text, params)
+                with interruptible():
+                    return self.con.execute(text, params)
             except (duckdb.IOException, duckdb.InvalidInputException) as exc:
                 retry = sealed_while_reading(exc) or self._leave_out(exc)
                 if not retry or attempt == 4:

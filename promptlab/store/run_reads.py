@@ -124,13 +124,13 @@ def runs(store: Source, where: RunFilter | None = None, *, limit: int | None = N
                    {known_sum("spent_usd", "n_spent")} AS spent_usd,
                    list(DISTINCT prompt_name ORDER BY prompt_name) FILTER (WHERE prompt_name IS NOT NULL) AS prompts,
                    list(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL) AS models
-            FROM trial_totals WHERE kind = 'sweep' AND run_id IN (SELECT run_id FROM chosen) GROUP BY run_id
-        ), j AS (
+            FROM trial_totals WHERE kind <> 'judge' AND run_id IN (SELECT run_id FROM chosen) GROUP BY run_id
+        ), j AS (  -- a run's own trials are its cells (a sweep's) or its calls (an app's): apart from its judge's
             SELECT run_id, sum(n_trials)::BIGINT AS n_judge_calls, sum(spent_usd) AS judge_spent_usd
             FROM trial_totals WHERE kind = 'judge' AND run_id IN (SELECT run_id FROM chosen) GROUP BY run_id
         ), latency AS (  -- a median can't be summed up ahead: the chosen runs' trials
             SELECT run_id, quantile_cont(latency_ms, 0.5) AS latency_p50_ms FROM trials
-            WHERE coalesce(kind, 'sweep') = 'sweep' AND error_type IS NULL AND run_id IN (SELECT run_id FROM chosen)
+            WHERE coalesce(kind, 'sweep') <> 'judge' AND error_type IS NULL AND run_id IN (SELECT run_id FROM chosen)
             GROUP BY run_id
         )
         SELECT r.run_id, r.experiment, r.status, r.n_cells,
@@ -179,9 +179,9 @@ def experiments(store: Source) -> pd.DataFrame:
         """
         WITH trial_stats AS (
             SELECT experiment,
-                   coalesce(sum(n_trials) FILTER (WHERE kind = 'sweep'), 0)::BIGINT AS n_trials,
-                   coalesce(sum(n_errors) FILTER (WHERE kind = 'sweep'), 0)::BIGINT AS n_errors,
-                   coalesce(sum(spent_usd) FILTER (WHERE kind = 'sweep'), 0) AS spent_usd,
+                   coalesce(sum(n_trials) FILTER (WHERE kind <> 'judge'), 0)::BIGINT AS n_trials,
+                   coalesce(sum(n_errors) FILTER (WHERE kind <> 'judge'), 0)::BIGINT AS n_errors,
+                   coalesce(sum(spent_usd) FILTER (WHERE kind <> 'judge'), 0) AS spent_usd,
                    coalesce(sum(n_trials) FILTER (WHERE kind = 'judge'), 0)::BIGINT AS n_judge_calls,
                    coalesce(sum(spent_usd) FILTER (WHERE kind = 'judge'), 0) AS judge_spent_usd,
                    max(last_at) AS last_trial_at,

@@ -97,8 +97,9 @@ def experiment_line(experiment: Mapping[Any, Any]) -> str:
     when = f"last trial {pd.Timestamp(last).strftime('%Y-%m-%d %H:%M')} UTC" if present(last) else "no trials yet"
     errors = _count(experiment.get("n_errors"))
     tags = ", ".join(listed(experiment.get("tags")))
+    description = experiment.get("description")
     parts = [
-        escape(experiment.get("description") or ""),
+        escape(description) if present(description) else "",  # pandas gives a missing text as NaN
         f"tags: {escape(tags)}" if tags else "",
         f"{counted(experiment.get('n_runs'), 'run')} · {counted(experiment.get('n_trials'), 'trial')}",
         f'<span style="color:{RED}">{counted(errors, "error")}</span>' if errors else "",

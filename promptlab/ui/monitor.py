@@ -94,7 +94,7 @@ class MonitorView(widgets.VBox):
             self.verdict.value = compared._repr_html_()
 
 
-def monitor_view(lab: Lab | None = None) -> MonitorView:
+def monitor(lab: Lab | None = None) -> MonitorView:
     """The Monitor view alone (``lab`` defaults to ``pl.Lab()``)."""
     if lab is None:
         from promptlab import Lab

@@ -668,3 +668,25 @@ def test_db_compact_that_cant_leaves_the_file_and_exits_2(recorded: Path, capsys
 def test_db_stats_without_a_history_file_exits_2(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "--db", str(db), "db", "stats")
     assert code == 2 and err.startswith("error: no history file at") and not db.exists()
+
+
+def test_an_experiment_file_may_run_on_a_dataset(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab = Lab(db)
+    dataset = lab.dataset("moods")
+    dataset.add([{"text": "a sunny walk", "expected": "positive"}, {"text": "a lost key", "expected": "negative"}])
+    version = dataset.version
+    path = write_experiment(tmp_path, EXPERIMENT.replace("data: data/rows.jsonl", "data: dataset:moods"))
+    code, out, err = run_cli(capsys, "--db", str(db), "run", "--dry-run", str(path))
+    assert code == 0, err
+    assert "4 cells:" in out, out  # 2 prompts × 2 rows of the dataset
+    dataset.add([{"text": "bad weather", "expected": "negative"}])  # a later version
+    pinned = path.read_text().replace("dataset:moods", f"dataset:moods@{version}")
+    path.write_text(pinned)
+    code, out, err = run_cli(capsys, "--db", str(db), "run", str(path))
+    assert code == 0, err
+    run = Lab(db).runs(experiment="moods").iloc[0]
+    assert run["n_trials"] == 4
+    assert Lab(db).run_info(run["run_id"])["config"]["data"] == f"dataset:moods@{version}"
+    path.write_text(pinned.replace(f"dataset:moods@{version}", "dataset:nothing"))
+    code, _, err = run_cli(capsys, "--db", str(db), "run", str(path))
+    assert code == 2 and "nothing" in err

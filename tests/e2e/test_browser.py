@@ -112,7 +112,7 @@ def team_history_view(page: Page, app: Locator, team: TeamHistory) -> Locator:
 
     tab(app, "History").click()
     history = current_panel(app)
-    expect(history.get_by_text("6 runs · newest first")).to_be_visible()
+    expect(history.get_by_text("7 runs · newest first")).to_be_visible()  # the app's logged calls are one
     crashed = history.locator(".widget-hbox", has_text=f"run {team.runs['crashed'][:8]}").last
     expect(crashed).to_contain_text("interrupted")
     expect(crashed).to_contain_text("run the same sweep again to resume it")
@@ -124,7 +124,7 @@ def team_history_view(page: Page, app: Locator, team: TeamHistory) -> Locator:
     model.select_option(label="flaky")
     expect(history.get_by_text("2 runs · newest first")).to_be_visible()
     model.select_option(label="any")
-    expect(history.get_by_text("6 runs · newest first")).to_be_visible()
+    expect(history.get_by_text("7 runs · newest first")).to_be_visible()
     assert selected_text(model) == "any"  # a filter's None for "any" once left the box empty here
     shoot(app, "history")
     return grid_row
@@ -172,6 +172,24 @@ def team_registry_view(app: Locator) -> None:
     shoot(app, "registry")
 
 
+def team_monitor_view(app: Locator) -> None:
+    """Monitor: the app's calls of summarize per label and version; production against staging, in words."""
+    from playwright.sync_api import expect
+
+    tab(app, "Monitor").click()
+    monitor = current_panel(app)
+    expect(labelled(monitor, "prompt").locator("option", has_text="summarize")).to_have_count(1)
+    button(monitor, "Show").click()
+    expect(monitor.locator("table").first).to_contain_text("production")
+    expect(monitor.locator("table").first).to_contain_text("staging")
+    expect(monitor.locator("img").first).to_be_visible()  # the plot
+    labelled(monitor, "A").select_option(label="production")
+    labelled(monitor, "B").select_option(label="staging")
+    button(monitor, "Compare").click()
+    expect(monitor.get_by_text("on error_rate", exact=False).first).to_be_visible()
+    shoot(app, "monitor")
+
+
 def test_the_app_on_a_teams_history_in_a_real_browser(
     page: Page, jupyter_lab: JupyterLab, team_history_template: TeamHistory
 ) -> None:
@@ -194,6 +212,7 @@ def test_the_app_on_a_teams_history_in_a_real_browser(
     grid_row = team_history_view(page, app, team)
     team_results_view(app, grid_row)
     team_registry_view(app)
+    team_monitor_view(app)
     tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback (most recent call last)")
     assert tracebacks.count() == 0, tracebacks.first.inner_text()
     assert page_errors == []

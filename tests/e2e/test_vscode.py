@@ -138,7 +138,7 @@ def test_quickstart_app_in_vscodes_widget_renderer(page: Page, jupyter_lab: Jupy
     assert run_notebook_cells(page, ROOT / QUICKSTART) > 5
     app = page.locator(".widget-output").last
     titles = [label.strip() for label in app.locator(".lm-TabBar-tabLabel").all_inner_texts()]
-    assert titles == ["Build & run", "Results", "History", "Review", "Registry"], titles
+    assert titles == ["Build & run", "Results", "History", "Review", "Registry", "Monitor"], titles
 
     write_two_variants(app)
     run_id = run_and_watch(app, shot="vscode_run_in_progress", for_docs=False)

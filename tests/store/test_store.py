@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -610,3 +611,18 @@ def test_reads_made_together_share_one_open_of_the_file(lab: pl.Lab, monkeypatch
     with held_by_another_program(lab.path, read_only=False), lab.store.together(), pytest.raises(StoreBusyError):
         lab.trials()
     assert opened == [True, True]  # the session's own try, then the read's
+
+
+def test_a_ctrl_c_inside_duckdb_stops_as_an_interrupt() -> None:
+    from promptlab.store.engine import interruptible
+
+    con = duckdb.connect()
+    timer = threading.Timer(0.2, con.interrupt)  # what DuckDB does on SIGINT mid-query
+    timer.start()
+    with pytest.raises(KeyboardInterrupt), interruptible():
+        con.execute("SELECT count(*) FROM range(10_000_000_000) a")
+    timer.join()
+    with pytest.raises(KeyboardInterrupt), interruptible():  # an ATTACH reports it so
+        raise RuntimeError("Query interrupted")
+    with pytest.raises(RuntimeError, match="something else"), interruptible():
+        raise RuntimeError("something else")

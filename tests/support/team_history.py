@@ -20,6 +20,10 @@ providers only (about a second, no network, no real model):
 - labels, under a ``promptlab.toml`` that protects ``production``: a free
   move of ``staging``, two approved promotions, an approved rollback;
 - a run answered entirely from the history (cached);
+- production traffic: an app (``summarize-app``) serving ``summarize``'s
+  ``production`` and ``staging`` versions, logged with ``pl.logger``: calls
+  from three end users, a failed call, and their feedback sent by the app's
+  own request ids (a copied answer, an edited one with its correction);
 - optionally (``interrupted=True``) a run whose process died mid-sweep.
 
 ``TeamHistory`` says where everything is, so tests assert on it by name.
@@ -147,14 +151,16 @@ class TeamHistory:
 
     runs: dict[str, str] = field(default_factory=dict)
     """Run ids by role: ``first_look`` (ana), ``grid`` (ben), ``sentiment``, ``greetings``, ``rerun`` (kim,
-    all cached) and ``crashed`` (interrupted, only with ``interrupted=True``)."""
+    all cached), ``production`` (the app's logged calls) and ``crashed`` (interrupted, only with
+    ``interrupted=True``)."""
 
     versions: dict[str, list[str]] = field(default_factory=dict)
     """Prompt versions by name, oldest first."""
 
     trials: dict[str, str] = field(default_factory=dict)
     """Trial ids by role: ``disputed`` (ana 👎 after 👍, ben 👍), ``agreed`` (ana and ben 👍),
-    ``corrected``, ``withdrawn`` (kim's vote withdrawn), ``failed``, ``judged``, ``eval_error``."""
+    ``corrected``, ``withdrawn`` (kim's vote withdrawn), ``failed``, ``judged``, ``eval_error``; production
+    calls: ``served`` (copied, 👍 from its end user), ``edited`` (👎 with a correction), ``refused`` (failed)."""
 
     def lab(self) -> pl.Lab:
         """A ``Lab`` on the file."""
@@ -267,6 +273,31 @@ def _labels(lab: pl.Lab) -> None:
         lab.promote("classify", CLASSIFY[1].version, "production", approved_by="lee")
 
 
+def _production(lab: pl.Lab) -> dict[str, str]:
+    """A day of an app serving ``summarize`` by label, and its users' verdicts by request id."""
+    served = {label: pl.load_prompt("summarize", label=label, db=lab.path) for label in ("production", "staging")}
+    trials: dict[str, str] = {}
+    with as_user("app-bot"), pl.logger(lab.path, source="summarize-app") as log:  # the app's own login
+        for i, row in enumerate(ROWS * 3):
+            label = "staging" if i % 4 == 3 else "production"
+            trial = log.record(
+                served[label],
+                {"text": row["text"]},
+                f"In short: {row['expected']}.",
+                model="echo",
+                latency_ms=120.0 + 15 * i,
+                usage={"prompt_tokens": 20 + i, "completion_tokens": 6},
+                end_user=f"customer-{i % 3}",
+                external_id=f"req-{i}",
+            )
+            trials.setdefault("served", trial)
+        log.feedback("req-0", vote=1, action="copied", end_user="customer-0")
+        trials["edited"] = log.record(served["production"], {"text": ROWS[1]["text"]}, "Power.", external_id="req-x")
+        log.feedback("req-x", vote=-1, action="edited", correction="A storm thawed the fridge.", end_user="customer-1")
+        trials["refused"] = log.record(served["production"], {"text": ROWS[2]["text"]}, None, error="RateLimitError")
+    return trials
+
+
 def crash_a_run(path: Path, user: str = "ben") -> None:
     """A sweep whose process dies mid-run (a kernel crash): it reads as ``interrupted``."""
     code = textwrap.dedent(
@@ -300,7 +331,9 @@ def fill_team_history(lab: pl.Lab, *, interrupted: bool = False) -> TeamHistory:
     runs = _sweeps(lab)
     trials = _feedback(lab, runs["grid"])
     _labels(lab)
+    trials.update(_production(lab))
     run_ids = {role: run.run_id for role, run in runs.items()}
+    run_ids["production"] = str(lab.runs(experiment="summarize-app")["run_id"].iloc[0])
     if interrupted:
         lab.fold()
         crash_a_run(lab.path)

@@ -272,7 +272,8 @@ def test_a_prompt_diff_is_escaped_html(lab: pl.Lab) -> None:
 
 def test_playground_wires_history_results_and_review(shared: dict[str, pl.Run], lab: pl.Lab) -> None:
     app = lab.ui()
-    assert isinstance(app, Playground) and app.titles == ("Build & run", "Results", "History", "Review", "Registry")
+    titles = ("Build & run", "Results", "History", "Review", "Registry", "Monitor")
+    assert isinstance(app, Playground) and app.titles == titles
     assert isinstance(pl.ui.playground(lab), Playground)
     app.history.run_rows.children[1].open_button.click()
     assert app.selected_index == 1 and app.results.run_id == shared["ana"].run_id
@@ -296,7 +297,7 @@ def row_of(browser: HistoryBrowser, run_id: str) -> str:
 
 def test_a_teams_runs_read_right_the_interrupted_one_too(team: TeamHistory) -> None:
     browser = history(team.lab())
-    assert len(browser.run_ids()) == 6 and browser.run_ids()[0] == team.runs["crashed"]  # newest first
+    assert len(browser.run_ids()) == 7 and browser.run_ids()[0] == team.runs["crashed"]  # newest first
     crashed = row_of(browser, team.runs["crashed"])  # no trials: its lists and counts are <NA>
     assert "ben · greetings · interrupted · 0/3 trials" in crashed and "prompts: — · models: —" in crashed
     assert "run the same sweep again to resume it" in crashed
@@ -314,7 +315,7 @@ def test_a_teams_runs_read_right_the_interrupted_one_too(team: TeamHistory) -> N
     ("control", "value", "roles"),
     [
         ("status", "interrupted", ["crashed"]),
-        ("status", "done", ["rerun", "greetings", "sentiment", "grid", "first_look"]),
+        ("status", "done", ["production", "rerun", "greetings", "sentiment", "grid", "first_look"]),
         ("model", "flaky", ["sentiment", "grid"]),
         ("prompt", "summarize", ["rerun", "grid", "first_look"]),
         ("user", "kim", ["rerun"]),
@@ -381,6 +382,7 @@ def test_the_runs_list_comes_first_and_an_experiment_is_a_filter(team: TeamHisto
         ("greetings · 2 runs", "greetings"),
         ("sentiment · 1 run", "sentiment"),
         ("summaries · 3 runs", "summaries"),
+        ("summarize-app · 1 run", "summarize-app"),  # an app's logged calls
     ]
     for _, name in browser.experiment.options[1:]:
         browser.experiment.value = name
@@ -421,7 +423,7 @@ def test_time_presets_narrow_the_runs(team: TeamHistory) -> None:
     assert [label for label, _ in browser.period.options] == ["any time", "today", "last 7 days", "last 30 days"]
     browser.period.value = "7d"
     since = browser.filters()["since"]
-    assert browser.run_ids() == lab.runs(since=since)["run_id"].tolist() and len(browser.run_ids()) == 6
+    assert browser.run_ids() == lab.runs(since=since)["run_id"].tolist() and len(browser.run_ids()) == 7
     assert "last 7 days" in text_of(browser.count.value)
     browser.period.value = "today"
     midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)

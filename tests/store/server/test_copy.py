@@ -80,7 +80,7 @@ def test_a_teams_file_goes_into_a_server_whole_and_once(team_lab: pl.Lab, admin:
     assert_same_history(team_lab.store, server.store)
     assert trial_users(server) == trial_users(team_lab)
     assert {"ana", "ben", "kim"} <= set(trial_users(server).values())  # as recorded, not the copier's name
-    assert set(server.feedback_for()["user"]) == {"ana", "ben", "kim"}
+    assert set(server.feedback_for()["user"]) == {"ana", "ben", "kim", "app-bot"}  # the app's, for its users
     report = server.verify()
     assert report.ok and report.chained == len(team_lab.label_history()) > 0, str(report)
     assert server.labels().sort_values(["name", "label"])["version"].tolist() == (
