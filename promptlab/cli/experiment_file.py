@@ -64,6 +64,7 @@ from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.errors import ConfigError, ExperimentFileError, SecretInConfigError
 from promptlab.evals.protocol import Evaluator
+from promptlab.release import datasets
 
 TOP_LEVEL_KEYS = (
     "experiment",
@@ -82,9 +83,6 @@ TOP_LEVEL_KEYS = (
 """Keys an experiment file may have."""
 
 REQUIRED_KEYS = ("experiment", "prompts", "models", "data")
-
-DATASET = "dataset:"
-"""How ``data`` names a dataset of the history instead of a file (``release.datasets``)."""
 """Keys an experiment file must have."""
 
 PROMPT_KEYS = ("name", "template", "messages")
@@ -231,7 +229,7 @@ def _params(check: FileValues, value: Any) -> dict[str, tuple[Any, ...]]:
 
 def _data(check: FileValues, value: Any, allow_outside: Sequence[Path]) -> Path | str:
     text = check.text(value, "data", "data/reviews.jsonl")
-    if text.startswith(DATASET):
+    if datasets.is_reference(text):
         return text  # a dataset of the history the run records into: read when it runs
     folder = check.path.parent.resolve()
     data = (folder / Path(text).expanduser()).resolve()  # an absolute path stays itself

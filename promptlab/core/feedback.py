@@ -50,6 +50,11 @@ class Verdict(TypedDict, total=False):
     """Who says it; default ``PROMPTLAB_USER``, else the login name."""
 
 
+REVIEWER = "reviewer"
+"""The ``source`` of a verdict a person gave in promptlab (the app, a notebook, the
+CLI); an application's own feedback has the app's name (``promptlab.production``)."""
+
+
 def feedback_row(trial_id: str, **verdict: Unpack[Verdict]) -> dict[str, Any]:
     """One feedback row, checked: at least one verdict, a vote of ±1, text that isn't blank."""
     vote, correction, comment = verdict.get("vote"), verdict.get("correction"), verdict.get("comment")
@@ -73,4 +78,5 @@ def feedback_row(trial_id: str, **verdict: Unpack[Verdict]) -> dict[str, Any]:
         "action": action,
         "user": user or current_user(),
         "created_at": utcnow().isoformat(),
+        "source": REVIEWER,
     }

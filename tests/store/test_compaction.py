@@ -300,7 +300,9 @@ def test_a_background_fold_compacts_a_file_with_enough_free(
 ) -> None:
     lab = team.lab()
     before = lab.db_stats()
-    monkeypatch.setattr(compaction, "AUTO_FREE_SHARE", before.free_share / 2)
+    assert before.free_share > 0.05
+    # the fold below may reuse some free blocks (how many varies): any share left free is enough here
+    monkeypatch.setattr(compaction, "AUTO_FREE_SHARE", 0.01)
     monkeypatch.setattr(compaction, "AUTO_FREE_BYTES", 1)
 
     lab.store.append({"trials": [trial_row()]})
