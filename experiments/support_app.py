@@ -55,14 +55,19 @@ def endpoint(args: argparse.Namespace) -> tuple[str, str]:
     return embedded.server_for(model_files.pull("smollm2")).url, "smollm2"
 
 
-def first_promotion(db: str) -> None:
+def first_promotion(db: str, args: argparse.Namespace) -> None:
     """What a lead does in a notebook before the app ships: run a version, promote it."""
     lab = pl.Lab(db)
-    if not lab.prompt_names().empty and NAME in set(lab.prompt_names()["name"]):
+    if "production" in set(lab.labels(NAME)["label"]):
         return
     rows = [{"question": q["question"], "expected": q["expected"]} for q in questions()]
-    print(f"{NAME} has no production version yet: sweeping a first one on the embedded model, then promoting it")
-    lab.sweep(FIRST_VERSION, pl.Model("smollm2", max_tokens=48, temperature=0), rows, experiment="support-reply")
+    model = (
+        pl.Model(args.model, base_url=args.base_url, max_tokens=48, temperature=0)
+        if args.base_url
+        else pl.Model("smollm2", max_tokens=48, temperature=0)
+    )
+    print(f"{NAME} has no production version yet: sweeping a first one on {model.name}, then promoting it")
+    lab.sweep(FIRST_VERSION, model, rows, experiment="support-reply")
     lab.promote(NAME, FIRST_VERSION.version, label="production", note="first version for the example app")
 
 
@@ -74,7 +79,7 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2", help="the model name at --base-url")
     args = parser.parse_args()
 
-    first_promotion(args.db)
+    first_promotion(args.db, args)
     base_url, model = endpoint(args)
     log = pl.logger(args.db, source="support-app")
     client = pl.instrument(openai.OpenAI(base_url=base_url, api_key="not-needed-locally"), log)
