@@ -19,8 +19,11 @@ from promptlab.analysis import frames, monitoring
 from promptlab.analysis.monitor_plots import monitor_figure
 from promptlab.errors import NotFoundError
 from promptlab.store import Store, production_reads
-from promptlab.store.production_reads import ProductionFilter
+from promptlab.store.production_reads import PERIODS, ProductionFilter
 from promptlab.store.reads import Source
+
+EVERY = PERIODS
+"""What a monitor's period can be (``every=``): what the Monitor view and ``promptlab monitor`` offer."""
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -12,7 +12,7 @@ import pandas as pd
 
 from promptlab.cli import render
 from promptlab.lab import Lab
-from promptlab.store.production_reads import PERIODS
+from promptlab.lab_monitor import EVERY
 
 
 def add_monitor_command(commands: Any, parents: Sequence[argparse.ArgumentParser]) -> None:
@@ -21,7 +21,7 @@ def add_monitor_command(commands: Any, parents: Sequence[argparse.ArgumentParser
     monitor.add_argument("name", metavar="NAME", help="prompt name")
     monitor.add_argument("--since", metavar="DATE", help="calls logged at or after (ISO date or time, UTC)")
     monitor.add_argument("--until", metavar="DATE", help="calls logged before (ISO date or time, UTC)")
-    monitor.add_argument("--every", choices=PERIODS, default="day", help="period of each row (default: day)")
+    monitor.add_argument("--every", choices=EVERY, default="day", help="period of each row (default: day)")
     monitor.add_argument("--label", metavar="L", help="only calls served by this label")
     monitor.add_argument("--source", metavar="APP", help="only calls this application logged")
     monitor.add_argument(

@@ -94,8 +94,8 @@ def check_options(has_target: bool, options: Mapping[str, Any]) -> None:
 
 
 def production_trials(store: Store, evaluators: Sequence[Evaluator], options: Mapping[str, Any]) -> pd.DataFrame:
-    """The calls ``Lab.evaluate(source="production", ...)`` scores (see ``select_production``)."""
-    check_options(False, options)
+    """The calls ``Lab.evaluate(source="production", ...)`` scores (see ``select_production``);
+    ``options`` as ``check_options`` passed them."""
     chosen = {k: v for k, v in options.items() if k not in RUN_OPTIONS and k != "source"}
     return select_production(store, evaluators, **chosen).trials
 

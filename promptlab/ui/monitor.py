@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from promptlab.store.production_reads import PERIODS
+from promptlab.lab_monitor import EVERY
 from promptlab.ui.common import FITS, button, catching, error_label, escape, muted, set_options
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class MonitorView(widgets.VBox):
         self.monitor: Monitor | None = None
         """What Show read last."""
         self.name = widgets.Dropdown(description="prompt", options=[], style=FITS)
-        self.every = widgets.Dropdown(description="per", options=list(PERIODS), value="day", style=FITS)
+        self.every = widgets.Dropdown(description="per", options=list(EVERY), value="day", style=FITS)
         self.label = widgets.Dropdown(description="label", options=[ALL_LABELS], style=FITS)
         self.refresh_button = button("↻", "list the prompts applications logged calls for again")
         self.show_button = button("Show", "read this prompt's production metrics", style="primary")

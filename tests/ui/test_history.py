@@ -305,6 +305,8 @@ def test_a_teams_runs_read_right_the_interrupted_one_too(team: TeamHistory) -> N
     assert "96/96 trials · 8 errors · 0 cached" in grid and "models: echo, flaky, upper" in grid
     assert re.search(r"\$[\d.]+ \+ judge \$[\d.]+ \(88 calls\)", grid), grid  # judge spend apart
     assert "8/8 trials · 8 cached" in row_of(browser, team.runs["rerun"])
+    app = row_of(browser, team.runs["production"])  # an app's run counts its logged calls
+    assert "app-bot · summarize-app · done · 14/14 trials · 1 errors" in app and "prompts: summarize" in app
     browser.experiment.value = "summaries"
     experiment = text_of(browser.experiment_info.value)
     assert re.search(r"summaries · tags: news, weekly · 3 runs · 112 trials · 8 errors · \$[\d.]+ \+ judge", experiment)
