@@ -14,6 +14,7 @@ from promptlab.errors import (
     DataError,
     NotFoundError,
     PolicyError,
+    PrivacyError,
     PromptlabError,
     ProviderError,
     StoreError,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from promptlab.lab import Lab
     from promptlab.lab_datasets import Dataset
     from promptlab.lab_monitor import Monitor
+    from promptlab.privacy.policy import PrivacyPolicy
     from promptlab.production import Logger, instrument, logger
     from promptlab.providers import Completion, Provider, Request, register_provider
     from promptlab.release.audit import ChainProblem, ChainReport
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from promptlab.store.space import StorageStats
 
 _HOMES = {
+    "PrivacyPolicy": "promptlab.privacy.policy",
     "ChainProblem": "promptlab.release.audit",
     "ChainReport": "promptlab.release.audit",
     "CheckResult": "promptlab.gate",
@@ -127,6 +130,8 @@ __all__ = [
     "NotFoundError",
     "PolicyError",
     "Price",
+    "PrivacyError",
+    "PrivacyPolicy",
     "ProductionComparison",
     "Progress",
     "Prompt",

@@ -26,6 +26,7 @@ them; library code lets them travel.
     │   └── DamagedStoreError       the file is damaged, or holds objects promptlab didn't make
     ├── EvaluatorError              an evaluator couldn't score a trial (recorded on the score)
     ├── PolicyError                 a label move the policy file forbids
+    │   └── PrivacyError            data of a tier going where no approval lets it
     ├── NotFoundError               no trial, run or prompt by that id
     └── ProviderError               one model call failed (recorded on its trial)
         ├── RateLimitError          HTTP 429; carries ``retry_after`` seconds
@@ -117,6 +118,11 @@ class DamagedStoreError(StoreError):
 
 class PolicyError(PromptlabError):
     """A label move the repository's policy forbids (missing or wrong approver)."""
+
+
+class PrivacyError(PolicyError):
+    """Data of a tier would go to a model or an export that may not receive it,
+    and no approval covers it (or an approval is itself refused)."""
 
 
 class EvaluatorError(PromptlabError):

@@ -23,6 +23,7 @@ from promptlab.evals.judges import PairwiseJudge
 from promptlab.evals.protocol import Evaluator
 from promptlab.lab_datasets import DatasetMethods
 from promptlab.lab_monitor import MonitorMethods
+from promptlab.lab_privacy import PrivacyMethods
 from promptlab.lab_release import ReleaseMethods
 from promptlab.lab_upkeep import UpkeepMethods
 from promptlab.run import Run, SweepHandle
@@ -44,7 +45,7 @@ FEEDBACK_FOLD_DELAY = 3.0
 """Seconds a feedback write waits before folding, so a reviewer's burst of clicks shares one fold."""
 
 
-class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods):
+class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, PrivacyMethods):
     """A history file and everything recorded in it.
 
     ``Lab()`` opens ``$PROMPTLAB_DB`` or ``./promptlab.duckdb``; any path is
@@ -98,6 +99,7 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods):
         keeps every finished trial. Options: ``promptlab.SweepOptions``.
         """
         plan = self._plan(prompts, models, data, options)
+        self._clear_sweep(plan)
         run_id = run_sync(lambda: record_sweep(self.store, plan, options))
         return Run(self, run_id, plan.experiment)
 
@@ -110,6 +112,7 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods):
     ) -> Run:
         """``sweep`` for async code: ``run = await lab.asweep(...)``."""
         plan = self._plan(prompts, models, data, options)
+        await asyncio.to_thread(self._clear_sweep, plan)
         return Run(self, await record_sweep(self.store, plan, options), plan.experiment)
 
     def start(
@@ -121,7 +124,9 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods):
     ) -> SweepHandle:
         """``sweep`` in the background: returns at once with a handle to watch
         (``progress``), stop (``cancel()``) or wait for (``result()``) the run."""
-        return SweepHandle(self, self._plan(prompts, models, data, options), options)
+        plan = self._plan(prompts, models, data, options)
+        self._clear_sweep(plan)
+        return SweepHandle(self, plan, options)
 
     def estimate(
         self,
@@ -160,8 +165,10 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods):
         online.check_options(target is not None, options)
         trials = online.production_trials(self.store, chosen, options) if target is None else self._frame(target)
         require_columns(chosen, list(trials["vars"]))
+        tiers = await asyncio.to_thread(self._clear_grading, trials, chosen)
         settings = RunSettings(concurrency=options.get("concurrency", 8), cache=options.get("cache", True))
-        rows = await score_stored(self.store, trials, chosen, settings)
+        scrub = self.privacy_policy.stored_redaction()
+        rows = await score_stored(self.store, trials, chosen, settings, tiers=tiers, scrub=scrub)
         await asyncio.to_thread(self.store.append, {"scores": rows})
         self.store.fold_soon()
         return self._trials_by_id(list(trials["trial_id"]))

@@ -16,6 +16,7 @@ from promptlab.analysis.columns import decode_json
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.core.rows import Data
+from promptlab.lab_privacy import data_name, policy_of, tiered
 from promptlab.release import datasets
 from promptlab.release.datasets import DatasetChange, Expected
 from promptlab.run import Run
@@ -86,11 +87,14 @@ class Dataset(Sequence[dict[str, Any]]):
         return None
 
     def _entries(self, rows: Data | Run, expected: Expected) -> list[datasets.Entry]:
+        usual = policy_of(self._store).default
         if isinstance(rows, Run):
-            return datasets.trial_entries(self._store, reads.TrialFilter(run=rows.run_id), expected)
+            where = reads.TrialFilter(run=rows.run_id)
+            return datasets.trial_entries(self._store, where, expected, usual_tier=usual)
         if isinstance(rows, pd.DataFrame) and datasets.is_trials(rows):
             ids = [str(t) for t in rows["trial_id"]]
-            return datasets.trial_entries(self._store, reads.TrialFilter(trial_ids=ids, kind=None), expected, ids)
+            where = reads.TrialFilter(trial_ids=ids, kind=None)
+            return datasets.trial_entries(self._store, where, expected, ids, usual_tier=usual)
         return datasets.given_entries(rows)
 
     def versions(self) -> pd.DataFrame:
@@ -156,11 +160,14 @@ class DatasetMethods:
         options: SweepOptions,
     ) -> PlannedSweep:
         """``plan_sweep``, with a dataset (``Dataset``, or ``"dataset:NAME[@VERSION]"``)
-        read at one version and recorded as ``dataset:NAME@VERSION``."""
+        read at one version and recorded as ``dataset:NAME@VERSION``, and the
+        data tier of each row (``promptlab.privacy``)."""
         if isinstance(data, Dataset):
             rows, described = datasets.resolve(self.store, data.name)
         elif isinstance(data, str) and datasets.is_reference(data):
             rows, described = datasets.resolve(self.store, *datasets.parse_reference(data))
         else:
-            return plan_sweep(prompts, models, data, options)
-        return replace(plan_sweep(prompts, models, rows, options), data=described)
+            plan = plan_sweep(prompts, models, data, options)
+            return tiered(self.store, plan, data_name(data), options.get("tier"))
+        plan = replace(plan_sweep(prompts, models, rows, options), data=described)
+        return tiered(self.store, plan, described.split("@")[0], options.get("tier"))

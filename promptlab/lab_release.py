@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -19,6 +20,7 @@ from promptlab.core.lineage import current_user, person, utcnow
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.errors import NotFoundError
+from promptlab.lab_privacy import cleared
 from promptlab.release import audit, export, finetune, labels, preferences
 from promptlab.release.diff import PromptDiff
 from promptlab.release.export import ExportedSet, TrialFilters
@@ -253,12 +255,16 @@ class ReleaseMethods:
         *,
         format: str | None = None,
         mkdir: bool = False,
+        reason: str | None = None,
         **trial_filters: Unpack[TrialFilters],
     ) -> Path:
         """Write the trials ``trials(**trial_filters)`` returns to CSV, Parquet or
         JSONL, by ``path``'s suffix unless ``format`` says (``promptlab.release.export``).
-        The folder must exist unless ``mkdir=True`` (as for every export)."""
-        return export.export_trials(self._trials(**trial_filters), path, format, mkdir=mkdir)
+        The folder must exist unless ``mkdir=True`` (as for every export). Data
+        above the policy's export tier needs an approval (``promptlab.privacy``);
+        every export is logged, with ``reason``."""
+        trials = cleared(self.store, self._trials(**trial_filters), "trials", path, reason)
+        return export.export_trials(trials, path, format, mkdir=mkdir)
 
     def export_finetune(
         self,
@@ -267,6 +273,7 @@ class ReleaseMethods:
         validation_split: float = 0.0,
         seed: int = 0,
         mkdir: bool = False,
+        reason: str | None = None,
         **selection: Unpack[finetune.FinetuneSelection],
     ) -> ExportedSet:
         """Write the matching trials as an OpenAI chat fine-tuning set (JSONL), a
@@ -274,10 +281,11 @@ class ReleaseMethods:
         is written. ``selection``: the ``trials`` filters and the example
         filters (``min_score`` needs ``evaluator`` unless one evaluator scored
         the trials; ``vote="up"`` keeps net up-voted ones; errors excluded,
-        inputs deduplicated and corrections used unless told otherwise)."""
+        inputs deduplicated and corrections used unless told otherwise). Guarded
+        and logged as ``export_trials`` is."""
         trial_filters, example_filters = finetune.split_selection(selection)
         return finetune.export_finetune(
-            self._trials(**trial_filters),
+            cleared(self.store, self._trials(**trial_filters), "finetune", path, reason),
             path,
             validation_split=validation_split,
             seed=seed,
@@ -292,11 +300,13 @@ class ReleaseMethods:
         validation_split: float = 0.0,
         seed: int = 0,
         mkdir: bool = False,
+        reason: str | None = None,
         **trial_filters: Unpack[TrialFilters],
     ) -> ExportedSet:
         """Write DPO preference pairs (OpenAI's format) from the matching trials'
-        corrections, votes and pairwise judge verdicts (``promptlab.release.preferences``)."""
-        trials = self._trials(**trial_filters)
+        corrections, votes and pairwise judge verdicts (``promptlab.release.preferences``).
+        Guarded and logged as ``export_trials`` is."""
+        trials = cleared(self.store, self._trials(**trial_filters), "preferences", path, reason)
         verdicts = reads.pairwise_verdicts(self.store, list(trials["trial_id"]))
         return preferences.export_preferences(
             trials, path, scores=verdicts, validation_split=validation_split, seed=seed, mkdir=mkdir
@@ -310,10 +320,15 @@ class ReleaseMethods:
         title: str | None = None,
         samples: int = 5,
         mkdir: bool = False,
+        reason: str | None = None,
     ) -> Path:
         """Write a self-contained HTML report of ``experiment`` (summary with CIs,
-        plots, sample outputs, prompts and their diffs, feedback, runs) to ``path``."""
-        return write_report(self.report_data(experiment), path, title=title, samples=samples, mkdir=mkdir)
+        plots, sample outputs, prompts and their diffs, feedback, runs) to ``path``.
+        Trials above the policy's export tier show masked unless an approval
+        for a ``report`` export of the experiment covers them; the export is logged."""
+        data = self.report_data(experiment)
+        trials = cleared(self.store, data.trials, "report", path, reason, mask=True)
+        return write_report(replace(data, trials=trials), path, title=title, samples=samples, mkdir=mkdir)
 
     def report_data(self, experiment: str) -> ReportData:
         """What the report of ``experiment`` shows: its row, runs, trials and the

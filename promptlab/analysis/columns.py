@@ -114,6 +114,7 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     Column("end_user", "who the app served (production calls)"),
     Column("session_id", "the app's session (production calls)"),
     Column("metadata", "what the app logged with the call (dict)", decode_json),
+    Column("tier", "the data tier of what went into it (promptlab.privacy); empty: the policy's default"),
 )
 
 TRIAL_COLUMN_NAMES = [column.name for column in TRIAL_COLUMNS]

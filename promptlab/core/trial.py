@@ -126,6 +126,9 @@ class Trial:
     """True when the output was longer than a trial may hold and was cut (see
     ``MAX_TRIAL_BYTES``); the rest was never stored."""
 
+    tier: str | None = None
+    """The data tier of what went into it (``promptlab.privacy``); None: the policy's default."""
+
     @property
     def ok(self) -> bool:
         """True when the call succeeded."""

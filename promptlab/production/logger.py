@@ -85,6 +85,7 @@ class Logger:
         publish_every: float | None = None,
         fold: bool = True,
         redact: tuple[str, ...] = (),
+        tier: str | None = None,
     ) -> None:
         if queue_size < 1 or flush_every <= 0:
             raise ConfigError("queue_size must be ≥ 1 and flush_every > 0 (seconds)")
@@ -108,7 +109,11 @@ class Logger:
         self._queue: collections.deque[Call | AppFeedback] = collections.deque()
         self._lineage = dataclasses.replace(current_lineage(), source=self.source)
         self._redactor = Redactor(values=redact)
-        self._rows = RowMaker(self.run_id, self.source, self._lineage, self._redactor)
+        policy = self.sink.privacy_policy()
+        self.tier = policy.highest(policy.checked(tier), policy.tier_of("sources", self.source))
+        """The data tier of the calls it logs: ``tier=``, or what the policy says of its source, whichever is higher."""
+        scrub = policy.redaction(self.tier, "before_storage")
+        self._rows = RowMaker(self.run_id, self.source, self._lineage, self._redactor, tier=self.tier, scrub=scrub)
         self._revision = 0
         self._closed = False
         self._stop = threading.Event()

@@ -7,6 +7,7 @@ from typing import Any
 
 from promptlab.core.lineage import Lineage
 from promptlab.core.redaction import Redactor
+from promptlab.core.scrub import scrubbed
 from promptlab.production.calls import AppFeedback, Call, Models, feedback_row, model_row, prompt_row, trial_row
 
 KNOWN_IDS = 100_000
@@ -18,7 +19,20 @@ class RowMaker:
     """Turns one logger's batches into rows: its trials, their feedback, and the
     prompts and models each first uses."""
 
-    def __init__(self, run_id: str, source: str, lineage: Lineage, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        source: str,
+        lineage: Lineage,
+        redactor: Redactor,
+        *,
+        tier: str | None = None,
+        scrub: tuple[str, ...] = (),
+    ) -> None:
+        self.tier = tier
+        """The data tier of every call."""
+        self.scrub = scrub
+        """Kinds of personal data replaced before a call is stored (``promptlab.core.pii``)."""
         self.run_id = run_id
         self.source = source
         self.lineage = lineage
@@ -46,7 +60,8 @@ class RowMaker:
                 redactor=self.redactor,
                 models=self._models,
             )
-            rows["trials"].append(trial)
+            trial["tier"] = self.tier
+            rows["trials"].append(scrubbed(trial, self.scrub) if self.scrub else trial)
             self._remember(item)
             if (item.prompt.name, item.prompt.version) not in self._seen_prompts:
                 self._seen_prompts.add((item.prompt.name, item.prompt.version))

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from promptlab.privacy.policy import PrivacyPolicy, policy_for
 from promptlab.store.journal import Journal
 from promptlab.store.location import journal_folder
 from promptlab.store.server.connection import is_server, shown, spool_folder
@@ -37,6 +38,9 @@ class Sink(Protocol):
     def close(self) -> None:
         """Seal what was appended (a server's: and send it); nothing appended is
         lost if this never comes."""
+
+    def privacy_policy(self) -> PrivacyPolicy:
+        """The privacy policy over the history (``promptlab.privacy.policy``)."""
 
 
 class _Spooled:
@@ -73,6 +77,9 @@ class FileSink(_Spooled):
     def close(self) -> None:
         self.journal.seal()
 
+    def privacy_policy(self) -> PrivacyPolicy:
+        return policy_for(self.path)
+
 
 class ServerSink(_Spooled):
     """This user's spool for a team server; publishing sends it."""
@@ -81,6 +88,9 @@ class ServerSink(_Spooled):
         self.url = url
         self.location = shown(url)
         super().__init__(spool_folder(self.location))
+
+    def privacy_policy(self) -> PrivacyPolicy:
+        return policy_for(None)
 
     def publish(self) -> None:
         self.journal.seal()

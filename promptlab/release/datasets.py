@@ -48,7 +48,7 @@ correction given (when there is one), the model's output, or nowhere."""
 
 VERSION_COLUMNS = ("version", "change_id", "op", "user", "created_at", "n_rows", "added", "removed", "note")
 LISTING_COLUMNS = ("name", "version", "n_rows", "n_changes", "changed_at", "changed_by")
-_TRIAL_COLUMNS = ("trial_id", "vars", "output", "correction")
+_TRIAL_COLUMNS = ("trial_id", "vars", "output", "correction", "tier")
 
 Entry = tuple[str, dict[str, Any], str | None]
 """A row to add or remove: its hash, its content, the trial it came from."""
@@ -156,11 +156,19 @@ def _check_expected(expected: object) -> None:
         raise ConfigError(f"expected= takes 'correction', 'output' or None, not {expected!r}")
 
 
-def trial_entries(store: Store, where: reads.TrialFilter, expected: Expected, order: Sequence[str] = ()) -> list[Entry]:
+def trial_entries(
+    store: Store,
+    where: reads.TrialFilter,
+    expected: Expected,
+    order: Sequence[str] = (),
+    usual_tier: str | None = None,
+) -> list[Entry]:
     """The rows of the trials ``where`` selects (in ``order`` when given): each
     one's input variables, with ``expected`` its latest correction (feedback
     naming the trial by the app's ``external_id`` counts), or its output, when
-    it has one. A trial without one keeps the variables as they were."""
+    it has one. A trial without one keeps the variables as they were. A
+    trial's tier other than ``usual_tier`` (the policy's default) goes with
+    its row, as its ``tier``, so a sweep on the dataset keeps it."""
     _check_expected(expected)
     found = reads.trials(store, _TRIAL_COLUMNS, where)
     if order:
@@ -173,6 +181,8 @@ def trial_entries(store: Store, where: reads.TrialFilter, expected: Expected, or
     rows, trial_ids = [], []
     for trial in found.to_dict(orient="records"):
         row = dict(decode_json(trial["vars"]) or {})
+        if isinstance(trial.get("tier"), str) and trial["tier"] != usual_tier:
+            row["tier"] = trial["tier"]
         answer = trial.get(expected) if expected is not None else None
         if isinstance(answer, str):
             row["expected"] = answer
@@ -315,6 +325,7 @@ def change(
             "trial_id": trial_id,
             "note": note,
             "user": user,
+            "tier": row.get("tier") if isinstance(row.get("tier"), str) else None,
             # a microsecond apart: the log keeps the order the rows were given
             "created_at": (start + timedelta(microseconds=i)).isoformat(),
         }

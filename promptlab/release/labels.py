@@ -99,8 +99,9 @@ class Policy:
         section = document.get("labels", {})
         if not isinstance(section, dict):
             raise ConfigError(f"{path}: [labels] must be a table: [labels] protected = [...], approvers = [...]")
-        # [endpoints] is the running user's endpoint allow-list (promptlab.providers.endpoints), read there
-        unknown = set(document) - {"labels", "endpoints"} | set(section) - {"protected", "approvers"}
+        # [endpoints] is the running user's endpoint allow-list (promptlab.providers.endpoints), read there;
+        # [privacy] the privacy policy (promptlab.privacy.policy)
+        unknown = set(document) - {"labels", "endpoints", "privacy"} | set(section) - {"protected", "approvers"}
         if unknown:
             raise ConfigError(
                 f"{path}: unknown key {sorted(unknown)[0]!r}; use [labels] protected = [...], approvers = [...]"

@@ -26,6 +26,7 @@ from promptlab.core.lineage import utcnow
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.core.redaction import Redactor
+from promptlab.core.scrub import scrubbed
 from promptlab.core.trial import Trial
 from promptlab.errors import (
     CallTimeoutError,
@@ -259,7 +260,9 @@ class CellRunner:
 
     def _fitted(self, trial: Trial) -> dict[str, Any]:
         """The trial's row, its output cut if the trial is larger than one may be."""
-        row = fit_trial(trial.to_row())
+        row = trial.to_row()
+        kinds = self.trials.context.scrub.get(trial.tier or "", ())
+        row = fit_trial(scrubbed(row, kinds) if kinds else row)
         if row["truncated"]:
             self.display.message(
                 f"trial {trial.trial_id[:8]}: the output ({len((trial.output or '').encode()):,} bytes) is larger "

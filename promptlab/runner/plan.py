@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from promptlab import evals
@@ -58,6 +58,9 @@ class SweepOptions(TypedDict, total=False):
     """Where progress goes; default: tqdm in terminals and notebooks, lines in logs."""
     evaluators: Sequence[Evaluator | Callable[..., Any]] | None
     """Evaluators scoring each trial as it finishes (``pl.evals``, or plain functions)."""
+    tier: str | None
+    """The data tier of the rows, when higher than what the policy, their data
+    or their ``tier`` column says (``promptlab.privacy``): it can raise a tier, never lower one."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,16 @@ class PlannedSweep:
 
     fingerprint: str
     """Identifies the sweep by its cells, so running it again can resume its run."""
+
+    tiers: tuple[str | None, ...] = ()
+    """The data tier of each row (``promptlab.privacy.guard.row_tiers``); empty: not checked."""
+
+    tier: str | None = None
+    """The highest of ``tiers``: what a judge grading these rows receives."""
+
+    scrub: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per tier, the kinds of personal data taken out of its trials before they
+    are stored (``[privacy.redact]``'s ``before_storage``)."""
 
 
 def check_options(options: Mapping[str, Any]) -> None:

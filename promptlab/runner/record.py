@@ -59,7 +59,7 @@ async def record_sweep(
 async def _record(
     store: Store, plan: PlannedSweep, options: SweepOptions, *, lineage: Lineage, start: RunStart, display: Display
 ) -> str:
-    context = RunContext(start.run_id, plan.experiment, lineage)
+    context = RunContext(start.run_id, plan.experiment, lineage, tiers=plan.tiers, tier=plan.tier, scrub=plan.scrub)
     if not start.readable:
         display.message("the history file is held by another program: starting a new run, recording to the journal")
     writer = GroupCommit(store)

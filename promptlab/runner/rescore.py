@@ -9,7 +9,7 @@ of the trial it grades, answered from the cache when asked before.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -33,12 +33,17 @@ async def _per_run(
     trials: pd.DataFrame,
     settings: RunSettings,
     work: Callable[[CellRunner, pd.DataFrame], Awaitable[list[T]]],
+    *,
+    tiers: Mapping[str, str] | None = None,
+    scrub: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[T]:
-    """Run ``work`` per run of the trials, with a judge runner recording into that run."""
+    """Run ``work`` per run of the trials, with a judge runner recording into
+    that run (its trials of the run's tier in ``tiers``)."""
     lineage = current_lineage(store.identity)
     results: list[T] = []
     for (run_id, experiment), group in trials.groupby(["run_id", "experiment"], sort=False):
-        context = RunContext(str(run_id), str(experiment), lineage, kind="judge")
+        tier = (tiers or {}).get(str(run_id))
+        context = RunContext(str(run_id), str(experiment), lineage, kind="judge", tier=tier, scrub=scrub or {})
         judges = CellRunner(GroupCommit(store), context, settings, NullDisplay())
         try:
             results += await work(judges, group)
@@ -48,9 +53,16 @@ async def _per_run(
 
 
 async def score_stored(
-    store: Store, trials: pd.DataFrame, evaluators: Sequence[Evaluator], settings: RunSettings
+    store: Store,
+    trials: pd.DataFrame,
+    evaluators: Sequence[Evaluator],
+    settings: RunSettings,
+    *,
+    tiers: Mapping[str, str] | None = None,
+    scrub: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Score rows for stored trials (a DataFrame from ``Lab.trials``)."""
+    """Score rows for stored trials (a DataFrame from ``Lab.trials``); a judge's
+    trials get the tier ``tiers`` gives the run they grade in."""
     user = current_lineage().user
     limit = asyncio.Semaphore(settings.concurrency)
 
@@ -65,7 +77,7 @@ async def score_stored(
         scored = await asyncio.gather(*(one(row) for row in records))
         return [score for rows in scored for score in rows]
 
-    return await _per_run(store, trials, settings, work)
+    return await _per_run(store, trials, settings, work, tiers=tiers, scrub=scrub)
 
 
 def pair_by_input(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

@@ -5,7 +5,7 @@ sent back."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,19 @@ class RunContext:
     kind: str = "sweep"
     """What the trials are: a sweep's cells, or a judge's grading calls."""
 
+    tiers: tuple[str | None, ...] = ()
+    """The data tier of each row of the sweep, by row number."""
+
+    tier: str | None = None
+    """The tier of a trial whose row has none in ``tiers`` (a judge's: the highest it grades)."""
+
+    scrub: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per tier, the kinds of personal data taken out of a trial before it is stored."""
+
+    def tier_of(self, row: int) -> str | None:
+        """The tier of the trial of row number ``row``."""
+        return self.tiers[row] if self.kind == "sweep" and 0 <= row < len(self.tiers) else self.tier
+
 
 class TrialMaker:
     """Makes the trials of one run (and kind): ``failed``, ``answered``, ``cached``."""
@@ -78,6 +91,7 @@ class TrialMaker:
             "repeat": cell.repeat,
             "messages": cell.messages,
             "started_at": started_at,
+            "tier": self.context.tier_of(cell.row_index),
             **self._lineage,
         }
 

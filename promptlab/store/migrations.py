@@ -192,7 +192,27 @@ def m007_production(con: duckdb.DuckDBPyConnection) -> None:
             trial_id VARCHAR, note VARCHAR, "user" VARCHAR, created_at TIMESTAMP,
             PRIMARY KEY (change_id, row_hash)
         )""")
+    _production_view(con, "t.session_id, t.metadata")
+
+
+def m008_privacy(con: duckdb.DuckDBPyConnection) -> None:
+    """Data tiers and the privacy audit log (``promptlab.privacy``): the tier
+    of each trial and of each dataset change, and ``privacy_log``. The flat
+    view shows the trial's tier."""
+    con.execute("ALTER TABLE trials ADD COLUMN tier VARCHAR")
+    con.execute("ALTER TABLE dataset_changes ADD COLUMN tier VARCHAR")
     con.execute("""
+        CREATE TABLE privacy_log (
+            event_id VARCHAR PRIMARY KEY, "action" VARCHAR, tier VARCHAR, "use" VARCHAR, model VARCHAR,
+            export VARCHAR, requested_by VARCHAR, approved_by VARCHAR, reason VARCHAR, expires_at TIMESTAMP,
+            approval_id VARCHAR, detail JSON, "user" VARCHAR, created_at TIMESTAMP
+        )""")
+    _production_view(con, "t.session_id, t.metadata, t.tier")
+
+
+def _production_view(con: duckdb.DuckDBPyConnection, last_columns: str) -> None:
+    """The flat view as migrations 7 and 8 make it: they differ in its last columns."""
+    con.execute(f"""
         CREATE OR REPLACE VIEW trials_view AS
         SELECT t.trial_id, t.run_id, t.experiment, t.prompt_name, t.prompt_version,
                t.model, t.params, t.vars, t.messages, t.output, t.error_type, t.error,
@@ -201,7 +221,7 @@ def m007_production(con: duckdb.DuckDBPyConnection) -> None:
                t.cached, t."repeat", t.finish_reason, t.created_at, t."user", t.host,
                t.source, t.git_commit, r.status AS run_status, p.template AS prompt_template,
                coalesce(t.kind, 'sweep') AS kind, t.truncated, t.label, t.external_id, t.end_user,
-               t.session_id, t.metadata
+               {last_columns}
         FROM trials t
         LEFT JOIN runs r USING (run_id)
         LEFT JOIN prompts p ON p.name = t.prompt_name AND p.version = t.prompt_version
@@ -216,6 +236,7 @@ MIGRATIONS: list[Migration] = [
     m005_integrity,
     m006_search_index,
     m007_production,
+    m008_privacy,
 ]
 """Migration N is ``MIGRATIONS[N - 1]``."""
 

@@ -44,6 +44,17 @@ name the trial by the app's ``external_id`` instead of its trial id.
 highest is the run's current one; ``runs.heartbeat_at`` is when its process
 last said it was alive (a run left ``running`` by a process that died reads
 as ``interrupted``).
+- ``privacy_log``: the privacy audit log, append-only
+  (``promptlab.privacy``): every approval (``action`` ``approve``: which
+  ``tier`` of data may go to which ``model`` or ``export`` for which
+  ``use``, who asked, who approved, why, until when), every request and
+  refusal, every use of an approval by a sweep or an export, and every
+  erasure and prune (their counts, never the data erased).
+
+``trials.tier`` is the data tier of what went into a trial (the highest of
+its row's, its data's, its dataset's, its experiment's or its app's);
+``dataset_changes.tier`` the tier of the rows a change added. NULL (rows
+from before tiers) reads as the policy's default tier.
 - ``schema_migrations``: which migrations this file has had.
 
 Derived from the trials, in the same transaction as they are folded (never
@@ -201,6 +212,7 @@ TRIALS = Table(
         ("end_user", "VARCHAR"),
         ("session_id", "VARCHAR"),
         ("metadata", "JSON"),
+        ("tier", "VARCHAR"),
     ),
     key=("trial_id",),
     replace=False,
@@ -283,13 +295,48 @@ DATASET_CHANGES = Table(
         ("note", "VARCHAR"),
         ("user", "VARCHAR"),
         ("created_at", "TIMESTAMP"),
+        ("tier", "VARCHAR"),
     ),
     key=("change_id", "row_hash"),
     replace=False,
 )
 
+PRIVACY_LOG = Table(
+    "privacy_log",
+    (
+        ("event_id", "VARCHAR"),
+        ("action", "VARCHAR"),
+        ("tier", "VARCHAR"),
+        ("use", "VARCHAR"),
+        ("model", "VARCHAR"),
+        ("export", "VARCHAR"),
+        ("requested_by", "VARCHAR"),
+        ("approved_by", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("expires_at", "TIMESTAMP"),
+        ("approval_id", "VARCHAR"),
+        ("detail", "JSON"),
+        ("user", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+    ),
+    key=("event_id",),
+    replace=False,
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (EXPERIMENTS, PROMPTS, MODELS, RUNS, TRIALS, FEEDBACK, SCORES, LABEL_EVENTS, DATASET_CHANGES)
+    t.name: t
+    for t in (
+        EXPERIMENTS,
+        PROMPTS,
+        MODELS,
+        RUNS,
+        TRIALS,
+        FEEDBACK,
+        SCORES,
+        LABEL_EVENTS,
+        DATASET_CHANGES,
+        PRIVACY_LOG,
+    )
 }
 """Every journaled table, in the order a group of writes is published."""
 

@@ -29,6 +29,8 @@ def trial_meta(trial: Mapping[str, Any]) -> str:
         parts.append("cached")
     if trial.get("finish_reason") == "length":
         parts.append("cut at max_tokens")
+    if present(trial.get("tier")):
+        parts.append(f"tier {trial['tier']}")
     return " · ".join(parts)
 
 

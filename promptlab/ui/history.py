@@ -26,6 +26,7 @@ from promptlab.ui.common import (
 )
 from promptlab.ui.diff import VersionPair
 from promptlab.ui.listing import experiment_line, run_line, search_snippet, version_label
+from promptlab.ui.privacy_log import privacy_lines
 from promptlab.ui.run_compare import RunComparison
 from promptlab.ui.run_filters import RunFilters
 
@@ -121,6 +122,8 @@ class HistoryBrowser(widgets.VBox):
         self.versions = widgets.HTML()
         self.datasets = widgets.HTML()
         """The datasets (``lab.datasets()``): name, version, rows, last change and by whom."""
+        self.privacy = widgets.HTML()
+        """The newest events of the privacy audit log (``lab.privacy_log()``)."""
         self.detail = widgets.VBox()
         self.versions_reader = Background("promptlab-history-versions", on_error=self._read_failed)
         """Reads a prompt's versions; ``versions_reader.wait()`` waits for them."""
@@ -140,6 +143,8 @@ class HistoryBrowser(widgets.VBox):
                 versions,
                 _heading("Datasets"),
                 self.datasets,
+                _heading("Privacy log"),
+                self.privacy,
                 self.detail,
             ]
         )
@@ -315,6 +320,9 @@ class HistoryBrowser(widgets.VBox):
         found = catching(self.error, self.lab.datasets)
         if found is not None:
             self.datasets.value = dataset_lines(found)
+        log = catching(self.error, self.lab.privacy_log)
+        if log is not None:
+            self.privacy.value = privacy_lines(log)
 
     # -- auto-refresh ---------------------------------------------------------------------
 

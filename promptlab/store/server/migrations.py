@@ -27,7 +27,7 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from promptlab.errors import NewerSchemaError, StoreError
-from promptlab.store.server import production, summaries
+from promptlab.store.server import privacy, production, summaries
 
 SCHEMA = "promptlab"
 """The schema holding promptlab's tables, views and functions."""
@@ -309,6 +309,7 @@ def m002_team_rules(conn: Connection) -> None:
 
 
 MIGRATIONS: list[Migration] = [m001_tables, m002_team_rules, summaries.m003_trial_totals, production.m004_production]
+MIGRATIONS.append(privacy.m005_privacy)
 """Migration N is ``MIGRATIONS[N - 1]``."""
 LATEST = len(MIGRATIONS)
 """The newest server schema this promptlab knows; a newer server is refused."""

@@ -3,12 +3,15 @@ login roles, and the setup an admin runs once (``promptlab db init URL``).
 
 The groups nest, each holding the one before, so a privilege is granted once::
 
-    promptlab_reader      USAGE on schema promptlab, SELECT on every table and view
+    promptlab_reader      USAGE on schema promptlab, SELECT on every table and view,
+                          INSERT on privacy_log (uses, exports, requests)
     promptlab_reviewer    + INSERT on feedback, scores
     promptlab_researcher  + INSERT on experiments, prompts, models, runs, trials,
                             label_events, dataset_changes; UPDATE on runs,
                             experiments (upserts)
     promptlab_approver    + INSERT on label_approvals
+    promptlab_privacy     a reader who may approve where tiered data goes
+                          (its own group, beside the chain)
     promptlab_admin       + owns schema promptlab and everything in it: migrates,
                             manages protected_labels, grants the groups
 
@@ -44,7 +47,7 @@ from promptlab.errors import ConfigError, StoreError
 from promptlab.store.server import migrations
 from promptlab.store.server.migrations import Connection
 
-ROLES = ("reader", "researcher", "reviewer", "approver", "admin")
+ROLES = ("reader", "researcher", "reviewer", "approver", "privacy", "admin")
 """The role names promptlab grants; each is the group role ``promptlab_<name>``."""
 
 _NESTING = ("reader", "reviewer", "researcher", "approver", "admin")
@@ -59,9 +62,11 @@ _APPEND_ONLY = (
     "label_events",
     "label_approvals",
     "dataset_changes",
+    "privacy_log",
 )
 
 _INSERTS = {
+    "reader": ("privacy_log",),  # everyone's uses, exports and requests are logged
     "reviewer": ("feedback", "scores"),
     "researcher": ("experiments", "prompts", "models", "runs", "trials", "label_events", "dataset_changes"),
     "approver": ("label_approvals",),
@@ -102,8 +107,10 @@ def _create_groups(conn: Connection) -> None:
             conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
     for held, holder in itertools.pairwise(_NESTING):
         conn.execute(sql.SQL("GRANT {} TO {}").format(_group(held), _group(holder)))
+    # a privacy approver reads what they approve, and needs no other privilege
+    conn.execute(sql.SQL("GRANT {} TO {}").format(_group("reader"), _group("privacy")))
     # admins grant every group but their own (which only a superuser grants)
-    for role in _NESTING[:-1]:
+    for role in (*_NESTING[:-1], "privacy"):
         conn.execute(sql.SQL("GRANT {} TO promptlab_admin WITH ADMIN OPTION").format(_group(role)))
 
 
@@ -154,7 +161,7 @@ def _grant_privileges(conn: Connection) -> None:
     conn.execute(
         sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON {} FROM PUBLIC, {}").format(
             sql.SQL(", ").join(sql.Identifier("promptlab", table) for table in _APPEND_ONLY),
-            sql.SQL(", ").join(_group(role) for role in _NESTING[:-1]),
+            sql.SQL(", ").join(_group(role) for role in (*_NESTING[:-1], "privacy")),
         )
     )
 

@@ -43,7 +43,7 @@ from promptlab.store.server.reader import ServerReader
 BUSY_TIMEOUT = 5.0
 """Seconds a fold waits for another process of this user sending the same spool."""
 
-DIRECT_TABLES = frozenset({"label_events"})
+DIRECT_TABLES = frozenset({"label_events", "privacy_log"})
 """Tables written to the server at once, never spooled (see the module docstring)."""
 
 IDLE_CONNECTIONS = 4
@@ -183,7 +183,7 @@ class ServerStore:
         unknown = set(rows_by_table) - TABLES.keys()
         if unknown:
             raise StoreError(f"no table named {', '.join(sorted(unknown))}")
-        if not self.may_record and set(rows_by_table) - {"feedback", "scores"}:
+        if not self.may_record and set(rows_by_table) - {"feedback", "scores", "privacy_log"}:
             raise PolicyError(
                 f"{self.identity} may only read {self.location}; an admin gives a role that records: "
                 f"`promptlab db grant {self.identity} researcher`"
