@@ -21,6 +21,7 @@ this one into the arguments of ``Lab.sweep``::
     data: data/sentiment.jsonl               # required; inside this file's folder, or dataset:NAME[@VERSION]
     repeats: 1                               # optional (default 1)
     concurrency: 4                           # optional; so are timeout and max_retries
+    tier: restricted                         # optional: the data's tier, when higher than the policy says
     evaluators:                              # optional: scores for every trial
       - icontains:expected                   # a short spec, as for `promptlab check`
       - {name: one_of, labels: [positive, negative]}   # or a name with its arguments
@@ -79,6 +80,7 @@ TOP_LEVEL_KEYS = (
     "timeout",
     "max_retries",
     "evaluators",
+    "tier",
 )
 """Keys an experiment file may have."""
 
@@ -136,6 +138,9 @@ class ExperimentFile:
     evaluators: tuple[Evaluator, ...] = ()
     """Evaluators that score every trial as it finishes."""
 
+    tier: str | None = None
+    """The data's tier, when higher than the privacy policy says (``promptlab.privacy``)."""
+
     def sweep_arguments(self) -> dict[str, Any]:
         """Keyword arguments for ``Lab.sweep``: ``lab.sweep(**file.sweep_arguments())``."""
         arguments: dict[str, Any] = {
@@ -150,7 +155,7 @@ class ExperimentFile:
         }
         if self.evaluators:
             arguments["evaluators"] = list(self.evaluators)
-        for name in ("concurrency", "timeout", "max_retries"):
+        for name in ("concurrency", "timeout", "max_retries", "tier"):
             value = getattr(self, name)
             if value is not None:
                 arguments[name] = value
@@ -341,4 +346,5 @@ def load_experiment(
         timeout=None if timeout is None else check.seconds(timeout, "timeout"),
         max_retries=None if max_retries is None else check.integer(max_retries, "max_retries", 0),
         evaluators=evaluators,
+        tier=None if document.get("tier") is None else check.text(document["tier"], "tier", "restricted"),
     )

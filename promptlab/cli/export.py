@@ -15,7 +15,6 @@ import warnings
 from typing import Any
 
 from promptlab import Lab
-from promptlab.release import export
 from promptlab.release.export import TrialFilters
 
 
@@ -37,6 +36,7 @@ def _filters_parser() -> argparse.ArgumentParser:
     group.add_argument("--model", help="only this model name")
     group.add_argument("--run", metavar="RUN_ID", help="only this run")
     group.add_argument("--user", help="only trials run by this user")
+    filters.add_argument("--reason", help="why it is exported (kept in the privacy log with who, what and where)")
     return filters
 
 
@@ -57,6 +57,7 @@ def add_report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("--experiment", required=True, help="the experiment to report on")
     report.add_argument("--title", help="title (default: the experiment's name)")
     report.add_argument("--samples", type=int, default=5, help="inputs shown with every variant's output (default 5)")
+    report.add_argument("--reason", help="why it is exported (kept in the privacy log)")
     report.set_defaults(export_handler=report_export)
 
 
@@ -109,9 +110,8 @@ def _filters(args: argparse.Namespace) -> TrialFilters:
 
 def trials_export(args: argparse.Namespace, lab: Lab) -> None:
     """``promptlab export trials OUT``."""
-    trials = lab.trials(**_filters(args))
-    path = export.export_trials(trials, args.out, args.format)
-    print(f"wrote {len(trials)} trials to {path}")
+    path = lab.export_trials(args.out, format=args.format, reason=args.reason, **_filters(args))
+    print(f"wrote the trials to {path}")
 
 
 def finetune_export(args: argparse.Namespace, lab: Lab) -> None:
@@ -126,6 +126,7 @@ def finetune_export(args: argparse.Namespace, lab: Lab) -> None:
         use_corrections=not args.no_corrections,
         validation_split=args.split,
         seed=args.seed,
+        reason=args.reason,
         **_filters(args),
     )
     print(f"wrote {written}")
@@ -133,7 +134,9 @@ def finetune_export(args: argparse.Namespace, lab: Lab) -> None:
 
 def preferences_export(args: argparse.Namespace, lab: Lab) -> None:
     """``promptlab export preferences OUT.jsonl``."""
-    written = lab.export_preferences(args.out, validation_split=args.split, seed=args.seed, **_filters(args))
+    written = lab.export_preferences(
+        args.out, validation_split=args.split, seed=args.seed, reason=args.reason, **_filters(args)
+    )
     print(f"wrote {written}")
 
 
@@ -145,7 +148,7 @@ def prompt_export(args: argparse.Namespace, lab: Lab) -> None:
 
 def report_export(args: argparse.Namespace, lab: Lab) -> None:
     """``promptlab export report OUT.html --experiment NAME``."""
-    path = lab.report(args.out, args.experiment, title=args.title, samples=args.samples)
+    path = lab.report(args.out, args.experiment, title=args.title, samples=args.samples, reason=args.reason)
     print(f"wrote the report of {args.experiment!r} to {path}")
 
 

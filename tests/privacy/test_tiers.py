@@ -323,3 +323,21 @@ def test_an_apps_calls_take_its_sources_tier_and_its_redaction(lab: pl.Lab, tmp_
     assert support["vars"]["text"] == "Hi, I'm <NAME_1>, write to <EMAIL_1>"
     assert support["output"] == "Thanks <NAME_1>, done."
     assert "maria" not in str(support["messages"]).lower()
+
+
+def test_the_command_line_exports_through_the_same_guard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stub_server: StubServer
+) -> None:
+    from promptlab import cli
+
+    policy(tmp_path, stub_server)
+    db = tmp_path / "history.duckdb"
+    pl.Lab(db).sweep(PROMPT, fake_model("echo"), ROWS, experiment="support", display=NullDisplay())
+    out = tmp_path / "t.csv"
+    code = cli.main(["--db", str(db), "export", "trials", str(out), "--experiment", "support", "--reason", "audit"])
+    assert code == 2 and "lab.approve(use='support', tier='restricted', export='trials'" in capsys.readouterr().err
+    assert not out.exists()
+    code = cli.main(["--db", str(db), "report", str(tmp_path / "r.html"), "--experiment", "support", "--reason", "QBR"])
+    assert code == 0 and "[restricted]" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    log = pl.Lab(db).privacy_log()
+    assert list(log["action"]) == ["refuse", "export"] and list(log["reason"]) == ["audit", "QBR"]
