@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from promptlab.lab import Lab
     from promptlab.lab_datasets import Dataset
     from promptlab.lab_monitor import Monitor
+    from promptlab.privacy.erasure import ErasureReport, PruneReport
     from promptlab.privacy.policy import PrivacyPolicy
     from promptlab.production import Logger, instrument, logger
     from promptlab.providers import Completion, Provider, Request, register_provider
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from promptlab.store.space import StorageStats
 
 _HOMES = {
+    "ErasureReport": "promptlab.privacy.erasure",
+    "PruneReport": "promptlab.privacy.erasure",
     "PrivacyPolicy": "promptlab.privacy.policy",
     "ChainProblem": "promptlab.release.audit",
     "ChainReport": "promptlab.release.audit",
@@ -118,6 +121,7 @@ __all__ = [
     "Dataset",
     "DatasetChange",
     "Display",
+    "ErasureReport",
     "Estimate",
     "EvaluateOptions",
     "ExportedSet",
@@ -139,6 +143,7 @@ __all__ = [
     "PromptlabError",
     "Provider",
     "ProviderError",
+    "PruneReport",
     "QuarantinedSegment",
     "ReportData",
     "Request",

@@ -17,7 +17,7 @@ from promptlab.core.lineage import utcnow
 from promptlab.core.model import Model
 from promptlab.core.rows import Data
 from promptlab.evals.protocol import Evaluator
-from promptlab.privacy import approvals, exports, guard
+from promptlab.privacy import approvals, erasure, exports, guard
 from promptlab.privacy.approvals import Expiry
 from promptlab.privacy.policy import PrivacyPolicy, policy_for
 from promptlab.runner.plan import PlannedSweep
@@ -180,3 +180,24 @@ class PrivacyMethods:
         frame = privacy_reads.privacy_events(self.store, actions)
         frame["detail"] = pd.Series([decode_json(d) or {} for d in frame["detail"]], index=frame.index, dtype=object)
         return frame.reindex(columns=list(LOG_COLUMNS))
+
+    def forget(
+        self,
+        *,
+        value: str | None = None,
+        end_user: str | None = None,
+        trial_ids: str | Sequence[str] | None = None,
+        reason: str,
+        by: str,
+    ) -> erasure.ErasureReport:
+        """Erase a person's data: every occurrence of ``value``, an app's calls
+        for ``end_user`` (and their verdicts), or ``trial_ids``, from trials,
+        feedback, scores, datasets, the cache and the journal, until the bytes
+        are gone from the files; the audit log records why and by whom, never
+        what (``promptlab.privacy.erasure``). On a team server, admins only."""
+        return erasure.forget(self.store, value=value, end_user=end_user, trial_ids=trial_ids, reason=reason, by=by)
+
+    def prune(self, *, dry_run: bool = False) -> erasure.PruneReport:
+        """Delete the production calls kept longer than their tier's retention
+        (``[privacy.retention]``); ``dry_run`` says what would go and changes nothing."""
+        return erasure.prune(self.store, self.privacy_policy, dry_run=dry_run)

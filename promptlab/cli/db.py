@@ -16,6 +16,10 @@
   teammate's file into one server), ids, lineage and the label log as
   recorded; counts per table as it goes; run it again to resume or to copy
   what is new (nothing is copied twice); ``Lab.copy_to()``.
+- ``promptlab db prune [--dry-run] [DB]``: production calls kept longer than
+  their tier's retention (``[privacy.retention]``) deleted, until their bytes
+  are gone from the files; ``--dry-run`` says what would go and changes
+  nothing (``promptlab.privacy.erasure.prune``).
 
 Exit codes: 0 all well; 1 something needs a person (a break in the chain,
 lines in quarantine); 2 the file can't be used at all, or wasn't compacted
@@ -38,8 +42,8 @@ EXIT_INTERRUPTED = 130
 
 
 def add_db_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """Add ``db doctor``, ``verify``, ``stats``, ``compact``, ``init``, ``grant``, ``revoke`` and ``copy``."""
-    db = commands.add_parser("db", help="look after the history: doctor, verify, stats, compact, copy")
+    """Add ``db doctor``, ``verify``, ``stats``, ``compact``, ``prune``, ``init``, ``grant``, ``revoke``, ``copy``."""
+    db = commands.add_parser("db", help="look after the history: doctor, verify, stats, compact, prune, copy")
     actions = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     doctor = actions.add_parser(
         "doctor", parents=parents, help="schema, foreign objects, journal and quarantined segments (exit 0/1/2)"
@@ -50,6 +54,13 @@ def add_db_commands(commands: Any, parents: list[argparse.ArgumentParser]) -> No
     actions.add_parser("verify", parents=parents, help="the tables and the label log's hash chain (exit 0/1/2)")
     actions.add_parser("stats", parents=parents, help="size, free share, rows per table, journal waiting")
     actions.add_parser("compact", parents=parents, help="rewrite the file without its free blocks (exit 0/2)")
+    prune = actions.add_parser(
+        "prune", parents=parents, help="delete production calls older than their tier's retention ([privacy.retention])"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="say what would be deleted; change nothing")
+    prune.add_argument(
+        "db", nargs="?", default=argparse.SUPPRESS, metavar="DB", help="the history (default: --db or $PROMPTLAB_DB)"
+    )
     init = actions.add_parser(
         "init", parents=parents, help="set up a team server: schema, roles and the rules it enforces (as its admin)"
     )
@@ -77,6 +88,9 @@ def db_command(args: argparse.Namespace, lab: Any) -> int:
         return EXIT_OK
     if args.db_command == "compact":
         print(lab.compact())
+        return EXIT_OK
+    if args.db_command == "prune":
+        print(lab.prune(dry_run=args.dry_run))
         return EXIT_OK
     if args.db_command == "doctor":
         checkup = lab.doctor(salvage=args.salvage)
