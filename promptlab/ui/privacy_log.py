@@ -52,5 +52,6 @@ def _line(event: Mapping[Any, Any]) -> str:
     if action == "approve":
         who = f"{_text(event, 'approved_by')} (asked by {_text(event, 'requested_by')})"
     reason = f" · “{_text(event, 'reason')}”" if _text(event, "reason") else ""
-    ends = f" · until {pd.Timestamp(event['expires_at']):%Y-%m-%d}" if present(event.get("expires_at")) else ""
+    expires = event.get("expires_at")
+    ends = f" · until {pd.Timestamp(expires):%Y-%m-%d %H:%M} UTC" if present(expires) else ""
     return f"{when} · {who} {_VERBS.get(action, escape(action))} {what}{reason}{ends}"

@@ -37,6 +37,7 @@ repeats: 2
 concurrency: 4
 timeout: 30
 max_retries: 0
+tier: restricted
 """
 
 MINIMAL = """\
@@ -93,6 +94,7 @@ def test_loads_every_key(folder: Path) -> None:
     assert loaded.params == {"temperature": (0.0, 0.7), "seed": (3,)}
     assert loaded.data == folder / "data" / "reviews.jsonl"
     assert (loaded.repeats, loaded.concurrency, loaded.timeout, loaded.max_retries) == (2, 4, 30.0, 0)
+    assert loaded.tier == "restricted"
 
 
 def test_sweep_arguments_leave_unset_options_to_lab_defaults(folder: Path) -> None:
@@ -106,7 +108,7 @@ def test_sweep_arguments_leave_unset_options_to_lab_defaults(folder: Path) -> No
     assert arguments["models"][0].name == "echo"
 
     full = load_experiment(write(folder, FULL)).sweep_arguments()
-    assert (full["concurrency"], full["timeout"], full["max_retries"]) == (4, 30.0, 0)
+    assert (full["concurrency"], full["timeout"], full["max_retries"], full["tier"]) == (4, 30.0, 0, "restricted")
     assert full["params"] == {"temperature": [0.0, 0.7], "seed": [3]}
     assert full["tags"] == ["classification", "demo"]
 

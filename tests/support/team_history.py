@@ -24,6 +24,9 @@ providers only (about a second, no network, no real model):
   ``production`` and ``staging`` versions, logged with ``pl.logger``: calls
   from three end users, a failed call, and their feedback sent by the app's
   own request ids (a copied answer, an edited one with its correction);
+- the privacy team's part: an approval for restricted support data to go to
+  a hosted model (pat approves ana's request), a refused self-approval, and
+  an export of the summaries with its reason, all in the privacy log;
 - optionally (``interrupted=True``) a run whose process died mid-sweep.
 
 ``TeamHistory`` says where everything is, so tests assert on it by name.
@@ -50,7 +53,7 @@ from promptlab.providers import Completion, Request
 from promptlab.runner.progress import NullDisplay
 from promptlab.testing import FakeProvider, fake_model
 
-POLICY = '[labels]\nprotected = ["production"]\napprovers = ["lee"]\n'
+POLICY = '[labels]\nprotected = ["production"]\napprovers = ["lee"]\n\n[privacy.approvers]\nrestricted = ["pat"]\n'
 
 ROWS = [
     {"text": "The kettle boils fast and looks good on the counter", "expected": "kettle"},
@@ -323,6 +326,18 @@ def crash_a_run(path: Path, user: str = "ben") -> None:
     assert done.returncode == 9, done.stderr
 
 
+def _privacy(lab: pl.Lab) -> None:
+    """The privacy team's week: an approval for the support data to go to a
+    hosted model, one refused (asked of oneself), and an export with its reason."""
+    with as_user("ana"):
+        given = {"use": "support", "tier": "restricted", "model": "gpt-4o-mini", "reason": "vendor DPA PRIV-112"}
+        lab.approve(**given, approved_by="pat", expires="2099-12-31")
+        with contextlib.suppress(pl.PrivacyError):
+            lab.approve(**given, approved_by="ana")
+        exported = lab.path.parent / "exports" / "summaries.csv"
+        lab.export_trials(exported, experiment="summaries", reason="QBR", mkdir=True)
+
+
 def fill_team_history(lab: pl.Lab, *, interrupted: bool = False) -> TeamHistory:
     """Record a week of a team's work into ``lab`` (see the module docstring);
     ``promptlab.toml`` is written beside its file. Returns where things are."""
@@ -332,6 +347,7 @@ def fill_team_history(lab: pl.Lab, *, interrupted: bool = False) -> TeamHistory:
     trials = _feedback(lab, runs["grid"])
     _labels(lab)
     trials.update(_production(lab))
+    _privacy(lab)
     run_ids = {role: run.run_id for role, run in runs.items()}
     run_ids["production"] = str(lab.runs(experiment="summarize-app")["run_id"].iloc[0])
     if interrupted:

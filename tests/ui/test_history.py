@@ -21,6 +21,7 @@ from promptlab.runner.progress import NullDisplay
 from promptlab.testing import fake_model
 from promptlab.ui import HistoryBrowser, Playground, ResultsGrid, SweepBuilder, history, playground
 from promptlab.ui.arguments import sweep_arguments_from_run
+from promptlab.ui.cells import trial_meta
 from promptlab.ui.diff import prompt_diff_html
 from promptlab.ui.listing import search_snippet
 
@@ -482,3 +483,15 @@ def test_no_number_of_a_teams_history_shows_unformatted(team: TeamHistory) -> No
         browser.comparison.metric.value = metric
         for text in html_of(browser):
             assert not re.search(r"\d\.\d{7,}", text), text  # 0.22950000000000004
+
+
+def test_the_privacy_log_and_the_tiers_show_in_the_app(team: TeamHistory) -> None:
+    browser = HistoryBrowser(team.lab())
+    log = text_of(browser.privacy.value)
+    assert "pat (asked by ana) approved restricted data of support to model gpt-4o-mini" in log
+    assert "“vendor DPA PRIV-112”" in log and "until 2100-01-01 00:00 UTC" in log  # through the day given
+    assert "ana was refused" in log and "exported internal data as trials export" in log and "“QBR”" in log
+    # newest first: the export, then the refusal, then the approval
+    assert log.index("exported") < log.index("was refused") < log.index("approved")
+    trials = team.lab().trials(experiment="summaries")
+    assert "tier internal" in trial_meta(trials.iloc[0].to_dict())
