@@ -98,8 +98,7 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, Privacy
         continue that run, or False to always start a new one. Interrupting
         keeps every finished trial. Options: ``promptlab.SweepOptions``.
         """
-        plan = self._plan(prompts, models, data, options)
-        self._clear_sweep(plan)
+        plan = self._cleared(self._plan(prompts, models, data, options))
         run_id = run_sync(lambda: record_sweep(self.store, plan, options))
         return Run(self, run_id, plan.experiment)
 
@@ -111,8 +110,7 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, Privacy
         **options: Unpack[SweepOptions],
     ) -> Run:
         """``sweep`` for async code: ``run = await lab.asweep(...)``."""
-        plan = self._plan(prompts, models, data, options)
-        await asyncio.to_thread(self._clear_sweep, plan)
+        plan = await asyncio.to_thread(self._cleared, self._plan(prompts, models, data, options))
         return Run(self, await record_sweep(self.store, plan, options), plan.experiment)
 
     def start(
@@ -124,9 +122,7 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, Privacy
     ) -> SweepHandle:
         """``sweep`` in the background: returns at once with a handle to watch
         (``progress``), stop (``cancel()``) or wait for (``result()``) the run."""
-        plan = self._plan(prompts, models, data, options)
-        self._clear_sweep(plan)
-        return SweepHandle(self, plan, options)
+        return SweepHandle(self, self._cleared(self._plan(prompts, models, data, options)), options)
 
     def estimate(
         self,

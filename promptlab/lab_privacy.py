@@ -108,14 +108,15 @@ class PrivacyMethods:
         """The ``[privacy]`` policy in force (``promptlab.privacy.policy``)."""
         return policy_of(self.store)
 
-    def _clear_sweep(self, plan: PlannedSweep) -> None:
-        """Refuse the sweep before any call if a row would reach a model its
-        tier may not go to without an approval (``promptlab.privacy.guard``)."""
+    def _cleared(self, plan: PlannedSweep) -> PlannedSweep:
+        """``plan``, or a ``PrivacyError`` before any call if a row would reach a
+        model its tier may not go to without an approval (``promptlab.privacy.guard``)."""
         calls = [(cell.model, cell.row_index) for cell in plan.cells]
         rows = range(len(plan.sweep.rows))
         calls += [(model, row) for model in judge_models(plan.evaluators) for row in rows]
         tiers = [tier or self.privacy_policy.default for tier in plan.tiers]
         guard.clear_calls(self.store, self.privacy_policy, use=plan.experiment, calls=calls, tiers=tiers)
+        return plan
 
     def _clear_grading(self, trials: pd.DataFrame, evaluators: Sequence[Evaluator]) -> dict[str, str]:
         """Refuse grading stored ``trials`` with judges that may not receive their
