@@ -7,7 +7,8 @@ the next process lock a new one of the same name: after locking, the lock
 checks that its descriptor is still what is at the path, and starts again
 when it isn't. ``claimed`` holds a lock for as long as a piece of work runs
 (a run being recorded). ``write_atomically`` writes next to the targets and
-renames into place: on any error no target is touched.
+renames into place: on any error no target is touched. ``read_policy_file``
+reads ``promptlab.toml``, the policy of labels and of privacy.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import os
 import random
 import threading
 import time
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
-from promptlab.errors import ExportError
+from promptlab.errors import ConfigError, ExportError
 
 EXITING = threading.Event()
 """Set when the interpreter starts to exit: nothing waits on the file after
@@ -161,3 +164,15 @@ def write_atomically(files: Mapping[Path, Callable[[Path], None]], *, mkdir: boo
     finally:
         for temporary in written.values():
             temporary.unlink(missing_ok=True)
+
+
+def read_policy_file(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The TOML document of the policy file ``path`` and its bytes (for its
+    digest); a file that can't be read or parsed is a ``ConfigError`` naming it."""
+    try:
+        text = path.read_bytes()
+        return tomllib.loads(text.decode("utf-8")), text
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} can't be read as a policy file ({exc}); fix or restore it") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc

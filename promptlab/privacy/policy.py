@@ -45,13 +45,13 @@ import fnmatch
 import hashlib
 import math
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from promptlab.core.files import read_policy_file
 from promptlab.core.lineage import person
 from promptlab.core.model import Model
 from promptlab.errors import ConfigError
@@ -178,13 +178,7 @@ class PrivacyPolicy:
         """The ``[privacy]`` section of the TOML file ``path`` (absent: the defaults)."""
         if not path.exists():
             return cls()
-        try:
-            text = path.read_bytes()
-            document = tomllib.loads(text.decode("utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path} can't be read as a policy file ({exc}); fix or restore it") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        document, text = read_policy_file(path)
         section = document.get("privacy")
         if section is None:
             return cls()

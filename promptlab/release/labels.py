@@ -27,7 +27,6 @@ the future can't pin a label.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ import pandas as pd
 
 from promptlab import evals
 from promptlab.analysis import columns, stats
+from promptlab.core.files import read_policy_file
 from promptlab.core.hashing import new_id
 from promptlab.core.lineage import current_user, person, utcnow
 from promptlab.core.model import Model
@@ -89,13 +89,7 @@ class Policy:
         path = database.expanduser().resolve().parent / POLICY_FILE
         if not path.exists():
             return cls()
-        try:
-            text = path.read_bytes()
-            document = tomllib.loads(text.decode("utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path} can't be read as a policy file ({exc}); fix or restore it") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        document, text = read_policy_file(path)
         section = document.get("labels", {})
         if not isinstance(section, dict):
             raise ConfigError(f"{path}: [labels] must be a table: [labels] protected = [...], approvers = [...]")

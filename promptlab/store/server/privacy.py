@@ -21,6 +21,8 @@ from typing import Any
 
 import psycopg
 
+from promptlab.store.server.production import trials_view
+
 
 def m005_privacy(conn: psycopg.Connection[Any]) -> None:
     """Tier columns, ``privacy_log`` and its rules."""
@@ -33,18 +35,9 @@ def m005_privacy(conn: psycopg.Connection[Any]) -> None:
             detail jsonb, "user" text, created_at timestamp
         );
         CREATE INDEX privacy_log_action ON promptlab.privacy_log ("action", tier);
-        CREATE OR REPLACE VIEW promptlab.trials_view AS
-        SELECT t.trial_id, t.run_id, t.experiment, t.prompt_name, t.prompt_version,
-               t.model, t.params, t.vars, t.messages, t.output, t.error_type, t.error,
-               t.latency_ms, t.ttft_ms, t.prompt_tokens, t.completion_tokens, t.cost_usd,
-               CASE WHEN t.cached THEN 0.0 ELSE t.cost_usd END AS spent_usd,
-               t.cached, t."repeat", t.finish_reason, t.created_at, t."user", t.host,
-               t.source, t.git_commit, r.status AS run_status, p.template AS prompt_template,
-               coalesce(t.kind, 'sweep') AS kind, t.truncated, t.label, t.external_id, t.end_user,
-               t.session_id, t.metadata, t.tier
-        FROM promptlab.trials t
-        LEFT JOIN promptlab.runs r USING (run_id)
-        LEFT JOIN promptlab.prompts p ON p.name = t.prompt_name AND p.version = t.prompt_version;
+    """)
+    conn.execute(trials_view("t.session_id, t.metadata, t.tier"))
+    conn.execute("""
 
         CREATE FUNCTION promptlab.check_privacy_event() RETURNS trigger
             LANGUAGE plpgsql SECURITY DEFINER SET search_path = promptlab, pg_temp AS $$

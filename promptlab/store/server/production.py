@@ -36,18 +36,6 @@ def m004_production(conn: psycopg.Connection[Any]) -> None:
             WHERE external_id IS NOT NULL;
         CREATE INDEX feedback_external_id ON promptlab.feedback (external_id, source)
             WHERE external_id IS NOT NULL;
-        CREATE OR REPLACE VIEW promptlab.trials_view AS
-        SELECT t.trial_id, t.run_id, t.experiment, t.prompt_name, t.prompt_version,
-               t.model, t.params, t.vars, t.messages, t.output, t.error_type, t.error,
-               t.latency_ms, t.ttft_ms, t.prompt_tokens, t.completion_tokens, t.cost_usd,
-               CASE WHEN t.cached THEN 0.0 ELSE t.cost_usd END AS spent_usd,
-               t.cached, t."repeat", t.finish_reason, t.created_at, t."user", t.host,
-               t.source, t.git_commit, r.status AS run_status, p.template AS prompt_template,
-               coalesce(t.kind, 'sweep') AS kind, t.truncated, t.label, t.external_id, t.end_user,
-               t.session_id, t.metadata
-        FROM promptlab.trials t
-        LEFT JOIN promptlab.runs r USING (run_id)
-        LEFT JOIN promptlab.prompts p ON p.name = t.prompt_name AND p.version = t.prompt_version;
         CREATE TRIGGER stamp_user BEFORE INSERT ON promptlab.dataset_changes
             FOR EACH ROW EXECUTE FUNCTION promptlab.stamp_user('user');
         DO $$
@@ -60,3 +48,22 @@ def m004_production(conn: psycopg.Connection[Any]) -> None:
             END IF;
         END $$;
     """)
+    conn.execute(trials_view("t.session_id, t.metadata"))
+
+
+def trials_view(last_columns: str) -> str:
+    """The flat view as migrations 4 and 5 make it: they differ in its last columns."""
+    return f"""
+        CREATE OR REPLACE VIEW promptlab.trials_view AS
+        SELECT t.trial_id, t.run_id, t.experiment, t.prompt_name, t.prompt_version,
+               t.model, t.params, t.vars, t.messages, t.output, t.error_type, t.error,
+               t.latency_ms, t.ttft_ms, t.prompt_tokens, t.completion_tokens, t.cost_usd,
+               CASE WHEN t.cached THEN 0.0 ELSE t.cost_usd END AS spent_usd,
+               t.cached, t."repeat", t.finish_reason, t.created_at, t."user", t.host,
+               t.source, t.git_commit, r.status AS run_status, p.template AS prompt_template,
+               coalesce(t.kind, 'sweep') AS kind, t.truncated, t.label, t.external_id, t.end_user,
+               {last_columns}
+        FROM promptlab.trials t
+        LEFT JOIN promptlab.runs r USING (run_id)
+        LEFT JOIN promptlab.prompts p ON p.name = t.prompt_name AND p.version = t.prompt_version
+    """
