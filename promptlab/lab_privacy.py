@@ -50,7 +50,8 @@ def policy_of(store: Store) -> PrivacyPolicy:
 
 def data_name(data: Data | str) -> str | None:
     """How the policy's ``[privacy.data]`` patterns see ``data``: a file's path
-    (as given, and resolved), or a dataset's ``dataset:NAME``."""
+    as given (patterns such as ``"*support*"`` match it wherever it is run
+    from); rows given in code have none (their ``tier`` column, or ``tier=``, labels them)."""
     if isinstance(data, (str, Path)):
         return str(data)
     return None

@@ -137,7 +137,11 @@ class PrivacyPolicy:
         name or a ``sources`` app (the highest pattern that matches; None: none)."""
         if not name:
             return None
-        matched = [tier for pattern, tier in self.patterns.get(kind, ()) if fnmatch.fnmatchcase(name, pattern)]
+
+        def matches(pattern: str) -> bool:  # a data pattern matches the file's path from any folder above it
+            return fnmatch.fnmatchcase(name, pattern) or (kind == "data" and fnmatch.fnmatchcase(name, f"*/{pattern}"))
+
+        matched = [tier for pattern, tier in self.patterns.get(kind, ()) if matches(pattern)]
         return self.highest(*matched) if matched else None
 
     def endpoint_tier(self, model: Model) -> str:

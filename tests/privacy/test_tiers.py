@@ -189,6 +189,16 @@ def test_the_policy_file_is_checked(tmp_path: Path) -> None:
             PrivacyPolicy.read(path)
 
 
+def test_data_patterns_match_a_files_path_from_any_folder(tmp_path: Path) -> None:
+    path = tmp_path / "promptlab.toml"
+    path.write_text('[privacy.data]\n"experiments/data/support*" = "restricted"\n', encoding="utf-8")
+    found = PrivacyPolicy.read(path)
+    assert found.tier_of("data", "experiments/data/support.jsonl") == "restricted"
+    assert found.tier_of("data", "/home/ana/team/experiments/data/support-2.csv") == "restricted"
+    assert found.tier_of("data", "experiments/data/news.jsonl") is None
+    assert found.tier_of("experiments", "experiments/data/support.jsonl") is None
+
+
 def test_endpoint_tiers_default_by_where_the_model_runs(tmp_path: Path) -> None:
     found = PrivacyPolicy()
     assert found.endpoint_tier(pl.Model("smollm2")) == "restricted"  # embedded: never leaves the machine
