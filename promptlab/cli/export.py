@@ -15,6 +15,8 @@ import warnings
 from typing import Any
 
 from promptlab import Lab
+from promptlab.lab_privacy import cleared
+from promptlab.release import export
 from promptlab.release.export import TrialFilters
 
 
@@ -110,8 +112,9 @@ def _filters(args: argparse.Namespace) -> TrialFilters:
 
 def trials_export(args: argparse.Namespace, lab: Lab) -> None:
     """``promptlab export trials OUT``."""
-    path = lab.export_trials(args.out, format=args.format, reason=args.reason, **_filters(args))
-    print(f"wrote the trials to {path}")
+    trials = cleared(lab.store, lab.trials(**_filters(args)), "trials", args.out, args.reason)  # as lab.export_trials
+    path = export.export_trials(trials, args.out, args.format)
+    print(f"wrote {len(trials)} trials to {path}")
 
 
 def finetune_export(args: argparse.Namespace, lab: Lab) -> None:
