@@ -7,8 +7,8 @@ with its ``seq`` and hash chain, so ``verify`` walks the copied log as it
 walked the original. That is why a destination server takes the copy only
 from an admin: its triggers stamp the login on every row a researcher
 writes, and keep an admin's rows as written (``roles.py``); the admin's
-``promptlab.copying_history`` setting lets label events in as they were
-approved then, without fresh approvals.
+``promptlab.copying_history`` setting lets label events and the privacy
+log in as they were approved then, without fresh approvals.
 
 The source is read table by table in key order, ``BATCH_ROWS`` rows a page
 (keyset pages: the last costs what the first did); each page asks the
@@ -257,6 +257,7 @@ class ServerDestination:
             self.connection.execute("SET LOCAL synchronous_commit = on")
             if table.name == "label_events":  # as a label move does; events keep their approvals of then
                 self.connection.execute("SELECT pg_advisory_xact_lock(%s)", [LABELS_LOCK])
+            if table.name in ("label_events", "privacy_log"):  # approvals as they were given then
                 self.connection.execute("SET LOCAL promptlab.copying_history = 'on'")
             send.insert_rows(self.connection, table, rows)
 

@@ -126,6 +126,9 @@ def team_history_view(page: Page, app: Locator, team: TeamHistory) -> Locator:
     model.select_option(label="any")
     expect(history.get_by_text("7 runs · newest first")).to_be_visible()
     assert selected_text(model) == "any"  # a filter's None for "any" once left the box empty here
+    privacy = history.locator(".widget-html", has_text="approved restricted data of support").last
+    expect(privacy).to_contain_text("pat (asked by ana) approved restricted data of support to model gpt-4o-mini")
+    expect(privacy).to_contain_text("ana was refused")
     shoot(app, "history")
     return grid_row
 

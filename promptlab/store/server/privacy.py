@@ -4,7 +4,8 @@
 The trial and dataset-change ``tier`` columns, and ``privacy_log`` with the
 server's own rules, which hold whatever a client does:
 
-- every row's ``user`` is the login that wrote it (admins' too);
+- every row's ``user`` is the login that wrote it (admins' too, except an
+  admin copying a history in, which keeps its log as it was written);
 - the log is append-only, for admins too: an erasure leaves its own event
   and never removes another;
 - an approval (``action = 'approve'``) is the approver's own: its
@@ -46,6 +47,11 @@ def m005_privacy(conn: psycopg.Connection[Any]) -> None:
             how text := 'the requester records the request (lab.approve(..., approved_by=...) from their own '
                 'session); an approver holding promptlab_privacy then runs the same call from theirs';
         BEGIN
+            -- an admin copying a history keeps its log as it was written then
+            IF is_member(session_user, 'promptlab_admin')
+               AND current_setting('promptlab.copying_history', true) = 'on' THEN
+                RETURN NEW;
+            END IF;
             NEW."user" := session_user::text;
             IF NEW."action" = 'approve' THEN
                 NEW.approved_by := session_user::text;

@@ -76,7 +76,7 @@ def approve(conn: Connection, version: str, approval_id: str = "a1") -> None:
 def test_people_hold_the_roles_granted(cluster: Cluster) -> None:
     with psycopg.connect(cluster.url(TEMPLATE), autocommit=True) as conn:
         assert roles.roles_of(conn, "ana") == ["researcher"]
-        with pytest.raises(ConfigError, match="reader, researcher, reviewer, approver, admin"):
+        with pytest.raises(ConfigError, match="reader, researcher, reviewer, approver, privacy, admin"):
             roles.grant(conn, "ana", "owner")
         roles.grant(conn, "max", "reviewer")
         roles.grant(conn, "max", "reader")
