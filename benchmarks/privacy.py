@@ -41,25 +41,30 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def one_round(data: list[dict[str, str]]) -> tuple[float, float, float, float]:
+    """(plan_sweep, the Lab's plan with tiers, a plain sweep, a redacting sweep), in seconds."""
+    options: pl.SweepOptions = {"experiment": "x"}
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
+        lab = pl.Lab(Path(folder) / "plain.duckdb")
+        bare = timed(lambda: plan_sweep(PROMPTS, MODELS, data, options))
+        tiered = timed(lambda: lab._cleared(lab._plan(PROMPTS, MODELS, data, options)))
+        plain = timed(lambda: lab.sweep(PROMPTS, MODELS, data, display=NullDisplay()))
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
+        (Path(folder) / "promptlab.toml").write_text(REDACTING, encoding="utf-8")
+        redacting = pl.Lab(Path(folder) / "redacting.duckdb")
+        redacted = timed(lambda: redacting.sweep(PROMPTS, MODELS, data, display=NullDisplay()))
+    return bare, tiered, plain, redacted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     data = rows(args.rows)
-    bare, tiered, plain, redacted = [], [], [], []
-    for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
-            lab = pl.Lab(Path(folder) / "plain.duckdb")
-            bare.append(timed(lambda: plan_sweep(PROMPTS, MODELS, data, {"experiment": "x"})))
-            tiered.append(timed(lambda: lab._cleared(lab._plan(PROMPTS, MODELS, data, {"experiment": "x"}))))
-            plain.append(timed(lambda: lab.sweep(PROMPTS, MODELS, data, display=NullDisplay())))
-        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
-            (Path(folder) / "promptlab.toml").write_text(REDACTING, encoding="utf-8")
-            lab = pl.Lab(Path(folder) / "redacting.duckdb")
-            redacted.append(timed(lambda: lab.sweep(PROMPTS, MODELS, data, display=NullDisplay())))
+    rounds = [one_round(data) for _ in range(args.repeat)]
+    b, t, p, r = (statistics.median(column) for column in zip(*rounds, strict=True))
     cells = args.rows * len(PROMPTS) * len(MODELS)
-    b, t, p, r = (statistics.median(x) for x in (bare, tiered, plain, redacted))
     print(f"{args.rows} rows, {cells} cells, median of {args.repeat}")
     print(f"planning: plan_sweep {b:.3f} s; with tiers and the guard {t:.3f} s ({t / b:.2f}x)")
     print(f"sweep on the fake provider: no policy {p:.2f} s; redacting e-mails and phones {r:.2f} s ({r / p:.2f}x)")
