@@ -115,8 +115,9 @@ class PrivacyMethods:
         calls = [(cell.model, cell.row_index) for cell in plan.cells]
         rows = range(len(plan.sweep.rows))
         calls += [(model, row) for model in judge_models(plan.evaluators) for row in rows]
-        tiers = [tier or self.privacy_policy.default for tier in plan.tiers]
-        guard.clear_calls(self.store, self.privacy_policy, use=plan.experiment, calls=calls, tiers=tiers)
+        policy = self.privacy_policy  # read once: each read opens the policy file
+        tiers = [tier or policy.default for tier in plan.tiers]
+        guard.clear_calls(self.store, policy, use=plan.experiment, calls=calls, tiers=tiers)
         return plan
 
     def _clear_grading(self, trials: pd.DataFrame, evaluators: Sequence[Evaluator]) -> dict[str, str]:
@@ -129,7 +130,7 @@ class PrivacyMethods:
             guard.clear_calls(self.store, policy, use=str(experiment), calls=calls, tiers=tiers, what="evaluation")
         by_run: dict[str, str] = {}
         for run_id, tier in zip(trials["run_id"].astype(str), tiers, strict=True):
-            by_run[run_id] = policy.highest(by_run.get(run_id), tier)
+            by_run[run_id] = policy.highest(by_run.get(run_id, tier), tier)
         return by_run
 
     def approve(

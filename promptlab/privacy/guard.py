@@ -94,13 +94,17 @@ def crossings(policy: PrivacyPolicy, calls: Iterable[tuple[Model, int]], tiers: 
     """Every model that ``calls`` (model, row number) would send rows above its
     endpoint's tier, with those rows."""
     over: dict[Model, list[int]] = {}
+    limits: dict[Model, int] = {}  # a sweep has thousands of calls but few models
+    ranks = [policy.rank(tier) for tier in tiers]
     for model, row in calls:
-        if policy.rank(tiers[row]) > policy.rank(policy.endpoint_tier(model)):
+        if model not in limits:
+            limits[model] = policy.rank(policy.endpoint_tier(model))
+        if ranks[row] > limits[model]:
             over.setdefault(model, []).append(row)
     return [
         Crossing(
             model,
-            policy.endpoint_tier(model),
+            policy.tiers[limits[model]],
             tuple(sorted(set(rows))),
             policy.highest(*(tiers[row] for row in rows)),
             len(rows),
