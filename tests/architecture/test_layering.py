@@ -31,6 +31,7 @@ PARTS = {
     "release": 3,
     "production": 3,
     "privacy": 2,
+    "retrieval": 2,
     "lab": 4,
     "lab_release": 4,
     "lab_monitor": 4,
