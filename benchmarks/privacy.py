@@ -49,7 +49,7 @@ def one_round(data: list[dict[str, str]]) -> tuple[float, float, float, float]:
         (Path(folder) / "promptlab.toml").write_text(POLICY, encoding="utf-8")
         lab = pl.Lab(Path(folder) / "plain.duckdb")
         bare = timed(lambda: plan_sweep(PROMPTS, MODELS, data, options))
-        tiered = timed(lambda: lab._cleared(lab._plan(PROMPTS, MODELS, data, options)))
+        tiered = timed(lambda: lab._plan(PROMPTS, MODELS, data, options, clear=True))
         plain = timed(lambda: lab.sweep(PROMPTS, MODELS, data, display=NullDisplay()))
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
         (Path(folder) / "promptlab.toml").write_text(REDACTING, encoding="utf-8")

@@ -98,7 +98,7 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, Privacy
         continue that run, or False to always start a new one. Interrupting
         keeps every finished trial. Options: ``promptlab.SweepOptions``.
         """
-        plan = self._cleared(self._plan(prompts, models, data, options))
+        plan = self._plan(prompts, models, data, options, clear=True)
         run_id = run_sync(lambda: record_sweep(self.store, plan, options))
         return Run(self, run_id, plan.experiment)
 
@@ -110,7 +110,7 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, Privacy
         **options: Unpack[SweepOptions],
     ) -> Run:
         """``sweep`` for async code: ``run = await lab.asweep(...)``."""
-        plan = await asyncio.to_thread(self._cleared, self._plan(prompts, models, data, options))
+        plan = await asyncio.to_thread(self._plan, prompts, models, data, options, clear=True)
         return Run(self, await record_sweep(self.store, plan, options), plan.experiment)
 
     def start(
@@ -122,7 +122,7 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, Privacy
     ) -> SweepHandle:
         """``sweep`` in the background: returns at once with a handle to watch
         (``progress``), stop (``cancel()``) or wait for (``result()``) the run."""
-        return SweepHandle(self, self._cleared(self._plan(prompts, models, data, options)), options)
+        return SweepHandle(self, self._plan(prompts, models, data, options, clear=True), options)
 
     def estimate(
         self,
@@ -161,9 +161,10 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, Privacy
         online.check_options(target is not None, options)
         trials = online.production_trials(self.store, chosen, options) if target is None else self._frame(target)
         require_columns(chosen, list(trials["vars"]))
-        tiers = await asyncio.to_thread(self._clear_grading, trials, chosen)
+        policy = self.privacy_policy  # read once: it is a file
+        tiers = await asyncio.to_thread(self._clear_grading, trials, chosen, policy)
         settings = RunSettings(concurrency=options.get("concurrency", 8), cache=options.get("cache", True))
-        scrub = self.privacy_policy.stored_redaction()
+        scrub = policy.stored_redaction()
         rows = await score_stored(self.store, trials, chosen, settings, tiers=tiers, scrub=scrub)
         await asyncio.to_thread(self.store.append, {"scores": rows})
         self.store.fold_soon()

@@ -158,16 +158,19 @@ class DatasetMethods:
         models: Model | Sequence[Model],
         data: Data,
         options: SweepOptions,
+        *,
+        clear: bool = False,
     ) -> PlannedSweep:
         """``plan_sweep``, with a dataset (``Dataset``, or ``"dataset:NAME[@VERSION]"``)
         read at one version and recorded as ``dataset:NAME@VERSION``, and the
-        data tier of each row (``promptlab.privacy``)."""
+        data tier of each row; ``clear``: refused before any call if a row may
+        not go where it would (``promptlab.privacy``)."""
         if isinstance(data, Dataset):
             rows, described = datasets.resolve(self.store, data.name)
         elif isinstance(data, str) and datasets.is_reference(data):
             rows, described = datasets.resolve(self.store, *datasets.parse_reference(data))
         else:
             plan = plan_sweep(prompts, models, data, options)
-            return tiered(self.store, plan, data_name(data), options.get("tier"))
+            return tiered(self.store, plan, data_name(data), options.get("tier"), clear=clear)
         plan = replace(plan_sweep(prompts, models, rows, options), data=described)
-        return tiered(self.store, plan, described.split("@")[0], options.get("tier"))
+        return tiered(self.store, plan, described.split("@")[0], options.get("tier"), clear=clear)

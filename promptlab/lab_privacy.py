@@ -57,16 +57,25 @@ def data_name(data: Data | str) -> str | None:
     return None
 
 
-def tiered(store: Store, plan: PlannedSweep, source: str | None, declared: str | None) -> PlannedSweep:
+def tiered(
+    store: Store, plan: PlannedSweep, source: str | None, declared: str | None, *, clear: bool = False
+) -> PlannedSweep:
     """``plan`` with the tier of each of its rows, and the personal data the
     policy takes out of each tier: from the rows before any call
     (``before_call``: the cells are made again from the redacted rows, so what
     is sent, cached and recorded is the redacted text), and from the trials
-    before they are stored (``before_storage``)."""
+    before they are stored (``before_storage``). With ``clear``, a
+    ``PrivacyError`` before any call if a row (or a judge's view of it) would
+    reach a model its tier may not go to without an approval
+    (``promptlab.privacy.guard``)."""
     policy = policy_of(store)
     tiers = guard.row_tiers(policy, plan.sweep.rows, declared=declared, data=source, experiment=plan.experiment)
     plan = replace(plan, tiers=tiers, tier=policy.highest(*tiers) if tiers else None)
     plan = replace(plan, scrub=policy.stored_redaction())
+    if clear:
+        calls = [(cell.model, cell.row_index) for cell in plan.cells]
+        calls += [(model, row) for model in judge_models(plan.evaluators) for row in range(len(tiers))]
+        guard.clear_calls(store, policy, use=plan.experiment, calls=calls, tiers=tiers)
     kinds = [policy.redaction(tier, "before_call") for tier in tiers]
     if not any(kinds):
         return plan
@@ -109,25 +118,18 @@ class PrivacyMethods:
         """The ``[privacy]`` policy in force (``promptlab.privacy.policy``)."""
         return policy_of(self.store)
 
-    def _cleared(self, plan: PlannedSweep) -> PlannedSweep:
-        """``plan``, or a ``PrivacyError`` before any call if a row would reach a
-        model its tier may not go to without an approval (``promptlab.privacy.guard``)."""
-        calls = [(cell.model, cell.row_index) for cell in plan.cells]
-        rows = range(len(plan.sweep.rows))
-        calls += [(model, row) for model in judge_models(plan.evaluators) for row in rows]
-        policy = self.privacy_policy  # read once: each read opens the policy file
-        tiers = [tier or policy.default for tier in plan.tiers]
-        guard.clear_calls(self.store, policy, use=plan.experiment, calls=calls, tiers=tiers)
-        return plan
-
-    def _clear_grading(self, trials: pd.DataFrame, evaluators: Sequence[Evaluator]) -> dict[str, str]:
+    def _clear_grading(
+        self, trials: pd.DataFrame, evaluators: Sequence[Evaluator], policy: PrivacyPolicy
+    ) -> dict[str, str]:
         """Refuse grading stored ``trials`` with judges that may not receive their
         tier; the tier each run's judge trials get (the highest they grade)."""
-        policy, models = self.privacy_policy, judge_models(evaluators)
-        tiers = [policy.highest(guard.label(t)) for t in trials.get("tier", pd.Series([None] * len(trials)))]
-        for experiment, group in pd.Series(range(len(trials))).groupby(trials["experiment"].astype(str).to_numpy()):
-            calls = [(model, int(i)) for model in models for i in group]
-            guard.clear_calls(self.store, policy, use=str(experiment), calls=calls, tiers=tiers, what="evaluation")
+        models = judge_models(evaluators)
+        labels = trials["tier"] if "tier" in trials.columns else [None] * len(trials)
+        tiers = [policy.highest(guard.label(t)) for t in labels]
+        experiments = [str(e) for e in trials["experiment"]]
+        for experiment in dict.fromkeys(experiments):
+            calls = [(model, i) for i, e in enumerate(experiments) if e == experiment for model in models]
+            guard.clear_calls(self.store, policy, use=experiment, calls=calls, tiers=tiers, what="evaluation")
         by_run: dict[str, str] = {}
         for run_id, tier in zip(trials["run_id"].astype(str), tiers, strict=True):
             by_run[run_id] = policy.highest(by_run.get(run_id, tier), tier)

@@ -33,6 +33,9 @@ from promptlab.privacy.log import record_event
 from promptlab.privacy.policy import PrivacyPolicy
 from promptlab.store import Store, privacy_reads
 
+EXPORTS = ("trials", "finetune", "preferences", "report")
+"""The kinds of export an approval can name."""
+
 Expiry = datetime | date | timedelta | str | None
 """When an approval ends: a time (UTC when naive), a date (its end), a
 duration from now, or ISO text; None: never."""
@@ -168,6 +171,8 @@ def _check_shape(policy: PrivacyPolicy, **given: Any) -> None:
     policy.rank(given["tier"])
     if (given["model"] is None) == (given["export"] is None):
         raise ConfigError("an approval names either model= (where the data may go) or export= (how it may leave)")
+    if given["export"] is not None and given["export"] not in EXPORTS:
+        raise ConfigError(f"export={given['export']!r} is not a kind of export; the kinds are {', '.join(EXPORTS)}")
     for name in ("use", "reason", "approved_by"):
         if not isinstance(given[name], str) or not given[name].strip():
             raise ConfigError(f"an approval needs {name}= (a non-empty text)")
@@ -182,6 +187,10 @@ def _refusal(policy: PrivacyPolicy, tier: str, approver: str, requester: str, en
     if person(approver) not in allowed:
         names = ", ".join(sorted(policy.approvers.get(tier, ())))
         return f"{approver} is not an approver for {tier!r} data ({policy.where}); approvers: {names}"
+    return _expired(ends)
+
+
+def _expired(ends: datetime | None) -> str | None:
     if ends is not None and ends <= utcnow():
         return f"this approval would already have expired ({ends:%Y-%m-%d %H:%M} UTC); give a later expires="
     return None
@@ -200,8 +209,8 @@ def _approve_on_server(
         )
     if not requester:
         raise ConfigError("name whose request you approve: requested_by='their login'")
-    if ends is not None and ends <= utcnow():
-        raise PrivacyError(f"this approval would already have expired ({ends:%Y-%m-%d %H:%M} UTC)")
+    if problem := _expired(ends):
+        raise PrivacyError(problem)
     try:
         return record_event(store, "approve", requested_by=requester, approved_by=me, expires_at=ends, **fields)
     except PolicyError as exc:

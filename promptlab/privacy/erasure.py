@@ -199,7 +199,7 @@ def prune(
     """Delete production calls kept longer than their tier's retention (see
     the module docstring); ``now``: UTC, without a zone (default: now)."""
     started = time.monotonic()
-    retention = policy.retention()
+    retention = dict(policy.retention_days)
     if not retention:
         return PruneReport(dry_run)
     moment = now or utcnow()

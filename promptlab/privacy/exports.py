@@ -21,9 +21,6 @@ from promptlab.privacy.log import record_event
 from promptlab.privacy.policy import PrivacyPolicy
 from promptlab.store import Store
 
-KINDS = ("trials", "finetune", "preferences", "report", "prompt")
-"""The kinds of export an approval can name."""
-
 MASK = "[restricted]"
 """What a masked text reads."""
 

@@ -3,8 +3,9 @@ written: the tiers of a sweep's rows, the models they would reach, and the
 trials an export would let out.
 
 A row's tier is the highest of what labels it: its own ``tier`` column, the
-tier the policy gives its data file or dataset, its experiment's, the
-dataset's own, and ``tier=`` on the sweep; nothing: the policy's default.
+tier the policy gives its data file or dataset, its experiment's, and
+``tier=`` on the sweep; nothing: the policy's default. (A dataset's row made
+from a trial carries that trial's tier in its ``tier`` column.)
 A label can raise a tier, never lower one below what the policy says.
 
 Data above what an endpoint may receive (``PrivacyPolicy.endpoint_tier``)
@@ -45,7 +46,6 @@ def row_tiers(
     declared: str | None = None,
     data: str | None = None,
     experiment: str | None = None,
-    dataset_tier: str | None = None,
 ) -> tuple[str, ...]:
     """The tier of each row (see the module docstring); ``data`` is the file
     path or ``dataset:NAME`` reference the rows came from."""
@@ -53,7 +53,6 @@ def row_tiers(
         policy.checked(declared),
         policy.tier_of("data", data),
         policy.tier_of("experiments", experiment),
-        policy.checked(dataset_tier),
     ]
     return tuple(policy.highest(*base, _row_label(policy, row, i)) for i, row in enumerate(rows))
 

@@ -158,10 +158,6 @@ class PrivacyPolicy:
         """Who may approve uses of ``tier`` (names as ``person`` compares them)."""
         return frozenset(person(name) for name in self.approvers.get(tier, frozenset()))
 
-    def retention(self) -> dict[str, int]:
-        """Days kept, per tier that has a limit."""
-        return dict(self.retention_days)
-
     def redaction(self, tier: str, stage: str) -> tuple[str, ...]:
         """The kinds of personal data redacted from ``tier``'s data at ``stage``
         (``before_call`` or ``before_storage``)."""

@@ -1,5 +1,4 @@
-"""Read queries about privacy: the audit log (``privacy_log``) and the tiers
-of recorded trials."""
+"""Read queries about privacy: the audit log (``privacy_log``)."""
 
 from __future__ import annotations
 
@@ -23,13 +22,3 @@ def privacy_events(store: Source, actions: Sequence[str] = ()) -> pd.DataFrame:
         return store.query(_EVENTS.format(where=""))
     marks = ", ".join("?" for _ in actions)
     return store.query(_EVENTS.format(where=f'WHERE "action" IN ({marks})'), list(actions))
-
-
-def trial_tiers(store: Source, trial_ids: Sequence[str]) -> dict[str, str | None]:
-    """The recorded tier of each of ``trial_ids`` that exists (None: unlabelled)."""
-    if not trial_ids:
-        return {}
-    frame = store.query("SELECT trial_id, tier FROM trials WHERE trial_id IN (SELECT unnest(?))", [list(trial_ids)])
-    return {
-        str(t): (None if pd.isna(tier) else str(tier)) for t, tier in zip(frame["trial_id"], frame["tier"], strict=True)
-    }

@@ -60,13 +60,18 @@ def in_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_trial_gets_the_highest_tier_of_what_went_into_it(lab: pl.Lab, tmp_path: Path) -> None:
     data = tmp_path / "support.jsonl"
     pd.DataFrame([{"text": "a"}, {"text": "b", "tier": "restricted"}]).to_json(data, orient="records", lines=True)
-    (tmp_path / "promptlab.toml").write_text('[privacy.data]\n"*support*" = "internal"\n', encoding="utf-8")
+    (tmp_path / "promptlab.toml").write_text(
+        '[privacy.data]\n"*support*" = "internal"\n\n[privacy.experiments]\n"tickets-*" = "restricted"\n',
+        encoding="utf-8",
+    )
     run = lab.sweep(PROMPT, fake_model("echo"), str(data), experiment="x", display=NullDisplay())
     assert sorted(run.df["tier"]) == ["internal", "restricted"]
     run = lab.sweep(PROMPT, fake_model("echo"), [{"text": "c"}], experiment="y", tier="public", display=NullDisplay())
     assert list(run.df["tier"]) == ["internal"]  # a label can't lower what the policy says of... the default
     run = lab.sweep(PROMPT, fake_model("echo"), [{"text": "d"}], tier="restricted", display=NullDisplay())
     assert list(run.df["tier"]) == ["restricted"]
+    run = lab.sweep(PROMPT, fake_model("echo"), [{"text": "e"}], experiment="tickets-eu", display=NullDisplay())
+    assert list(run.df["tier"]) == ["restricted"]  # the experiment's pattern
     with pytest.raises(PrivacyError, match="row 0 has tier 'secret'"):
         lab.sweep(PROMPT, fake_model("echo"), [{"text": "e", "tier": "secret"}], display=NullDisplay())
 
@@ -232,6 +237,20 @@ def test_on_a_team_server_the_approver_approves_from_their_own_login(
     log = ana.privacy_log()
     assert list(log["action"]) == ["request", "approve", "use"]
     assert list(log["user"]) == ["ana", "pat", "ana"]
+
+
+@pytest.mark.both_stores
+def test_a_dataset_made_from_restricted_trials_stays_restricted(
+    lab: pl.Lab, tmp_path: Path, stub_server: StubServer, remote: pl.Model
+) -> None:
+    policy(tmp_path, stub_server)
+    run = lab.sweep(PROMPT, fake_model("echo"), ROWS, experiment="support", display=NullDisplay())
+    ds = lab.dataset("regressions")
+    ds.add(run)
+    assert sorted(str(row.get("tier")) for row in ds) == ["None", "None", "restricted"]  # the default isn't written
+    with pytest.raises(PrivacyError, match="1 'restricted' row"):
+        lab.sweep(PROMPT, remote, ds, experiment="support", display=NullDisplay())
+    assert stub_server.requests == 0
 
 
 @pytest.mark.both_stores

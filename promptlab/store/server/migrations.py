@@ -14,7 +14,7 @@ admins migrating at once are serialized by a transaction-scoped advisory
 lock and read the version again under it, so each migration runs once.
 ``roles.init`` hands what a superuser created to ``promptlab_admin``.
 
-Not here: the file's search index (trigram indexes serve it); migrations 3, 4 (``summaries.py``, ``production.py``).
+Elsewhere: migrations 3–5 (``summaries.py``, ``production.py``, ``privacy.py``); no search index (trigrams serve).
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from promptlab.errors import NewerSchemaError, StoreError
-from promptlab.store.server import privacy, production, summaries
+from promptlab.store.server.privacy import m005_privacy
+from promptlab.store.server.production import m004_production
+from promptlab.store.server.summaries import m003_trial_totals
 
 SCHEMA = "promptlab"
 """The schema holding promptlab's tables, views and functions."""
@@ -308,8 +310,7 @@ def m002_team_rules(conn: Connection) -> None:
     """)
 
 
-MIGRATIONS: list[Migration] = [m001_tables, m002_team_rules, summaries.m003_trial_totals, production.m004_production]
-MIGRATIONS.append(privacy.m005_privacy)
+MIGRATIONS: list[Migration] = [m001_tables, m002_team_rules, m003_trial_totals, m004_production, m005_privacy]
 """Migration N is ``MIGRATIONS[N - 1]``."""
 LATEST = len(MIGRATIONS)
 """The newest server schema this promptlab knows; a newer server is refused."""
@@ -327,8 +328,7 @@ def _read_version(conn: Connection) -> int:
         row = conn.execute("SELECT max(version) FROM promptlab.schema_migrations").fetchone()
     except pg_errors.InsufficientPrivilege as exc:
         raise StoreError(
-            f"this database role can't read promptlab's tables ({str(exc).strip()}); ask a promptlab admin to "
-            "grant you a role (reader, researcher, reviewer, approver)"
+            f"this database role can't read promptlab's tables ({str(exc).strip()}); ask a promptlab admin for a role"
         ) from exc
     return int(row[0]) if row and row[0] is not None else 0
 
@@ -370,7 +370,6 @@ def _needs_admin(version: int, why: str) -> StoreError:
 def migrate(conn: Connection) -> list[int]:
     """Apply every missing migration, each in its own transaction under the
     advisory lock; the versions this call applied (empty when up to date).
-
     ``conn`` must not be inside a transaction (a migration commits)."""
     version = applied_version(conn)
     _refuse_newer(version)
