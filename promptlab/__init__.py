@@ -44,6 +44,12 @@ if TYPE_CHECKING:
     from promptlab.release.finetune import FinetuneSelection
     from promptlab.release.prompt_files import load_prompt
     from promptlab.release.report import ReportData
+    from promptlab.retrieval import retrievers
+    from promptlab.retrieval.bm25 import BM25Params
+    from promptlab.retrieval.chunking import Chunking
+    from promptlab.retrieval.corpus import Corpus, Document
+    from promptlab.retrieval.protocol import Hit, Retriever
+    from promptlab.retrieval.retrievers import RetrieverSpec
     from promptlab.run import Run, SweepHandle
     from promptlab.runner.estimate import Estimate
     from promptlab.runner.online import EvaluateOptions
@@ -56,38 +62,45 @@ if TYPE_CHECKING:
     from promptlab.store.space import StorageStats
 
 _HOMES = {
-    "ErasureReport": "promptlab.privacy.erasure",
-    "PruneReport": "promptlab.privacy.erasure",
-    "PrivacyPolicy": "promptlab.privacy.policy",
+    "BM25Params": "promptlab.retrieval.bm25",
     "ChainProblem": "promptlab.release.audit",
     "ChainReport": "promptlab.release.audit",
     "CheckResult": "promptlab.gate",
     "Checkup": "promptlab.store.doctor",
+    "Chunking": "promptlab.retrieval.chunking",
     "Compaction": "promptlab.store.compaction",
     "Comparison": "promptlab.analysis.stats",
     "Completion": "promptlab.providers",
     "CopyResult": "promptlab.store.copy",
+    "Corpus": "promptlab.retrieval.corpus",
     "Dataset": "promptlab.lab_datasets",
     "DatasetChange": "promptlab.release.datasets",
     "Display": "promptlab.runner.progress",
+    "Document": "promptlab.retrieval.corpus",
+    "ErasureReport": "promptlab.privacy.erasure",
     "Estimate": "promptlab.runner.estimate",
     "EvaluateOptions": "promptlab.runner.online",
     "ExportedSet": "promptlab.release.export",
     "FinetuneSelection": "promptlab.release.finetune",
+    "Hit": "promptlab.retrieval.protocol",
     "Lab": "promptlab.lab",
     "Logger": "promptlab.production.logger",
     "MeasureComparison": "promptlab.analysis.monitoring",
     "Model": "promptlab.core.model",
     "Monitor": "promptlab.lab_monitor",
     "Price": "promptlab.core.pricing",
+    "PrivacyPolicy": "promptlab.privacy.policy",
     "ProductionComparison": "promptlab.analysis.monitoring",
     "Progress": "promptlab.runner.progress",
     "Prompt": "promptlab.core.prompt",
     "PromptDiff": "promptlab.release.diff",
     "Provider": "promptlab.providers",
+    "PruneReport": "promptlab.privacy.erasure",
     "QuarantinedSegment": "promptlab.store.quarantine",
     "ReportData": "promptlab.release.report",
     "Request": "promptlab.providers",
+    "Retriever": "promptlab.retrieval.protocol",
+    "RetrieverSpec": "promptlab.retrieval.retrievers",
     "Run": "promptlab.run",
     "Salvage": "promptlab.store.quarantine",
     "StorageStats": "promptlab.store.space",
@@ -104,28 +117,33 @@ _HOMES = {
 }
 """Each public name's module, imported when the name is first used."""
 
-_SUBPACKAGES = ("evals", "ui")
-"""``pl.evals`` and ``pl.ui``: modules of their own (``pl.ui`` imports ipywidgets)."""
+_SUBPACKAGES = {"evals": "promptlab.evals", "ui": "promptlab.ui", "retrievers": "promptlab.retrieval.retrievers"}
+"""``pl.evals``, ``pl.retrievers`` and ``pl.ui``: modules of their own (``pl.ui`` imports ipywidgets)."""
 
 __all__ = [
+    "BM25Params",
     "ChainProblem",
     "ChainReport",
     "CheckResult",
     "Checkup",
+    "Chunking",
     "Compaction",
     "Comparison",
     "Completion",
     "ConfigError",
     "CopyResult",
+    "Corpus",
     "DataError",
     "Dataset",
     "DatasetChange",
     "Display",
+    "Document",
     "ErasureReport",
     "Estimate",
     "EvaluateOptions",
     "ExportedSet",
     "FinetuneSelection",
+    "Hit",
     "Lab",
     "Logger",
     "MeasureComparison",
@@ -147,6 +165,8 @@ __all__ = [
     "QuarantinedSegment",
     "ReportData",
     "Request",
+    "Retriever",
+    "RetrieverSpec",
     "Run",
     "Salvage",
     "StorageStats",
@@ -164,6 +184,7 @@ __all__ = [
     "load_prompt",
     "logger",
     "register_provider",
+    "retrievers",
     "ui",
 ]
 
@@ -174,7 +195,7 @@ def __getattr__(name: str) -> Any:
 
         value: Any = promptlab_version()
     elif name in _SUBPACKAGES:
-        value = importlib.import_module(f"promptlab.{name}")
+        value = importlib.import_module(_SUBPACKAGES[name])
     elif name in _HOMES:
         value = getattr(importlib.import_module(_HOMES[name]), name)
     else:

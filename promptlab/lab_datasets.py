@@ -22,6 +22,7 @@ from promptlab.release.datasets import DatasetChange, Expected
 from promptlab.run import Run
 from promptlab.runner.plan import PlannedSweep, SweepOptions, plan_sweep
 from promptlab.store import Store, dataset_reads, reads
+from promptlab.store.location import retrieval_folder
 from promptlab.store.reads import Source
 
 
@@ -165,12 +166,13 @@ class DatasetMethods:
         read at one version and recorded as ``dataset:NAME@VERSION``, and the
         data tier of each row; ``clear``: refused before any call if a row may
         not go where it would (``promptlab.privacy``)."""
+        cache = retrieval_folder(self.store.path)
         if isinstance(data, Dataset):
             rows, described = datasets.resolve(self.store, data.name)
         elif isinstance(data, str) and datasets.is_reference(data):
             rows, described = datasets.resolve(self.store, *datasets.parse_reference(data))
         else:
-            plan = plan_sweep(prompts, models, data, options)
+            plan = plan_sweep(prompts, models, data, options, retrieval_cache=cache)
             return tiered(self.store, plan, data_name(data), options.get("tier"), clear=clear)
-        plan = replace(plan_sweep(prompts, models, rows, options), data=described)
+        plan = replace(plan_sweep(prompts, models, rows, options, retrieval_cache=cache), data=described)
         return tiered(self.store, plan, described.split("@")[0], options.get("tier"), clear=clear)

@@ -18,7 +18,19 @@ import pandas as pd
 from promptlab.errors import ConfigError
 
 JSON_COLUMNS = frozenset(
-    {"params", "vars", "messages", "response", "config", "tags", "template", "variables", "metadata", "row"}
+    {
+        "params",
+        "vars",
+        "messages",
+        "response",
+        "config",
+        "tags",
+        "template",
+        "variables",
+        "metadata",
+        "row",
+        "retrieval",
+    }
 )
 """Stored columns holding JSON text."""
 
@@ -115,6 +127,13 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     Column("session_id", "the app's session (production calls)"),
     Column("metadata", "what the app logged with the call (dict)", decode_json),
     Column("tier", "the data tier of what went into it (promptlab.privacy); empty: the policy's default"),
+    Column("retriever", "the retriever that found its context (pl.retrievers); empty: none"),
+    Column(
+        "retrieval",
+        "what that retriever found (dict): query, corpus, corpus_version, settings, k and hits "
+        "(chunk_id, doc_id, score, rank, text)",
+        decode_json,
+    ),
 )
 
 TRIAL_COLUMN_NAMES = [column.name for column in TRIAL_COLUMNS]

@@ -42,6 +42,7 @@ __all__ = [
     "sign_test",
     "stability",
     "summary",
+    "variant_columns",
     "variant_name",
     "variants",
     "with_variant_labels",
@@ -49,7 +50,14 @@ __all__ = [
 """The paired comparison's names (``comparison``) are public here too, where callers found them."""
 
 VARIANT = ["prompt_name", "prompt_version", "model", "params"]
-"""The columns that identify a variant: one prompt version on one model config."""
+"""The columns that identify a variant: one prompt version on one model config
+(and, in a sweep with retrievers, one retriever: ``variant_columns``)."""
+
+
+def variant_columns(trials: pd.DataFrame) -> list[str]:
+    """``VARIANT``, and ``retriever`` when any of ``trials`` had one."""
+    searched = "retriever" in trials and bool(trials["retriever"].notna().any())
+    return [*VARIANT, "retriever"] if searched else list(VARIANT)
 
 
 def params_label(params: Any) -> str:
@@ -82,10 +90,14 @@ def select_variant(trials: pd.DataFrame, selector: Selector) -> pd.DataFrame:
             | (trials["model"] == selector)
             | ((trials["prompt_name"] == name) & trials["prompt_version"].astype(str).str.startswith(version or "\0"))
         )
+        if "retriever" in trials:
+            chosen |= trials["retriever"] == selector
     else:
         raise ConfigError(f"a variant is picked by a name, a version or a mapping of columns, not {selector!r}")
     picked = trials[chosen]
     names = sorted({variant_name(row) for _, row in picked.iterrows()})
+    if len(names) > 1 and _names_only_retriever(selector, picked):
+        return picked  # one retriever's searches, whatever prompt and model used them: compare retrieval metrics
     if len(names) != 1:
         every = sorted({variant_name(row) for _, row in trials.iterrows()})
         found = "no variant" if not names else f"{len(names)} variants"
@@ -93,9 +105,19 @@ def select_variant(trials: pd.DataFrame, selector: Selector) -> pd.DataFrame:
     return picked
 
 
+def _names_only_retriever(selector: Selector, picked: pd.DataFrame) -> bool:
+    """True when ``selector`` is a retriever's label (or ``{"retriever": label}``) and
+    picked only its trials: the retriever's searches are the same for every prompt
+    and model, so its retrieval metrics pool across them (``compare`` pairs by input)."""
+    if "retriever" not in picked or picked["retriever"].nunique(dropna=False) != 1:
+        return False
+    label = picked["retriever"].iloc[0]
+    return selector == label or (isinstance(selector, Mapping) and dict(selector) == {"retriever": label})
+
+
 def variants(trials: pd.DataFrame) -> list[pd.DataFrame]:
     """The trials of each variant, in the order they first appear."""
-    keys = with_variant_labels(trials)[VARIANT].astype(str).agg("\x1f".join, axis=1)
+    keys = with_variant_labels(trials)[variant_columns(trials)].astype(str).agg("\x1f".join, axis=1)
     return [trials[keys == key] for key in dict.fromkeys(keys)]
 
 
@@ -109,8 +131,12 @@ def with_variant_labels(trials: pd.DataFrame) -> pd.DataFrame:
 def variant_name(row: pd.Series | dict[str, Any]) -> str:
     """``prompt@version6 · model (params)`` for a row with the VARIANT columns."""
     params = row["params"] if isinstance(row["params"], str) else params_label(row["params"])
-    return f"{row['prompt_name']}@{str(row['prompt_version'])[:6]} · {row['model']}" + (
-        f" ({params})" if params else ""
+    retriever = row.get("retriever")
+    searched = f" · {retriever}" if isinstance(retriever, str) and retriever else ""
+    return (
+        f"{row['prompt_name']}@{str(row['prompt_version'])[:6]} · {row['model']}"
+        + (f" ({params})" if params else "")
+        + searched
     )
 
 
@@ -121,7 +147,8 @@ def summary(trials: pd.DataFrame, *, ci: bool = True) -> pd.DataFrame:
     """Per variant: n, errors, cached, latency p50/p95, tokens, cost, spend, and for
     every evaluator its mean with a 95% bootstrap interval (``ci=False`` skips the
     intervals, for live displays) and pass rate."""
-    base = [*VARIANT, "n", "errors", "error_rate", "eval_errors", "cached", "latency_p50_ms", "latency_p95_ms"]
+    variant = variant_columns(trials)
+    base = [*variant, "n", "errors", "error_rate", "eval_errors", "cached", "latency_p50_ms", "latency_p95_ms"]
     base += ["prompt_tokens", "completion_tokens", "cost_usd", "spent_usd"]
     if trials.empty:
         return pd.DataFrame(columns=base)
@@ -129,7 +156,7 @@ def summary(trials: pd.DataFrame, *, ci: bool = True) -> pd.DataFrame:
     frame["failed"] = frame["error_type"].notna()
     frame["ok_latency"] = frame["latency_ms"].where(~frame["failed"])
     frame["spent"] = frame["cost_usd"].where(~frame["cached"].astype(bool), 0.0)
-    grouped = frame.groupby(VARIANT, sort=False, dropna=False)
+    grouped = frame.groupby(variant, sort=False, dropna=False)
     result = pd.DataFrame(
         {
             "n": grouped.size(),
@@ -161,8 +188,8 @@ def summary(trials: pd.DataFrame, *, ci: bool = True) -> pd.DataFrame:
     result["error_rate"] = result["errors"] / result["n"]
     repeated = stability(trials) if trials["repeat"].max() > 0 else pd.DataFrame()
     if len(repeated):  # repeats > 1: how often a variant's repeats of an input agree
-        agreement = repeated.groupby(VARIANT, sort=False)["agreement"].mean().rename("repeat_agreement")
-        result = result.merge(agreement.reset_index(), on=VARIANT, how="left")
+        agreement = repeated.groupby(variant, sort=False)["agreement"].mean().rename("repeat_agreement")
+        result = result.merge(agreement.reset_index(), on=variant, how="left")
     extra = [c for c in result.columns if c not in base]
     return result[base + extra]
 
@@ -200,6 +227,8 @@ def diff_runs(
     its pass or fail when it decides one (or ``on="passed"``), else its value
     (``on="score"``), better in the direction ``higher_is_better`` says."""
     keys = ["prompt_name", "model", "params", "input"]
+    if "retriever" in variant_columns(before) or "retriever" in variant_columns(after):
+        keys.append("retriever")
 
     def prepared(frame: pd.DataFrame) -> pd.DataFrame:
         out = with_variant_labels(frame)
@@ -224,7 +253,7 @@ def stability(trials: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     agree (share of the most common output) and how much a metric spreads."""
     frame = with_variant_labels(trials)
     frame["input"] = frame["vars"].map(canonical_json)
-    grouped = frame.groupby([*VARIANT, "input"], sort=False)
+    grouped = frame.groupby([*variant_columns(trials), "input"], sort=False, dropna=False)
     result = pd.DataFrame(
         {
             "repeats": grouped.size(),

@@ -26,6 +26,8 @@ this one into the arguments of ``Lab.sweep``::
       - icontains:expected                   # a short spec, as for `promptlab check`
       - {name: one_of, labels: [positive, negative]}   # or a name with its arguments
       - {name: code, function: "checks:is_polite"}     # your function, in checks.py beside this file
+    corpora: {handbook: data/handbook.jsonl}   # optional, with retrievers: see experiment_retrieval.py
+    retrievers: [{kind: bm25, corpus: handbook, k: 5}]
 
 In a model mapping, ``name``, ``provider``, ``base_url``, ``price`` (input and
 output USD per million tokens, as a list of two numbers) and ``api_key_env``
@@ -60,12 +62,14 @@ from pathlib import Path
 from typing import Any
 
 from promptlab import evals
+from promptlab.cli.experiment_retrieval import read_corpora, read_retrievers
 from promptlab.cli.strict_yaml import FileValues, read_yaml, shown
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.errors import ConfigError, ExperimentFileError, SecretInConfigError
 from promptlab.evals.protocol import Evaluator
 from promptlab.release import datasets
+from promptlab.retrieval.retrievers import RetrieverSpec
 
 TOP_LEVEL_KEYS = (
     "experiment",
@@ -81,6 +85,8 @@ TOP_LEVEL_KEYS = (
     "max_retries",
     "evaluators",
     "tier",
+    "corpora",
+    "retrievers",
 )
 """Keys an experiment file may have."""
 
@@ -141,6 +147,9 @@ class ExperimentFile:
     tier: str | None = None
     """The data's tier, when higher than the privacy policy says (``promptlab.privacy``)."""
 
+    retrievers: tuple[RetrieverSpec, ...] = ()
+    """Retrievers crossed with the rest (``pl.retrievers``), over the file's ``corpora``."""
+
     def sweep_arguments(self) -> dict[str, Any]:
         """Keyword arguments for ``Lab.sweep``: ``lab.sweep(**file.sweep_arguments())``."""
         arguments: dict[str, Any] = {
@@ -155,6 +164,8 @@ class ExperimentFile:
         }
         if self.evaluators:
             arguments["evaluators"] = list(self.evaluators)
+        if self.retrievers:
+            arguments["retrievers"] = list(self.retrievers)
         for name in ("concurrency", "timeout", "max_retries", "tier"):
             value = getattr(self, name)
             if value is not None:
@@ -236,21 +247,30 @@ def _data(check: FileValues, value: Any, allow_outside: Sequence[Path]) -> Path 
     text = check.text(value, "data", "data/reviews.jsonl")
     if datasets.is_reference(text):
         return text  # a dataset of the history the run records into: read when it runs
+    data = inside(check, text, "data", allow_outside)
+    if not data.is_file():
+        raise check.error("data", f"data file {data} is a folder; name a file of rows in it")
+    return data
+
+
+def inside(check: FileValues, value: Any, key: str, allow_outside: Sequence[Path]) -> Path:
+    """The file or folder ``value`` names, resolved (symlinks followed) against the
+    experiment file's folder: refused outside it, unless the user allowed the path."""
+    text = check.text(value, key, "data/reviews.jsonl")
     folder = check.path.parent.resolve()
-    data = (folder / Path(text).expanduser()).resolve()  # an absolute path stays itself
-    if not data.is_relative_to(folder) and not any(data.is_relative_to(allowed) for allowed in allow_outside):
-        shown = text if Path(text).expanduser() == data else f"{text} (which resolves to {data})"
+    found = (folder / Path(text).expanduser()).resolve()  # an absolute path stays itself
+    if not found.is_relative_to(folder) and not any(found.is_relative_to(allowed) for allowed in allow_outside):
+        shown = text if Path(text).expanduser() == found else f"{text} (which resolves to {found})"
         raise check.error(
-            "data",
+            key,
             f"{shown} is outside the experiment file's folder {folder}; an experiment file may only read "
-            f"data inside its folder. If you trust this file and meant that data, pass --allow-outside {data} "
+            f"data inside its folder. If you trust this file and meant that data, pass --allow-outside {found} "
             "(promptlab run), or load_experiment(path, allow_outside=[...])",
         )
-    if not data.is_file():
-        raise check.error(
-            "data", f"data file {data} does not exist; paths are relative to the experiment file's folder"
-        )
-    return data
+    if not found.exists():
+        what = "data file" if key == "data" else "file or folder"
+        raise check.error(key, f"{what} {found} does not exist; paths are relative to the experiment file's folder")
+    return found
 
 
 @contextlib.contextmanager
@@ -332,6 +352,9 @@ def load_experiment(
         evals.coerce(list(evaluators))
     except ConfigError as exc:  # two with one label
         raise check.error("evaluators", str(exc)) from exc
+    corpora = {} if document.get("corpora") is None else read_corpora(check, document["corpora"], allowed, inside)
+    if document.get("retrievers") is not None and not corpora:
+        raise check.error("retrievers", "retrievers search corpora: add a corpora: section naming their files")
     return ExperimentFile(
         path=path,
         experiment=check.text(document["experiment"], "experiment", "sentiment"),
@@ -347,4 +370,7 @@ def load_experiment(
         max_retries=None if max_retries is None else check.integer(max_retries, "max_retries", 0),
         evaluators=evaluators,
         tier=None if document.get("tier") is None else check.text(document["tier"], "tier", "restricted"),
+        retrievers=()
+        if document.get("retrievers") is None
+        else read_retrievers(check, document["retrievers"], corpora, _model),
     )

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from promptlab.analysis.columns import score_columns
-from promptlab.analysis.stats import VARIANT, compare, variant_name, with_variant_labels
+from promptlab.analysis.stats import compare, variant_columns, variant_name, with_variant_labels
 from promptlab.core.pricing import dollars
 from promptlab.evals import Meaning
 
@@ -176,14 +176,14 @@ def verdict_lines(trials: pd.DataFrame, meanings: Mapping[str, Meaning] | None =
     labels = score_columns(trials)
     if trials.empty or not labels:
         return []
-    frame = with_variant_labels(trials)
-    groups = list(frame.groupby(VARIANT, sort=False, dropna=False))
+    frame, variant = with_variant_labels(trials), variant_columns(trials)
+    groups = list(frame.groupby(variant, sort=False, dropna=False))
     if len(groups) != 2:
         return []
     (key_a, a), (key_b, b) = groups
     higher, on = (meanings or {}).get(labels[0], Meaning()).compared()
     comparison = compare(a, b, labels[0], higher_is_better=higher, on=on)
-    names = [variant_name(dict(zip(VARIANT, key, strict=True))) for key in (key_a, key_b)]
+    names = [variant_name(dict(zip(variant, key, strict=True))) for key in (key_a, key_b)]
     return [f"A = {names[0]}", f"B = {names[1]}", comparison.verdict]
 
 

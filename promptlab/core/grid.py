@@ -13,6 +13,30 @@ from promptlab.core.prompt import Prompt
 from promptlab.core.trial import MAX_INPUT_BYTES
 from promptlab.errors import ConfigError, DataError, TemplateError
 
+CONTEXT_VARIABLES = frozenset({"context", "passages"})
+"""The template variables a retriever fills in."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one retriever found for one input row: the variables it adds to the
+    template and what the trial records of it (``promptlab.retrieval``)."""
+
+    retriever: str
+    """The retriever's label, e.g. ``bm25 k=5``: a column of the trial table."""
+
+    key: str
+    """Hash of the retriever's settings and ``k``: part of the cell key, so the
+    same row searched two ways is two cells."""
+
+    variables: Mapping[str, Any]
+    """What the template may use: ``context`` (the passages' texts, numbered)
+    and ``passages`` (a list of dicts: id, doc_id, text, score, rank)."""
+
+    record: Mapping[str, Any]
+    """What the trial records as ``retrieval``: the query, the corpus and its
+    version, the settings, ``k`` and the hits."""
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -45,6 +69,9 @@ class Cell:
     cache_key: str
     """Hash of rendered messages, model config and repeat: identifies the request."""
 
+    context: Context | None = None
+    """What the cell's retriever found for its row; None in a sweep without retrievers."""
+
 
 @dataclass(frozen=True)
 class Sweep:
@@ -64,6 +91,10 @@ class Sweep:
 
     repeats: int = 1
     """How many times each (prompt, model, row) is called."""
+
+    contexts: tuple[tuple[Context, ...], ...] = ()
+    """Per retriever, what it found for each row (``contexts[i][r]``); empty: no
+    retrievers. Each retriever is one more axis of the grid."""
 
 
 def make_sweep(
@@ -112,22 +143,28 @@ def model_variants(models: Iterable[Model], grid: Mapping[str, Sequence[Any]]) -
     return list(dict.fromkeys(variants))
 
 
-def _render_all(prompts: Sequence[Prompt], rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, int], tuple]:
+def _render_all(
+    prompts: Sequence[Prompt], rows: Sequence[Mapping[str, Any]], contexts: Sequence[Sequence[Context]]
+) -> dict[tuple[int, int, int], tuple]:
+    """Every prompt rendered for every row (and every retriever's context for it)."""
     rendered = {}
     for p, prompt in enumerate(prompts):
         needed = prompt.variables
         for r, row in enumerate(rows):
-            missing = sorted(needed - row.keys())
-            if missing:
-                raise TemplateError(
-                    f"prompt {prompt.name!r} uses {{{{ {missing[0]} }}}} but row {r} has no "
-                    f"{missing[0]!r} (row has: {', '.join(sorted(row)) or 'no columns'}); "
-                    "add the column to the data or fix the placeholder"
-                )
-            try:
-                rendered[p, r] = tuple(prompt.render(row))
-            except TemplateError as exc:
-                raise TemplateError(f"row {r}: {exc}") from exc
+            for c, found in enumerate([retrieved[r] for retrieved in contexts] or [None]):
+                values = {**row, **found.variables} if found is not None else row
+                missing = sorted(needed - values.keys())
+                if missing:
+                    hint = " (a retriever gives context and passages)" if missing[0] in CONTEXT_VARIABLES else ""
+                    raise TemplateError(
+                        f"prompt {prompt.name!r} uses {{{{ {missing[0]} }}}} but row {r} has no "
+                        f"{missing[0]!r}{hint} (row has: {', '.join(sorted(values)) or 'no columns'}); "
+                        "add the column to the data or fix the placeholder"
+                    )
+                try:
+                    rendered[p, r, c] = tuple(prompt.render(values))
+                except TemplateError as exc:
+                    raise TemplateError(f"row {r}: {exc}") from exc
     return rendered
 
 
@@ -138,41 +175,48 @@ def expand(sweep: Sweep, variants: Sequence[Model] | None = None) -> list[Cell]:
     Every template is rendered for every row first, so a missing variable is
     reported with its row before any model is called.
     """
-    rendered = _render_all(sweep.prompts, sweep.rows)
+    rendered = _render_all(sweep.prompts, sweep.rows, sweep.contexts)
     models = list(variants) if variants is not None else model_variants(sweep.models, sweep.params)
     # Serialise each piece once: a sweep has thousands of cells but few models and rows.
     identities = {model: canonical_json(model.identity(), plain=True) for model in models}
-    cells = []
+    cells: list[Cell] = []
     occurrences: dict[str, int] = {}
     for r, row in enumerate(sweep.rows):
         row_json = canonical_json(row, plain=True)
         occurrence = occurrences[row_json] = occurrences.get(row_json, -1) + 1
-        for p, prompt in enumerate(sweep.prompts):
-            messages = rendered[p, r]
-            messages_json = canonical_json(messages, plain=True)
-            size = len(row_json.encode()) + len(messages_json.encode())
-            if size > MAX_INPUT_BYTES:
-                raise DataError(
-                    f"row {r} is too large to record: with prompt {prompt.name!r} its input takes {size:,} bytes, "
-                    f"over the {MAX_INPUT_BYTES:,} a trial's input may; shorten it or split it into several rows"
-                )
-            for model in models:
-                for repeat in range(sweep.repeats):
-                    cells.append(
-                        Cell(
-                            prompt=prompt,
-                            model=model,
-                            row_index=r,
-                            vars=row,
-                            repeat=repeat,
-                            messages=messages,
-                            cell_key=hash_strings(
-                                [prompt.version, identities[model], row_json, str(occurrence), str(repeat)], 20
-                            ),
-                            cache_key=hash_strings([messages_json, identities[model], str(repeat)], 20),
-                        )
+        for c, found in enumerate([retrieved[r] for retrieved in sweep.contexts] or [None]):
+            # Without a retriever a key is what it always was, so runs from before retrievers resume.
+            row_identity = [row_json, str(occurrence), *([found.key] if found is not None else [])]
+            extra = len(canonical_json(found.record, plain=True).encode()) if found is not None else 0
+            for p, prompt in enumerate(sweep.prompts):
+                messages = rendered[p, r, c]
+                messages_json = canonical_json(messages, plain=True)
+                _refuse_too_large(r, prompt, len(row_json.encode()) + len(messages_json.encode()) + extra)
+                cells.extend(
+                    Cell(
+                        prompt=prompt,
+                        model=model,
+                        row_index=r,
+                        vars=row,
+                        repeat=repeat,
+                        messages=messages,
+                        cell_key=hash_strings([prompt.version, identities[model], *row_identity, str(repeat)], 20),
+                        cache_key=hash_strings([messages_json, identities[model], str(repeat)], 20),
+                        context=found,
                     )
+                    for model in models
+                    for repeat in range(sweep.repeats)
+                )
     return cells
+
+
+def _refuse_too_large(row: int, prompt: Prompt, size: int) -> None:
+    if size > MAX_INPUT_BYTES:
+        raise DataError(
+            f"row {row} is too large to record: with prompt {prompt.name!r} its input takes {size:,} bytes, "
+            f"over the {MAX_INPUT_BYTES:,} a trial's input may; shorten it or split it into several rows "
+            "(or retrieve fewer, shorter passages)"
+        )
 
 
 def fingerprint(cells: Sequence[Cell]) -> str:

@@ -129,6 +129,13 @@ class Trial:
     tier: str | None = None
     """The data tier of what went into it (``promptlab.privacy``); None: the policy's default."""
 
+    retriever: str | None = None
+    """The label of the retriever that found its context (``bm25 k=5``); None: no retrieval."""
+
+    retrieval: Mapping[str, Any] | None = None
+    """What that retriever found (``promptlab.core.grid.Context.record``): the query,
+    the corpus and its version, the settings, ``k`` and the hits with their ids, scores and ranks."""
+
     @property
     def ok(self) -> bool:
         """True when the call succeeded."""

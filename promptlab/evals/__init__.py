@@ -7,7 +7,11 @@ fail, a label and an explanation). Built in: ``exact``, ``contains``,
 ``icontains``, ``not_contains``, ``regex``, ``json_valid``, ``json_schema``,
 ``one_of``, ``max_length``, ``word_count``, ``latency_under``, ``cost_under``,
 ``similarity`` (token F1 or ROUGE-L, computed locally), ``code`` (any Python
-callable), ``judge`` and ``pairwise_judge``.
+callable), ``judge`` and ``pairwise_judge``. For trials made with a retriever:
+``retrieval_recall``, ``retrieval_precision``, ``retrieval_hit_rate``,
+``retrieval_mrr`` and ``retrieval_ndcg`` against a ``relevant_ids`` column
+(``retrieval.py``), and the judges ``context_relevance``, ``faithfulness``
+and ``answer_relevance`` (``rag_judges.py``).
 
 Each declares what its scores mean (``Meaning``): the text, format, length,
 latency and cost evaluators are checks (compared on how often they pass),
@@ -53,7 +57,15 @@ from promptlab.evals.protocol import (
     register,
     spec,
 )
+from promptlab.evals.rag_judges import answer_relevance, context_relevance, faithfulness
 from promptlab.evals.recorded import recorded_meanings
+from promptlab.evals.retrieval import (
+    retrieval_hit_rate,
+    retrieval_mrr,
+    retrieval_ndcg,
+    retrieval_precision,
+    retrieval_recall,
+)
 
 __all__ = [
     "REGISTRY",
@@ -64,12 +76,15 @@ __all__ = [
     "PairwiseJudge",
     "Score",
     "TrialView",
+    "answer_relevance",
     "as_score",
     "code",
     "coerce",
     "contains",
+    "context_relevance",
     "cost_under",
     "exact",
+    "faithfulness",
     "from_spec",
     "icontains",
     "json_schema",
@@ -86,6 +101,11 @@ __all__ = [
     "recorded_meanings",
     "regex",
     "register",
+    "retrieval_hit_rate",
+    "retrieval_mrr",
+    "retrieval_ndcg",
+    "retrieval_precision",
+    "retrieval_recall",
     "rouge_l",
     "similarity",
     "spec",

@@ -13,6 +13,7 @@ the model-graded ones in ``promptlab.evals.judges``.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,10 +79,16 @@ class TrialView:
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Anything else of the stored trial row (prompt_name, model, ...)."""
 
+    retrieval: Mapping[str, Any] | None = None
+    """What a retriever found for this trial's row, when the sweep had ``retrievers=``:
+    ``{"retriever": label, "query": str, "corpus": name, "corpus_version": str,
+    "settings": {...}, "k": int, "hits": [{"chunk_id", "doc_id", "score", "rank", "text"}, ...]}``
+    (hits best first, ranks from 1). None for a trial made without retrieval."""
+
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> TrialView:
         """From a trials DataFrame row or a stored trial dict."""
-        known = {"trial_id", "output", "vars", "messages", "latency_ms", "cost_usd", "error"}
+        known = {"trial_id", "output", "vars", "messages", "latency_ms", "cost_usd", "error", "retrieval"}
 
         def clean(value: Any) -> Any:
             return None if isinstance(value, float) and math.isnan(value) else value
@@ -95,7 +102,15 @@ class TrialView:
             cost_usd=clean(row.get("cost_usd")),
             error=clean(row.get("error")),
             extra={k: v for k, v in row.items() if k not in known},
+            retrieval=_decoded(clean(row.get("retrieval"))),
         )
+
+
+def _decoded(value: Any) -> Mapping[str, Any] | None:
+    """A trial's ``retrieval`` as a dict, whether it comes decoded (a trials frame) or as stored JSON text."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, Mapping) and value else None
 
 
 class Described(Protocol):

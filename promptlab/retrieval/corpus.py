@@ -11,18 +11,16 @@ not part of the version, as with prompts.
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
+
+import pandas as pd  # the type of a corpus given as a DataFrame (a corpus is made in a notebook, pandas is there)
 
 from promptlab.core.hashing import canonical_json, hash_strings, to_jsonable
 from promptlab.errors import DataError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 VERSION_LENGTH = 12
 """Hex digits of a corpus version (as for prompt versions)."""
@@ -103,8 +101,7 @@ def _refuse_duplicates(documents: list[Document]) -> None:
 
 
 def _load(documents: Documents) -> list[Document]:
-    pandas = sys.modules.get("pandas")  # a DataFrame can only be one if pandas is loaded
-    if pandas is not None and isinstance(documents, pandas.DataFrame):
+    if isinstance(documents, pd.DataFrame):
         return _from_frame(documents)
     if isinstance(documents, (str, os.PathLike)):
         return _from_path(Path(documents))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from promptlab import evals
@@ -19,8 +20,10 @@ from promptlab.core.prompt import Prompt
 from promptlab.core.rows import Data, load_rows
 from promptlab.errors import ConfigError
 from promptlab.evals.protocol import Evaluator
+from promptlab.retrieval.retrievers import RetrieverSpec
 from promptlab.runner.cells import RunSettings
 from promptlab.runner.progress import Display
+from promptlab.runner.retrieve import retrieve
 from promptlab.runner.scoring import require_columns
 
 
@@ -58,6 +61,9 @@ class SweepOptions(TypedDict, total=False):
     """Where progress goes; default: tqdm in terminals and notebooks, lines in logs."""
     evaluators: Sequence[Evaluator | Callable[..., Any]] | None
     """Evaluators scoring each trial as it finishes (``pl.evals``, or plain functions)."""
+    retrievers: Sequence[RetrieverSpec] | None
+    """Retrievers crossed with everything else (``pl.retrievers``): each finds passages
+    for each row, which the prompt uses as ``{{ context }}`` or ``{{ passages }}``."""
     tier: str | None
     """The data tier of the rows, when higher than what the policy, their data
     or their ``tier`` column says (``promptlab.privacy``): it can raise a tier, never lower one."""
@@ -97,6 +103,9 @@ class PlannedSweep:
     tier: str | None = None
     """The highest of ``tiers``: what a judge grading these rows receives."""
 
+    retrievers: tuple[RetrieverSpec, ...] = ()
+    """The sweep's retrievers; their contexts are ``sweep.contexts``."""
+
     scrub: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Per tier, the kinds of personal data taken out of its trials before they
     are stored (``[privacy.redact]``'s ``before_storage``)."""
@@ -120,9 +129,16 @@ def check_options(options: Mapping[str, Any]) -> None:
 
 
 def plan_sweep(
-    prompts: Prompt | Sequence[Prompt], models: Model | Sequence[Model], data: Data, options: SweepOptions
+    prompts: Prompt | Sequence[Prompt],
+    models: Model | Sequence[Model],
+    data: Data,
+    options: SweepOptions,
+    *,
+    retrieval_cache: Path | None = None,
 ) -> PlannedSweep:
-    """Check every argument and expand the cells; raises before anything runs."""
+    """Check every argument, search for each row with each retriever (indexes and
+    searches cached in ``retrieval_cache``) and expand the cells; raises before any
+    model is called or anything is written."""
     check_options(options)
     experiment = options.get("experiment", "default")
     if not experiment or not isinstance(experiment, str):
@@ -133,10 +149,23 @@ def plan_sweep(
     described = str(data) if isinstance(data, (str, os.PathLike)) else f"{type(data).__name__} of {len(rows)} rows"
     evaluators = evals.coerce(options.get("evaluators"))
     require_columns(evaluators, rows)  # a missing `expected` column fails now, not after the calls
+    specs = tuple(options.get("retrievers") or ())
+    if specs:
+        if retrieval_cache is None:
+            raise ConfigError("a sweep with retrievers needs a folder for its indexes: plan it through a pl.Lab")
+        sweep = replace(sweep, contexts=retrieve(specs, rows, retrieval_cache))
     variants = model_variants(sweep.models, sweep.params)
     cells = expand(sweep, variants)
     return PlannedSweep(
-        sweep, cells, settings, experiment, described, tuple(evaluators), tuple(variants), fingerprint(cells)
+        sweep,
+        cells,
+        settings,
+        experiment,
+        described,
+        tuple(evaluators),
+        tuple(variants),
+        fingerprint(cells),
+        retrievers=specs,
     )
 
 

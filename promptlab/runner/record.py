@@ -29,7 +29,7 @@ from promptlab.runner.progress import Display, Progress, default_display
 from promptlab.runner.resume import RunStart, start_run
 from promptlab.runner.scoring import Scorer
 from promptlab.runner.trial_rows import RunContext
-from promptlab.store import Store
+from promptlab.store import Store, corpus_reads
 
 
 async def record_sweep(
@@ -81,6 +81,7 @@ async def _record(
         lineage=lineage,
         known=start.readable,
     )
+    opening.update(await asyncio.to_thread(_corpus_rows, store, plan, lineage.user, readable=start.readable))
     await asyncio.to_thread(writer.record_many, opening)
     heartbeat = asyncio.create_task(states.beat())
 
@@ -158,6 +159,8 @@ def _run_row(context: RunContext, plan: PlannedSweep, revision: int) -> dict[str
         },
         "evaluators": [evals.spec(evaluator) for evaluator in plan.evaluators],
     }
+    if plan.retrievers:
+        config["retrievers"] = [spec.to_dict() for spec in plan.retrievers]
     return {
         "run_id": context.run_id,
         "experiment": context.experiment,
@@ -171,6 +174,37 @@ def _run_row(context: RunContext, plan: PlannedSweep, revision: int) -> dict[str
         **context.lineage.to_row(),
         "revision": revision,
         "heartbeat_at": started,
+    }
+
+
+def _corpus_rows(store: Store, plan: PlannedSweep, user: str, *, readable: bool) -> dict[str, list[dict[str, Any]]]:
+    """The corpora the sweep's retrievers search that history doesn't hold yet, documents and all."""
+    corpora = {spec.corpus.version: spec.corpus for spec in plan.retrievers}
+    known: set[str] = set()
+    if corpora and readable:
+        with contextlib.suppress(StoreError):  # busy: write them again, the fold keeps one copy
+            known = corpus_reads.known_corpora(store, list(corpora))
+    new = [corpus for version, corpus in corpora.items() if version not in known]
+    if not new:
+        return {}
+    now = utcnow().isoformat()
+    return {
+        "corpora": [
+            {
+                "corpus_version": corpus.version,
+                "name": corpus.name,
+                "documents": len(corpus),
+                "characters": sum(len(d.text) for d in corpus.documents),
+                "created_at": now,
+                "created_by": user,
+            }
+            for corpus in new
+        ],
+        "corpus_documents": [
+            {"corpus_version": corpus.version, "doc_id": d.id, "text": d.text, "metadata": dict(d.metadata)}
+            for corpus in new
+            for d in corpus.documents
+        ],
     }
 
 

@@ -92,6 +92,8 @@ class TrialMaker:
             "messages": cell.messages,
             "started_at": started_at,
             "tier": self.context.tier_of(cell.row_index),
+            "retriever": cell.context.retriever if cell.context is not None else None,
+            "retrieval": cell.context.record if cell.context is not None else None,
             **self._lineage,
         }
 

@@ -4,7 +4,8 @@
 ``history.duckdb.journal/`` holds rows not yet folded into it (and is what
 promptlab processes lock), DuckDB keeps its own ``history.duckdb.wal``, and
 the fold keeps ``history.duckdb.labels.json``: where each label points, so a
-first ``load_prompt`` needn't start DuckDB (``label_file.py``).
+first ``load_prompt`` needn't start DuckDB (``label_file.py``), and sweeps with
+retrievers keep their indexes and searches in ``history.duckdb.retrieval/``.
 """
 
 from __future__ import annotations
@@ -34,3 +35,8 @@ def wal_file(db: Path) -> Path:
 def label_file(db: Path) -> Path:
     """The label file beside ``db`` (see ``promptlab.store.label_file``)."""
     return db.with_name(db.name + ".labels.json")
+
+
+def retrieval_folder(db: Path) -> Path:
+    """Retrieval indexes and cached searches beside ``db`` (``promptlab.runner.retrieve``)."""
+    return db.with_name(db.name + ".retrieval")

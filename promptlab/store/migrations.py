@@ -210,8 +210,26 @@ def m008_privacy(con: duckdb.DuckDBPyConnection) -> None:
     _production_view(con, "t.session_id, t.metadata, t.tier")
 
 
+def m009_retrieval(con: duckdb.DuckDBPyConnection) -> None:
+    """Retrieval as a sweep axis (``promptlab.retrieval``): what each trial's
+    retriever found, and the corpora searched. The flat view shows both columns."""
+    con.execute("ALTER TABLE trials ADD COLUMN retriever VARCHAR")
+    con.execute("ALTER TABLE trials ADD COLUMN retrieval JSON")
+    con.execute("""
+        CREATE TABLE corpora (
+            corpus_version VARCHAR PRIMARY KEY, name VARCHAR, documents INTEGER, characters BIGINT,
+            created_at TIMESTAMP, created_by VARCHAR
+        )""")
+    con.execute("""
+        CREATE TABLE corpus_documents (
+            corpus_version VARCHAR, doc_id VARCHAR, text VARCHAR, metadata JSON,
+            PRIMARY KEY (corpus_version, doc_id)
+        )""")
+    _production_view(con, "t.session_id, t.metadata, t.tier, t.retriever, t.retrieval")
+
+
 def _production_view(con: duckdb.DuckDBPyConnection, last_columns: str) -> None:
-    """The flat view as migrations 7 and 8 make it: they differ in its last columns."""
+    """The flat view as migrations 7 to 9 make it: they differ in its last columns."""
     con.execute(f"""
         CREATE OR REPLACE VIEW trials_view AS
         SELECT t.trial_id, t.run_id, t.experiment, t.prompt_name, t.prompt_version,
@@ -237,6 +255,7 @@ MIGRATIONS: list[Migration] = [
     m006_search_index,
     m007_production,
     m008_privacy,
+    m009_retrieval,
 ]
 """Migration N is ``MIGRATIONS[N - 1]``."""
 

@@ -55,6 +55,13 @@ as ``interrupted``).
 its row's, its data's, its dataset's, its experiment's or its app's);
 ``dataset_changes.tier`` the tier of the rows a change added. NULL (rows
 from before tiers) reads as the policy's default tier.
+- ``corpora`` and ``corpus_documents``: every corpus a sweep searched
+  (``promptlab.retrieval``), known by its content version, with its
+  documents' ids, texts and metadata, so a trial's ``retrieval`` names a
+  corpus the history still holds. ``trials.retriever`` is the label of the
+  retriever that found a trial's context, ``trials.retrieval`` (JSON) what it
+  found: the query, corpus, version, settings, ``k`` and the hits (passage
+  and document ids, scores, ranks, texts).
 - ``schema_migrations``: which migrations this file has had.
 
 Derived from the trials, in the same transaction as they are folded (never
@@ -213,6 +220,8 @@ TRIALS = Table(
         ("session_id", "VARCHAR"),
         ("metadata", "JSON"),
         ("tier", "VARCHAR"),
+        ("retriever", "VARCHAR"),
+        ("retrieval", "JSON"),
     ),
     key=("trial_id",),
     replace=False,
@@ -323,6 +332,32 @@ PRIVACY_LOG = Table(
     replace=False,
 )
 
+CORPORA = Table(
+    "corpora",
+    (
+        ("corpus_version", "VARCHAR"),
+        ("name", "VARCHAR"),
+        ("documents", "INTEGER"),
+        ("characters", "BIGINT"),
+        ("created_at", "TIMESTAMP"),
+        ("created_by", "VARCHAR"),
+    ),
+    key=("corpus_version",),
+    replace=False,
+)
+
+CORPUS_DOCUMENTS = Table(
+    "corpus_documents",
+    (
+        ("corpus_version", "VARCHAR"),
+        ("doc_id", "VARCHAR"),
+        ("text", "VARCHAR"),
+        ("metadata", "JSON"),
+    ),
+    key=("corpus_version", "doc_id"),
+    replace=False,
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -336,6 +371,8 @@ TABLES: dict[str, Table] = {
         LABEL_EVENTS,
         DATASET_CHANGES,
         PRIVACY_LOG,
+        CORPORA,
+        CORPUS_DOCUMENTS,
     )
 }
 """Every journaled table, in the order a group of writes is published."""

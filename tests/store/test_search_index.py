@@ -196,11 +196,13 @@ def test_the_fold_indexes_each_trial_once(lab: pl.Lab, scripted: Callable[..., S
 
 def _as_before_the_index(path: Path) -> None:
     """Make ``path`` a file as the promptlab before the index (schema 5) left
-    it: without what migrations 6 to 8 made."""
+    it: without what migrations 6 to 9 made."""
     with duckdb.connect(str(path)) as con:
         con.execute("DROP VIEW trials_view; DROP TABLE search_docs; DROP TABLE search_postings")
-        con.execute("DROP TABLE dataset_changes; DROP TABLE privacy_log")
-        for column in ("label", "external_id", "end_user", "session_id", "metadata", "tier"):
+        con.execute(
+            "DROP TABLE dataset_changes; DROP TABLE privacy_log; DROP TABLE corpora; DROP TABLE corpus_documents"
+        )
+        for column in ("label", "external_id", "end_user", "session_id", "metadata", "tier", "retriever", "retrieval"):
             con.execute(f"ALTER TABLE trials DROP COLUMN {column}")
         for column in ("external_id", "source", "end_user"):
             con.execute(f"ALTER TABLE feedback DROP COLUMN {column}")

@@ -72,6 +72,8 @@ TRIALS_VIEW_COLUMNS = [
     "session_id",
     "metadata",
     "tier",
+    "retriever",
+    "retrieval",
 ]
 
 
@@ -166,7 +168,18 @@ def test_file_from_schema_1_is_migrated_and_keeps_its_rows(tmp_path: Path) -> No
     migrations.MIGRATIONS[0](con)  # exactly what promptlab 1 wrote
     con.execute("INSERT INTO schema_migrations VALUES (1, 'm001_initial', now())")
     old = trial_row(output="from the old days")
-    for newer in ("kind", "truncated", "label", "external_id", "end_user", "session_id", "metadata", "tier"):
+    for newer in (
+        "kind",
+        "truncated",
+        "label",
+        "external_id",
+        "end_user",
+        "session_id",
+        "metadata",
+        "tier",
+        "retriever",
+        "retrieval",
+    ):
         del old[newer]  # schema 1 had none of these
     columns = ", ".join(f'"{c}"' for c in old)
     con.execute(

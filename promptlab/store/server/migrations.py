@@ -27,9 +27,7 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from promptlab.errors import NewerSchemaError, StoreError
-from promptlab.store.server.privacy import m005_privacy
-from promptlab.store.server.production import m004_production
-from promptlab.store.server.summaries import m003_trial_totals
+from promptlab.store.server import privacy, production, retrieval, summaries
 
 SCHEMA = "promptlab"
 """The schema holding promptlab's tables, views and functions."""
@@ -310,7 +308,8 @@ def m002_team_rules(conn: Connection) -> None:
     """)
 
 
-MIGRATIONS: list[Migration] = [m001_tables, m002_team_rules, m003_trial_totals, m004_production, m005_privacy]
+MIGRATIONS: list[Migration] = [m001_tables, m002_team_rules, summaries.m003_trial_totals, production.m004_production]
+MIGRATIONS += [privacy.m005_privacy, retrieval.m006_retrieval]
 """Migration N is ``MIGRATIONS[N - 1]``."""
 LATEST = len(MIGRATIONS)
 """The newest server schema this promptlab knows; a newer server is refused."""

@@ -52,7 +52,7 @@ def m004_production(conn: psycopg.Connection[Any]) -> None:
 
 
 def trials_view(last_columns: str) -> str:
-    """The flat view as migrations 4 and 5 make it: they differ in its last columns."""
+    """The flat view as migrations 4 to 6 make it: they differ in its last columns."""
     return f"""
         CREATE OR REPLACE VIEW promptlab.trials_view AS
         SELECT t.trial_id, t.run_id, t.experiment, t.prompt_name, t.prompt_version,

@@ -7,7 +7,8 @@ The groups nest, each holding the one before, so a privilege is granted once::
                           INSERT on privacy_log (uses, exports, requests)
     promptlab_reviewer    + INSERT on feedback, scores
     promptlab_researcher  + INSERT on experiments, prompts, models, runs, trials,
-                            label_events, dataset_changes; UPDATE on runs,
+                            label_events, dataset_changes, corpora,
+                            corpus_documents; UPDATE on runs,
                             experiments (upserts)
     promptlab_approver    + INSERT on label_approvals
     promptlab_privacy     a reader who may approve where tiered data goes
@@ -63,12 +64,24 @@ _APPEND_ONLY = (
     "label_approvals",
     "dataset_changes",
     "privacy_log",
+    "corpora",
+    "corpus_documents",
 )
 
 _INSERTS = {
     "reader": ("privacy_log",),  # everyone's uses, exports and requests are logged
     "reviewer": ("feedback", "scores"),
-    "researcher": ("experiments", "prompts", "models", "runs", "trials", "label_events", "dataset_changes"),
+    "researcher": (
+        "experiments",
+        "prompts",
+        "models",
+        "runs",
+        "trials",
+        "label_events",
+        "dataset_changes",
+        "corpora",
+        "corpus_documents",
+    ),
     "approver": ("label_approvals",),
 }
 _UPDATES = {"researcher": ("runs", "experiments")}
