@@ -32,6 +32,8 @@ QUESTIONS = [
     {"question": "Does the fish market take cards?", "relevant_ids": ["market"], "expected": "cash"},
 ]
 TERSE = pl.Prompt("Context:\n{{ context }}\n\nQuestion: {{ question }}\nAnswer briefly.", name="terse")
+pytestmark = pytest.mark.both_stores
+
 LISTED = pl.Prompt("{% for p in passages %}({{ p.doc_id }}) {{ p.text }}\n{% endfor %}Q: {{ question }}", name="listed")
 
 
