@@ -16,7 +16,7 @@ from promptlab.analysis.columns import decode_json
 from promptlab.core.model import Model
 from promptlab.core.prompt import Prompt
 from promptlab.core.rows import Data
-from promptlab.lab_privacy import data_name, policy_of, tiered
+from promptlab.lab_privacy import cleared_search, data_name, policy_of, tiered
 from promptlab.release import datasets
 from promptlab.release.datasets import DatasetChange, Expected
 from promptlab.run import Run
@@ -166,13 +166,15 @@ class DatasetMethods:
         read at one version and recorded as ``dataset:NAME@VERSION``, and the
         data tier of each row; ``clear``: refused before any call if a row may
         not go where it would (``promptlab.privacy``)."""
-        cache = retrieval_folder(self.store.path)
         if isinstance(data, Dataset):
-            rows, described = datasets.resolve(self.store, data.name)
+            data, described = datasets.resolve(self.store, data.name)
         elif isinstance(data, str) and datasets.is_reference(data):
-            rows, described = datasets.resolve(self.store, *datasets.parse_reference(data))
+            data, described = datasets.resolve(self.store, *datasets.parse_reference(data))
         else:
-            plan = plan_sweep(prompts, models, data, options, retrieval_cache=cache)
-            return tiered(self.store, plan, data_name(data), options.get("tier"), clear=clear)
-        plan = replace(plan_sweep(prompts, models, rows, options, retrieval_cache=cache), data=described)
-        return tiered(self.store, plan, described.split("@")[0], options.get("tier"), clear=clear)
+            described = None
+        source, declared = described.split("@")[0] if described else data_name(data), options.get("tier")
+        searching = cleared_search(self.store, source, declared, options.get("experiment", "default"), clear=clear)
+        plan = plan_sweep(
+            prompts, models, data, options, retrieval_cache=retrieval_folder(self.store.path), before_search=searching
+        )
+        return tiered(self.store, replace(plan, data=described) if described else plan, source, declared, clear=clear)

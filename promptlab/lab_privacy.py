@@ -20,7 +20,7 @@ from promptlab.evals.protocol import Evaluator
 from promptlab.privacy import approvals, erasure, exports, guard
 from promptlab.privacy.approvals import Expiry
 from promptlab.privacy.policy import PrivacyPolicy, policy_for
-from promptlab.runner.plan import PlannedSweep
+from promptlab.runner.plan import BeforeSearch, PlannedSweep
 from promptlab.store import Store, privacy_reads
 
 LOG_COLUMNS = (
@@ -83,6 +83,26 @@ def tiered(
     sweep = replace(plan.sweep, rows=rows)
     cells = expand(sweep, plan.variants)
     return replace(plan, sweep=sweep, cells=cells, fingerprint=fingerprint(cells))
+
+
+def cleared_search(
+    store: Store, source: str | None, declared: str | None, experiment: str, *, clear: bool
+) -> BeforeSearch:
+    """What a sweep's retrievers do before sending its rows' queries to a model (an
+    embeddings endpoint): with ``clear``, refuse rows whose tier may not go there
+    (as for the sweep's own calls), and take queries from the rows as redacted
+    before a call."""
+
+    def before_search(rows: Sequence[Mapping[str, Any]], models: Sequence[Model]) -> Sequence[Mapping[str, Any]]:
+        policy = policy_of(store)
+        tiers = guard.row_tiers(policy, rows, declared=declared, data=source, experiment=experiment)
+        if clear:
+            calls = [(model, row) for model in dict.fromkeys(models) for row in range(len(rows))]
+            guard.clear_calls(store, policy, use=experiment, calls=calls, tiers=tiers, what="retrieval")
+        kinds = [policy.redaction(tier, "before_call") for tier in tiers]
+        return [redacted_row(row, k) if k else row for row, k in zip(rows, kinds, strict=True)]
+
+    return before_search
 
 
 def redacted_row(row: Mapping[str, Any], kinds: Sequence[str]) -> dict[str, Any]:

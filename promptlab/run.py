@@ -103,6 +103,27 @@ class Run:
             return plots.latency_by_variant(trials)
         return plots.score_by_variant(trials, metric or labels[0])
 
+    def plot_retrieval(self, retrieval: str | None = None, answer: str | None = None) -> Figure:
+        """A Figure: retrieval quality beside answer quality per variant (retriever ×
+        prompt × model), so a low answer score shows which stage to fix. Default:
+        the first retrieval evaluator (``pl.evals.retrieval_recall``, ...,
+        ``context_relevance``) and the first other evaluator of the run."""
+        from promptlab.analysis import plots
+
+        trials = self.df
+        recorded = self.lab.run_info(self.run_id)["config"].get("evaluators") or []
+        searched = [spec["label"] for spec in recorded if spec["name"] in evals.RETRIEVAL_EVALUATORS]
+        labels = score_columns(trials)
+        retrieval = retrieval or next((label for label in labels if label in searched), None)
+        answer = answer or next((label for label in labels if label not in searched), None)
+        if retrieval is None or answer is None:
+            raise ConfigError(
+                "plot_retrieval needs a retrieval score and an answer score: sweep with evaluators such as "
+                "pl.evals.retrieval_recall(k=5) and pl.evals.icontains('expected'), or name them: "
+                f"retrieval=..., answer=... (this run's scores: {', '.join(labels) or 'none'})"
+            )
+        return plots.retrieval_and_answer(trials, retrieval, answer)
+
     def __repr__(self) -> str:
         return f"Run(run_id={self.run_id!r}, experiment={self.experiment!r})"
 

@@ -41,7 +41,10 @@ def variant_labels(trials: pd.DataFrame) -> pd.Series:
         .where(versions <= 1, trials["prompt_name"].astype(str) + "@" + trials["prompt_version"].astype(str).str[:6])
     )
     labels = names + " · " + trials["model"].astype(str)
-    return labels.where(params == "", labels + " (" + params + ")").astype(object)
+    labels = labels.where(params == "", labels + " (" + params + ")")
+    if "retriever" in trials and trials["retriever"].notna().any():
+        labels = labels + trials["retriever"].map(lambda r: f" · {r}" if isinstance(r, str) and r else "")
+    return labels.astype(object)
 
 
 def _choose_backend() -> None:
@@ -119,11 +122,36 @@ def score_by_variant(trials: pd.DataFrame, metric: str) -> Figure:
     column = metric_column(trials, metric, plain=False)
     frame, variants = _labelled(trials)
     fig, ax = _figure(len(variants), f"{column.removeprefix(SCORE_PREFIX)} by variant")
+    _score_bars(ax, frame, variants, column)
+    return fig
+
+
+def retrieval_and_answer(trials: pd.DataFrame, retrieval: str, answer: str) -> Figure:
+    """Retrieval quality and answer quality side by side, per variant (retriever ×
+    prompt × model): each metric's mean with its 95% interval, on one row per
+    variant, so a low answer score reads as a search that missed (left low too)
+    or a prompt or model that wasted good passages (left high, right low)."""
+    frame, variants = _labelled(trials)
+    _choose_backend()
+    import matplotlib.pyplot as plt
+
+    height = 1.4 + 0.45 * max(len(variants), 1)
+    fig, (left, right) = plt.subplots(1, 2, sharey=True, figsize=(11, height), layout="constrained")
+    plt.close(fig)  # as in _figure: the caller owns it
+    for ax, metric, stage in ((left, retrieval, "retrieval"), (right, answer, "answer")):
+        column = metric_column(trials, metric, plain=False)
+        ax.set_title(f"{stage}: {column.removeprefix(SCORE_PREFIX)}", fontsize=11)
+        _score_bars(ax, frame, variants, column)
+    right.tick_params(labelleft=False)
+    return fig
+
+
+def _score_bars(ax: Axes, frame: pd.DataFrame, variants: list[str], column: str) -> None:
     grouped = frame.groupby("variant", sort=False)[column]
     means = grouped.mean().reindex(variants)
     if means.isna().all():
         _empty(ax, f"no {column} values to plot")
-        return fig
+        return
     intervals = [
         bootstrap_ci(grouped.get_group(v).dropna().to_numpy()) if v in grouped.groups else (np.nan, np.nan)
         for v in variants
@@ -134,9 +162,9 @@ def score_by_variant(trials: pd.DataFrame, metric: str) -> Figure:
     positions = np.arange(len(variants))
     ax.barh(positions, means.fillna(0.0).to_numpy(dtype=float), xerr=np.nan_to_num(np.vstack([low, high])), capsize=4)
     ax.set_yticks(positions, variants)
-    ax.invert_yaxis()
+    if not ax.yaxis_inverted():
+        ax.invert_yaxis()
     ax.set_xlabel(f"mean {column.removeprefix(SCORE_PREFIX)} (95% bootstrap CI)")
-    return fig
 
 
 def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.Series:

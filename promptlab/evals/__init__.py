@@ -60,6 +60,7 @@ from promptlab.evals.protocol import (
 from promptlab.evals.rag_judges import answer_relevance, context_relevance, faithfulness
 from promptlab.evals.recorded import recorded_meanings
 from promptlab.evals.retrieval import (
+    RETRIEVAL_EVALUATORS,
     retrieval_hit_rate,
     retrieval_mrr,
     retrieval_ndcg,
@@ -69,6 +70,7 @@ from promptlab.evals.retrieval import (
 
 __all__ = [
     "REGISTRY",
+    "RETRIEVAL_EVALUATORS",
     "CheckEvaluator",
     "Evaluator",
     "JudgeCalls",

@@ -35,6 +35,18 @@ from promptlab.errors import ConfigError, EvaluatorError
 from promptlab.evals.protocol import CheckEvaluator, Evaluator, JudgeCalls, Score, TrialView, as_score, register
 from promptlab.retrieval.metrics import hit_rate_at_k, mrr, ndcg_at_k, precision_at_k, recall_at_k
 
+RETRIEVAL_EVALUATORS = frozenset(
+    {
+        "retrieval_recall",
+        "retrieval_precision",
+        "retrieval_hit_rate",
+        "retrieval_mrr",
+        "retrieval_ndcg",
+        "context_relevance",
+    }
+)
+"""The evaluators that score the search rather than the answer (``Run.plot_retrieval``'s left side)."""
+
 RELEVANT_COLUMN = "relevant_ids"
 """The data column naming the documents that answer a row's query."""
 

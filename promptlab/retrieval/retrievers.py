@@ -111,6 +111,11 @@ class RetrieverSpec:
             settings["model"] = self.model.identity()
         return settings
 
+    def models(self) -> tuple[Model, ...]:
+        """The models its searches send queries to (an embeddings retriever's; none for BM25)."""
+        own = (self.model,) if self.model is not None else ()
+        return own + tuple(model for part in self.parts for model in part.models())
+
     def key(self) -> str:
         """A stable hash of ``settings()`` (16 hex characters)."""
         return content_hash(self.settings(), 16)

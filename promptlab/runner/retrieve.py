@@ -32,6 +32,12 @@ def retrieve(
     specs: Sequence[RetrieverSpec], rows: Sequence[Mapping[str, Any]], cache_dir: Path
 ) -> tuple[tuple[Context, ...], ...]:
     """For each retriever, the context it finds for each row (``contexts[i][r]``)."""
+    check_retrievers(specs)
+    return tuple(_contexts(spec, rows, Path(cache_dir)) for spec in specs)
+
+
+def check_retrievers(specs: Sequence[Any]) -> None:
+    """Refuse what isn't a retriever, and two retrievers with one label (their trials couldn't be told apart)."""
     for spec in specs:
         if not isinstance(spec, RetrieverSpec):
             raise ConfigError(
@@ -44,7 +50,6 @@ def retrieve(
             f"two retrievers are both called {twice[0]!r}; give each its own name=, e.g. "
             "pl.retrievers.bm25(corpus, k=5, name='bm25 small chunks')"
         )
-    return tuple(_contexts(spec, rows, Path(cache_dir)) for spec in specs)
 
 
 def _contexts(spec: RetrieverSpec, rows: Sequence[Mapping[str, Any]], cache_dir: Path) -> tuple[Context, ...]:

@@ -178,3 +178,17 @@ def test_an_experiment_file_declares_corpora_and_retrievers(tmp_path: Path, lab:
     )
     with pytest.raises(pl.ConfigError, match=r"retrievers\[0\]\.corpus: names no corpus"):
         load_experiment(tmp_path / "bad.yaml")
+
+
+def test_the_plot_puts_retrieval_beside_the_answer(lab: pl.Lab, corpus: pl.Corpus, quiet: NullDisplay) -> None:
+    specs = [pl.retrievers.bm25(corpus, k=1), pl.retrievers.bm25(corpus, k=2)]
+    evaluators = [pl.evals.retrieval_recall(k=1), pl.evals.icontains("expected")]
+    run = lab.sweep(TERSE, fake_model(), QUESTIONS, retrievers=specs, evaluators=evaluators, display=quiet)
+    figure = run.plot_retrieval()
+    left, right = figure.axes
+    assert left.get_title() == "retrieval: recall@1" and right.get_title() == "answer: icontains:expected"
+    shown = [label.get_text() for label in left.get_yticklabels()]
+    assert shown == ["terse · echo · bm25 k=1", "terse · echo · bm25 k=2"]
+    bare = lab.sweep(TERSE, fake_model(), QUESTIONS, retrievers=specs[:1], display=quiet)
+    with pytest.raises(ConfigError, match="retrieval score and an answer score"):
+        bare.plot_retrieval()
