@@ -191,7 +191,7 @@ def test_runs(history: History) -> None:
 def test_a_page_of_runs_sums_up_only_its_own_trials_and_matches_the_whole_list(team: TeamHistory) -> None:
     lab = team.lab()
     everything = lab.runs()
-    assert len(everything) == 7  # six sweeps and an app's logged calls
+    assert len(everything) == 8  # seven sweeps and an app's logged calls
     pages = [lab.runs(limit=4), lab.runs(limit=4, offset=4)]
     paged = pd.concat(pages, ignore_index=True)
     pd.testing.assert_frame_equal(paged, everything)  # the same totals, read a page at a time
@@ -201,7 +201,7 @@ def test_a_page_of_runs_sums_up_only_its_own_trials_and_matches_the_whole_list(t
     assert list(crashed["run_id"]) == [team.runs["crashed"]]
     light = lab.runs(model="flaky", totals=False)
     assert list(light.columns) == ["run_id", "user", "status"]
-    assert list(light["run_id"]) == [team.runs["sentiment"], team.runs["grid"]]
+    assert list(light["run_id"]) == [team.runs["rag"], team.runs["sentiment"], team.runs["grid"]]
     assert lab.model_names() == ["echo", "flaky", "upper"]  # sweeps' models, not the judge's
 
 

@@ -27,6 +27,10 @@ providers only (about a second, no network, no real model):
 - the privacy team's part: an approval for restricted support data to go to
   a hosted model (pat approves ana's request), a refused self-approval, and
   an export of the summaries with its reason, all in the privacy log;
+- a retrieval sweep (``rag``): the team handbook searched two ways (BM25
+  over passages, BM25 over whole documents) × two prompts (``{{ context }}``
+  and a loop over ``{{ passages }}``) × ``echo`` and ``flaky`` (which fails
+  on the storm question), scored on recall and on the answer;
 - optionally (``interrupted=True``) a run whose process died mid-sweep.
 
 ``TeamHistory`` says where everything is, so tests assert on it by name.
@@ -81,6 +85,25 @@ CLASSIFY = [
     ),
 ]
 GREET = pl.Prompt("Say hello to {{ name }}", name="greet")
+
+HANDBOOK = [
+    {"id": "returns", "text": "Returns are accepted within 30 days with a receipt.\n\nRefunds take five days."},
+    {"id": "storms", "text": "After a storm, check the fridge: food kept above 5 degrees for 4 hours is thrown out."},
+    {"id": "warranty", "text": "Kettles and lamps carry a two-year warranty; chairs carry five years."},
+    {"id": "delivery", "text": "Late deliveries earn a 10% voucher. Couriers call an hour before arriving."},
+    {"id": "support", "text": "Support answers emails within two working days; call for anything urgent."},
+]
+QUESTIONS = [
+    {"question": "How long is the warranty on a kettle?", "relevant_ids": ["warranty"], "expected": "two-year"},
+    {"question": "What happens to fridge food after a storm?", "relevant_ids": ["storms"], "expected": "thrown"},
+    {"question": "What do I get for a late delivery?", "relevant_ids": ["delivery"], "expected": "voucher"},
+]
+ANSWER = [
+    pl.Prompt("Answer from the handbook.\n\n{{ context }}\n\nQuestion: {{ question }}", name="answer"),
+    pl.Prompt(
+        "{% for p in passages %}[{{ p.doc_id }}] {{ p.text }}\n{% endfor %}Question: {{ question }}", name="answer"
+    ),
+]
 
 FLAKY_PROVIDER = "team-flaky"
 GRADER_PROVIDER = "team-grader"
@@ -227,6 +250,19 @@ def _sweeps(lab: pl.Lab) -> dict[str, pl.Run]:
             display=quiet,
         )
         runs["greetings"] = lab.sweep(GREET, m["echo"], NAMES, experiment="greetings", display=quiet)
+        handbook = pl.Corpus("handbook", HANDBOOK)
+        runs["rag"] = lab.sweep(
+            ANSWER,
+            [m["echo"], m["flaky"]],
+            QUESTIONS,
+            retrievers=[
+                pl.retrievers.bm25(handbook, k=2, chunking=pl.Chunking(by="paragraph")),
+                pl.retrievers.bm25(handbook, k=1, chunking=pl.Chunking(by="document"), name="whole documents"),
+            ],
+            evaluators=[pl.evals.retrieval_recall(k=1), pl.evals.icontains("expected")],
+            experiment="handbook-qa",
+            display=quiet,
+        )
     with as_user("kim"):  # the first look again, answered from the history
         runs["rerun"] = lab.sweep(
             SUMMARIZE[0], [m["echo"], m["upper"]], ROWS, experiment="summaries", resume=False, display=quiet
