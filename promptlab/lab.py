@@ -25,6 +25,7 @@ from promptlab.lab_datasets import DatasetMethods
 from promptlab.lab_monitor import MonitorMethods
 from promptlab.lab_privacy import PrivacyMethods
 from promptlab.lab_release import ReleaseMethods
+from promptlab.lab_retrieval import RetrievalMethods
 from promptlab.lab_upkeep import UpkeepMethods
 from promptlab.run import Run, SweepHandle
 from promptlab.runner import online
@@ -45,7 +46,7 @@ FEEDBACK_FOLD_DELAY = 3.0
 """Seconds a feedback write waits before folding, so a reviewer's burst of clicks shares one fold."""
 
 
-class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, PrivacyMethods):
+class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, PrivacyMethods, RetrievalMethods):
     """A history file and everything recorded in it.
 
     ``Lab()`` opens ``$PROMPTLAB_DB`` or ``./promptlab.duckdb``; any path is
@@ -381,9 +382,7 @@ class Lab(ReleaseMethods, UpkeepMethods, MonitorMethods, DatasetMethods, Privacy
                 f"on a team server a verdict is recorded as the role that logged in ({identity}); "
                 f"{verdict.get('user')} gives theirs from their own login"
             )
-        if identity:
-            verdict["user"] = identity
-        row = feedback_row(full_id, **verdict)
+        row = feedback_row(full_id, **(verdict | {"user": identity} if identity else verdict))
         self.store.append({"feedback": [row]})
         self.store.fold_soon(delay=FEEDBACK_FOLD_DELAY)
         return str(row["feedback_id"])

@@ -38,6 +38,7 @@ PARTS = {
     "lab_upkeep": 4,
     "lab_datasets": 4,
     "lab_privacy": 4,
+    "lab_retrieval": 4,
     "run": 4,
     "gate": 4,
     "__init__": 4,

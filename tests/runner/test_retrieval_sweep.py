@@ -192,3 +192,33 @@ def test_the_plot_puts_retrieval_beside_the_answer(lab: pl.Lab, corpus: pl.Corpu
     bare = lab.sweep(TERSE, fake_model(), QUESTIONS, retrievers=specs[:1], display=quiet)
     with pytest.raises(ConfigError, match="retrieval score and an answer score"):
         bare.plot_retrieval()
+
+
+def test_retrievers_are_scored_without_a_model_as_the_sweep_scores_them(
+    lab: pl.Lab, corpus: pl.Corpus, quiet: NullDisplay
+) -> None:
+    specs = [pl.retrievers.bm25(corpus, k=1), pl.retrievers.bm25(corpus, k=2, chunking=pl.Chunking(by="words", size=3))]
+    found = lab.search(specs, QUESTIONS)
+    assert len(found) == 2 * len(QUESTIONS)
+    assert found.iloc[0]["doc_ids"] == ["ferry"] and found.iloc[0]["query"] == QUESTIONS[0]["question"]
+    scores = lab.score_retrievers(specs, QUESTIONS).set_index("retriever")
+    assert scores.loc["bm25 k=1", "recall"] == 1.0 and scores.loc["bm25 k=1", "queries"] == len(QUESTIONS)
+    run = lab.sweep(
+        TERSE, fake_model(), QUESTIONS, retrievers=specs, evaluators=[pl.evals.retrieval_mrr()], display=quiet
+    )
+    means = run.summary().set_index("retriever")["mrr_mean"]
+    for spec in specs:
+        assert means[spec.label] == pytest.approx(scores.loc[spec.label, "mrr"])
+    with pytest.raises(DataError, match="relevant_ids"):
+        lab.score_retrievers(specs, [{"question": "ferry?"}])
+
+
+def test_the_history_gives_back_the_corpus_a_trial_searched(lab: pl.Lab, corpus: pl.Corpus, quiet: NullDisplay) -> None:
+    run = lab.sweep(TERSE, fake_model(), QUESTIONS, retrievers=[pl.retrievers.bm25(corpus)], display=quiet)
+    lab.store.fold()
+    version = run.df.iloc[0]["retrieval"]["corpus_version"]
+    again = lab.corpus(version)
+    assert again.version == corpus.version and again.name == "harbour" and len(again) == len(DOCS)
+    assert lab.corpora()["name"].tolist() == ["harbour"]
+    with pytest.raises(DataError, match="no corpus of version"):
+        lab.corpus("0" * 12)
