@@ -9,6 +9,7 @@ index and search cache beside the history as the sweeps use.
 
 from __future__ import annotations
 
+import os  # noqa: F401  (``Data`` names "os.PathLike": its hints are resolved in this module)
 from collections.abc import Sequence
 from typing import Any
 
