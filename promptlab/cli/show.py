@@ -71,6 +71,7 @@ def _call_lines(trial: Mapping[str, Any]) -> list[str]:
         "vars:",
         *_indented(json.dumps(trial.get("vars"), ensure_ascii=False, indent=2, default=str)),
         "",
+        *_retrieval_lines(trial.get("retrieval")),
         "messages:",
     ]
     for message in trial.get("messages") or []:
@@ -81,6 +82,22 @@ def _call_lines(trial: Mapping[str, Any]) -> list[str]:
     else:
         lines += ["output:", *_indented("" if is_missing(trial.get("output")) else str(trial["output"]))]
     return [*lines, "", *_facts(trial, cached)]
+
+
+def _retrieval_lines(found: Any) -> list[str]:
+    """What the trial's retriever found: the query, then each passage with its rank, document and score."""
+    if isinstance(found, str):
+        found = json.loads(found)
+    if not isinstance(found, Mapping):
+        return []
+    lines = [
+        f"retrieval:     {found.get('retriever')} over {found.get('corpus')} (version {found.get('corpus_version')})",
+        f"  query: {found.get('query')}",
+    ]
+    for hit in found.get("hits") or []:
+        lines += [f"  [{hit.get('rank')}] {hit.get('chunk_id')}  score {float(hit.get('score', 0)):.3f}"]
+        lines += _indented(str(hit.get("text")), 6)
+    return [*lines, ""] if found.get("hits") else [*lines, "  (no passage matched)", ""]
 
 
 def _facts(trial: Mapping[str, Any], cached: bool) -> list[str]:

@@ -222,3 +222,28 @@ def test_the_history_gives_back_the_corpus_a_trial_searched(lab: pl.Lab, corpus:
     assert lab.corpora()["name"].tolist() == ["harbour"]
     with pytest.raises(DataError, match="no corpus of version"):
         lab.corpus("0" * 12)
+
+
+def test_the_command_line_runs_a_retrieval_file_and_shows_the_passages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from promptlab import cli
+
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in DOCS))
+    (tmp_path / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
+    (tmp_path / "rag.yaml").write_text(
+        "experiment: rag\n"
+        'prompts: [{name: terse, template: "{{ context }} Q: {{ question }}"}]\n'
+        "models: [{name: echo, provider: fake}]\n"
+        "data: questions.jsonl\n"
+        "corpora: {harbour: docs.jsonl}\n"
+        "retrievers: [{kind: bm25, corpus: harbour, k: 1}]\n"
+    )
+    db = str(tmp_path / "cli.duckdb")
+    assert cli.main(["--db", db, "run", str(tmp_path / "rag.yaml")]) == 0
+    trial = pl.Lab(db).trials().sort_values("row_index").iloc[0]
+    capsys.readouterr()
+    assert cli.main(["--db", db, "show", str(trial["trial_id"])]) == 0
+    shown = capsys.readouterr().out
+    assert "retrieval:     bm25 k=1 over harbour" in shown
+    assert "[1] ferry#0  score" in shown and DOCS[0]["text"] in shown
