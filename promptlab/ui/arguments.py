@@ -49,6 +49,10 @@ class SweepArguments:
     note: str | None = None
     """Anything the caller should know about how these were recovered."""
 
+    retrievers: tuple[Mapping[str, Any], ...] = ()
+    """The retrievers a recorded run used, as its config has them (``RetrieverSpec.to_dict()``):
+    not in ``options``, since their corpus must be picked again to search it."""
+
     def start(self, lab: Lab, display: Display | None = None) -> SweepHandle:
         """``lab.start(...)`` with these arguments, reporting progress to ``display`` when given."""
         options: SweepOptions = {**self.options}
@@ -61,7 +65,9 @@ class SweepArguments:
         grid = self.options.get("params") or {}
         combos = math.prod(len(v) if isinstance(v, (list, tuple)) else 1 for v in grid.values())
         repeats = self.options.get("repeats", 1)
-        return len(dict.fromkeys(self.prompts)) * len(dict.fromkeys(self.models)) * combos * n_rows * repeats
+        searches = max(len(self.options.get("retrievers") or ()), 1)  # each retriever is one more axis
+        variants = len(dict.fromkeys(self.prompts)) * len(dict.fromkeys(self.models)) * combos * searches
+        return variants * n_rows * repeats
 
 
 def parse_values(text: str, what: str, kind: type = float) -> list[Any]:
@@ -201,8 +207,11 @@ def sweep_arguments_from_run(lab: Lab, run_id: str) -> SweepArguments:
     evaluators, lost = evaluators_of_run(config)
     if evaluators:
         options["evaluators"] = evaluators
+    searched = tuple(config.get("retrievers") or ())
+    if searched:
+        lost.append(f"the run searched corpus {searched[0].get('corpus')!r}: pick it again under Retrieval")
     notes = [*([note] if note else []), *lost]
-    return SweepArguments(prompts, models, data, options, "; ".join(notes) or None)
+    return SweepArguments(prompts, models, data, options, "; ".join(notes) or None, searched)
 
 
 def table_columns(data: Data) -> list[str]:

@@ -1,6 +1,6 @@
-"""The sweep builder: prompt variants, models, parameters, data, evaluators
-and options, checked as they are typed, then run in the background, watched
-live, and its cost shown once it ends.
+"""The sweep builder: prompt variants, models, parameters, data, retrievers
+(optional), evaluators and options, checked as they are typed, then run in
+the background, watched live, and its cost shown once it ends.
 
 Its state becomes ``lab.start`` arguments through one plain method,
 ``SweepBuilder.sweep_arguments()``, which a notebook can call without clicking.
@@ -41,6 +41,7 @@ from promptlab.ui.experiment_fields import ExperimentFields
 from promptlab.ui.model_picker import ModelPicker, models_used, offered_models
 from promptlab.ui.param_fields import ParamFields
 from promptlab.ui.prompt_editor import PromptEditor
+from promptlab.ui.retrieval_step import RetrievalStep
 from promptlab.ui.run_panel import RunPanel
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class SweepBuilder(widgets.VBox):
         self.other_params, self.params_error = fields.other, fields.error
         ns = namespace if namespace is not None else notebook_namespace()
         self.data = DataPicker(ns, on_change=self._edited, wanted_columns=self.variables)
+        self.retrieval = RetrievalStep(on_change=self._edited, models=self.models.offered)
         self.evaluators = EvaluatorPicker(on_change=self._edited)
         self.repeats = widgets.BoundedIntText(value=1, min=1, max=1000, description="repeats", style=FITS)
         self.concurrency = widgets.BoundedIntText(value=8, min=1, max=256, description="concurrency", style=FITS)
@@ -119,6 +121,8 @@ class SweepBuilder(widgets.VBox):
                 self.param_fields,
                 _section("Data"),
                 self.data,
+                _section("Retrieval (optional)"),
+                self.retrieval,
                 _section("Evaluators"),
                 self.evaluators,
                 _section("Run"),
@@ -169,14 +173,14 @@ class SweepBuilder(widgets.VBox):
         self.refresh()
 
     def variables(self) -> list[str]:
-        """Every template variable the variants use."""
+        """Every template variable the variants use (but those the retrievers fill in)."""
         found: set[str] = set()
         for editor in self.editors():
             try:
                 found |= editor.prompt().variables
             except ConfigError:
                 continue
-        return sorted(found)
+        return sorted(found - set(self.retrieval.prompt_columns([])))
 
     # -- checking ---------------------------------------------------------------------
 
@@ -201,6 +205,8 @@ class SweepBuilder(widgets.VBox):
         evaluators = self.evaluators.evaluators()
         if evaluators:
             options["evaluators"] = evaluators
+        if self.retrieval.active:
+            options["retrievers"] = self.retrieval.retrievers()
         return options
 
     def check(self) -> dict[str, str]:
@@ -213,8 +219,9 @@ class SweepBuilder(widgets.VBox):
         shape = self.data.check(show=show)
         if shape is None:
             problems["data"] = self.data.problem or "pick some data"
+        columns = shape[1] if shape else None
         for i, editor in enumerate(self.editors(), start=1):
-            problem = editor.check(shape[1] if shape else None, show=show)
+            problem = editor.check(self.retrieval.prompt_columns(columns) if columns is not None else None, show=show)
             if problem:
                 problems[f"prompt {i}"] = problem
         if not self.editors():
@@ -222,7 +229,8 @@ class SweepBuilder(widgets.VBox):
         for key, problem in (
             ("models", self.models.check(show=show)),
             ("params", self.param_fields.check(show=show)),
-            ("evaluators", self._check_evaluators(shape[1] if shape else None, show)),
+            ("retrieval", self.retrieval.check(columns, show=show)),
+            ("evaluators", self._check_evaluators(columns, show)),
         ):
             if problem:
                 problems[key] = problem
@@ -277,7 +285,7 @@ class SweepBuilder(widgets.VBox):
             return
         arguments = self._arguments()
         cells = arguments.cell_count(n_rows)
-        if cells <= AUTO_ESTIMATE_CELLS:
+        if cells <= AUTO_ESTIMATE_CELLS and not self.retrieval.embeds():  # embedding a corpus is on request
             self.estimate(arguments)
         else:
             self.size.value = f"<b>{cells:,} cells</b> " + muted("· Estimate cost counts tokens and prices them")
@@ -337,6 +345,7 @@ class SweepBuilder(widgets.VBox):
             known = self.experiment_fields.known
             self.tags.value = ", ".join(merged_tags(known, options.get("tags"), options.get("remove_tags")))
             self.evaluators.set_evaluators(evals.coerce(options.get("evaluators")))
+            self.retrieval.restore([*arguments.retrievers, *(s.to_dict() for s in options.get("retrievers") or ())])
         finally:
             self._loading = False
         self.touched = True

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from promptlab.core.pricing import dollars
-from promptlab.ui.common import MUTED, RED, block, escape, messages_text, present, replace_children
+from promptlab.ui.common import MUTED, RED, block, escape, present, replace_children
 from promptlab.ui.feedback import FeedbackBar
+from promptlab.ui.passages import passages_html, prompt_html
 from promptlab.ui.scores import JudgeButton, judge_trials, scores_html
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 
 
 def trial_meta(trial: Mapping[str, Any]) -> str:
-    """``123 ms · $0.0004 · cached``: a trial's numbers in one line (its scores: ``scores_html``)."""
+    """``123 ms · $0.0004 · cached · retriever bm25 k=5``: a trial's numbers in one line
+    (its scores: ``scores_html``)."""
     parts = []
     latency = trial.get("latency_ms")
     if present(latency):
@@ -31,6 +33,8 @@ def trial_meta(trial: Mapping[str, Any]) -> str:
         parts.append("cut at max_tokens")
     if present(trial.get("tier")):
         parts.append(f"tier {trial['tier']}")
+    if present(trial.get("retriever")):
+        parts.append(f"retriever {trial['retriever']}")
     return " · ".join(parts)
 
 
@@ -43,7 +47,7 @@ def trial_text(trial: Mapping[str, Any]) -> tuple[str, bool]:
 
 class CellDetail(widgets.VBox):
     """One cell of the grid, whole: the prompt as sent, the raw response (or the
-    error), every evaluator's verdict with its reason, the numbers, the judge's
+    error), the passages a retriever found for it, every evaluator's verdict with its reason, the numbers, the judge's
     call and the feedback controls. With repeats grouped in the cell, a picker
     chooses the repeat.
 
@@ -102,7 +106,8 @@ class CellDetail(widgets.VBox):
             f'<div style="color:{MUTED};font-size:11px">{escape(" · ".join(numbers))}</div>'
             f"<i>{'error' if failed else 'response'}</i>{block(text, color=RED if failed else None)}"
             + (f"<i>scores</i>{scores_html(trial, self.scores, full=True)}" if self.scores else "")
-            + f"<i>prompt as sent</i>{block(messages_text(trial.get('messages')))}"
+            + (f"<i>passages</i>{passages}" if (passages := passages_html(trial)) else "")
+            + f"<i>prompt as sent</i>{prompt_html(trial)}"
         )
         judges = judge_trials(trial, self.scores)
         self.judge = JudgeButton(self.lab, judges, place=self._place) if judges and self.lab is not None else None

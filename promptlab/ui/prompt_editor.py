@@ -8,6 +8,7 @@ from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
+from promptlab.core.grid import CONTEXT_VARIABLES
 from promptlab.core.prompt import ROLES, Prompt
 from promptlab.errors import ConfigError
 from promptlab.ui.common import button, error_label, escape, muted, replace_children, show_error
@@ -148,8 +149,13 @@ class PromptEditor(widgets.VBox):
         else:
             if columns is not None:
                 missing = sorted(prompt.variables - set(columns))
-                if missing:
-                    have = ", ".join(columns) or "no columns"
+                have = ", ".join(columns) or "no columns"
+                if missing and set(missing) <= CONTEXT_VARIABLES:
+                    problem = (
+                        f"{{{{ {missing[0]} }}}} is what a retriever finds: add one under Retrieval "
+                        "(or give the data a column of that name)"
+                    )
+                elif missing:
                     problem = (
                         f"{{{{ {missing[0]} }}}} is not a column of the data (columns: {have}); "
                         "fix the placeholder or pick other data"

@@ -29,10 +29,11 @@ from promptlab.ui.common import (
     catching,
     error_label,
     escape,
-    messages_text,
+    present,
     replace_children,
 )
 from promptlab.ui.feedback import FeedbackBar, remember_totals
+from promptlab.ui.passages import passages_html, prompt_html
 from promptlab.ui.scores import JudgeButton, judge_trials, score_labels, scores_html
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class ReviewPanel(widgets.VBox):
         # a long input scrolls in its box, so the output stays above the fold at 1280×800
         self.input = widgets.HTML(layout=widgets.Layout(max_height=INPUT_HEIGHT, overflow="auto"))
         self.prompt = widgets.HTML()
+        self.passages = widgets.HTML()
         self.output = widgets.HTML()
         self.feedback_box = widgets.VBox()
         self.error = error_label()
@@ -109,6 +111,7 @@ class ReviewPanel(widgets.VBox):
         self.key_box.observe(self._key, "value")
         self.details = widgets.Accordion([self.prompt], titles=("prompt as sent",))
         self.details.selected_index = None  # collapsed: the output is what a reviewer came for
+        self.found = widgets.Accordion([self.passages], titles=("passages found",), selected_index=None)
         super().__init__(
             [
                 widgets.HBox([self.previous, self.position, self.count, self.next]),
@@ -118,6 +121,7 @@ class ReviewPanel(widgets.VBox):
                 self.input,
                 self.output,
                 self.feedback_box,
+                self.found,
                 self.details,
             ]
         )
@@ -205,15 +209,20 @@ class ReviewPanel(widgets.VBox):
         self.up.disabled = self.down.disabled = trial is None or self.lab is None
         if trial is None:
             self.header.value = f'<span style="color:{MUTED}">nothing to review</span>'
-            for part in (self.input, self.prompt, self.output):
+            for part in (self.input, self.prompt, self.output, self.passages):
                 part.value = ""
+            self.found.layout.display = "none"
             replace_children(self.feedback_box, [])
             return
-        self.header.value = f"<b>{escape(trial['variant'])}</b> · input #{trial['row_index']}" + (
+        retriever = trial.get("retriever")  # the grid's variant names have it already; plots' don't
+        searched = f" · {retriever}" if present(retriever) and str(retriever) not in str(trial["variant"]) else ""
+        self.header.value = f"<b>{escape(str(trial['variant']) + searched)}</b> · input #{trial['row_index']}" + (
             f" · repeat {trial['repeat']}" if trial.get("repeat") else ""
         )
         self.input.value = "<b>input</b>" + block(input_lines(trial.get("vars")))
-        self.prompt.value = block(messages_text(trial.get("messages")))
+        self.prompt.value = prompt_html(trial)
+        self.passages.value = passages_html(trial)
+        self.found.layout.display = None if self.passages.value else "none"
         text, failed = trial_text(trial)
         labels = score_labels(self.trials.columns)
         meta = f'<div style="color:{MUTED};font-size:12px">{escape(trial_meta(trial))}</div>'

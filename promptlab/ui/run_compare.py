@@ -112,6 +112,7 @@ def _change_row(row: Mapping[Any, Any], scores: Mapping[str, Any], metric: str) 
     params = row.get("params")  # diff_runs gives them as text already
     params = params if isinstance(params, str) else params_label(params)
     variant = f"{row.get('prompt_name')} · {row.get('model')}" + (f" ({params})" if params else "")
+    variant += f" · {row['retriever']}" if present(row.get("retriever")) else ""
     colour = CHANGE_COLOURS.get(str(row["change"]), MUTED)
     cells = [
         f'<span style="color:{colour}">{escape(CHANGE_WORDS.get(str(row["change"]), row["change"]))}</span>',

@@ -1,9 +1,10 @@
 """The variants of a results grid: a stable order, a short name each (A, B, …)
 and what tells each apart.
 
-A variant is one prompt version on one model config. The order is the
-builder's (the run's config lists prompts and models as they were given),
-then params sorted by value, so a grid reads the same each time it opens,
+A variant is one prompt version on one model config (and, in a sweep with
+retrievers, one retriever: ``stats.variant_columns``). The order is the
+builder's (the run's config lists prompts, models and retrievers as they were
+given), then params sorted by value, so a grid reads the same each time it opens,
 however the calls happened to finish. Without a config (a trials frame),
 prompts and models come in the order they first ran.
 """
@@ -18,10 +19,12 @@ from typing import Any
 import pandas as pd
 
 from promptlab.analysis.plots import variant_labels
+from promptlab.analysis.stats import variant_columns
 from promptlab.ui.common import version_tag
 
-KEY = ["prompt_name", "prompt_version", "model", "params_text"]
-"""What identifies a variant in a trials frame (``params_text``: params as canonical JSON)."""
+KEY = ["prompt_name", "prompt_version", "model", "params_text", "retriever_text"]
+"""What identifies a variant in a trials frame (``params_text``: params as canonical JSON;
+``retriever_text``: the retriever's label, blank when none)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ class RunOrder:
     numbers: Mapping[tuple[str, str], int] = field(default_factory=dict)
     """Version numbers by (prompt name, version) (``lab.version_numbers``): ``summarize v2``."""
 
+    retrievers: Sequence[str] = ()
+    """Retriever labels, as given."""
+
     @classmethod
     def from_config(
         cls, config: Mapping[str, Any] | None, numbers: Mapping[tuple[str, str], int] | None = None
@@ -46,7 +52,8 @@ class RunOrder:
             return cls(numbers=numbers or {})
         prompts = [p for p in config.get("prompts") or () if isinstance(p, Mapping)]
         models = [str(m.get("name")) for m in config.get("models") or () if isinstance(m, Mapping)]
-        return cls(prompts, models, numbers or {})
+        searched = [str(r.get("label")) for r in config.get("retrievers") or () if isinstance(r, Mapping)]
+        return cls(prompts, models, numbers or {}, searched)
 
     def templates(self) -> dict[str, Any]:
         """Templates by prompt version."""
@@ -129,7 +136,8 @@ def _template_lines(template: Any) -> list[str]:
 def _differences(frame: pd.DataFrame, order: RunOrder) -> list[str]:
     """Per variant, what differs among the variants: prompt, model, each param,
     and the template lines not every variant has."""
-    varying = [column for column in ("prompt_name", "prompt_version", "model") if frame[column].nunique() > 1]
+    compared = ("prompt_name", "prompt_version", "model", "retriever_text")
+    varying = [column for column in compared if frame[column].nunique() > 1]
     keys = sorted({key for params in frame["params"] for key in (params or {})})
     varying_params = [k for k in keys if len({json.dumps((p or {}).get(k), default=str) for p in frame["params"]}) > 1]
     templates = order.templates()
@@ -139,7 +147,7 @@ def _differences(frame: pd.DataFrame, order: RunOrder) -> list[str]:
     for row in frame.to_dict("records"):
         number = order.numbers.get((row["prompt_name"], row["prompt_version"]))
         shown = {**row, "prompt_version": version_tag(row["prompt_version"], number)}
-        lines = [f"{column.removeprefix('prompt_')}: {shown[column]}" for column in varying]
+        lines = [f"{column.removeprefix('prompt_').removesuffix('_text')}: {shown[column]}" for column in varying]
         lines += [f"{key}: {(row['params'] or {}).get(key, '—')}" for key in varying_params]
         own = [line for line in lines_of.get(row["prompt_version"], []) if line not in shared]
         lines += [f"+ {line}" for line in own[:6]]
@@ -150,7 +158,14 @@ def _differences(frame: pd.DataFrame, order: RunOrder) -> list[str]:
 def _names(trials: pd.DataFrame, numbers: Mapping[tuple[str, str], int]) -> pd.Series:
     """``summarize v2 · echo (temperature=0.7)`` per trial of a prompt with several versions
     here whose numbers are known, else ``plots.variant_labels``' ``summarize · echo (…)``
-    (``summarize@1828dd`` when the number isn't known)."""
+    (``summarize@1828dd`` when the number isn't known); `` · bm25 k=5`` after it when
+    the trial used a retriever."""
+    names, searched = _prompt_model_names(trials, numbers), " · " + trials["retriever_text"]
+    named = (trials["retriever_text"] == "") | pd.Series(map(str.endswith, names, searched), index=trials.index)
+    return names.where(named, names + searched)
+
+
+def _prompt_model_names(trials: pd.DataFrame, numbers: Mapping[tuple[str, str], int]) -> pd.Series:
     labels = variant_labels(trials)
     versions = trials.groupby("prompt_name")["prompt_version"].transform("nunique")
     if not numbers or not (versions > 1).any():
@@ -168,7 +183,12 @@ def variants(trials: pd.DataFrame, order: RunOrder | None = None) -> Variants:
     if trials.empty:
         columns = ["letter", *KEY, "params", "name", "differs"]
         return Variants(pd.DataFrame(columns=columns), pd.Series([], dtype="int64", index=trials.index))
-    frame = trials.assign(params_text=trials["params"].map(params_text), name=_names(trials, order.numbers))
+    searched = "retriever" in variant_columns(trials)
+    frame = trials.assign(
+        params_text=trials["params"].map(params_text),
+        retriever_text=trials["retriever"].fillna("").astype(str) if searched else "",
+    )
+    frame = frame.assign(name=_names(frame, order.numbers))
     timed = frame.sort_values("created_at", kind="stable") if "created_at" in frame else frame
     firsts = timed.drop_duplicates(KEY)[[*KEY, "params", "name"]].reset_index(drop=True)
     versions = [str(p.get("version")) for p in order.prompts]
@@ -176,9 +196,10 @@ def variants(trials: pd.DataFrame, order: RunOrder | None = None) -> Variants:
         _prompt=_rank(firsts["prompt_version"].astype(str), versions),
         _model=_rank(firsts["model"].astype(str), order.models),
         _params=firsts["params"].map(_params_key),
+        _retriever=_rank(firsts["retriever_text"], order.retrievers),
     )
-    ranked = ranked.sort_values(["_prompt", "_model", "_params"], kind="stable").reset_index(drop=True)
-    ranked = ranked.drop(columns=["_prompt", "_model", "_params"])
+    sort = ["_prompt", "_model", "_params", "_retriever"]
+    ranked = ranked.sort_values(sort, kind="stable").reset_index(drop=True).drop(columns=sort)
     ranked.insert(0, "letter", [letter(i) for i in range(len(ranked))])
     ranked["differs"] = _differences(ranked, order)
     position = {tuple(key): i for i, key in enumerate(ranked[KEY].itertuples(index=False))}
