@@ -298,7 +298,7 @@ def row_of(browser: HistoryBrowser, run_id: str) -> str:
 
 def test_a_teams_runs_read_right_the_interrupted_one_too(team: TeamHistory) -> None:
     browser = history(team.lab())
-    assert len(browser.run_ids()) == 7 and browser.run_ids()[0] == team.runs["crashed"]  # newest first
+    assert len(browser.run_ids()) == 8 and browser.run_ids()[0] == team.runs["crashed"]  # newest first
     crashed = row_of(browser, team.runs["crashed"])  # no trials: its lists and counts are <NA>
     assert "ben · greetings · interrupted · 0/3 trials" in crashed and "prompts: — · models: —" in crashed
     assert "run the same sweep again to resume it" in crashed
@@ -318,8 +318,8 @@ def test_a_teams_runs_read_right_the_interrupted_one_too(team: TeamHistory) -> N
     ("control", "value", "roles"),
     [
         ("status", "interrupted", ["crashed"]),
-        ("status", "done", ["production", "rerun", "greetings", "sentiment", "grid", "first_look"]),
-        ("model", "flaky", ["sentiment", "grid"]),
+        ("status", "done", ["production", "rerun", "rag", "greetings", "sentiment", "grid", "first_look"]),
+        ("model", "flaky", ["rag", "sentiment", "grid"]),
         ("prompt", "summarize", ["rerun", "grid", "first_look"]),
         ("user", "kim", ["rerun"]),
         ("tag", "support", ["sentiment"]),
@@ -383,6 +383,7 @@ def test_the_runs_list_comes_first_and_an_experiment_is_a_filter(team: TeamHisto
     assert list(browser.experiment.options) == [
         ("any", ""),
         ("greetings · 2 runs", "greetings"),
+        ("handbook-qa · 1 run", "handbook-qa"),
         ("sentiment · 1 run", "sentiment"),
         ("summaries · 3 runs", "summaries"),
         ("summarize-app · 1 run", "summarize-app"),  # an app's logged calls
@@ -426,7 +427,7 @@ def test_time_presets_narrow_the_runs(team: TeamHistory) -> None:
     assert [label for label, _ in browser.period.options] == ["any time", "today", "last 7 days", "last 30 days"]
     browser.period.value = "7d"
     since = browser.filters()["since"]
-    assert browser.run_ids() == lab.runs(since=since)["run_id"].tolist() and len(browser.run_ids()) == 7
+    assert browser.run_ids() == lab.runs(since=since)["run_id"].tolist() and len(browser.run_ids()) == 8
     assert "last 7 days" in text_of(browser.count.value)
     browser.period.value = "today"
     midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -174,7 +174,7 @@ def test_each_models_scores_cover_all_its_configs_with_their_n(team: TeamHistory
 
 def test_registry_of_a_team_lists_versions_models_labels_and_their_history(team: TeamHistory) -> None:
     panel = registry(team.lab())
-    assert sorted(panel.name.options) == ["classify", "greet", "summarize"]
+    assert sorted(panel.name.options) == ["answer", "classify", "greet", "summarize"]
     panel.name.value = "summarize"
     v1, v2, v3 = team.versions["summarize"]
     assert [v for _, v in panel.version.options] == [v3, v2, v1]
