@@ -117,8 +117,10 @@ class RetrieverSpec:
         return own + tuple(model for part in self.parts for model in part.models())
 
     def key(self) -> str:
-        """A stable hash of ``settings()`` (16 hex characters)."""
-        return content_hash(self.settings(), 16)
+        """A stable hash of ``settings()`` but the corpus's name, a label like a
+        prompt's (16 hex characters): the same documents searched the same way
+        share their cached searches whatever the corpus is called."""
+        return content_hash(_unnamed(self.settings()), 16)
 
     def to_dict(self) -> dict[str, Any]:
         """What a run's config records of it: its label, settings and query."""
@@ -159,6 +161,11 @@ class RetrieverSpec:
         from promptlab.retrieval.hybrid import HybridRetriever
 
         return HybridRetriever([part.open(cache_dir) for part in self.parts], rrf_k=self.rrf_k)
+
+
+def _unnamed(settings: dict[str, Any]) -> dict[str, Any]:
+    parts = [_unnamed(part) for part in settings.get("parts", ())]
+    return {key: value for key, value in settings.items() if key != "corpus"} | ({"parts": parts} if parts else {})
 
 
 def _described(chunking: Chunking) -> str:

@@ -247,3 +247,10 @@ def test_the_command_line_runs_a_retrieval_file_and_shows_the_passages(
     shown = capsys.readouterr().out
     assert "retrieval:     bm25 k=1 over harbour" in shown
     assert "[1] ferry#0  score" in shown and DOCS[0]["text"] in shown
+
+
+def test_a_corpus_renamed_keeps_its_searches(corpus: pl.Corpus) -> None:
+    renamed = pl.Corpus("port", DOCS)
+    assert pl.retrievers.bm25(renamed).key() == pl.retrievers.bm25(corpus).key()
+    assert pl.retrievers.bm25(renamed).settings()["corpus"] == "port"
+    assert pl.retrievers.bm25(corpus, k=3).key() != pl.retrievers.bm25(corpus).key()
