@@ -19,10 +19,14 @@ def require_columns(evaluators: Sequence[Evaluator], rows: Sequence[Mapping[str,
             missing = [i for i, row in enumerate(rows) if column not in row]
             if missing:
                 more = f" (and {len(missing) - 1} more rows)" if len(missing) > 1 else ""
+                remedy = (
+                    "or compare with a literal (literal=True)"
+                    if getattr(evaluator, "args", {}).get("literal") is not None
+                    else "(an empty value leaves a row unscored)"
+                )
                 raise ConfigError(
                     f"evaluator {evaluator.label!r} compares with the column {column!r}, but row "
-                    f"{missing[0]}{more} has no {column!r}; add it to the data or compare with a "
-                    "literal (literal=True)"
+                    f"{missing[0]}{more} has no {column!r}; add it to the data {remedy}"
                 )
 
 
