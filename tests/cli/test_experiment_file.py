@@ -327,3 +327,16 @@ def test_a_code_evaluator_beside_the_file_imports_from_anywhere(
     lab = pl.Lab(folder / "h.duckdb")
     run = lab.sweep(**loaded.sweep_arguments(), display=None)
     assert sorted(run.df["score_is_short"]) == [0.0, 1.0]
+
+
+def test_the_bundled_retrieval_experiment_loads() -> None:
+    loaded = load_experiment(EXPERIMENTS / "harbor_rag.yaml")
+    assert [r.label for r in loaded.retrievers] == [
+        "bm25 k=3",
+        "embeddings(smollm2) k=3",
+        "hybrid(bm25+embeddings(smollm2)) k=3",
+    ]
+    assert {r.corpus.version for r in loaded.retrievers} == {loaded.retrievers[0].corpus.version}
+    assert len(loaded.retrievers[0].corpus) == 286
+    assert [e.label for e in loaded.evaluators] == ["recall@3", "mrr", "answered"]
+    assert loaded.sweep_arguments()["retrievers"] == list(loaded.retrievers)
