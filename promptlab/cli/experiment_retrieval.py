@@ -121,7 +121,7 @@ def _corpus(check: FileValues, entry: Mapping[str, Any], key: str, corpora: Mapp
     if name not in corpora:
         known = ", ".join(sorted(corpora)) or "none: add a corpora: section"
         raise check.error(f"{key}.corpus", f"names no corpus of this file ({shown(name)}); corpora: {known}")
-    return corpora[name]
+    return corpora[str(name)]
 
 
 def _chunking(check: FileValues, value: Any, key: str) -> Chunking | None:

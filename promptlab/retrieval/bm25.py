@@ -189,7 +189,7 @@ class BM25Retriever:
         floor = self._model.nonoccurrence_array[ids].sum() if self._model.nonoccurrence_array is not None else 0
         return [
             Hit(self.chunks[i].id, self.chunks[i].doc_id, float(scores[i]), rank, self.chunks[i].text)
-            for rank, i in enumerate(_top(scores, floor, k), start=1)
+            for rank, i in enumerate(top_positions(scores, floor, k), start=1)
         ]
 
     def search_many(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
@@ -210,7 +210,7 @@ class BM25Retriever:
         return f"BM25Retriever({self.corpus!r}, {len(self.chunks)} chunks, {self.chunking}, {self.params})"
 
 
-def _top(scores: Any, floor: Any, k: int) -> list[int]:
+def top_positions(scores: Any, floor: Any, k: int) -> list[int]:
     """Positions of the ``k`` highest scores above ``floor``, best first, ties in position order.
 
     The passages above the floor are picked out first: a query's terms are in

@@ -23,12 +23,11 @@ PASSAGE_MARK = "background:#dcecff"
 SHORTEST_WORD = 4
 """Answer words shorter than this are not marked ("the", "is", "of" would mark everything)."""
 
-COMMON_WORDS = frozenset(
-    (
-        "about also been from have into just like more only other over some such than that their them then "
-        "there these they this very were what when where which while will with would your"
-    ).split()
+_COMMON = (
+    "about also been from have into just like more only other over some such than that their them then "
+    "there these they this very were what when where which while will with would your"
 )
+COMMON_WORDS = frozenset(_COMMON.split())
 """Words long enough to be marked that say nothing about where an answer came from."""
 
 _WORD = re.compile(r"\w+")
