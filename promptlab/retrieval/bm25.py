@@ -27,20 +27,16 @@ chunking, passage ids, stable ranks, and an on-disk cache shared by processes.
 from __future__ import annotations
 
 import importlib
-import json
-import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from promptlab.core.files import file_lock
 from promptlab.core.hashing import content_hash
-from promptlab.errors import ConfigError, DataError, ExportError
+from promptlab.errors import ConfigError, DataError
 from promptlab.retrieval.chunking import Chunk, Chunking, chunk_documents
 from promptlab.retrieval.corpus import Corpus
+from promptlab.retrieval.index_folder import chunks_of, open_index, read_index, write_index
 from promptlab.retrieval.protocol import Hit
 
 FORMAT = 1
@@ -139,38 +135,19 @@ class BM25Retriever:
     def save(self, folder: Path) -> None:
         """Write the index to ``folder``, which must not exist yet: into a temporary
         folder beside it first, renamed into place once complete."""
-        folder = Path(folder)
-        if folder.exists():
-            raise ExportError(f"{folder} already exists; save the index to a new folder, or delete that one")
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        temporary = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:12]}.tmp")
-        try:
-            self._model.save(str(temporary), show_progress=False)
-            spans = [[c.id, c.doc_id, c.start, c.end] for c in self.chunks]
-            (temporary / "chunks.json").write_text(json.dumps(spans, ensure_ascii=False), encoding="utf-8")
-            (temporary / "manifest.json").write_text(json.dumps(self.manifest(), indent=1), encoding="utf-8")
-            os.rename(temporary, folder)
-        except OSError as exc:
-            raise ExportError(f"can't write the index to {folder}: {exc.strerror or exc}") from exc
-        finally:
-            shutil.rmtree(temporary, ignore_errors=True)
+        write_index(folder, lambda into: self._model.save(str(into), show_progress=False), self.chunks, self.manifest())
 
     @classmethod
     def load(cls, folder: Path, corpus: Corpus) -> BM25Retriever:
         """The index saved in ``folder``, which must have been built from ``corpus``'s version."""
         folder = Path(folder)
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            spans = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{folder} holds no readable BM25 index ({exc}); delete it to rebuild") from exc
+        manifest, spans = read_index(folder, "BM25")
         if manifest.get("format") != FORMAT or manifest.get("corpus_version") != corpus.version:
             raise DataError(
                 f"the index in {folder} was built from corpus version {manifest.get('corpus_version')!r}, "
                 f"not {corpus.name!r} version {corpus.version!r}; open it with that corpus, or build a new index"
             )
-        texts = {d.id: d.text for d in corpus}
-        chunks = [Chunk(id_, doc_id, texts[doc_id][start:end], start, end) for id_, doc_id, start, end in spans]
+        chunks = chunks_of(spans, corpus)
         model = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False)
         chunking, params = Chunking(**manifest["chunking"]), BM25Params(**manifest["bm25"])
         return cls(corpus, chunking, params, chunks, model, reused=True)
@@ -233,16 +210,10 @@ def open_bm25(
     """The BM25 index of ``corpus`` from ``cache_dir``, built and saved there first
     if no process has yet (one builds it while the others wait for it)."""
     chunking, params = chunking or Chunking(), params or BM25Params()
-    cache_dir = Path(cache_dir)
-    folder = cache_dir / index_name(corpus, chunking, params)
-    if (folder / "manifest.json").exists():
-        return BM25Retriever.load(folder, corpus)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with file_lock(cache_dir / f".{folder.name}.lock", exclusive=True, timeout=None):
-        if (folder / "manifest.json").exists():  # built by another process while we waited
-            return BM25Retriever.load(folder, corpus)
-        for leftover in cache_dir.glob(f".{folder.name}.*.tmp"):  # from a process that died saving
-            shutil.rmtree(leftover, ignore_errors=True)
-        retriever = BM25Retriever.build(corpus, chunking, params)
-        retriever.save(folder)
-        return retriever
+    return open_index(
+        cache_dir,
+        index_name(corpus, chunking, params),
+        lambda folder: BM25Retriever.load(folder, corpus),
+        lambda: BM25Retriever.build(corpus, chunking, params),
+        BM25Retriever.save,
+    )

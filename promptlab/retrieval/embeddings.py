@@ -22,21 +22,17 @@ the key the running user configured for that endpoint and keeps it nowhere else.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from promptlab.core.files import file_lock
 from promptlab.core.model import Model
-from promptlab.errors import ConfigError, DataError, ExportError, PermanentError
+from promptlab.errors import ConfigError, DataError, PermanentError
 from promptlab.providers.embedder import Embedder
 from promptlab.retrieval.bm25 import top_positions
 from promptlab.retrieval.chunking import Chunk, Chunking, chunk_documents
 from promptlab.retrieval.corpus import Corpus
+from promptlab.retrieval.index_folder import chunks_of, open_index, read_index, write_index
 from promptlab.retrieval.protocol import Hit
 
 FORMAT = 1
@@ -124,22 +120,8 @@ class EmbeddingsRetriever:
         folder beside it first, renamed into place once complete."""
         import numpy as np
 
-        folder = Path(folder)
-        if folder.exists():
-            raise ExportError(f"{folder} already exists; save the index to a new folder, or delete that one")
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        temporary = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:12]}.tmp")
-        try:
-            temporary.mkdir()
-            np.save(temporary / "vectors.npy", np.ascontiguousarray(self.vectors, dtype=np.float32))
-            spans = [[c.id, c.doc_id, c.start, c.end] for c in self.chunks]
-            (temporary / "chunks.json").write_text(json.dumps(spans, ensure_ascii=False), encoding="utf-8")
-            (temporary / "manifest.json").write_text(json.dumps(self.manifest(), indent=1), encoding="utf-8")
-            os.rename(temporary, folder)
-        except OSError as exc:
-            raise ExportError(f"can't write the index to {folder}: {exc.strerror or exc}") from exc
-        finally:
-            shutil.rmtree(temporary, ignore_errors=True)
+        vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
+        write_index(folder, lambda into: np.save(into / "vectors.npy", vectors), self.chunks, self.manifest())
 
     @classmethod
     def load(cls, folder: Path, corpus: Corpus, model: Model) -> EmbeddingsRetriever:
@@ -147,9 +129,8 @@ class EmbeddingsRetriever:
         import numpy as np
 
         folder = Path(folder)
+        manifest, spans = read_index(folder, "embeddings")
         try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            spans = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
             vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         except (OSError, ValueError) as exc:
             raise DataError(f"{folder} holds no readable embeddings index ({exc}); delete it to rebuild") from exc
@@ -161,9 +142,7 @@ class EmbeddingsRetriever:
             )
         if vectors.ndim != 2 or vectors.shape != (len(spans), manifest.get("dimensions")):
             raise DataError(f"the vectors in {folder} don't match its manifest; delete the folder to rebuild")
-        texts = {d.id: d.text for d in corpus}
-        chunks = [Chunk(id_, doc_id, texts[doc_id][start:end], start, end) for id_, doc_id, start, end in spans]
-        return cls(corpus, Chunking(**manifest["chunking"]), model, chunks, vectors, reused=True)
+        return cls(corpus, Chunking(**manifest["chunking"]), model, chunks_of(spans, corpus), vectors, reused=True)
 
     def search(self, query: str, k: int) -> list[Hit]:
         """The ``k`` passages closest in meaning to ``query``, best first (none for a blank query)."""
@@ -222,16 +201,10 @@ def open_embeddings(
     if not isinstance(model, Model):
         raise ConfigError(f"model= takes a pl.Model, such as pl.Model('smollm2'), not {type(model).__name__}")
     chunking = chunking or Chunking()
-    cache_dir = Path(cache_dir)
-    folder = cache_dir / index_name(corpus, chunking, model)
-    if (folder / "manifest.json").exists():
-        return EmbeddingsRetriever.load(folder, corpus, model)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with file_lock(cache_dir / f".{folder.name}.lock", exclusive=True, timeout=None):
-        if (folder / "manifest.json").exists():  # built by another process while we waited
-            return EmbeddingsRetriever.load(folder, corpus, model)
-        for leftover in cache_dir.glob(f".{folder.name}.*.tmp"):  # from a process that died saving
-            shutil.rmtree(leftover, ignore_errors=True)
-        retriever = EmbeddingsRetriever.build(corpus, chunking, model=model, batch_size=batch_size)
-        retriever.save(folder)
-        return retriever
+    return open_index(
+        cache_dir,
+        index_name(corpus, chunking, model),
+        lambda folder: EmbeddingsRetriever.load(folder, corpus, model),
+        lambda: EmbeddingsRetriever.build(corpus, chunking, model=model, batch_size=batch_size),
+        EmbeddingsRetriever.save,
+    )
