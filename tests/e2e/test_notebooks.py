@@ -52,6 +52,7 @@ def test_the_tutorials_exist() -> None:
         "04_browse_history.ipynb",
         "05_evaluate_and_compare.ipynb",
         "06_promote_and_export.ipynb",
+        "07_retrieval.ipynb",
     } <= {path.name for path in NOTEBOOKS}
 
 
