@@ -32,7 +32,8 @@ Documents = Union[Sequence[Union[Mapping[str, Any], str, "os.PathLike[str]"]], "
 """What ``Corpus`` accepts: dicts with ``id`` and ``text`` (other keys are metadata),
 plain strings (ids are their positions), ``Path`` objects of .txt/.md files (ids are
 the file names), a folder of them (ids are paths inside it), a data file
-(.csv, .jsonl, .parquet, ...) or a DataFrame with ``id`` and ``text`` columns."""
+(.csv, .jsonl, .parquet, ...) or a DataFrame with ``id`` and ``text`` columns; a
+dataset of the history (``lab.dataset(name)``) is a list of such dicts."""
 
 
 @dataclass(frozen=True)

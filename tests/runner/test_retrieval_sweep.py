@@ -254,3 +254,10 @@ def test_a_corpus_renamed_keeps_its_searches(corpus: pl.Corpus) -> None:
     assert pl.retrievers.bm25(renamed).key() == pl.retrievers.bm25(corpus).key()
     assert pl.retrievers.bm25(renamed).settings()["corpus"] == "port"
     assert pl.retrievers.bm25(corpus, k=3).key() != pl.retrievers.bm25(corpus).key()
+
+
+def test_a_dataset_of_the_history_is_a_corpus(lab: pl.Lab, corpus: pl.Corpus) -> None:
+    documents = lab.dataset("harbour-docs")
+    documents.add(DOCS, note="the handbook, as a dataset")
+    from_history = pl.Corpus("harbour", documents)
+    assert from_history.version == corpus.version and len(from_history) == len(DOCS)
