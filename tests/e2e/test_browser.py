@@ -112,7 +112,7 @@ def team_history_view(page: Page, app: Locator, team: TeamHistory) -> Locator:
 
     tab(app, "History").click()
     history = current_panel(app)
-    expect(history.get_by_text("7 runs · newest first")).to_be_visible()  # the app's logged calls are one
+    expect(history.get_by_text("8 runs · newest first")).to_be_visible()  # the app's logged calls are one
     crashed = history.locator(".widget-hbox", has_text=f"run {team.runs['crashed'][:8]}").last
     expect(crashed).to_contain_text("interrupted")
     expect(crashed).to_contain_text("run the same sweep again to resume it")
@@ -122,9 +122,9 @@ def team_history_view(page: Page, app: Locator, team: TeamHistory) -> Locator:
     model = labelled(history, "model")
     assert [o.strip() for o in model.locator("option").all_inner_texts()] == ["any", "echo", "flaky", "upper"]
     model.select_option(label="flaky")
-    expect(history.get_by_text("2 runs · newest first")).to_be_visible()
+    expect(history.get_by_text("3 runs · newest first")).to_be_visible()
     model.select_option(label="any")
-    expect(history.get_by_text("7 runs · newest first")).to_be_visible()
+    expect(history.get_by_text("8 runs · newest first")).to_be_visible()
     assert selected_text(model) == "any"  # a filter's None for "any" once left the box empty here
     privacy = history.locator(".widget-html", has_text="approved restricted data of support").last
     expect(privacy).to_contain_text("pat (asked by ana) approved restricted data of support to model gpt-4o-mini")
@@ -157,6 +157,26 @@ def team_results_view(app: Locator, grid_row: Locator) -> None:
     detail.locator(".widget-toggle-button", has_text=re.compile(r"^\s*judge\s*$")).first.click()
     expect(detail.get_by_text("Rubric: Is it one clear sentence?", exact=False).first).to_be_visible()
     shoot(app, "results_judge_call", for_docs=False)
+
+
+def team_retrieval_results(app: Locator, team: TeamHistory) -> None:
+    """Results of the retrieval sweep: variants split by retriever, and a cell's passages beside its answer."""
+    from playwright.sync_api import expect
+
+    tab(app, "History").click()
+    history = current_panel(app)
+    rag_row = history.locator(".widget-hbox", has_text=f"run {team.runs['rag'][:8]}").last
+    button(rag_row, "Open").click()
+    expect(tab(app, "Results")).to_have_class(re.compile(r"\blm-mod-current\b"), timeout=120 * SECONDS)
+    results = current_panel(app)
+    expect(results).to_contain_text("24/24 trials")
+    expect(results.locator(".pl-matrix th", has_text="whole documents").first).to_be_visible()
+    labelled(results, "open cell").select_option(index=1)
+    detail = results.locator(".widget-vbox", has_text="prompt as sent").last
+    expect(detail).to_contain_text("passages")
+    expect(detail).to_contain_text("How long is the warranty on a kettle?")
+    expect(detail.locator("mark").first).to_be_visible()
+    shoot(app, "results_passages")
 
 
 def team_registry_view(app: Locator) -> None:
@@ -214,6 +234,7 @@ def test_the_app_on_a_teams_history_in_a_real_browser(
     button(app, "Run").wait_for()
     grid_row = team_history_view(page, app, team)
     team_results_view(app, grid_row)
+    team_retrieval_results(app, team)
     team_registry_view(app)
     team_monitor_view(app)
     tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback (most recent call last)")

@@ -181,3 +181,32 @@ def test_the_index_is_built_once_and_shared_by_processes(smollm2: Path, tmp_path
     assert open_embeddings(Corpus("notes", notes), cache, Chunking(by="paragraph"), model=SMOLLM2).reused
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 2
     assert not list(cache.glob(".*.tmp"))
+
+
+@pytest.mark.integration
+def test_a_sweep_with_retrievers_on_the_embedded_model(smollm2: Path, tmp_path: Path) -> None:
+    """End to end: BM25, embeddings and hybrid retrievers in one sweep, answered by the
+    embedded model through the real openai client, recorded in the real history file."""
+    from promptlab.runner.progress import NullDisplay
+
+    lab = pl.Lab(tmp_path / "history.duckdb")
+    bm25 = pl.retrievers.bm25(CORPUS, k=1, chunking=Chunking(by="document"))
+    semantic = pl.retrievers.embeddings(CORPUS, SMOLLM2, k=1, chunking=Chunking(by="document"))
+    rows = [{"question": "Which pets purr and chase mice?", "relevant_ids": ["cats"]}]
+    prompt = pl.Prompt("{{ context }}\n\nQuestion: {{ question }}\nAnswer in one word:", name="rag")
+    run = lab.sweep(
+        prompt,
+        pl.Model("smollm2", max_tokens=4, temperature=0),
+        rows,
+        retrievers=[bm25, semantic, pl.retrievers.hybrid([bm25, semantic], k=1)],
+        evaluators=[pl.evals.retrieval_recall(k=1)],
+        display=NullDisplay(),
+    )
+    trials = run.df
+    assert len(trials) == 3 and trials["error"].isna().all() and trials["output"].str.len().min() > 0
+    assert (trials["prompt_tokens"] > 0).all()
+    for _, trial in trials.iterrows():
+        hit = trial["retrieval"]["hits"][0]
+        assert hit["text"] in trial["messages"][-1]["content"]
+    assert set(trials["retriever"]) == {bm25.label, semantic.label, "hybrid(bm25+embeddings(smollm2)) k=1"}
+    assert trials.set_index("retriever").loc[bm25.label, "score_recall@1"] == 1.0
