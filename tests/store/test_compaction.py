@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pytest
 from support.history import held_by_another_program, query_file, running_until_released, settle, trial_row
 from support.team_history import GREET, NAMES, TeamHistory, models
@@ -77,8 +78,8 @@ def test_a_compacted_history_keeps_every_row_id_answer_and_label(team: TeamHisto
 
     assert everything(lab.path) == files  # every table and view in full, and the same tables, keys and indexes
     now = what_a_notebook_sees(lab)
-    for name in ("trials", "runs"):
-        assert now[name].equals(seen[name]), name
+    for name in ("trials", "runs"):  # sums of costs may differ in their last bit: rows are summed in another order
+        pd.testing.assert_frame_equal(now[name], seen[name], check_exact=False, obj=name)
     assert now["labels"] == seen["labels"] and now["loaded"] == seen["loaded"]
     assert lab.verify().ok, "the label log's hash chain still holds"
     assert result.before == before
