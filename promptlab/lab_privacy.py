@@ -20,7 +20,8 @@ from promptlab.evals.protocol import Evaluator
 from promptlab.privacy import approvals, erasure, exports, guard
 from promptlab.privacy.approvals import Expiry
 from promptlab.privacy.policy import PrivacyPolicy, policy_for
-from promptlab.runner.plan import BeforeSearch, PlannedSweep
+from promptlab.runner.plan import PlannedSweep
+from promptlab.runner.retrieve import BeforeSearch
 from promptlab.store import Store, privacy_reads
 
 LOG_COLUMNS = (

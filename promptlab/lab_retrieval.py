@@ -22,7 +22,7 @@ from promptlab.lab_privacy import cleared_search, data_name
 from promptlab.retrieval.corpus import Corpus
 from promptlab.retrieval.metrics import score_queries
 from promptlab.retrieval.retrievers import RetrieverSpec
-from promptlab.runner.retrieve import check_retrievers, retrieve
+from promptlab.runner.retrieve import retrieve
 from promptlab.store import Store, corpus_reads
 from promptlab.store.location import retrieval_folder
 
@@ -42,13 +42,9 @@ class RetrievalMethods:
         """What each retriever finds for each row of ``data``, with no model called:
         one row per (retriever, row) with the query, the documents, passages and
         scores found, best first, and the hits as a sweep records them."""
-        specs = _specs(retrievers)
-        check_retrievers(specs)
         rows = load_rows(data)
         searching = cleared_search(self.store, data_name(data), None, "search", clear=True)
-        called = [model for spec in specs for model in spec.models()]
-        searched = searching(rows, called) if called else rows
-        contexts = retrieve(specs, searched, retrieval_folder(self.store.path))
+        contexts = retrieve(_specs(retrievers), rows, retrieval_folder(self.store.path), searching)
         records = [
             {
                 "retriever": found.retriever,

@@ -86,8 +86,6 @@ def _call_lines(trial: Mapping[str, Any]) -> list[str]:
 
 def _retrieval_lines(found: Any) -> list[str]:
     """What the trial's retriever found: the query, then each passage with its rank, document and score."""
-    if isinstance(found, str):
-        found = json.loads(found)
     if not isinstance(found, Mapping):
         return []
     lines = [

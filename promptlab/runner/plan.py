@@ -23,7 +23,7 @@ from promptlab.evals.protocol import Evaluator
 from promptlab.retrieval.retrievers import RetrieverSpec
 from promptlab.runner.cells import RunSettings
 from promptlab.runner.progress import Display
-from promptlab.runner.retrieve import check_retrievers, retrieve
+from promptlab.runner.retrieve import BeforeSearch, retrieve
 from promptlab.runner.scoring import require_columns
 
 
@@ -67,13 +67,6 @@ class SweepOptions(TypedDict, total=False):
     tier: str | None
     """The data tier of the rows, when higher than what the policy, their data
     or their ``tier`` column says (``promptlab.privacy``): it can raise a tier, never lower one."""
-
-
-BeforeSearch = Callable[[Sequence[Mapping[str, Any]], Sequence[Model]], Sequence[Mapping[str, Any]]]
-"""Called with a sweep's rows and the models its retrievers send queries to (an
-embeddings endpoint) before any search; returns the rows to take queries from.
-The Lab's refuses rows the policy keeps from those endpoints and redacts what
-it says is redacted before a call (``lab_privacy.cleared_search``)."""
 
 
 @dataclass(frozen=True)
@@ -162,10 +155,7 @@ def plan_sweep(
     if specs:
         if retrieval_cache is None:
             raise ConfigError("a sweep with retrievers needs a folder for its indexes: plan it through a pl.Lab")
-        check_retrievers(specs)
-        called = [model for spec in specs for model in spec.models()]
-        searched = before_search(rows, called) if before_search is not None and called else rows
-        sweep = replace(sweep, contexts=retrieve(specs, searched, retrieval_cache))
+        sweep = replace(sweep, contexts=retrieve(specs, rows, retrieval_cache, before_search))
     variants = model_variants(sweep.models, sweep.params)
     cells = expand(sweep, variants)
     return PlannedSweep(

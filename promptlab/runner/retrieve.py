@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from promptlab.core.grid import Context
 from promptlab.core.hashing import content_hash
+from promptlab.core.model import Model
 from promptlab.errors import ConfigError
 from promptlab.retrieval.protocol import Hit
 from promptlab.retrieval.retrievers import RetrieverSpec
@@ -28,12 +29,25 @@ SEARCHES = "searches"
 """The folder of the search cache, under the retrieval cache folder."""
 
 
+BeforeSearch = Callable[[Sequence[Mapping[str, Any]], Sequence[Model]], Sequence[Mapping[str, Any]]]
+"""Called with the rows and the models the retrievers send queries to (an
+embeddings endpoint) before any search; returns the rows to take queries from.
+The Lab's refuses rows the policy keeps from those endpoints and redacts what
+it says is redacted before a call (``lab_privacy.cleared_search``)."""
+
+
 def retrieve(
-    specs: Sequence[RetrieverSpec], rows: Sequence[Mapping[str, Any]], cache_dir: Path
+    specs: Sequence[RetrieverSpec],
+    rows: Sequence[Mapping[str, Any]],
+    cache_dir: Path,
+    before_search: BeforeSearch | None = None,
 ) -> tuple[tuple[Context, ...], ...]:
-    """For each retriever, the context it finds for each row (``contexts[i][r]``)."""
+    """For each retriever, the context it finds for each row (``contexts[i][r]``);
+    ``before_search`` sees the rows first when a retriever would send them to a model."""
     check_retrievers(specs)
-    return tuple(_contexts(spec, rows, Path(cache_dir)) for spec in specs)
+    called = [model for spec in specs for model in spec.models()]
+    searched = before_search(rows, called) if before_search is not None and called else rows
+    return tuple(_contexts(spec, searched, Path(cache_dir)) for spec in specs)
 
 
 def check_retrievers(specs: Sequence[Any]) -> None:

@@ -53,3 +53,10 @@ def test_a_local_retriever_needs_no_clearance(lab: pl.Lab, quiet: NullDisplay) -
         PROMPT, fake_model(), ROWS, retrievers=[pl.retrievers.bm25(pl.Corpus("notes", DOCS))], display=quiet
     )
     assert run.df.sort_values("row_index")["tier"].tolist() == ["internal", "restricted"]
+
+
+def test_searching_without_a_sweep_is_held_to_the_tiers_too(lab: pl.Lab, stub_server: StubServer) -> None:
+    remote = pl.Model("stub-embedder", base_url=stub_server.url)
+    with pytest.raises(PrivacyError, match="restricted"):
+        lab.search(pl.retrievers.embeddings(pl.Corpus("notes", DOCS), remote, k=1), ROWS)
+    assert stub_server.requests == 0
